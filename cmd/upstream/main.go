@@ -1,0 +1,50 @@
+// Command upstream detects payer drift in claim outcomes: it ingests claim
+// CSV uploads, runs drift computations as River jobs and serves the results.
+// See README.md for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the command line: global flags and one struct per command.
+type CLI struct {
+	DatabaseURL string     `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Empty: the private local cluster (see 'upstream db')."`
+	PGData      string     `name:"pgdata" env:"UPSTREAM_PGDATA" help:"Data directory of the private cluster (default: /var/lib/upstream/pgdata as root, else ~/.local/share/upstream/pgdata)."`
+	PGPort      int        `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
+	LogLevel    slog.Level `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
+
+	Migrate MigrateCmd `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
+	DB      DBCmd      `cmd:"" name:"db" help:"Manage the private local PostgreSQL cluster."`
+}
+
+// env carries what every command needs.
+type env struct {
+	cli    *CLI
+	logger *slog.Logger
+}
+
+func main() {
+	var cli CLI
+	kctx := kong.Parse(&cli,
+		kong.Name("upstream"),
+		kong.Description("Payer-drift detection for healthcare revenue-cycle teams."),
+		kong.UsageOnError(),
+	)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cli.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err := kctx.Run(&env{cli: &cli, logger: logger})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "upstream: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,100 @@
+package migrate_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/upstream-rcm/upstream/internal/migrate"
+	"github.com/upstream-rcm/upstream/internal/testdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+func TestUpIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t, testdb.EmptyURL(t))
+
+	first, err := migrate.Up(ctx, pool, nil)
+	if err != nil {
+		t.Fatalf("first migrate: %v", err)
+	}
+	if len(first.RiverVersions) == 0 || len(first.AppVersions) == 0 {
+		t.Fatalf("first migrate applied river=%v app=%v, want both non-empty", first.RiverVersions, first.AppVersions)
+	}
+	second, err := migrate.Up(ctx, pool, nil)
+	if err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if len(second.RiverVersions) != 0 || len(second.AppVersions) != 0 {
+		t.Fatalf("second migrate applied river=%v app=%v, want nothing", second.RiverVersions, second.AppVersions)
+	}
+	st, err := migrate.GetStatus(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PendingMigrations || st.AppVersion != st.AppLatest || st.RiverVersion != st.RiverLatest {
+		t.Fatalf("status after migrate = %+v, want fully migrated", st)
+	}
+}
+
+// Two sessions (as two processes would) migrating one empty database at once
+// must apply each migration exactly once between them and both succeed.
+func TestConcurrentUpAppliesEachMigrationOnce(t *testing.T) {
+	t.Parallel()
+	for iteration := range 4 {
+		dsn := testdb.EmptyURL(t)
+		pools := []*pgxpool.Pool{testdb.NewPool(t, dsn), testdb.NewPool(t, dsn)}
+		results := make([]*migrate.Result, len(pools))
+		errs := make([]error, len(pools))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range pools {
+			wg.Go(func() {
+				<-start
+				results[i], errs[i] = migrate.Up(context.Background(), pools[i], nil)
+			})
+		}
+		close(start)
+		wg.Wait()
+		appApplied := map[string]int{}
+		riverApplied := map[int]int{}
+		for i := range pools {
+			if errs[i] != nil {
+				t.Fatalf("iteration %d: migrator %d failed: %v", iteration, i, errs[i])
+			}
+			for _, v := range results[i].AppVersions {
+				appApplied[v]++
+			}
+			for _, v := range results[i].RiverVersions {
+				riverApplied[v]++
+			}
+		}
+		entries, err := os.ReadDir("../../schema")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantApp := 0
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".sql") {
+				wantApp++
+				if appApplied[e.Name()] != 1 {
+					t.Errorf("iteration %d: %s applied %d times, want exactly once", iteration, e.Name(), appApplied[e.Name()])
+				}
+			}
+		}
+		if len(appApplied) != wantApp {
+			t.Errorf("iteration %d: applied %v, want the %d schema files", iteration, appApplied, wantApp)
+		}
+		for v, n := range riverApplied {
+			if n != 1 {
+				t.Errorf("iteration %d: River migration %d applied %d times", iteration, v, n)
+			}
+		}
+	}
+}
