@@ -9,3 +9,9 @@ SELECT * FROM customers WHERE id = @id;
 
 -- name: CustomerList :many
 SELECT * FROM customers ORDER BY name;
+
+-- name: CustomerLockForDrift :one
+-- FOR NO KEY UPDATE serializes drift computations per customer without
+-- conflicting with the FOR KEY SHARE locks that the foreign-key checks of
+-- concurrent uploads take on the same row.
+SELECT * FROM customers WHERE id = @id FOR NO KEY UPDATE;

@@ -1,12 +1,15 @@
 -- +goose Up
--- An upload is written in one transaction with its claims, so readers only
--- ever see completed uploads; status exists for the API and future states.
+-- An upload is written in one transaction with its claims, so other sessions
+-- only ever see completed uploads. The row is inserted first (status
+-- 'processing', no hash yet: the claims reference it while the file is still
+-- streaming) and completed with its SHA-256 and counts at the end, where the
+-- unique (customer_id, sha256) constraint catches a duplicate file.
 CREATE TABLE uploads (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id        bigint      NOT NULL REFERENCES customers (id),
     filename           text        NOT NULL,
-    sha256             text        NOT NULL,
-    status             text        NOT NULL DEFAULT 'completed',
+    sha256             text,
+    status             text        NOT NULL DEFAULT 'processing',
     rows_total         integer     NOT NULL DEFAULT 0,
     accepted           integer     NOT NULL DEFAULT 0,
     rejected           integer     NOT NULL DEFAULT 0,
@@ -22,6 +25,7 @@ CREATE TABLE uploads (
     CONSTRAINT uploads_customer_id_id_key UNIQUE (customer_id, id),
     CONSTRAINT uploads_sha256_hex CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     CONSTRAINT uploads_status_valid CHECK (status IN ('processing', 'completed')),
+    CONSTRAINT uploads_completed_has_sha256 CHECK (status = 'processing' OR sha256 IS NOT NULL),
     CONSTRAINT uploads_counts_valid CHECK (rows_total >= 0 AND accepted >= 0 AND rejected >= 0 AND warnings >= 0
         AND accepted + rejected = rows_total),
     CONSTRAINT uploads_date_range_valid CHECK (min_submitted_date <= max_submitted_date)

@@ -48,9 +48,14 @@ func (e *env) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 		return nil, err
 	}
 	if private {
-		if _, err := migrate.Up(ctx, pool, e.logger); err != nil {
+		res, err := migrate.Up(ctx, pool, e.logger)
+		if err != nil {
 			pool.Close()
 			return nil, err
+		}
+		if n := len(res.RiverVersions) + len(res.AppVersions); n > 0 {
+			e.logger.InfoContext(ctx, "migrated the private cluster", "migrations_applied", n,
+				"river_version", res.RiverVersion, "upstream_version", res.AppVersion)
 		}
 		return pool, nil
 	}

@@ -21,8 +21,11 @@ type CLI struct {
 	PGPort      int        `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
 	LogLevel    slog.Level `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
 
-	Migrate MigrateCmd `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
-	DB      DBCmd      `cmd:"" name:"db" help:"Manage the private local PostgreSQL cluster."`
+	Migrate  MigrateCmd  `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
+	DB       DBCmd       `cmd:"" name:"db" help:"Manage the private local PostgreSQL cluster."`
+	Customer CustomerCmd `cmd:"" help:"Manage customers."`
+	Mappings MappingsCmd `cmd:"" help:"Manage payer and CPT group mappings."`
+	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file for a customer."`
 }
 
 // env carries what every command needs.

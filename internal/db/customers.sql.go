@@ -65,3 +65,17 @@ func (q *Queries) CustomerList(ctx context.Context) ([]Customer, error) {
 	}
 	return items, nil
 }
+
+const customerLockForDrift = `-- name: CustomerLockForDrift :one
+SELECT id, name, created_at FROM customers WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// FOR NO KEY UPDATE serializes drift computations per customer without
+// conflicting with the FOR KEY SHARE locks that the foreign-key checks of
+// concurrent uploads take on the same row.
+func (q *Queries) CustomerLockForDrift(ctx context.Context, id int64) (Customer, error) {
+	row := q.db.QueryRow(ctx, customerLockForDrift, id)
+	var i Customer
+	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
+	return i, err
+}

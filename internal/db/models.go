@@ -101,7 +101,7 @@ type Upload struct {
 	ID               int64
 	CustomerID       int64
 	Filename         string
-	Sha256           string
+	Sha256           *string
 	Status           string
 	RowsTotal        int32
 	Accepted         int32

@@ -67,7 +67,7 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Result, 
 	}
 	for _, v := range riverRes.Versions {
 		res.RiverVersions = append(res.RiverVersions, v.Version)
-		logger.InfoContext(ctx, "applied River migration", "version", v.Version, "name", v.Name)
+		logger.DebugContext(ctx, "applied River migration", "version", v.Version, "name", v.Name)
 	}
 	all := riverMigrator.AllVersions()
 	res.RiverVersion = all[len(all)-1].Version
@@ -84,7 +84,7 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Result, 
 	}
 	for _, r := range appRes {
 		res.AppVersions = append(res.AppVersions, r.Source.Path)
-		logger.InfoContext(ctx, "applied upstream migration", "file", r.Source.Path, "duration", r.Duration)
+		logger.DebugContext(ctx, "applied upstream migration", "file", r.Source.Path, "duration", r.Duration)
 	}
 	if res.AppVersion, err = provider.GetDBVersion(ctx); err != nil {
 		return nil, fmt.Errorf("read upstream schema version: %w", err)

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// CustomerCmd manages customers.
+type CustomerCmd struct {
+	Create CustomerCreateCmd `cmd:"" help:"Create a customer."`
+}
+
+// CustomerCreateCmd creates a customer.
+type CustomerCreateCmd struct {
+	Name string `arg:"" help:"Customer name (unique)."`
+	JSON bool   `name:"json" help:"Print JSON."`
+}
+
+// Run creates the customer.
+func (c *CustomerCreateCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cust, err := customers.Create(ctx, db.New(pool), c.Name)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"id": cust.ID, "name": cust.Name})
+	}
+	fmt.Printf("created customer %d %q\n", cust.ID, cust.Name)
+	return nil
+}
+
+// MappingsCmd manages mappings.
+type MappingsCmd struct {
+	Load MappingsLoadCmd `cmd:"" help:"Replace a customer's payer and/or CPT group mappings from CSV files."`
+}
+
+// MappingsLoadCmd replaces mappings.
+type MappingsLoadCmd struct {
+	Customer  string `required:"" help:"Customer name."`
+	CPTGroups string `name:"cpt-groups" type:"existingfile" help:"CSV with header cpt,cpt_group."`
+	Payers    string `type:"existingfile" help:"CSV with header raw_name,normalized_name."`
+	JSON      bool   `name:"json" help:"Print JSON."`
+}
+
+// Run replaces the mappings in one transaction.
+func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
+	if c.CPTGroups == "" && c.Payers == "" {
+		return errors.New("nothing to load: give --cpt-groups FILE and/or --payers FILE")
+	}
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
+	if err != nil {
+		return err
+	}
+	var payers, groups io.Reader
+	for _, f := range []struct {
+		path string
+		dst  *io.Reader
+	}{{c.Payers, &payers}, {c.CPTGroups, &groups}} {
+		if f.path == "" {
+			continue
+		}
+		file, err := os.Open(f.path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		*f.dst = file
+	}
+	counts, err := ingest.ReplaceMappings(ctx, pool, cust.ID, payers, groups)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(counts)
+	}
+	if counts.Payers != nil {
+		fmt.Printf("payer mappings: %d (replaced)\n", *counts.Payers)
+	}
+	if counts.CPTGroups != nil {
+		fmt.Printf("CPT group mappings: %d (replaced)\n", *counts.CPTGroups)
+	}
+	return nil
+}
+
+// UploadCmd uploads a claims file.
+type UploadCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	File     string `arg:"" type:"existingfile" help:"Claims CSV file."`
+	MaxBytes int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"536870912" help:"Upload size limit in bytes."`
+	JSON     bool   `name:"json" help:"Print JSON."`
+}
+
+// Run streams the file into the customer's claims.
+func (c *UploadCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
+	if err != nil {
+		return err
+	}
+	client, err := insertOnlyClient(pool)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(c.File)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client), MaxBytes: c.MaxBytes}
+	up, err := uploader.Upload(ctx, cust.ID, filepath.Base(c.File), f)
+	var dup *ingest.DuplicateError
+	if errors.As(err, &dup) && c.JSON {
+		first, convErr := ingest.UploadFromRow(dup.First)
+		if convErr != nil {
+			return convErr
+		}
+		if err := printJSON(map[string]any{"error": err.Error(), "duplicate_of": first.ID, "sha256": first.SHA256, "filename": filepath.Base(c.File)}); err != nil {
+			return err
+		}
+		return err
+	}
+	var noRows *ingest.NoValidRowsError
+	if errors.As(err, &noRows) {
+		printRowErrors(os.Stderr, noRows.Stats.Errors, noRows.Stats.Rejected)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.File, err)
+	}
+	if c.JSON {
+		return printJSON(up)
+	}
+	fmt.Printf("upload %d: %s\n", up.ID, up.Filename)
+	fmt.Printf("  rows %d, accepted %d, rejected %d, warnings %d\n", up.Rows, up.Accepted, up.Rejected, up.Warnings)
+	fmt.Printf("  submitted dates %s .. %s, sha256 %s\n", *up.MinSubmitted, *up.MaxSubmitted, up.SHA256)
+	if up.JobCoalesced {
+		fmt.Printf("  drift job %d (already queued for this customer; it will include this upload)\n", *up.JobID)
+	} else {
+		fmt.Printf("  drift job %d enqueued\n", *up.JobID)
+	}
+	printRowErrors(os.Stdout, up.Errors, up.Rejected)
+	return nil
+}
+
+func printRowErrors(w io.Writer, errs []ingest.RowError, rejected int) {
+	for _, re := range errs {
+		field := re.Field
+		if field == "" {
+			field = "(row)"
+		}
+		fmt.Fprintf(w, "  row %d, %s: %s\n", re.Row, field, re.Message)
+	}
+	if rejected > len(errs) {
+		fmt.Fprintf(w, "  ... and %d more rejected rows\n", rejected-len(errs))
+	}
+}
+
+// insertOnlyClient is a River client that inserts jobs but works none.
+func insertOnlyClient(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	return client, nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,212 @@
+package ingest
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// MaxMappingRows bounds a mapping file; mappings are held in memory.
+const MaxMappingRows = 1_000_000
+
+// MappingFileError lists what is wrong with a mapping file.
+type MappingFileError struct {
+	File   string // "payers" or "cpt-groups"
+	Errors []RowError
+}
+
+func (e *MappingFileError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid %s mapping file:", e.File)
+	for i, re := range e.Errors {
+		if i == 10 {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Errors)-10)
+			break
+		}
+		if re.Row > 0 {
+			fmt.Fprintf(&b, "\n  row %d, %s: %s", re.Row, re.Field, re.Message)
+		} else {
+			fmt.Fprintf(&b, "\n  %s", re.Message)
+		}
+	}
+	return b.String()
+}
+
+// MappingCounts says how many mappings a replacement stored.
+type MappingCounts struct {
+	Payers    *int `json:"payers,omitempty"`
+	CPTGroups *int `json:"cpt_groups,omitempty"`
+}
+
+// LoadMappings reads the customer's current mappings.
+func LoadMappings(ctx context.Context, q *db.Queries, customerID int64) (*Mappings, error) {
+	payers, err := q.PayerMappingListByCustomer(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("load payer mappings: %w", err)
+	}
+	groups, err := q.CptGroupMappingListByCustomer(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("load CPT group mappings: %w", err)
+	}
+	m := &Mappings{Payers: make(map[string]string, len(payers)), CPTGroups: make(map[string]string, len(groups))}
+	for _, p := range payers {
+		m.Payers[p.RawNameKey] = p.NormalizedName
+	}
+	for _, g := range groups {
+		m.CPTGroups[g.Cpt] = g.CptGroup
+	}
+	return m, nil
+}
+
+// ReplaceMappings replaces the customer's payer mappings (CSV with columns
+// raw_name,normalized_name) and/or CPT group mappings (cpt,cpt_group); a nil
+// reader leaves that kind unchanged. Both files are validated completely
+// before anything is written, and both are replaced in one transaction.
+// Mappings apply to uploads that follow; stored claims keep their values.
+func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, payers, cptGroups io.Reader) (MappingCounts, error) {
+	var counts MappingCounts
+	var payerRows []db.PayerMappingInsertManyParams
+	var groupRows []db.CptGroupMappingInsertManyParams
+	if payers != nil {
+		pairs, err := readMappingFile("payers", payers, "raw_name", "normalized_name", PayerKey)
+		if err != nil {
+			return counts, err
+		}
+		for _, p := range pairs {
+			payerRows = append(payerRows, db.PayerMappingInsertManyParams{
+				CustomerID: customerID, RawNameKey: PayerKey(p.key), RawName: p.key, NormalizedName: p.value})
+		}
+	}
+	if cptGroups != nil {
+		pairs, err := readMappingFile("cpt-groups", cptGroups, "cpt", "cpt_group", CPTKey)
+		if err != nil {
+			return counts, err
+		}
+		for _, p := range pairs {
+			groupRows = append(groupRows, db.CptGroupMappingInsertManyParams{
+				CustomerID: customerID, Cpt: CPTKey(p.key), CptGroup: p.value})
+		}
+	}
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return counts, fmt.Errorf("begin mapping replacement: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	q := db.New(tx)
+	if payers != nil {
+		if err := q.PayerMappingDeleteByCustomer(ctx, customerID); err != nil {
+			return counts, fmt.Errorf("delete payer mappings: %w", err)
+		}
+		if _, err := q.PayerMappingInsertMany(ctx, payerRows); err != nil {
+			return counts, fmt.Errorf("store payer mappings: %w", err)
+		}
+		n := len(payerRows)
+		counts.Payers = &n
+	}
+	if cptGroups != nil {
+		if err := q.CptGroupMappingDeleteByCustomer(ctx, customerID); err != nil {
+			return counts, fmt.Errorf("delete CPT group mappings: %w", err)
+		}
+		if _, err := q.CptGroupMappingInsertMany(ctx, groupRows); err != nil {
+			return counts, fmt.Errorf("store CPT group mappings: %w", err)
+		}
+		n := len(groupRows)
+		counts.CPTGroups = &n
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return counts, fmt.Errorf("commit mapping replacement: %w", err)
+	}
+	return counts, nil
+}
+
+type mappingPair struct {
+	key, value string
+	row        int
+}
+
+// readMappingFile reads a two-column mapping CSV, validating every row. Keys
+// are compared by keyOf; the same key twice with different values is an
+// error, the same pair twice is harmless.
+func readMappingFile(file string, r io.Reader, keyCol, valueCol string, keyOf func(string) string) ([]mappingPair, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, &MappingFileError{File: file, Errors: []RowError{{Message: fmt.Sprintf("the file is empty: header %s,%s required", keyCol, valueCol)}}}
+	}
+	if err != nil {
+		return nil, &MappingFileError{File: file, Errors: []RowError{{Message: "unreadable header: " + err.Error()}}}
+	}
+	keyIdx, valueIdx := -1, -1
+	for i, name := range header {
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\ufeff")
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case keyCol:
+			keyIdx = i
+		case valueCol:
+			valueIdx = i
+		}
+	}
+	if keyIdx < 0 || valueIdx < 0 {
+		return nil, &MappingFileError{File: file, Errors: []RowError{{Message: fmt.Sprintf("header must name columns %s and %s, got %q", keyCol, valueCol, strings.Join(header, ","))}}}
+	}
+	var pairs []mappingPair
+	var problems []RowError
+	seen := map[string]mappingPair{}
+	for {
+		record, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var parseErr *csv.ParseError
+			if !errors.As(err, &parseErr) {
+				return nil, fmt.Errorf("read %s mapping file: %w", file, err)
+			}
+			problems = append(problems, RowError{Row: parseErr.StartLine, Message: "malformed CSV: " + parseErr.Err.Error()})
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		get := func(i int) string {
+			if i < len(record) {
+				return strings.TrimSpace(record[i])
+			}
+			return ""
+		}
+		p := mappingPair{key: get(keyIdx), value: get(valueIdx), row: line}
+		switch {
+		case p.key == "":
+			problems = append(problems, RowError{Row: line, Field: keyCol, Message: "required value is empty"})
+		case p.value == "":
+			problems = append(problems, RowError{Row: line, Field: valueCol, Message: "required value is empty"})
+		default:
+			k := keyOf(p.key)
+			if prev, dup := seen[k]; dup {
+				if prev.value != p.value {
+					problems = append(problems, RowError{Row: line, Field: keyCol,
+						Message: fmt.Sprintf("%q is mapped to %q here but to %q on row %d", p.key, p.value, prev.value, prev.row)})
+				}
+				continue
+			}
+			seen[k] = p
+			pairs = append(pairs, p)
+		}
+		if len(pairs) > MaxMappingRows {
+			return nil, &MappingFileError{File: file, Errors: []RowError{{Message: fmt.Sprintf("more than %d mappings", MaxMappingRows)}}}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &MappingFileError{File: file, Errors: problems}
+	}
+	return pairs, nil
+}

@@ -1,0 +1,282 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// DefaultMaxBytes is the default upload size limit.
+const DefaultMaxBytes int64 = 512 << 20
+
+// ErrTooLarge is returned when a file exceeds the byte limit.
+var ErrTooLarge = errors.New("file exceeds the upload size limit")
+
+// TooLargeError carries the limit that was exceeded.
+type TooLargeError struct{ Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%v of %d bytes: split the file or raise the limit", ErrTooLarge, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) hold.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// DuplicateError is returned for a file the customer already uploaded.
+type DuplicateError struct {
+	First db.Upload
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("duplicate upload: this file (sha256 %s) was already uploaded as upload %d (%q, %s)",
+		*e.First.Sha256, e.First.ID, e.First.Filename, e.First.CreatedAt.UTC().Format(time.RFC3339))
+}
+
+// NoValidRowsError is returned when every row of a file was rejected.
+type NoValidRowsError struct {
+	Stats Stats
+}
+
+func (e *NoValidRowsError) Error() string {
+	msg := fmt.Sprintf("no valid rows: all %d rows were rejected", e.Stats.Rows)
+	if e.Stats.Rows == 0 {
+		msg = "no valid rows: the file has a header but no data rows"
+	}
+	if len(e.Stats.Errors) > 0 {
+		first := e.Stats.Errors[0]
+		msg += fmt.Sprintf(" (first: row %d, %s: %s)", first.Row, first.Field, first.Message)
+	}
+	return msg
+}
+
+// DriftJob is what enqueuing the customer's drift job reported.
+type DriftJob struct {
+	JobID int64
+	// Coalesced is true when River skipped the insert as a duplicate of a
+	// job for the customer that is still waiting or running.
+	Coalesced bool
+}
+
+// DriftEnqueuer inserts the customer's drift job inside tx. River's
+// transactional insert makes the job exist if and only if tx commits.
+type DriftEnqueuer func(ctx context.Context, tx pgx.Tx, customerID int64) (DriftJob, error)
+
+// Uploader stores uploads.
+type Uploader struct {
+	Pool *pgxpool.Pool
+	// EnqueueDrift inserts the drift job in the upload's transaction.
+	EnqueueDrift DriftEnqueuer
+	// MaxBytes limits the file size; DefaultMaxBytes when zero.
+	MaxBytes int64
+}
+
+// Upload is a stored upload's summary, with SPEC's JSON field names.
+type Upload struct {
+	ID           int64      `json:"id"`
+	CustomerID   int64      `json:"customer_id"`
+	Filename     string     `json:"filename"`
+	SHA256       string     `json:"sha256"`
+	Status       string     `json:"status"`
+	Rows         int        `json:"rows"`
+	Accepted     int        `json:"accepted"`
+	Rejected     int        `json:"rejected"`
+	Warnings     int        `json:"warnings"`
+	Errors       []RowError `json:"errors"`
+	MinSubmitted *string    `json:"min_submitted_date"`
+	MaxSubmitted *string    `json:"max_submitted_date"`
+	DuplicateOf  *int64     `json:"duplicate_of"`
+	JobID        *int64     `json:"job_id"`
+	JobCoalesced bool       `json:"job_coalesced"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+// UploadFromRow converts a stored upload row.
+func UploadFromRow(u db.Upload) (*Upload, error) {
+	out := &Upload{
+		ID: u.ID, CustomerID: u.CustomerID, Filename: u.Filename, Status: u.Status,
+		Rows: int(u.RowsTotal), Accepted: int(u.Accepted), Rejected: int(u.Rejected), Warnings: int(u.Warnings),
+		JobID: u.JobID, JobCoalesced: u.JobCoalesced, CreatedAt: u.CreatedAt,
+		MinSubmitted: formatDate(u.MinSubmittedDate), MaxSubmitted: formatDate(u.MaxSubmittedDate),
+	}
+	if u.Sha256 != nil {
+		out.SHA256 = *u.Sha256
+	}
+	if err := json.Unmarshal(u.Errors, &out.Errors); err != nil {
+		return nil, fmt.Errorf("decode row errors of upload %d: %w", u.ID, err)
+	}
+	return out, nil
+}
+
+func formatDate(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.Format(time.DateOnly)
+	return &s
+}
+
+// Upload streams one CSV file into the customer's claims. In one
+// transaction it writes the upload record, the accepted claims (COPY), a
+// drift request and the drift job; on any error nothing is stored. A file
+// whose every row is rejected is a *NoValidRowsError, a file seen before a
+// *DuplicateError, a bad header a *HeaderError, an oversized file a
+// *TooLargeError.
+func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string, r io.Reader) (*Upload, error) {
+	maxBytes := u.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	hasher := sha256.New()
+	in := &hashingLimitReader{r: r, h: hasher, remaining: maxBytes, limit: maxBytes}
+
+	tx, err := u.Pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin upload: %w", err)
+	}
+	// A cancelled ctx must not prevent the rollback from reaching the server.
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	q := db.New(tx)
+
+	mappings, err := LoadMappings(ctx, q, customerID)
+	if err != nil {
+		return nil, err
+	}
+	parser, err := NewParser(in, mappings)
+	if err != nil {
+		return nil, err
+	}
+	uploadID, err := q.UploadCreate(ctx, db.UploadCreateParams{CustomerID: customerID, Filename: filename})
+	if err != nil {
+		return nil, fmt.Errorf("create upload: %w", err)
+	}
+	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src); err != nil {
+		if parser.Err() != nil {
+			return nil, parser.Err()
+		}
+		return nil, fmt.Errorf("store claims: %w", err)
+	}
+	// The hash covers every byte, including any the CSV reader left unread.
+	if _, err := io.Copy(io.Discard, in); err != nil {
+		return nil, err
+	}
+	stats := parser.Stats()
+	if stats.Accepted == 0 {
+		return nil, &NoValidRowsError{Stats: stats}
+	}
+
+	digest := hex.EncodeToString(hasher.Sum(nil))
+	errorsJSON, err := json.Marshal(nonNil(stats.Errors))
+	if err != nil {
+		return nil, fmt.Errorf("encode row errors: %w", err)
+	}
+	_, err = q.UploadComplete(ctx, db.UploadCompleteParams{
+		ID: uploadID, Sha256: &digest,
+		RowsTotal: int32(stats.Rows), Accepted: int32(stats.Accepted), Rejected: int32(stats.Rejected), Warnings: int32(stats.Warnings),
+		MinSubmittedDate: &stats.MinSubmitted, MaxSubmittedDate: &stats.MaxSubmitted,
+		Errors: errorsJSON,
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "uploads_customer_sha256_key" {
+		_ = tx.Rollback(ctx)
+		return nil, u.duplicateError(ctx, customerID, digest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("complete upload: %w", err)
+	}
+	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {
+		return nil, fmt.Errorf("request drift computation: %w", err)
+	}
+	// Last before commit: a coalesced insert holds the existing job's row
+	// lock until this transaction ends, and a running drift job waits on it.
+	job, err := u.EnqueueDrift(ctx, tx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue drift job: %w", err)
+	}
+	row, err := q.UploadSetJob(ctx, db.UploadSetJobParams{ID: uploadID, JobID: &job.JobID, JobCoalesced: job.Coalesced})
+	if err != nil {
+		return nil, fmt.Errorf("record drift job on upload: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit upload: %w", err)
+	}
+	return UploadFromRow(row)
+}
+
+func (u *Uploader) duplicateError(ctx context.Context, customerID int64, digest string) error {
+	first, err := db.New(u.Pool).UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, Sha256: &digest})
+	if err != nil {
+		return fmt.Errorf("duplicate upload (sha256 %s), and looking up the first failed: %w", digest, err)
+	}
+	return &DuplicateError{First: first}
+}
+
+func nonNil(errs []RowError) []RowError {
+	if errs == nil {
+		return []RowError{}
+	}
+	return errs
+}
+
+var claimColumns = []string{
+	"customer_id", "upload_id", "source_row", "payer", "cpt", "cpt_group",
+	"submitted_date", "decided_date", "outcome", "allowed_amount",
+	"denial_reason_code", "denial_reason_text",
+}
+
+// claimSource feeds parsed claims to COPY one row at a time.
+type claimSource struct {
+	parser               *Parser
+	customerID, uploadID int64
+	values               []any
+}
+
+func (s *claimSource) Next() bool { return s.parser.Next() }
+
+func (s *claimSource) Values() ([]any, error) {
+	c := s.parser.Claim()
+	// pgx encodes the row before asking for the next, so one slice serves.
+	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
+		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
+	return s.values, nil
+}
+
+func (s *claimSource) Err() error { return s.parser.Err() }
+
+// hashingLimitReader hashes what it reads and fails past a byte limit.
+type hashingLimitReader struct {
+	r         io.Reader
+	h         hash.Hash
+	remaining int64
+	limit     int64
+}
+
+func (l *hashingLimitReader) Read(p []byte) (int, error) {
+	if l.remaining < 0 {
+		return 0, &TooLargeError{Limit: l.limit}
+	}
+	// Read one byte past the limit to tell "exactly at" from "over".
+	if int64(len(p)) > l.remaining+1 {
+		p = p[:l.remaining+1]
+	}
+	n, err := l.r.Read(p)
+	l.h.Write(p[:n])
+	l.remaining -= int64(n)
+	if l.remaining < 0 {
+		return n, &TooLargeError{Limit: l.limit}
+	}
+	return n, err
+}

@@ -1,0 +1,60 @@
+// Package jobs holds upstream's River job arguments and workers. A worker
+// decodes its arguments, opens the transaction, calls the domain package and
+// completes its job in that same transaction.
+package jobs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/upstream-rcm/upstream/internal/ingest"
+)
+
+// QueueDrift is the queue of drift computations.
+const QueueDrift = "drift"
+
+// uniqueWhileUnfinished are the states in which a unique job blocks an
+// equal insert. Completed is deliberately absent: an upload that commits
+// after a computation finished must get a computation of its own.
+var uniqueWhileUnfinished = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRunning,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateScheduled,
+}
+
+// CustomerDriftArgs asks for a drift computation of a customer's latest
+// data, as of today, with default parameters. Uploads enqueue it, and so
+// does a computation that finds requests left when it finishes. It is unique
+// per customer while unfinished, so bursts of uploads coalesce.
+type CustomerDriftArgs struct {
+	CustomerID int64 `json:"customer_id" river:"unique"`
+}
+
+// Kind identifies the job type to River.
+func (CustomerDriftArgs) Kind() string { return "customer_drift" }
+
+// InsertOpts makes the job unique per customer while unfinished.
+func (CustomerDriftArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:      QueueDrift,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWhileUnfinished},
+	}
+}
+
+// DriftEnqueuer returns the function ingestion uses to insert a customer's
+// drift job in the upload transaction.
+func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
+	return func(ctx context.Context, tx pgx.Tx, customerID int64) (ingest.DriftJob, error) {
+		res, err := client.InsertTx(ctx, tx, CustomerDriftArgs{CustomerID: customerID}, nil)
+		if err != nil {
+			return ingest.DriftJob{}, fmt.Errorf("insert drift job for customer %d: %w", customerID, err)
+		}
+		return ingest.DriftJob{JobID: res.Job.ID, Coalesced: res.UniqueSkippedAsDuplicate}, nil
+	}
+}

@@ -1,0 +1,30 @@
+-- name: UploadCreate :one
+-- The row exists before its claims stream in; UploadComplete fills the rest
+-- in the same transaction.
+INSERT INTO uploads (customer_id, filename) VALUES (@customer_id, @filename) RETURNING id;
+
+-- name: UploadComplete :one
+UPDATE uploads
+SET status             = 'completed',
+    sha256             = @sha256,
+    rows_total         = @rows_total,
+    accepted           = @accepted,
+    rejected           = @rejected,
+    warnings           = @warnings,
+    min_submitted_date = sqlc.narg(min_submitted_date),
+    max_submitted_date = sqlc.narg(max_submitted_date),
+    errors             = @errors
+WHERE id = @id
+RETURNING *;
+
+-- name: UploadGetByID :one
+SELECT * FROM uploads WHERE customer_id = @customer_id AND id = @id;
+
+-- name: UploadGetBySHA256 :one
+SELECT * FROM uploads WHERE customer_id = @customer_id AND sha256 = @sha256;
+
+-- name: UploadListByCustomer :many
+SELECT * FROM uploads WHERE customer_id = @customer_id ORDER BY created_at DESC, id DESC LIMIT @max_rows;
+
+-- name: UploadSetJob :one
+UPDATE uploads SET job_id = @job_id, job_coalesced = @job_coalesced WHERE id = @id RETURNING *;
