@@ -42,7 +42,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := testdb.New(t)
+	return envForPool(t, testdb.New(t))
+}
+
+func envForPool(t testing.TB, pool *pgxpool.Pool) *env {
+	t.Helper()
 	// An insert-only River client: these tests check what an upload
 	// enqueues, so nothing works the jobs.
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
@@ -52,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	return &env{pool: pool, uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}}
 }
 
-func (e *env) customer(t *testing.T, name string) int64 {
+func (e *env) customer(t testing.TB, name string) int64 {
 	t.Helper()
 	c, err := customers.Create(context.Background(), db.New(e.pool), name)
 	if err != nil {
