@@ -58,3 +58,16 @@ func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
 		return ingest.DriftJob{JobID: res.Job.ID, Coalesced: res.UniqueSkippedAsDuplicate}, nil
 	}
 }
+
+// Config returns the River configuration of a process that works drift jobs
+// with driftWorkers concurrent workers (0: insert only, no workers).
+func Config(deps *DriftDeps, driftWorkers int) *river.Config {
+	cfg := &river.Config{Logger: deps.logger()}
+	if driftWorkers > 0 {
+		workers := river.NewWorkers()
+		AddDriftWorkers(workers, deps)
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{QueueDrift: {MaxWorkers: driftWorkers}}
+	}
+	return cfg
+}

@@ -3,3 +3,8 @@ INSERT INTO drift_requests (customer_id, upload_id) VALUES (@customer_id, sqlc.n
 
 -- name: DriftRequestCountByCustomer :one
 SELECT count(*) FROM drift_requests WHERE customer_id = @customer_id;
+
+-- name: DriftRequestConsume :execrows
+-- Runs under the customer's drift lock: requests visible now are reflected
+-- by this computation; later ones remain and trigger a follow-up.
+DELETE FROM drift_requests WHERE customer_id = @customer_id;

@@ -48,7 +48,7 @@ CREATE UNIQUE INDEX report_runs_one_successful_weekly_idx
     ON report_runs (customer_id, as_of, baseline_days, current_days, min_volume)
     WHERE run_type = 'weekly' AND status = 'success';
 
-CREATE INDEX report_runs_customer_started_idx ON report_runs (customer_id, started_at DESC, id DESC);
+CREATE INDEX report_runs_customer_id_idx ON report_runs (customer_id, id DESC);
 
 CREATE TABLE drift_events (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -9,6 +9,20 @@ import (
 	"context"
 )
 
+const driftRequestConsume = `-- name: DriftRequestConsume :execrows
+DELETE FROM drift_requests WHERE customer_id = $1
+`
+
+// Runs under the customer's drift lock: requests visible now are reflected
+// by this computation; later ones remain and trigger a follow-up.
+func (q *Queries) DriftRequestConsume(ctx context.Context, customerID int64) (int64, error) {
+	result, err := q.db.Exec(ctx, driftRequestConsume, customerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const driftRequestCountByCustomer = `-- name: DriftRequestCountByCustomer :one
 SELECT count(*) FROM drift_requests WHERE customer_id = $1
 `

@@ -1,0 +1,162 @@
+package drift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// Run types.
+const (
+	RunWeekly = "weekly"
+	RunUpload = "upload"
+	RunManual = "manual"
+)
+
+// Request describes one computation.
+type Request struct {
+	CustomerID int64
+	RunType    string
+	Params     Params
+	JobID      *int64 // the River job computing it, if any
+	Attempt    int
+	// ConsumeRequests deletes the customer's pending drift requests: the
+	// computation reflects every upload committed before it took the lock.
+	ConsumeRequests bool
+}
+
+// Outcome is what Compute did.
+type Outcome struct {
+	Run db.ReportRun
+	// AlreadyDone is true when a weekly run for the same customer, as-of
+	// date and parameters had already succeeded: nothing was written.
+	AlreadyDone bool
+	Events      []Event
+}
+
+// ErrCustomerNotFound is returned for a computation of an unknown customer.
+var ErrCustomerNotFound = errors.New("customer not found")
+
+// Compute runs one drift computation inside tx, which the caller commits:
+//  1. lock the customer row FOR NO KEY UPDATE, serializing computations of
+//     the customer without blocking its uploads' foreign-key checks;
+//  2. for a weekly run, stop if the same run already succeeded;
+//  3. consume the customer's drift requests if asked;
+//  4. create the report run, aggregate in SQL, insert the events and mark
+//     the run successful with its summary.
+//
+// On error the caller must roll tx back: nothing partial may commit.
+func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
+	started := time.Now()
+	if err := req.Params.Validate(); err != nil {
+		return nil, err
+	}
+	q := db.New(tx)
+	if _, err := q.CustomerLockForDrift(ctx, req.CustomerID); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("customer %d: %w", req.CustomerID, ErrCustomerNotFound)
+		}
+		return nil, fmt.Errorf("lock customer %d for drift: %w", req.CustomerID, err)
+	}
+	p := req.Params
+	if req.RunType == RunWeekly {
+		done, err := q.ReportRunGetSuccessfulWeekly(ctx, db.ReportRunGetSuccessfulWeeklyParams{
+			CustomerID: req.CustomerID, AsOf: p.AsOf,
+			BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays), MinVolume: int32(p.MinVolume)})
+		if err == nil {
+			return &Outcome{Run: done, AlreadyDone: true}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("look up weekly run: %w", err)
+		}
+	}
+	if req.ConsumeRequests {
+		if _, err := q.DriftRequestConsume(ctx, req.CustomerID); err != nil {
+			return nil, fmt.Errorf("consume drift requests: %w", err)
+		}
+	}
+
+	w := WindowsFor(p)
+	run, err := q.ReportRunCreate(ctx, db.ReportRunCreateParams{
+		CustomerID: req.CustomerID, RunType: req.RunType, AsOf: Date(p.AsOf),
+		BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays), MinVolume: int32(p.MinVolume),
+		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID,
+		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create report run: %w", err)
+	}
+	rows, err := q.ClaimDriftAggregate(ctx, db.ClaimDriftAggregateParams{
+		CustomerID: req.CustomerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
+	if err != nil {
+		return nil, fmt.Errorf("aggregate claims: %w", err)
+	}
+	groups := make([]Group, len(rows))
+	for i, r := range rows {
+		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CptGroup,
+			Baseline: WindowStats{Volume: int(r.BaselineVolume), Denied: int(r.BaselineDenied), MedianDays: r.BaselineMedianDays},
+			Current:  WindowStats{Volume: int(r.CurrentVolume), Denied: int(r.CurrentDenied), MedianDays: r.CurrentMedianDays}}
+	}
+	res := Evaluate(p, groups)
+
+	created, err := q.DriftEventInsertMany(ctx, eventParams(req.CustomerID, run.ID, w, res.Events))
+	if err != nil {
+		return nil, fmt.Errorf("insert drift events: %w", err)
+	}
+	if created != int64(len(res.Events)) {
+		// Only possible if the same run's events were written twice, which
+		// the constraint refused; report it rather than hide it.
+		return nil, fmt.Errorf("insert drift events: %d of %d were duplicates", int64(len(res.Events))-created, len(res.Events))
+	}
+	run, err = q.ReportRunMarkSuccess(ctx, db.ReportRunMarkSuccessParams{
+		ID: run.ID, GroupsConsidered: ptr(int32(res.GroupsConsidered)), EventsCreated: ptr(int32(created)),
+		ClaimsRead: ptr(int64(res.ClaimsRead)), DurationMs: ptr(time.Since(started).Milliseconds()),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark report run %d successful: %w", run.ID, err)
+	}
+	return &Outcome{Run: run, Events: res.Events}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEventInsertManyParams {
+	p := db.DriftEventInsertManyParams{
+		CustomerID: customerID, ReportRunID: runID,
+		BaselineStart: w.BaselineStart, BaselineEnd: w.BaselineEnd, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd,
+	}
+	for _, e := range events {
+		p.Payers = append(p.Payers, e.Payer)
+		p.CptGroups = append(p.CptGroups, e.CPTGroup)
+		p.DriftTypes = append(p.DriftTypes, e.Type)
+		p.BaselineValues = append(p.BaselineValues, e.BaselineValue)
+		p.CurrentValues = append(p.CurrentValues, e.CurrentValue)
+		p.DeltaValues = append(p.DeltaValues, e.Delta)
+		p.Severities = append(p.Severities, e.Severity)
+		p.Confidences = append(p.Confidences, e.Confidence)
+		p.BaselineSampleSizes = append(p.BaselineSampleSizes, int32(e.BaselineSampleSize))
+		p.CurrentSampleSizes = append(p.CurrentSampleSizes, int32(e.CurrentSampleSize))
+	}
+	return p
+}
+
+// RecordFailure stores a failed run for req with its error, in its own
+// short transaction (the computation's transaction has rolled back).
+func RecordFailure(ctx context.Context, q *db.Queries, req Request, cause error) (db.ReportRun, error) {
+	w := WindowsFor(req.Params)
+	run, err := q.ReportRunCreateFailed(ctx, db.ReportRunCreateFailedParams{
+		CustomerID: req.CustomerID, RunType: req.RunType, AsOf: Date(req.Params.AsOf),
+		BaselineDays: int32(req.Params.BaselineDays), CurrentDays: int32(req.Params.CurrentDays), MinVolume: int32(req.Params.MinVolume),
+		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID, Error: ptr(cause.Error()),
+		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,
+	})
+	if err != nil {
+		return db.ReportRun{}, fmt.Errorf("record failed run: %w", err)
+	}
+	return run, nil
+}

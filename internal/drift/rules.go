@@ -1,0 +1,244 @@
+// Package drift computes payer drift: it compares a baseline window with the
+// current window per (payer, CPT group) and turns changes in denial rate and
+// decision time into events. The rules here are pure functions over
+// aggregates; compute.go runs them inside one transaction per computation.
+package drift
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Drift types.
+const (
+	TypeDenialRate   = "DENIAL_RATE"
+	TypeDecisionTime = "DECISION_TIME"
+)
+
+// Thresholds from the product specification.
+const (
+	denialRateAbsThreshold   = 0.05
+	decisionTimeAbsThreshold = 3.0
+	relativeThreshold        = 0.5
+)
+
+// Default parameters.
+const (
+	DefaultBaselineDays = 90
+	DefaultCurrentDays  = 14
+	DefaultMinVolume    = 30
+)
+
+// Params are a computation's parameters.
+type Params struct {
+	AsOf         time.Time // a calendar date (UTC midnight)
+	BaselineDays int
+	CurrentDays  int
+	MinVolume    int
+}
+
+// DefaultParams returns the default parameters as of asOf.
+func DefaultParams(asOf time.Time) Params {
+	return Params{AsOf: Date(asOf), BaselineDays: DefaultBaselineDays, CurrentDays: DefaultCurrentDays, MinVolume: DefaultMinVolume}
+}
+
+// Validate reports parameters that cannot produce a computation.
+func (p Params) Validate() error {
+	switch {
+	case p.AsOf.IsZero():
+		return fmt.Errorf("as-of date is required")
+	case p.BaselineDays < 1:
+		return fmt.Errorf("baseline days must be at least 1, got %d", p.BaselineDays)
+	case p.CurrentDays < 1:
+		return fmt.Errorf("current days must be at least 1, got %d", p.CurrentDays)
+	case p.MinVolume < 1:
+		return fmt.Errorf("min volume must be at least 1, got %d", p.MinVolume)
+	}
+	return nil
+}
+
+// Date truncates t to its UTC calendar date.
+func Date(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Windows are the two half-open windows [start, end) of submitted dates.
+type Windows struct {
+	BaselineStart, BaselineEnd time.Time
+	CurrentStart, CurrentEnd   time.Time
+}
+
+// WindowsFor returns the windows of p:
+// baseline [as_of - (current + baseline), as_of - current),
+// current [as_of - current, as_of).
+func WindowsFor(p Params) Windows {
+	asOf := Date(p.AsOf)
+	return Windows{
+		BaselineStart: asOf.AddDate(0, 0, -(p.CurrentDays + p.BaselineDays)),
+		BaselineEnd:   asOf.AddDate(0, 0, -p.CurrentDays),
+		CurrentStart:  asOf.AddDate(0, 0, -p.CurrentDays),
+		CurrentEnd:    asOf,
+	}
+}
+
+// Window names which window a submitted date falls in.
+type Window int
+
+// The windows a claim can fall in.
+const (
+	Outside Window = iota
+	Baseline
+	Current
+)
+
+// Classify returns the window of a claim submitted on day.
+func (w Windows) Classify(day time.Time) Window {
+	day = Date(day)
+	switch {
+	case !day.Before(w.BaselineStart) && day.Before(w.BaselineEnd):
+		return Baseline
+	case !day.Before(w.CurrentStart) && day.Before(w.CurrentEnd):
+		return Current
+	default:
+		return Outside
+	}
+}
+
+// WindowStats aggregates one window of one group (PAID and DENIED claims).
+type WindowStats struct {
+	Volume     int
+	Denied     int
+	MedianDays float64 // median of decided - submitted, in days
+}
+
+// DenialRate is denied / volume, 0 for an empty window.
+func (s WindowStats) DenialRate() float64 {
+	if s.Volume == 0 {
+		return 0
+	}
+	return float64(s.Denied) / float64(s.Volume)
+}
+
+// Group is one (payer, CPT group) with both windows aggregated.
+type Group struct {
+	Payer, CPTGroup   string
+	Baseline, Current WindowStats
+}
+
+// Event is one detected drift.
+type Event struct {
+	Payer, CPTGroup    string
+	Type               string
+	BaselineValue      float64
+	CurrentValue       float64
+	Delta              float64
+	Severity           float64
+	Confidence         float64
+	BaselineSampleSize int
+	CurrentSampleSize  int
+}
+
+// Result is what Evaluate found.
+type Result struct {
+	GroupsConsidered int
+	ClaimsRead       int // PAID/DENIED claims in both windows, all groups
+	Events           []Event
+}
+
+// Evaluate applies the drift rules to every group. A group is considered
+// only when both windows hold at least MinVolume claims. Events are ordered
+// by severity (highest first), then payer, CPT group and type.
+func Evaluate(p Params, groups []Group) Result {
+	var res Result
+	for _, g := range groups {
+		res.ClaimsRead += g.Baseline.Volume + g.Current.Volume
+		if g.Baseline.Volume < p.MinVolume || g.Current.Volume < p.MinVolume {
+			continue
+		}
+		res.GroupsConsidered++
+		confidence := Confidence(g.Baseline.Volume, g.Current.Volume, p.MinVolume)
+		mk := func(typ string, baseline, current, severity float64) Event {
+			return Event{Payer: g.Payer, CPTGroup: g.CPTGroup, Type: typ,
+				BaselineValue: baseline, CurrentValue: current, Delta: current - baseline,
+				Severity: severity, Confidence: confidence,
+				BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume}
+		}
+		b, c := g.Baseline.DenialRate(), g.Current.DenialRate()
+		if DenialRateDrifted(b, c) {
+			res.Events = append(res.Events, mk(TypeDenialRate, b, c, DenialRateSeverity(c-b)))
+		}
+		b, c = g.Baseline.MedianDays, g.Current.MedianDays
+		if DecisionTimeDrifted(b, c) {
+			res.Events = append(res.Events, mk(TypeDecisionTime, b, c, DecisionTimeSeverity(c-b)))
+		}
+	}
+	SortEvents(res.Events)
+	return res
+}
+
+// SortEvents orders events by severity (highest first), then payer, CPT
+// group and type, so that output is stable.
+func SortEvents(events []Event) {
+	sort.SliceStable(events, func(i, j int) bool {
+		a, b := events[i], events[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Payer != b.Payer {
+			return a.Payer < b.Payer
+		}
+		if a.CPTGroup != b.CPTGroup {
+			return a.CPTGroup < b.CPTGroup
+		}
+		return a.Type < b.Type
+	})
+}
+
+// DenialRateDrifted: |delta| >= 0.05, or baseline > 0 and
+// |delta / baseline| >= 0.5.
+func DenialRateDrifted(baseline, current float64) bool {
+	return drifted(baseline, current, denialRateAbsThreshold)
+}
+
+// DecisionTimeDrifted: |delta| >= 3 days, or baseline > 0 and
+// |delta / baseline| >= 0.5.
+func DecisionTimeDrifted(baseline, current float64) bool {
+	return drifted(baseline, current, decisionTimeAbsThreshold)
+}
+
+func drifted(baseline, current, absThreshold float64) bool {
+	delta := current - baseline
+	if math.Abs(delta) >= absThreshold {
+		return true
+	}
+	return baseline > 0 && math.Abs(delta/baseline) >= relativeThreshold
+}
+
+// DenialRateSeverity is min(|delta| * 2, 1).
+func DenialRateSeverity(delta float64) float64 { return math.Min(math.Abs(delta)*2, 1) }
+
+// DecisionTimeSeverity is min(|delta| / 10, 1).
+func DecisionTimeSeverity(delta float64) float64 { return math.Min(math.Abs(delta)/10, 1) }
+
+// Confidence is min((baseline + current) / (min_volume * 4), 1).
+func Confidence(baselineVolume, currentVolume, minVolume int) float64 {
+	return math.Min(float64(baselineVolume+currentVolume)/float64(minVolume*4), 1)
+}
+
+// Median returns the median of values: the middle value, or for an even
+// count the mean of the two middle values; 0 for none. values is sorted in
+// place.
+func Median(values []int) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	sort.Ints(values)
+	mid := len(values) / 2
+	if len(values)%2 == 1 {
+		return float64(values[mid])
+	}
+	return (float64(values[mid-1]) + float64(values[mid])) / 2
+}

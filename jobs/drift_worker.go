@@ -1,0 +1,225 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+)
+
+// ManualDriftArgs asks for one drift computation with explicit parameters
+// (`upstream drift run`, the API). Every request is its own run.
+type ManualDriftArgs struct {
+	CustomerID   int64  `json:"customer_id"`
+	AsOf         string `json:"as_of"` // YYYY-MM-DD
+	BaselineDays int    `json:"baseline_days"`
+	CurrentDays  int    `json:"current_days"`
+	MinVolume    int    `json:"min_volume"`
+}
+
+// Kind identifies the job type to River.
+func (ManualDriftArgs) Kind() string { return "manual_drift" }
+
+// InsertOpts puts the job on the drift queue.
+func (ManualDriftArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueDrift} }
+
+// WeeklyDriftArgs asks for a customer's weekly drift run as of the
+// scheduled Monday. It is unique by (customer, as_of) in every state River
+// keeps, including completed; the report_runs constraint backs that up.
+type WeeklyDriftArgs struct {
+	CustomerID int64  `json:"customer_id" river:"unique"`
+	AsOf       string `json:"as_of" river:"unique"` // YYYY-MM-DD
+}
+
+// Kind identifies the job type to River.
+func (WeeklyDriftArgs) Kind() string { return "weekly_drift" }
+
+// InsertOpts makes the job unique per customer and week.
+func (WeeklyDriftArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDrift, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ErrJobNoLongerRunning is returned when completing the job found it no
+// longer running at this attempt (the rescuer moved it, or a later attempt
+// owns it): the computation's effects were rolled back, not committed twice.
+var ErrJobNoLongerRunning = errors.New("job is no longer running at this attempt; computation rolled back")
+
+// DriftDeps is what the drift workers need.
+type DriftDeps struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger
+	// Now is the clock for as-of dates of upload-triggered runs; time.Now
+	// when nil.
+	Now func() time.Time
+	// BeforeComplete, when set, runs inside the computation's transaction
+	// after the events are written and before the job is completed. Tests
+	// use it to kill a computation at its most delicate point.
+	BeforeComplete func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error
+}
+
+// AddDriftWorkers registers the three drift workers.
+func AddDriftWorkers(workers *river.Workers, deps *DriftDeps) {
+	river.AddWorker(workers, &CustomerDriftWorker{deps: deps})
+	river.AddWorker(workers, &ManualDriftWorker{deps: deps})
+	river.AddWorker(workers, &WeeklyDriftWorker{deps: deps})
+}
+
+// CustomerDriftWorker computes drift after uploads.
+type CustomerDriftWorker struct {
+	river.WorkerDefaults[CustomerDriftArgs]
+	deps *DriftDeps
+}
+
+// Work computes as of today with default parameters, consuming the
+// customer's drift requests.
+func (w *CustomerDriftWorker) Work(ctx context.Context, job *river.Job[CustomerDriftArgs]) error {
+	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunUpload,
+		Params: drift.DefaultParams(w.deps.now()), ConsumeRequests: true}
+	return computeAndComplete(ctx, w.deps, job, req)
+}
+
+// ManualDriftWorker computes requested runs.
+type ManualDriftWorker struct {
+	river.WorkerDefaults[ManualDriftArgs]
+	deps *DriftDeps
+}
+
+// Work computes with the job's parameters.
+func (w *ManualDriftWorker) Work(ctx context.Context, job *river.Job[ManualDriftArgs]) error {
+	asOf, err := time.Parse(time.DateOnly, job.Args.AsOf)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("as_of %q: %w", job.Args.AsOf, err))
+	}
+	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunManual,
+		Params: drift.Params{AsOf: asOf, BaselineDays: job.Args.BaselineDays, CurrentDays: job.Args.CurrentDays, MinVolume: job.Args.MinVolume}}
+	if err := req.Params.Validate(); err != nil {
+		return river.JobCancel(err)
+	}
+	return computeAndComplete(ctx, w.deps, job, req)
+}
+
+// WeeklyDriftWorker computes weekly runs, at most one successful run per
+// customer and week.
+type WeeklyDriftWorker struct {
+	river.WorkerDefaults[WeeklyDriftArgs]
+	deps *DriftDeps
+}
+
+// Work computes the week's run unless it already succeeded.
+func (w *WeeklyDriftWorker) Work(ctx context.Context, job *river.Job[WeeklyDriftArgs]) error {
+	asOf, err := time.Parse(time.DateOnly, job.Args.AsOf)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("as_of %q: %w", job.Args.AsOf, err))
+	}
+	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunWeekly, Params: drift.DefaultParams(asOf)}
+	return computeAndComplete(ctx, w.deps, job, req)
+}
+
+func (d *DriftDeps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *DriftDeps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// computeAndComplete runs the computation and completes the job in one
+// transaction. On failure it records a failed run in a transaction of its
+// own and returns the error, so River retries with backoff.
+func computeAndComplete[T river.JobArgs](ctx context.Context, d *DriftDeps, job *river.Job[T], req drift.Request) error {
+	req.JobID, req.Attempt = &job.ID, job.Attempt
+	logger := d.logger().With("job_id", job.ID, "customer_id", req.CustomerID, "run_type", req.RunType, "attempt", job.Attempt)
+	outcome, err := computeInTx(ctx, d, job, req)
+	if errors.Is(err, drift.ErrCustomerNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		// The job's context may be cancelled; the failure must still land.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		run, recErr := drift.RecordFailure(rctx, db.New(d.Pool), req, err)
+		if recErr != nil {
+			logger.ErrorContext(ctx, "drift computation failed and recording the failure failed too", "error", err, "record_error", recErr)
+		} else {
+			logger.WarnContext(ctx, "drift computation failed", "report_run_id", run.ID, "error", err)
+		}
+		return err
+	}
+	if outcome.AlreadyDone {
+		logger.InfoContext(ctx, "weekly drift run already done", "report_run_id", outcome.Run.ID)
+		return nil
+	}
+	logger.InfoContext(ctx, "drift computed", "report_run_id", outcome.Run.ID,
+		"events_created", deref(outcome.Run.EventsCreated), "claims_read", deref(outcome.Run.ClaimsRead), "duration_ms", deref(outcome.Run.DurationMs))
+	return nil
+}
+
+func computeInTx[T river.JobArgs](ctx context.Context, d *DriftDeps, job *river.Job[T], req drift.Request) (*drift.Outcome, error) {
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin drift computation: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	outcome, err := drift.Compute(ctx, tx, req)
+	if err != nil {
+		return nil, err
+	}
+	if d.BeforeComplete != nil {
+		if err := d.BeforeComplete(ctx, tx, job.JobRow); err != nil {
+			return nil, err
+		}
+	}
+	// Complete first, then look for requests. An upload whose unique
+	// insert coalesced into this running job holds the job row's lock until
+	// it commits, so completing waits for it and the check below sees its
+	// request; an upload that comes after completion inserts a fresh job.
+	completed, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+	if err != nil {
+		return nil, fmt.Errorf("complete job %d: %w", job.ID, err)
+	}
+	if completed.State != rivertype.JobStateCompleted || completed.Attempt != job.Attempt {
+		return nil, fmt.Errorf("%w (job %d is %s at attempt %d, this is attempt %d)",
+			ErrJobNoLongerRunning, job.ID, completed.State, completed.Attempt, job.Attempt)
+	}
+	if req.ConsumeRequests {
+		pending, err := db.New(tx).DriftRequestCountByCustomer(ctx, req.CustomerID)
+		if err != nil {
+			return nil, fmt.Errorf("count drift requests: %w", err)
+		}
+		if pending > 0 {
+			client := river.ClientFromContext[pgx.Tx](ctx)
+			if _, err := client.InsertTx(ctx, tx, CustomerDriftArgs{CustomerID: req.CustomerID}, nil); err != nil {
+				return nil, fmt.Errorf("enqueue follow-up drift job: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit drift computation: %w", err)
+	}
+	return outcome, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

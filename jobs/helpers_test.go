@@ -1,0 +1,185 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// asOf is the Monday the tests compute as of; upload-triggered runs use it
+// through a fixed clock.
+var asOf = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+type harness struct {
+	dsn      string
+	pool     *pgxpool.Pool
+	deps     *jobs.DriftDeps
+	uploader *ingest.Uploader
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dsn := testdb.URL(t)
+	pool := testdb.NewPool(t, dsn)
+	deps := &jobs.DriftDeps{Pool: pool, Now: func() time.Time { return asOf }}
+	inserter, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(deps, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{dsn: dsn, pool: pool, deps: deps,
+		uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}}
+}
+
+// immediateRetry retries failed jobs at once, so retry tests run fast.
+type immediateRetry struct{}
+
+func (immediateRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now() }
+
+// startClient starts a River client working drift jobs on a pool of its
+// own, as a separate process would. before, if set, becomes the workers'
+// BeforeComplete hook. The client stops when the test ends.
+func (h *harness) startClient(t *testing.T, workers int, before func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error) *river.Client[pgx.Tx] {
+	t.Helper()
+	pool := testdb.NewPool(t, h.dsn)
+	deps := &jobs.DriftDeps{Pool: pool, Now: h.deps.Now, BeforeComplete: before}
+	cfg := jobs.Config(deps, workers)
+	cfg.FetchCooldown = 5 * time.Millisecond
+	cfg.FetchPollInterval = 20 * time.Millisecond
+	cfg.RetryPolicy = immediateRetry{}
+	cfg.TestOnly = true
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := client.Stop(ctx); err != nil {
+			t.Errorf("stop River client: %v", err)
+		}
+	})
+	return client
+}
+
+func (h *harness) customer(t *testing.T, name string) int64 {
+	t.Helper()
+	c, err := customers.Create(context.Background(), db.New(h.pool), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+// claim is one CSV row, its dates relative to asOf.
+type claim struct {
+	payer, cpt       string
+	submittedDaysAgo int
+	decisionDays     int
+	outcome          string
+}
+
+func csvOf(claims []claim) string {
+	var b strings.Builder
+	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+	for _, c := range claims {
+		sub := asOf.AddDate(0, 0, -c.submittedDaysAgo)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s\n", c.payer, c.cpt, sub.Format(time.DateOnly),
+			sub.AddDate(0, 0, c.decisionDays).Format(time.DateOnly), c.outcome)
+	}
+	return b.String()
+}
+
+// driftingClaims plants drift for one payer: baseline 40 claims, 10%
+// denied, decided in 10 days; current 40 claims, 50% denied, in 20 days.
+func driftingClaims(payer string) []claim {
+	var out []claim
+	for i := range 40 {
+		outcome := "PAID"
+		if i%10 == 0 {
+			outcome = "DENIED"
+		}
+		out = append(out, claim{payer, "99213", 20 + i, 10, outcome})
+	}
+	for i := range 40 {
+		outcome := "PAID"
+		if i%2 == 0 {
+			outcome = "DENIED"
+		}
+		out = append(out, claim{payer, "99213", 1 + i%13, 20, outcome})
+	}
+	return out
+}
+
+func (h *harness) upload(t *testing.T, cust int64, name string, claims []claim) *ingest.Upload {
+	t.Helper()
+	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(csvOf(claims)))
+	if err != nil {
+		t.Fatalf("upload %s: %v", name, err)
+	}
+	return up
+}
+
+// waitIdle waits until no job is waiting, running or retrying.
+func (h *harness) waitIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var busy int
+		err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`).Scan(&busy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still unfinished after 60s", busy)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// eventKeys lists a customer's events as "run/payer/group/type".
+func (h *harness) eventKeys(t *testing.T, cust int64) []string {
+	t.Helper()
+	rows, err := h.pool.Query(context.Background(), `SELECT report_run_id || '/' || payer || '/' || cpt_group || '/' || drift_type
+		FROM drift_events WHERE customer_id = $1 ORDER BY 1`, cust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func (h *harness) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := h.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
