@@ -142,4 +142,3 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 		b.ReportMetric(peakRSSMB(b), "peak_rss_MB")
 	}
 }
-
