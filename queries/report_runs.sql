@@ -7,7 +7,7 @@ RETURNING *;
 
 -- name: ReportRunMarkSuccess :one
 UPDATE report_runs
-SET status = 'success', finished_at = now(), groups_considered = @groups_considered,
+SET status = 'success', finished_at = clock_timestamp(), groups_considered = @groups_considered,
     events_created = @events_created, claims_read = @claims_read, duration_ms = @duration_ms
 WHERE id = @id
 RETURNING *;
@@ -17,7 +17,7 @@ RETURNING *;
 INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
 VALUES (@customer_id, @run_type, @as_of, @baseline_days, @current_days, @min_volume, @attempt, sqlc.narg(job_id),
-    'failed', now(), @error, @baseline_start, @baseline_end, @current_start, @current_end)
+    'failed', clock_timestamp(), @error, @baseline_start, @baseline_end, @current_start, @current_end)
 RETURNING *;
 
 -- name: ReportRunGetSuccessfulWeekly :one

@@ -9,11 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
@@ -126,7 +121,7 @@ func (c *UploadCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	client, err := insertOnlyClient(pool)
+	client, err := e.riverClient(pool, 0)
 	if err != nil {
 		return err
 	}
@@ -181,15 +176,6 @@ func printRowErrors(w io.Writer, errs []ingest.RowError, rejected int) {
 	if rejected > len(errs) {
 		fmt.Fprintf(w, "  ... and %d more rejected rows\n", rejected-len(errs))
 	}
-}
-
-// insertOnlyClient is a River client that inserts jobs but works none.
-func insertOnlyClient(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("create River client: %w", err)
-	}
-	return client, nil
 }
 
 func printJSON(v any) error {

@@ -26,6 +26,9 @@ type CLI struct {
 	Customer CustomerCmd `cmd:"" help:"Manage customers."`
 	Mappings MappingsCmd `cmd:"" help:"Manage payer and CPT group mappings."`
 	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file for a customer."`
+	Drift    DriftCmd    `cmd:"" help:"Run and inspect drift computations."`
+	Worker   WorkerCmd   `cmd:"" help:"Work jobs (drift computations) until SIGINT/SIGTERM; run several to scale out."`
+	Jobs     JobsCmd     `cmd:"" help:"Show River job counts; 'jobs wait' waits for the queue to drain."`
 }
 
 // env carries what every command needs.

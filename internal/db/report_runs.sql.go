@@ -79,7 +79,7 @@ const reportRunCreateFailed = `-- name: ReportRunCreateFailed :one
 INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-    'failed', now(), $9, $10, $11, $12, $13)
+    'failed', clock_timestamp(), $9, $10, $11, $12, $13)
 RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms
 `
 
@@ -371,7 +371,7 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 
 const reportRunMarkSuccess = `-- name: ReportRunMarkSuccess :one
 UPDATE report_runs
-SET status = 'success', finished_at = now(), groups_considered = $1,
+SET status = 'success', finished_at = clock_timestamp(), groups_considered = $1,
     events_created = $2, claims_read = $3, duration_ms = $4
 WHERE id = $5
 RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms

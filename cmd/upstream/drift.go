@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// DriftCmd groups the drift commands.
+type DriftCmd struct {
+	Run    DriftRunCmd    `cmd:"" help:"Enqueue a manual drift computation."`
+	Runs   DriftRunsCmd   `cmd:"" help:"List a customer's report runs, newest first."`
+	Events DriftEventsCmd `cmd:"" help:"Show drift events (latest successful run by default), by severity."`
+}
+
+// DriftRunCmd enqueues a manual drift job.
+type DriftRunCmd struct {
+	Customer     string        `required:"" help:"Customer name."`
+	AsOf         string        `name:"as-of" help:"As-of date YYYY-MM-DD (default: today, UTC)."`
+	BaselineDays int           `name:"baseline-days" default:"90" help:"Baseline window length in days."`
+	CurrentDays  int           `name:"current-days" default:"14" help:"Current window length in days."`
+	MinVolume    int           `name:"min-volume" default:"30" help:"Minimum claims per window for a group to be considered."`
+	Wait         bool          `help:"Work the job in this process (alongside any running workers) and print the run."`
+	Timeout      time.Duration `default:"5m" help:"With --wait: how long to wait."`
+	JSON         bool          `name:"json" help:"Print JSON."`
+}
+
+// Run enqueues the job and, with --wait, works it and prints the result.
+func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
+	asOf := drift.Date(time.Now())
+	if c.AsOf != "" {
+		t, err := time.Parse(time.DateOnly, c.AsOf)
+		if err != nil {
+			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
+		}
+		asOf = t
+	}
+	params := drift.Params{AsOf: asOf, BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume}
+	if err := params.Validate(); err != nil {
+		return err
+	}
+	pool, err := e.openPool(ctx, 8)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
+	if err != nil {
+		return err
+	}
+	client, err := e.riverClient(pool, 0)
+	if err != nil {
+		return err
+	}
+	res, err := client.Insert(ctx, jobs.ManualDriftArgs{CustomerID: cust.ID, AsOf: asOf.Format(time.DateOnly),
+		BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume}, nil)
+	if err != nil {
+		return fmt.Errorf("enqueue drift job: %w", err)
+	}
+	jobID := res.Job.ID
+	if !c.Wait {
+		if c.JSON {
+			return printJSON(map[string]any{"job_id": jobID})
+		}
+		fmt.Printf("drift job %d enqueued for %s as of %s (run `upstream worker`, or pass --wait)\n", jobID, cust.Name, asOf.Format(time.DateOnly))
+		return nil
+	}
+
+	stop, err := e.startWorkers(ctx, pool, 2)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	state, err := jobs.WaitFinalized(waitCtx, pool, jobID, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	runs, err := db.New(pool).ReportRunGetByJob(ctx, &jobID)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 || state != "completed" {
+		return fmt.Errorf("drift job %d ended %s without a successful run", jobID, state)
+	}
+	return printRun(ctx, pool, runs[len(runs)-1], c.JSON, false)
+}
+
+// DriftRunsCmd lists runs.
+type DriftRunsCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	Limit    int    `default:"50" help:"How many runs to show."`
+	JSON     bool   `name:"json" help:"Print JSON."`
+}
+
+// Run lists the customer's runs, newest first.
+func (c *DriftRunsCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+	cust, err := customers.ByName(ctx, q, c.Customer)
+	if err != nil {
+		return err
+	}
+	runs, err := q.ReportRunListByCustomer(ctx, db.ReportRunListByCustomerParams{CustomerID: cust.ID, MaxRows: int32(c.Limit)})
+	if err != nil {
+		return err
+	}
+	views := make([]drift.RunView, len(runs))
+	for i, r := range runs {
+		views[i] = drift.ViewRun(r)
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"report_runs": views})
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tAS OF\tSTATUS\tATTEMPT\tSTARTED\tDURATION\tGROUPS\tEVENTS\tCLAIMS READ\tERROR")
+	for _, r := range views {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.RunType, r.AsOf, r.Status, r.Attempt,
+			r.StartedAt.UTC().Format(time.RFC3339), orDash(r.Summary.DurationMs, "ms"), orDash(r.Summary.GroupsConsidered, ""),
+			orDash(r.Summary.EventsCreated, ""), orDash(r.Summary.ClaimsRead, ""), orDash(r.Error, ""))
+	}
+	return tw.Flush()
+}
+
+func orDash[T any](p *T, unit string) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p) + unit
+}
+
+// DriftEventsCmd shows events.
+type DriftEventsCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	RunID    int64  `name:"run" help:"Report run ID (default: the latest successful run)."`
+	JSON     bool   `name:"json" xor:"format" help:"Print JSON."`
+	CSV      bool   `name:"csv" xor:"format" help:"Print CSV."`
+}
+
+// Run prints the events of one run, by severity.
+func (c *DriftEventsCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+	cust, err := customers.ByName(ctx, q, c.Customer)
+	if err != nil {
+		return err
+	}
+	var run db.ReportRun
+	if c.RunID != 0 {
+		run, err = q.ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: cust.ID, ID: c.RunID})
+	} else {
+		run, err = q.ReportRunGetLatestSuccessful(ctx, cust.ID)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		if c.RunID != 0 {
+			return fmt.Errorf("customer %q has no report run %d", cust.Name, c.RunID)
+		}
+		return fmt.Errorf("customer %q has no successful report run yet: upload claims or run `upstream drift run --wait`", cust.Name)
+	}
+	if err != nil {
+		return err
+	}
+	return printRun(ctx, pool, run, c.JSON, c.CSV)
+}
+
+func printRun(ctx context.Context, pool *pgxpool.Pool, run db.ReportRun, asJSON, asCSV bool) error {
+	events, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: run.CustomerID, ReportRunID: run.ID})
+	if err != nil {
+		return err
+	}
+	out := drift.RunWithEvents{ReportRun: drift.ViewRun(run), Events: drift.ViewEvents(events)}
+	switch {
+	case asJSON:
+		return printJSON(out)
+	case asCSV:
+		return drift.WriteEventsCSV(os.Stdout, out.Events)
+	}
+	r := out.ReportRun
+	fmt.Printf("report run %d (%s, as of %s): %s", r.ID, r.RunType, r.AsOf, r.Status)
+	if r.Status == "success" {
+		fmt.Printf(", %d groups considered, %d claims read, %d events, %d ms\n", *r.Summary.GroupsConsidered,
+			*r.Summary.ClaimsRead, *r.Summary.EventsCreated, *r.Summary.DurationMs)
+		fmt.Printf("baseline %s .. %s, current %s .. %s (end dates exclusive)\n", *r.Summary.BaselineStart, *r.Summary.BaselineEnd,
+			*r.Summary.CurrentStart, *r.Summary.CurrentEnd)
+	} else {
+		fmt.Printf(" (%s)\n", orDash(r.Error, ""))
+	}
+	if len(out.Events) == 0 {
+		fmt.Println("no drift events")
+		return nil
+	}
+	return printEventTable(out.Events)
+}
+
+func printEventTable(events []drift.EventView) error {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tDELTA\tCONFIDENCE\tN (BASE/CUR)")
+	for _, ev := range events {
+		format := func(v float64) string {
+			if ev.DriftType == drift.TypeDenialRate {
+				return fmt.Sprintf("%.1f%%", v*100)
+			}
+			return fmt.Sprintf("%.1fd", v)
+		}
+		delta := format(ev.DeltaValue)
+		if ev.DeltaValue > 0 {
+			delta = "+" + delta
+		}
+		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d/%d\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
+			format(ev.BaselineValue), format(ev.CurrentValue), delta, ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize)
+	}
+	return tw.Flush()
+}
+
+// riverClient returns a River client working drift jobs with the given
+// number of workers (0: insert only). River's own logs are kept to warnings
+// unless debugging: they describe River, not upstream's work.
+func (e *env) riverClient(pool *pgxpool.Pool, workers int) (*river.Client[pgx.Tx], error) {
+	cfg := jobs.Config(&jobs.DriftDeps{Pool: pool, Logger: e.logger}, workers)
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	return client, nil
+}
+
+// startWorkers starts a River client working drift jobs in this process
+// and returns a function that stops it gracefully.
+func (e *env) startWorkers(ctx context.Context, pool *pgxpool.Pool, workers int) (func(), error) {
+	client, err := e.riverClient(pool, workers)
+	if err != nil {
+		return nil, err
+	}
+	// Not ctx: cancelling the start context hard-stops River; shutdown goes
+	// through stopRiver instead.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start River client: %w", err)
+	}
+	return func() { stopRiver(client, e, 30*time.Second) }, nil
+}
+
+// stopRiver lets running jobs finish within timeout, then cancels them;
+// cancelled jobs roll back and are retried by the next worker.
+func stopRiver(client *river.Client[pgx.Tx], e *env, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := client.Stop(ctx); err == nil {
+		return
+	}
+	e.logger.Warn("jobs still running at shutdown timeout; cancelling them", "timeout", timeout)
+	hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hardCancel()
+	if err := client.StopAndCancel(hardCtx); err != nil {
+		e.logger.Error("River did not stop", "error", err)
+	}
+}
+
+// WorkerCmd runs job workers only.
+type WorkerCmd struct {
+	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"4" help:"Concurrent drift computations in this process."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"UPSTREAM_SHUTDOWN_TIMEOUT" default:"30s" help:"How long running jobs may finish after SIGINT/SIGTERM before they are cancelled."`
+}
+
+// Run works jobs until SIGINT or SIGTERM.
+func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
+	if c.DriftWorkers < 1 {
+		return fmt.Errorf("--drift-workers must be at least 1, got %d", c.DriftWorkers)
+	}
+	// One connection per worker plus River's own: the notifier's LISTEN
+	// connection, the producer's fetches, leader election and maintenance.
+	pool, err := e.openPool(ctx, int32(c.DriftWorkers+5))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	client, err := e.riverClient(pool, c.DriftWorkers)
+	if err != nil {
+		return err
+	}
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start River client: %w", err)
+	}
+	e.logger.Info("worker started", "drift_workers", c.DriftWorkers)
+	<-ctx.Done()
+	e.logger.Info("shutting down: letting running jobs finish", "timeout", c.ShutdownTimeout)
+	stopRiver(client, e, c.ShutdownTimeout)
+	e.logger.Info("worker stopped")
+	return nil
+}
+
+// JobsCmd shows River jobs.
+type JobsCmd struct {
+	Counts JobsCountsCmd `cmd:"" default:"withargs" help:"Job counts by kind and state."`
+	Wait   JobsWaitCmd   `cmd:"" help:"Wait until no job is available, scheduled, running or retryable."`
+}
+
+// JobsCountsCmd prints job counts.
+type JobsCountsCmd struct {
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+// Run prints counts by kind and state.
+func (c *JobsCountsCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	counts, err := jobs.Counts(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"jobs": counts})
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSTATE\tCOUNT")
+	for _, jc := range counts {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", jc.Kind, jc.State, jc.Count)
+	}
+	return tw.Flush()
+}
+
+// JobsWaitCmd waits for the queue to drain.
+type JobsWaitCmd struct {
+	Timeout time.Duration `default:"5m" help:"Give up (exit 1) after this long."`
+}
+
+// Run polls until the queue is idle.
+func (c *JobsWaitCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	if err := jobs.WaitIdle(waitCtx, pool, 200*time.Millisecond); err != nil {
+		return fmt.Errorf("jobs wait: %w", err)
+	}
+	fmt.Println("no unfinished jobs")
+	return nil
+}
