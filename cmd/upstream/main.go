@@ -21,6 +21,7 @@ type CLI struct {
 	PGPort      int        `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
 	LogLevel    slog.Level `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
 
+	Demo     DemoCmd     `cmd:"" help:"Create a demo customer with synthetic claims and planted drift, run the pipeline, print the drift table."`
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
 	DB       DBCmd       `cmd:"" name:"db" help:"Manage the private local PostgreSQL cluster."`
 	Customer CustomerCmd `cmd:"" help:"Manage customers."`

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 )
@@ -48,4 +49,29 @@ func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 		return db.Customer{}, fmt.Errorf("look up customer %q: %w", name, err)
 	}
 	return c, nil
+}
+
+// Delete removes a customer with all its uploads, claims, mappings, runs
+// and events, in one transaction. Jobs already queued for it find no
+// customer and are cancelled.
+func Delete(ctx context.Context, pool *pgxpool.Pool, id int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin customer deletion: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	q := db.New(tx)
+	// Serialize with any drift computation of this customer.
+	if _, err := q.CustomerLockForDrift(ctx, id); err != nil {
+		return fmt.Errorf("lock customer %d: %w", id, err)
+	}
+	steps := []func(context.Context, int64) error{
+		q.CustomerDeleteDriftEvents, q.CustomerDeleteReportRuns, q.CustomerDeleteDriftRequests, q.CustomerDeleteUploads, q.CustomerDelete,
+	}
+	for _, step := range steps {
+		if err := step(ctx, id); err != nil {
+			return fmt.Errorf("delete customer %d: %w", id, err)
+		}
+	}
+	return tx.Commit(ctx)
 }

@@ -20,6 +20,53 @@ func (q *Queries) CustomerCreate(ctx context.Context, name string) (Customer, er
 	return i, err
 }
 
+const customerDelete = `-- name: CustomerDelete :exec
+DELETE FROM customers WHERE id = $1
+`
+
+// Mappings go with the customer (ON DELETE CASCADE).
+func (q *Queries) CustomerDelete(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, customerDelete, id)
+	return err
+}
+
+const customerDeleteDriftEvents = `-- name: CustomerDeleteDriftEvents :exec
+DELETE FROM drift_events WHERE customer_id = $1
+`
+
+func (q *Queries) CustomerDeleteDriftEvents(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, customerDeleteDriftEvents, customerID)
+	return err
+}
+
+const customerDeleteDriftRequests = `-- name: CustomerDeleteDriftRequests :exec
+DELETE FROM drift_requests WHERE customer_id = $1
+`
+
+func (q *Queries) CustomerDeleteDriftRequests(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, customerDeleteDriftRequests, customerID)
+	return err
+}
+
+const customerDeleteReportRuns = `-- name: CustomerDeleteReportRuns :exec
+DELETE FROM report_runs WHERE customer_id = $1
+`
+
+func (q *Queries) CustomerDeleteReportRuns(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, customerDeleteReportRuns, customerID)
+	return err
+}
+
+const customerDeleteUploads = `-- name: CustomerDeleteUploads :exec
+DELETE FROM uploads WHERE customer_id = $1
+`
+
+// Claims go with their uploads (ON DELETE CASCADE).
+func (q *Queries) CustomerDeleteUploads(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, customerDeleteUploads, customerID)
+	return err
+}
+
 const customerGetByID = `-- name: CustomerGetByID :one
 SELECT id, name, created_at FROM customers WHERE id = $1
 `

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/demo"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// DemoCmd runs the whole pipeline on synthetic data.
+type DemoCmd struct {
+	Seed    uint64        `default:"42" help:"Seed of the synthetic data."`
+	Timeout time.Duration `default:"5m" help:"How long to wait for the drift job."`
+}
+
+// Run resets the demo customer, uploads six months of synthetic claims
+// through the real upload path, lets River run the drift job and prints the
+// events.
+func (c *DemoCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 8)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := db.New(pool)
+
+	existing, err := customers.ByName(ctx, q, demo.CustomerName)
+	switch {
+	case err == nil:
+		fmt.Printf("Resetting customer %q (id %d): deleting its previous demo data.\n", demo.CustomerName, existing.ID)
+		if err := customers.Delete(ctx, pool, existing.ID); err != nil {
+			return err
+		}
+	case !errors.Is(err, customers.ErrNotFound):
+		return err
+	}
+	cust, err := customers.Create(ctx, q, demo.CustomerName)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Created customer %q (id %d).\n", cust.Name, cust.ID)
+	counts, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader(demo.PayerMappings), strings.NewReader(demo.CPTGroupMappings))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Loaded %d payer and %d CPT group mappings.\n", *counts.Payers, *counts.CPTGroups)
+
+	client, err := e.riverClient(pool, 0)
+	if err != nil {
+		return err
+	}
+	asOf := drift.Date(time.Now())
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(demo.Generate(pw, asOf, c.Seed)) }()
+	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
+	up, err := uploader.Upload(ctx, cust.ID, "demo-claims.csv", pr)
+	if err != nil {
+		return fmt.Errorf("upload demo claims: %w", err)
+	}
+	fmt.Printf("Uploaded %s: %d rows, %d accepted, %d rejected, %d warnings (unusual outcomes stored as OTHER).\n",
+		up.Filename, up.Rows, up.Accepted, up.Rejected, up.Warnings)
+	printRowErrors(os.Stdout, up.Errors, up.Rejected)
+
+	fmt.Printf("Working drift job %d with River...\n", *up.JobID)
+	stop, err := e.startWorkers(ctx, pool, 2)
+	if err != nil {
+		return err
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	state, err := jobs.WaitFinalized(waitCtx, pool, *up.JobID, 100*time.Millisecond)
+	stop()
+	if err != nil {
+		return err
+	}
+	run, err := q.ReportRunGetLatestSuccessful(ctx, cust.ID)
+	if err != nil {
+		return fmt.Errorf("drift job %d ended %s without a successful run: %w (see `upstream drift runs --customer %s`)", *up.JobID, state, err, cust.Name)
+	}
+	fmt.Println()
+	if err := printRun(ctx, pool, run, false, false); err != nil {
+		return err
+	}
+	fmt.Printf(`
+Planted: UnitedHealthcare imaging denials up, Humana surgery decisions slower,
+Cigna E&M denials down (an improvement). Explore further:
+  go run ./cmd/upstream drift runs   --customer %[1]s
+  go run ./cmd/upstream drift events --customer %[1]s --json
+  go run ./cmd/upstream drift run    --customer %[1]s --current-days 28 --wait
+`, cust.Name)
+	return nil
+}

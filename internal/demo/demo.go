@@ -1,0 +1,153 @@
+// Package demo generates a realistic synthetic claims history with planted
+// drift, for `upstream demo` and for tests of the whole pipeline.
+package demo
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// CustomerName is the demo customer.
+const CustomerName = "demo-clinic"
+
+// PayerMappings is the demo's payer mapping file: raw spellings found in
+// clearinghouse exports, normalized.
+const PayerMappings = `raw_name,normalized_name
+AETNA INC,Aetna
+Aetna Health,Aetna
+CIGNA HEALTHCARE,Cigna
+UHC,UnitedHealthcare
+United Healthcare,UnitedHealthcare
+HUMANA INC,Humana
+BCBS,Blue Cross Blue Shield
+Blue Cross,Blue Cross Blue Shield
+MEDICARE PART B,Medicare
+`
+
+// CPTGroupMappings is the demo's CPT group mapping file.
+const CPTGroupMappings = `cpt,cpt_group
+99213,E&M
+99214,E&M
+99215,E&M
+70553,Imaging
+71046,Imaging
+74177,Imaging
+27447,Surgery
+29881,Surgery
+97110,Therapy
+97140,Therapy
+`
+
+// profile is how one (payer, CPT group) behaves.
+type profile struct {
+	rawNames          []string // spellings used in the export
+	denialRate        float64
+	decisionDays      int // typical days to decision
+	currentDenialRate float64
+	currentDays       int
+	dailyVolume       float64
+}
+
+var groupCPTs = map[string][]string{
+	"E&M":     {"99213", "99214", "99215"},
+	"Imaging": {"70553", "71046", "74177"},
+	"Surgery": {"27447", "29881"},
+	"Therapy": {"97110", "97140"},
+}
+
+var payers = map[string][]string{
+	"Aetna":                  {"AETNA INC", "Aetna Health", "aetna inc "},
+	"Cigna":                  {"CIGNA HEALTHCARE", "Cigna Healthcare"},
+	"UnitedHealthcare":       {"UHC", "United Healthcare"},
+	"Humana":                 {"HUMANA INC", "Humana Inc"},
+	"Blue Cross Blue Shield": {"BCBS", "Blue Cross"},
+	"Medicare":               {"MEDICARE PART B"},
+	"Medicaid":               {"Medicaid"},
+	"Tricare":                {"Tricare"},
+}
+
+// Planted drifts (what `upstream demo` should find).
+var planted = map[[2]string]func(p *profile){
+	// Denial rate up: UnitedHealthcare imaging denials 8% -> 31%.
+	{"UnitedHealthcare", "Imaging"}: func(p *profile) { p.denialRate, p.currentDenialRate = 0.08, 0.31 },
+	// Decision time up: Humana surgery 12 -> 25 days.
+	{"Humana", "Surgery"}: func(p *profile) { p.decisionDays, p.currentDays = 12, 25 },
+	// An improvement: Cigna E&M denials 24% -> 7%.
+	{"Cigna", "E&M"}: func(p *profile) { p.denialRate, p.currentDenialRate = 0.24, 0.07 },
+}
+
+// Generate writes about six months of claims ending the day before asOf,
+// with a few invalid rows, as an upload CSV. The output depends only on
+// seed and asOf.
+func Generate(w io.Writer, asOf time.Time, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text")
+	start := asOf.AddDate(0, 0, -180)
+	current := asOf.AddDate(0, 0, -14)
+	id := 0
+	payerNames := slices.Sorted(maps.Keys(payers))
+	groupNames := slices.Sorted(maps.Keys(groupCPTs))
+	for day := start; day.Before(asOf); day = day.AddDate(0, 0, 1) {
+		weekend := day.Weekday() == time.Saturday || day.Weekday() == time.Sunday
+		for _, payer := range payerNames {
+			for gi, group := range groupNames {
+				p := profile{rawNames: payers[payer], denialRate: 0.10 + 0.02*float64(gi), decisionDays: 9 + 3*gi, dailyVolume: 8}
+				p.currentDenialRate, p.currentDays = p.denialRate, p.decisionDays
+				if plant, ok := planted[[2]string{payer, group}]; ok {
+					plant(&p)
+				}
+				n := poisson(rng, p.dailyVolume)
+				if weekend {
+					n /= 3
+				}
+				for range n {
+					id++
+					denialRate, days := p.denialRate, p.decisionDays
+					if !day.Before(current) {
+						denialRate, days = p.currentDenialRate, p.currentDays
+					}
+					decided := day.AddDate(0, 0, max(0, days+rng.IntN(7)-3))
+					outcome, code, text := "PAID", "", ""
+					switch r := rng.Float64(); {
+					case r < denialRate:
+						outcome, code, text = []string{"DENIED", "Denied", "REJECTED"}[rng.IntN(3)], "CO-197", "Precertification/authorization absent"
+					case r > 0.995:
+						outcome = "PENDED" // unusual outcome: stored as OTHER with a warning
+					}
+					cpt := groupCPTs[group][rng.IntN(len(groupCPTs[group]))]
+					raw := p.rawNames[rng.IntN(len(p.rawNames))]
+					fmt.Fprintf(bw, "C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s\n", id, raw, cpt, day.Format(time.DateOnly),
+						decided.Format(time.DateOnly), outcome, 80+rng.Float64()*900, code, text)
+				}
+			}
+		}
+	}
+	// A few rows a real export would have: an unmapped CPT code (group
+	// OTHER), a missing payer, an impossible date, decided before submitted.
+	last := asOf.AddDate(0, 0, -3).Format(time.DateOnly)
+	fmt.Fprintf(bw, "C9000001,Aetna Health,G0439,%s,%s,PAID,120.00,,\n", last, last)
+	fmt.Fprintf(bw, "C9000002,,99213,%s,%s,PAID,95.00,,\n", last, last)
+	fmt.Fprintf(bw, "C9000003,UHC,71046,2026-02-30,%s,DENIED,410.00,CO-197,\n", last)
+	fmt.Fprintf(bw, "C9000004,HUMANA INC,27447,%s,%s,PAID,5200.00,,\n", last, asOf.AddDate(0, 0, -20).Format(time.DateOnly))
+	return bw.Flush()
+}
+
+// poisson draws from a Poisson distribution (Knuth; small means only).
+func poisson(rng *rand.Rand, mean float64) int {
+	l := math.Exp(-mean)
+	k, p := 0, 1.0
+	for {
+		p *= rng.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
