@@ -62,7 +62,7 @@ func TestDemoDataYieldsPlantedDrift(t *testing.T) {
 		t.Fatalf("events = %+v, want at least the 3 planted", out.Events)
 	}
 	want := map[string]bool{
-		"Humana/Surgery/DECISION_TIME/up":        true,
+		"Humana/Surgery/DECISION_TIME/up":         true,
 		"UnitedHealthcare/Imaging/DENIAL_RATE/up": true,
 		"Cigna/E&M/DENIAL_RATE/down":              true,
 	}
