@@ -72,6 +72,7 @@ func AddDriftWorkers(workers *river.Workers, deps *DriftDeps) {
 	river.AddWorker(workers, &CustomerDriftWorker{deps: deps})
 	river.AddWorker(workers, &ManualDriftWorker{deps: deps})
 	river.AddWorker(workers, &WeeklyDriftWorker{deps: deps})
+	river.AddWorker(workers, &WeeklyFanoutWorker{deps: deps})
 }
 
 // CustomerDriftWorker computes drift after uploads.

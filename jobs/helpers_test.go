@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 var asOf = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 type harness struct {
+	inserter *river.Client[pgx.Tx] // inserts jobs, works none
 	dsn      string
 	pool     *pgxpool.Pool
 	deps     *jobs.DriftDeps
@@ -43,7 +44,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{dsn: dsn, pool: pool, deps: deps,
+	return &harness{inserter: inserter, dsn: dsn, pool: pool, deps: deps,
 		uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}}
 }
 

@@ -6,6 +6,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -70,4 +72,25 @@ func Config(deps *DriftDeps, driftWorkers int) *river.Config {
 		cfg.Queues = map[string]river.QueueConfig{QueueDrift: {MaxWorkers: driftWorkers}}
 	}
 	return cfg
+}
+
+// StopGracefully stops a client: running jobs get timeout to finish, then
+// they are cancelled. A cancelled drift job rolls its transaction back,
+// records a failed run and is retried by the next worker.
+func StopGracefully(client *river.Client[pgx.Tx], timeout time.Duration, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := client.Stop(ctx); err == nil {
+		return nil
+	}
+	logger.Warn("jobs still running at shutdown timeout; cancelling them", "timeout", timeout)
+	hardCtx, hardCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hardCancel()
+	if err := client.StopAndCancel(hardCtx); err != nil {
+		return fmt.Errorf("stop River client: %w", err)
+	}
+	return nil
 }

@@ -32,3 +32,15 @@ DELETE FROM uploads WHERE customer_id = @customer_id;
 -- name: CustomerDelete :exec
 -- Mappings go with the customer (ON DELETE CASCADE).
 DELETE FROM customers WHERE id = @id;
+
+-- name: CustomerListLackingWeeklyRun :many
+-- The weekly fan-out's worklist, in keyset-paginated batches; the partial
+-- unique index on successful weekly runs answers the NOT EXISTS.
+SELECT c.id FROM customers c
+WHERE c.id > @after_id
+  AND NOT EXISTS (
+      SELECT 1 FROM report_runs r
+      WHERE r.customer_id = c.id AND r.run_type = 'weekly' AND r.status = 'success' AND r.as_of = @as_of
+        AND r.baseline_days = @baseline_days AND r.current_days = @current_days AND r.min_volume = @min_volume)
+ORDER BY c.id
+LIMIT @max_rows;

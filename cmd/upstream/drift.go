@@ -260,23 +260,11 @@ func (e *env) startWorkers(ctx context.Context, pool *pgxpool.Pool, workers int)
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start River client: %w", err)
 	}
-	return func() { stopRiver(client, e, 30*time.Second) }, nil
-}
-
-// stopRiver lets running jobs finish within timeout, then cancels them;
-// cancelled jobs roll back and are retried by the next worker.
-func stopRiver(client *river.Client[pgx.Tx], e *env, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := client.Stop(ctx); err == nil {
-		return
-	}
-	e.logger.Warn("jobs still running at shutdown timeout; cancelling them", "timeout", timeout)
-	hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer hardCancel()
-	if err := client.StopAndCancel(hardCtx); err != nil {
-		e.logger.Error("River did not stop", "error", err)
-	}
+	return func() {
+		if err := jobs.StopGracefully(client, 30*time.Second, e.logger); err != nil {
+			e.logger.Error("stop workers", "error", err)
+		}
+	}, nil
 }
 
 // WorkerCmd runs job workers only.
@@ -307,7 +295,9 @@ func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
 	e.logger.Info("worker started", "drift_workers", c.DriftWorkers)
 	<-ctx.Done()
 	e.logger.Info("shutting down: letting running jobs finish", "timeout", c.ShutdownTimeout)
-	stopRiver(client, e, c.ShutdownTimeout)
+	if err := jobs.StopGracefully(client, c.ShutdownTimeout, e.logger); err != nil {
+		return err
+	}
 	e.logger.Info("worker stopped")
 	return nil
 }

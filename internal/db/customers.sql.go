@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const customerCreate = `-- name: CustomerCreate :one
@@ -106,6 +107,55 @@ func (q *Queries) CustomerList(ctx context.Context) ([]Customer, error) {
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const customerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
+SELECT c.id FROM customers c
+WHERE c.id > $1
+  AND NOT EXISTS (
+      SELECT 1 FROM report_runs r
+      WHERE r.customer_id = c.id AND r.run_type = 'weekly' AND r.status = 'success' AND r.as_of = $2
+        AND r.baseline_days = $3 AND r.current_days = $4 AND r.min_volume = $5)
+ORDER BY c.id
+LIMIT $6
+`
+
+type CustomerListLackingWeeklyRunParams struct {
+	AfterID      int64
+	AsOf         time.Time
+	BaselineDays int32
+	CurrentDays  int32
+	MinVolume    int32
+	MaxRows      int32
+}
+
+// The weekly fan-out's worklist, in keyset-paginated batches; the partial
+// unique index on successful weekly runs answers the NOT EXISTS.
+func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg CustomerListLackingWeeklyRunParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, customerListLackingWeeklyRun,
+		arg.AfterID,
+		arg.AsOf,
+		arg.BaselineDays,
+		arg.CurrentDays,
+		arg.MinVolume,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
