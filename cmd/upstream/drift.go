@@ -238,9 +238,12 @@ func printEventTable(events []drift.EventView) error {
 // riverClient returns a River client working drift jobs with the given
 // number of workers (0: insert only). River's own logs are kept to warnings
 // unless debugging: they describe River, not upstream's work.
-func (e *env) riverClient(pool *pgxpool.Pool, workers int) (*river.Client[pgx.Tx], error) {
+func (e *env) riverClient(pool *pgxpool.Pool, workers int, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
 	cfg := jobs.Config(&jobs.DriftDeps{Pool: pool, Logger: e.logger}, workers)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
+	for _, f := range configure {
+		f(cfg)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create River client: %w", err)
@@ -267,25 +270,24 @@ func (e *env) startWorkers(ctx context.Context, pool *pgxpool.Pool, workers int)
 	}, nil
 }
 
+type riverConfig = river.Config
+
 // WorkerCmd runs job workers only.
 type WorkerCmd struct {
-	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"4" help:"Concurrent drift computations in this process."`
-	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"UPSTREAM_SHUTDOWN_TIMEOUT" default:"30s" help:"How long running jobs may finish after SIGINT/SIGTERM before they are cancelled."`
+	WorkOpts
 }
 
 // Run works jobs until SIGINT or SIGTERM.
 func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
-	if c.DriftWorkers < 1 {
-		return fmt.Errorf("--drift-workers must be at least 1, got %d", c.DriftWorkers)
+	if err := c.WorkOpts.Validate(); err != nil {
+		return err
 	}
-	// One connection per worker plus River's own: the notifier's LISTEN
-	// connection, the producer's fetches, leader election and maintenance.
-	pool, err := e.openPool(ctx, int32(c.DriftWorkers+5))
+	pool, err := e.openPool(ctx, c.poolSize(0))
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, c.DriftWorkers)
+	client, err := e.riverClient(pool, c.DriftWorkers, func(cfg *riverConfig) { cfg.JobTimeout = c.JobTimeout })
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,9 @@ type CLI struct {
 	Mappings MappingsCmd `cmd:"" help:"Manage payer and CPT group mappings."`
 	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file for a customer."`
 	Drift    DriftCmd    `cmd:"" help:"Run and inspect drift computations."`
+	Serve    ServeCmd    `cmd:"" help:"HTTP API, drift page and River UI, job workers and the weekly schedule, until SIGINT/SIGTERM."`
 	Worker   WorkerCmd   `cmd:"" help:"Work jobs (drift computations) until SIGINT/SIGTERM; run several to scale out."`
+	Weekly   WeeklyCmd   `cmd:"" help:"Run the weekly fan-out now, exactly as the schedule would."`
 	Jobs     JobsCmd     `cmd:"" help:"Show River job counts; 'jobs wait' waits for the queue to drain."`
 }
 

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstream-rcm/upstream/internal/httpapi"
+	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// WorkOpts configure job processing, shared by serve and worker.
+type WorkOpts struct {
+	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"4" help:"Concurrent drift computations in this process."`
+	JobTimeout      time.Duration `name:"job-timeout" env:"UPSTREAM_JOB_TIMEOUT" default:"10m" help:"Longest a drift job may run before it is cancelled and retried."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"UPSTREAM_SHUTDOWN_TIMEOUT" default:"30s" help:"How long running jobs may finish after SIGINT/SIGTERM before they are cancelled (and retried elsewhere)."`
+}
+
+// Validate checks the options at start-up.
+func (o WorkOpts) Validate() error {
+	switch {
+	case o.DriftWorkers < 1:
+		return fmt.Errorf("--drift-workers (UPSTREAM_DRIFT_WORKERS) must be at least 1, got %d", o.DriftWorkers)
+	case o.JobTimeout < time.Second:
+		return fmt.Errorf("--job-timeout (UPSTREAM_JOB_TIMEOUT) must be at least 1s, got %s", o.JobTimeout)
+	case o.ShutdownTimeout < 0:
+		return fmt.Errorf("--shutdown-timeout (UPSTREAM_SHUTDOWN_TIMEOUT) must not be negative, got %s", o.ShutdownTimeout)
+	}
+	return nil
+}
+
+// poolSize is the connections a process needs: one per drift worker, five
+// for River (the notifier's LISTEN connection, fetches, leader election,
+// maintenance) and extra for HTTP requests.
+func (o WorkOpts) poolSize(http int) int32 { return int32(o.DriftWorkers + 5 + http) }
+
+// ServeCmd runs the HTTP server, the workers and the weekly schedule.
+type ServeCmd struct {
+	Addr           string        `env:"UPSTREAM_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
+	AdminKey       string        `name:"admin-key" env:"UPSTREAM_ADMIN_KEY" help:"Admin key for customers, API keys and River UI (empty: admin endpoints disabled)."`
+	Schedule       string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"0 6 * * 1" help:"Cron schedule (UTC) of the weekly drift fan-out."`
+	FanoutInterval time.Duration `name:"fanout-interval" env:"UPSTREAM_FANOUT_INTERVAL" default:"15m" help:"Also run the fan-out this often (and at start) to make up missed ticks."`
+	WorkOpts
+}
+
+// Run serves until SIGINT or SIGTERM, then shuts down gracefully.
+func (c *ServeCmd) Run(ctx context.Context, e *env) error {
+	if err := c.WorkOpts.Validate(); err != nil {
+		return err
+	}
+	schedule, err := jobs.ParseWeeklySchedule(c.Schedule)
+	if err != nil {
+		return fmt.Errorf("--schedule (UPSTREAM_WEEKLY_SCHEDULE): %w", err)
+	}
+	if c.FanoutInterval < time.Minute {
+		return fmt.Errorf("--fanout-interval (UPSTREAM_FANOUT_INTERVAL) must be at least 1m, got %s", c.FanoutInterval)
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		return errors.New("UPSTREAM_ADMIN_KEY must be at least 16 characters")
+	}
+	listener, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--addr, UPSTREAM_ADDR): %w", c.Addr, err)
+	}
+	defer listener.Close()
+
+	pool, err := e.openPool(ctx, c.poolSize(10))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	client, err := e.riverClient(pool, c.DriftWorkers, func(cfg *riverConfig) {
+		cfg.JobTimeout = c.JobTimeout
+		cfg.PeriodicJobs = jobs.PeriodicJobs(schedule, c.FanoutInterval)
+	})
+	if err != nil {
+		return err
+	}
+	if err := metrics.RegisterJobCounts(prometheus.DefaultRegisterer, pool, e.logger); err != nil {
+		return err
+	}
+	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey})
+	if err != nil {
+		return err
+	}
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start River client: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(listener) }()
+	e.logger.Info("serving", "addr", listener.Addr().String(), "drift_workers", c.DriftWorkers,
+		"weekly_schedule", c.Schedule, "next_fanout", schedule.Next(time.Now()).UTC().Format(time.RFC3339),
+		"river_ui", c.AdminKey != "")
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		e.logger.Error("HTTP server failed", "error", err)
+	}
+	e.logger.Info("shutting down: no new requests; letting running jobs finish", "timeout", c.ShutdownTimeout)
+	httpCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(httpCtx); err != nil {
+		e.logger.Warn("HTTP shutdown", "error", err)
+	}
+	if err := jobs.StopGracefully(client, c.ShutdownTimeout, e.logger); err != nil {
+		return err
+	}
+	e.logger.Info("stopped")
+	return nil
+}

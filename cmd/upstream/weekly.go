@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// WeeklyCmd runs the weekly fan-out now.
+type WeeklyCmd struct {
+	AsOf     string        `name:"as-of" help:"As-of date YYYY-MM-DD (default: this week's scheduled date)."`
+	Schedule string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"0 6 * * 1" help:"Cron schedule (UTC) that defines this week's date."`
+	Wait     bool          `help:"Work the weekly jobs in this process too and wait until they finish."`
+	Timeout  time.Duration `default:"10m" help:"With --wait: how long to wait."`
+}
+
+// Run enqueues the week's drift job for every customer lacking a
+// successful weekly run, exactly as the schedule would.
+func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
+	schedule, err := jobs.ParseWeeklySchedule(c.Schedule)
+	if err != nil {
+		return err
+	}
+	asOf := schedule.AsOf(time.Now())
+	if c.AsOf != "" {
+		if asOf, err = time.Parse(time.DateOnly, c.AsOf); err != nil {
+			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
+		}
+	}
+	pool, err := e.openPool(ctx, 8)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	client, err := e.riverClient(pool, 0)
+	if err != nil {
+		return err
+	}
+	res, err := jobs.FanOut(ctx, pool, client, asOf)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("weekly fan-out as of %s: %d customers lack a successful weekly run, %d jobs enqueued (%d already queued)\n",
+		asOf.Format(time.DateOnly), res.Candidates, res.Enqueued, res.Candidates-res.Enqueued)
+	if !c.Wait || len(res.JobIDs) == 0 {
+		return nil
+	}
+	stop, err := e.startWorkers(ctx, pool, 4)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	counts := map[string]int{}
+	for _, id := range res.JobIDs {
+		state, err := jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		counts[state]++
+	}
+	fmt.Printf("weekly jobs finished: %d completed, %d discarded, %d cancelled\n", counts["completed"], counts["discarded"], counts["cancelled"])
+	if counts["completed"] != len(res.JobIDs) {
+		return fmt.Errorf("%d weekly jobs did not complete: see `upstream jobs` and `upstream drift runs`", len(res.JobIDs)-counts["completed"])
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+// Package httpapi serves upstream over HTTP: health and readiness checks,
+// Prometheus metrics, River UI for admins, and the API.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+	"riverqueue.com/riverui"
+)
+
+// Config wires the server.
+type Config struct {
+	Pool   *pgxpool.Pool
+	River  *river.Client[pgx.Tx]
+	Logger *slog.Logger
+	// AdminKey guards River UI and admin endpoints; empty disables them.
+	AdminKey string
+}
+
+// Server is upstream's HTTP server.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	riverUI *riverui.Handler
+}
+
+// New builds the server's routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", promhttp.Handler())
+	if cfg.River != nil {
+		ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+			Endpoints: riverui.NewEndpoints(cfg.River, nil),
+			Logger:    cfg.Logger,
+			Prefix:    "/riverui",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create River UI: %w", err)
+		}
+		s.riverUI = ui
+		s.mux.Handle("/riverui/", s.requireAdmin(ui))
+	}
+	return s, nil
+}
+
+// Start starts background services (River UI's).
+func (s *Server) Start(ctx context.Context) error {
+	if s.riverUI != nil {
+		if err := s.riverUI.Start(ctx); err != nil {
+			return fmt.Errorf("start River UI: %w", err)
+		}
+	}
+	return nil
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.cfg.Pool.Ping(ctx); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "readiness check failed", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "database unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// isAdmin accepts the admin key as a Bearer token, or as the password of
+// HTTP basic auth (so a browser can open River UI).
+func (s *Server) isAdmin(r *http.Request) bool {
+	if s.cfg.AdminKey == "" {
+		return false
+	}
+	key := ""
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		key = strings.TrimPrefix(h, "Bearer ")
+	} else if _, pass, ok := r.BasicAuth(); ok {
+		key = pass
+	}
+	return key != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminKey)) == 1
+}
+
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminKey == "" {
+			http.Error(w, "River UI is disabled: start the server with UPSTREAM_ADMIN_KEY set", http.StatusForbidden)
+			return
+		}
+		if !s.isAdmin(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="upstream admin (password: the admin key)"`)
+			http.Error(w, "admin key required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
