@@ -1,0 +1,166 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// buildBinary compiles upstream once for this test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "upstream")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The whole product as processes: `upstream serve` and two `upstream
+// worker`s on one database; uploads for several customers through the CLI;
+// `upstream weekly`; then every customer has exactly one weekly run that
+// read all its claims, and every process shuts down cleanly on SIGTERM.
+func TestServeAndTwoWorkersProcessUploadsAndWeeklyRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	dsn := testdb.URL(t)
+	pool := testdb.NewPool(t, dsn)
+	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("upstream %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	start := func(name string, args ...string) *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
+		return cmd
+	}
+
+	addr := freeAddr(t)
+	serve := start("serve", "serve", "--addr", addr)
+	workers := []*exec.Cmd{start("worker1", "worker", "--drift-workers", "2"), start("worker2", "worker", "--drift-workers", "2")}
+	waitHTTP(t, "http://"+addr+"/readyz")
+
+	schedule, err := jobs.ParseWeeklySchedule(jobs.DefaultWeeklySchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOf := schedule.AsOf(time.Now())
+	const customers = 4
+	dir := t.TempDir()
+	for i := range customers {
+		name := fmt.Sprintf("clinic-%d", i)
+		run("customer", "create", name)
+		for u := range 3 {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.csv", name, u))
+			var b strings.Builder
+			b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+			for k := range 40 {
+				sub := asOf.AddDate(0, 0, -1-(k+u*7)%100)
+				fmt.Fprintf(&b, "Payer%d,99213,%s,%s,%s\n", u, sub.Format(time.DateOnly), sub.AddDate(0, 0, k%9).Format(time.DateOnly), []string{"PAID", "DENIED"}[k%2])
+			}
+			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run("upload", "--customer", name, path)
+		}
+	}
+	out := run("weekly", "--as-of", asOf.Format(time.DateOnly))
+	if !strings.Contains(out, "weekly fan-out as of "+asOf.Format(time.DateOnly)) {
+		t.Fatalf("weekly printed %q", out)
+	}
+	run("jobs", "wait", "--timeout", "60s")
+
+	ctx := context.Background()
+	var weeklyOK, uploadOK int
+	err = pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM (SELECT customer_id FROM report_runs WHERE run_type = 'weekly' AND status = 'success' AND as_of = $1
+		   GROUP BY customer_id HAVING count(*) = 1 AND max(claims_read) = 120) w),
+		(SELECT count(DISTINCT customer_id) FROM report_runs WHERE run_type = 'upload' AND status = 'success' AND claims_read = 120)`,
+		asOf).Scan(&weeklyOK, &uploadOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if weeklyOK != customers || uploadOK != customers {
+		t.Fatalf("%d customers with one complete weekly run, %d with an upload run reflecting all uploads; want %d each", weeklyOK, uploadOK, customers)
+	}
+	events := run("drift", "events", "--customer", "clinic-0", "--json")
+	if !strings.Contains(events, `"report_run"`) || !strings.Contains(events, `"events"`) {
+		t.Fatalf("drift events --json printed %q", events)
+	}
+
+	for _, p := range append(workers, serve) {
+		if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range append(workers, serve) {
+		if err := p.Wait(); err != nil {
+			t.Errorf("%s exited with %v after SIGTERM, want 0", strings.Join(p.Args, " "), err)
+		}
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 60s", url)
+}
