@@ -44,3 +44,16 @@ WHERE c.id > @after_id
         AND r.baseline_days = @baseline_days AND r.current_days = @current_days AND r.min_volume = @min_volume)
 ORDER BY c.id
 LIMIT @max_rows;
+
+-- name: CustomerListWithLatestRun :many
+-- A customer without runs has run_id 0 (LEFT JOIN columns made non-null).
+SELECT c.id, c.name,
+       coalesce(r.id, 0)::bigint AS run_id, coalesce(r.run_type, '')::text AS run_type,
+       coalesce(r.as_of::text, '')::text AS as_of, coalesce(r.status, '')::text AS status,
+       coalesce(r.events_created, 0)::int AS events_created,
+       (SELECT count(*) FROM uploads u WHERE u.customer_id = c.id)::int AS uploads
+FROM customers c
+LEFT JOIN LATERAL (
+    SELECT * FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
+) r ON true
+ORDER BY c.name;

@@ -25,6 +25,7 @@ type CLI struct {
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
 	DB       DBCmd       `cmd:"" name:"db" help:"Manage the private local PostgreSQL cluster."`
 	Customer CustomerCmd `cmd:"" help:"Manage customers."`
+	APIKey   APIKeyCmd   `cmd:"" name:"apikey" help:"Manage customer API keys."`
 	Mappings MappingsCmd `cmd:"" help:"Manage payer and CPT group mappings."`
 	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file for a customer."`
 	Drift    DriftCmd    `cmd:"" help:"Run and inspect drift computations."`

@@ -46,6 +46,8 @@ type ServeCmd struct {
 	AdminKey       string        `name:"admin-key" env:"UPSTREAM_ADMIN_KEY" help:"Admin key for customers, API keys and River UI (empty: admin endpoints disabled)."`
 	Schedule       string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"0 6 * * 1" help:"Cron schedule (UTC) of the weekly drift fan-out."`
 	FanoutInterval time.Duration `name:"fanout-interval" env:"UPSTREAM_FANOUT_INTERVAL" default:"15m" help:"Also run the fan-out this often (and at start) to make up missed ticks."`
+	MaxUploadBytes int64         `name:"max-upload-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"536870912" help:"Upload size limit in bytes."`
+	UploadTimeout  time.Duration `name:"upload-timeout" env:"UPSTREAM_UPLOAD_TIMEOUT" default:"30m" help:"How long one upload request may take."`
 	WorkOpts
 }
 
@@ -60,6 +62,9 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.FanoutInterval < time.Minute {
 		return fmt.Errorf("--fanout-interval (UPSTREAM_FANOUT_INTERVAL) must be at least 1m, got %s", c.FanoutInterval)
+	}
+	if c.MaxUploadBytes < 1 {
+		return fmt.Errorf("--max-upload-bytes (UPSTREAM_MAX_UPLOAD_BYTES) must be positive, got %d", c.MaxUploadBytes)
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		return errors.New("UPSTREAM_ADMIN_KEY must be at least 16 characters")
@@ -85,7 +90,8 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err := metrics.RegisterJobCounts(prometheus.DefaultRegisterer, pool, e.logger); err != nil {
 		return err
 	}
-	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey})
+	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey,
+		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout})
 	if err != nil {
 		return err
 	}
@@ -95,10 +101,14 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
+	// Short defaults; the upload handler extends its own deadlines.
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(listener) }()

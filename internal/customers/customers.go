@@ -4,6 +4,10 @@ package customers
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -74,4 +78,47 @@ func Delete(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 		}
 	}
 	return tx.Commit(ctx)
+}
+
+// APIKeyPrefix starts every customer API key, so leaked keys are
+// recognizable.
+const APIKeyPrefix = "upk_"
+
+// ErrInvalidAPIKey is returned for an unknown or revoked key.
+var ErrInvalidAPIKey = errors.New("invalid API key")
+
+// IssueAPIKey creates a key for the customer from a CSPRNG and returns it;
+// only its SHA-256 is stored, so it cannot be shown again.
+func IssueAPIKey(ctx context.Context, q *db.Queries, customerID int64) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate API key: %w", err)
+	}
+	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(key))
+	if _, err := q.APIKeyCreate(ctx, db.APIKeyCreateParams{CustomerID: customerID, KeySha256: sum[:], KeyPrefix: key[:len(APIKeyPrefix)+6]}); err != nil {
+		return "", fmt.Errorf("store API key for customer %d: %w", customerID, err)
+	}
+	return key, nil
+}
+
+// CustomerForAPIKey returns the customer a key belongs to.
+func CustomerForAPIKey(ctx context.Context, q *db.Queries, key string) (int64, error) {
+	if !strings.HasPrefix(key, APIKeyPrefix) {
+		return 0, ErrInvalidAPIKey
+	}
+	sum := sha256.Sum256([]byte(key))
+	k, err := q.APIKeyGetByHash(ctx, sum[:])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrInvalidAPIKey
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up API key: %w", err)
+	}
+	// The lookup was by hash; comparing again in constant time keeps the
+	// check independent of how the index compares.
+	if subtle.ConstantTimeCompare(k.KeySha256, sum[:]) != 1 {
+		return 0, ErrInvalidAPIKey
+	}
+	return k.CustomerID, nil
 }

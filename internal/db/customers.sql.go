@@ -163,6 +163,60 @@ func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg Customer
 	return items, nil
 }
 
+const customerListWithLatestRun = `-- name: CustomerListWithLatestRun :many
+SELECT c.id, c.name,
+       coalesce(r.id, 0)::bigint AS run_id, coalesce(r.run_type, '')::text AS run_type,
+       coalesce(r.as_of::text, '')::text AS as_of, coalesce(r.status, '')::text AS status,
+       coalesce(r.events_created, 0)::int AS events_created,
+       (SELECT count(*) FROM uploads u WHERE u.customer_id = c.id)::int AS uploads
+FROM customers c
+LEFT JOIN LATERAL (
+    SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
+) r ON true
+ORDER BY c.name
+`
+
+type CustomerListWithLatestRunRow struct {
+	ID            int64
+	Name          string
+	RunID         int64
+	RunType       string
+	AsOf          string
+	Status        string
+	EventsCreated int32
+	Uploads       int32
+}
+
+// A customer without runs has run_id 0 (LEFT JOIN columns made non-null).
+func (q *Queries) CustomerListWithLatestRun(ctx context.Context) ([]CustomerListWithLatestRunRow, error) {
+	rows, err := q.db.Query(ctx, customerListWithLatestRun)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CustomerListWithLatestRunRow{}
+	for rows.Next() {
+		var i CustomerListWithLatestRunRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.RunID,
+			&i.RunType,
+			&i.AsOf,
+			&i.Status,
+			&i.EventsCreated,
+			&i.Uploads,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const customerLockForDrift = `-- name: CustomerLockForDrift :one
 SELECT id, name, created_at FROM customers WHERE id = $1 FOR NO KEY UPDATE
 `

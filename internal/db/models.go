@@ -10,6 +10,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiKey struct {
+	ID         int64
+	CustomerID int64
+	KeySha256  []byte
+	KeyPrefix  string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
 type ClaimRecord struct {
 	ID               int64
 	CustomerID       int64

@@ -25,6 +25,11 @@ type Config struct {
 	Logger *slog.Logger
 	// AdminKey guards River UI and admin endpoints; empty disables them.
 	AdminKey string
+	// MaxUploadBytes limits upload bodies (ingest.DefaultMaxBytes if 0).
+	MaxUploadBytes int64
+	// UploadTimeout is how long one upload request may take to read (30
+	// minutes if 0); other requests get the server's short timeouts.
+	UploadTimeout time.Duration
 }
 
 // Server is upstream's HTTP server.
@@ -38,6 +43,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = 30 * time.Minute
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +66,8 @@ func New(cfg Config) (*Server, error) {
 		s.riverUI = ui
 		s.mux.Handle("/riverui/", s.requireAdmin(ui))
 	}
+	s.routesAPI()
+	s.routesPage()
 	return s, nil
 }
 
@@ -72,7 +82,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return withRequestID(s.cfg.Logger, s.mux) }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

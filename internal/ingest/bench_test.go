@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/upstream-rcm/upstream/internal/memstat"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 )
 
@@ -68,24 +68,6 @@ func writeBenchFiles(b *testing.B, dir string, n int, customerID, uploadID int64
 	return upload, plain
 }
 
-// resetPeakRSS makes VmHWM restart from the current RSS (Linux).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSSMB reads this process's peak resident set size.
-func peakRSSMB(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Skipf("peak RSS unavailable: %v", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.Atoi(strings.Fields(line)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
-
 // BenchmarkUploadVersusPlainCopy uploads an n-row file through the full
 // upload path (parse, validate, map, hash, COPY, request, job) and, in the
 // same run and database, COPYs the same rows as ready-made CSV straight into
@@ -126,7 +108,9 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		resetPeakRSS()
+		if err := memstat.ResetPeakRSS(); err != nil {
+			b.Skipf("peak RSS unavailable: %v", err)
+		}
 		uploadStart := time.Now()
 		up, err := e.uploader.Upload(ctx, cust, "bench.csv", uploadFile)
 		uploadElapsed := time.Since(uploadStart)
@@ -139,6 +123,10 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 		b.ReportMetric(uploadRate, "upload_rows/s")
 		b.ReportMetric(copyRate, "copy_rows/s")
 		b.ReportMetric(uploadRate/copyRate, "upload/copy")
-		b.ReportMetric(peakRSSMB(b), "peak_rss_MB")
+		peak, err := memstat.PeakRSSMB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(peak, "peak_rss_MB")
 	}
 }
