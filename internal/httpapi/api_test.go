@@ -159,11 +159,11 @@ func TestMalformedJSONIsRejected(t *testing.T) {
 	t.Parallel()
 	e := newAPI(t)
 	for body, want := range map[string]string{
-		`{"name":`:                   "invalid_json",
-		`{"name":"a","extra":1}`:     "invalid_json",
-		`{"name":"a"} {"name":"b"}`:  "invalid_json",
-		``:                           "invalid_json",
-		`["a"]`:                      "invalid_json",
+		`{"name":`:                  "invalid_json",
+		`{"name":"a","extra":1}`:    "invalid_json",
+		`{"name":"a"} {"name":"b"}`: "invalid_json",
+		``:                          "invalid_json",
+		`["a"]`:                     "invalid_json",
 		`{"name":"` + strings.Repeat("x", 2<<20) + `"}`: "body_too_large",
 	} {
 		r := e.do("POST", "/api/v1/customers", adminKey, "application/json", strings.NewReader(body))
