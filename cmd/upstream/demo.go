@@ -97,6 +97,9 @@ Cigna E&M denials down (an improvement). Explore further:
   go run ./cmd/upstream drift runs   --customer %[1]s
   go run ./cmd/upstream drift events --customer %[1]s --json
   go run ./cmd/upstream drift run    --customer %[1]s --current-days 28 --wait
+In the browser, with charts and River UI:
+  UPSTREAM_ADMIN_KEY=pick-a-long-secret-key go run ./cmd/upstream serve
+  then open http://127.0.0.1:8080/ and log in with that key.
 `, cust.Name)
 	return nil
 }
