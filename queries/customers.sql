@@ -57,3 +57,6 @@ LEFT JOIN LATERAL (
     SELECT * FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
 ORDER BY c.name;
+
+-- name: CustomerDeleteClaimDayStats :exec
+DELETE FROM claim_day_stats WHERE customer_id = @customer_id;

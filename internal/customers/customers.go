@@ -70,7 +70,8 @@ func Delete(ctx context.Context, pool *pgxpool.Pool, id int64) error {
 		return fmt.Errorf("lock customer %d: %w", id, err)
 	}
 	steps := []func(context.Context, int64) error{
-		q.CustomerDeleteDriftEvents, q.CustomerDeleteReportRuns, q.CustomerDeleteDriftRequests, q.CustomerDeleteUploads, q.CustomerDelete,
+		q.CustomerDeleteDriftEvents, q.CustomerDeleteReportRuns, q.CustomerDeleteDriftRequests,
+		q.CustomerDeleteClaimDayStats, q.CustomerDeleteUploads, q.CustomerDelete,
 	}
 	for _, step := range steps {
 		if err := step(ctx, id); err != nil {

@@ -31,6 +31,15 @@ func (q *Queries) CustomerDelete(ctx context.Context, id int64) error {
 	return err
 }
 
+const customerDeleteClaimDayStats = `-- name: CustomerDeleteClaimDayStats :exec
+DELETE FROM claim_day_stats WHERE customer_id = $1
+`
+
+func (q *Queries) CustomerDeleteClaimDayStats(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, customerDeleteClaimDayStats, customerID)
+	return err
+}
+
 const customerDeleteDriftEvents = `-- name: CustomerDeleteDriftEvents :exec
 DELETE FROM drift_events WHERE customer_id = $1
 `

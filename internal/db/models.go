@@ -19,6 +19,16 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
+type ClaimDayStat struct {
+	CustomerID    int64
+	SubmittedDate time.Time
+	Payer         string
+	CptGroup      string
+	Outcome       string
+	DecisionDays  int32
+	Claims        int64
+}
+
 type ClaimRecord struct {
 	ID               int64
 	CustomerID       int64

@@ -91,16 +91,9 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create report run: %w", err)
 	}
-	rows, err := q.ClaimDriftAggregate(ctx, db.ClaimDriftAggregateParams{
-		CustomerID: req.CustomerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
+	groups, err := Aggregate(ctx, q, req.CustomerID, w)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate claims: %w", err)
-	}
-	groups := make([]Group, len(rows))
-	for i, r := range rows {
-		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CptGroup,
-			Baseline: WindowStats{Volume: int(r.BaselineVolume), Denied: int(r.BaselineDenied), MedianDays: r.BaselineMedianDays},
-			Current:  WindowStats{Volume: int(r.CurrentVolume), Denied: int(r.CurrentDenied), MedianDays: r.CurrentMedianDays}}
+		return nil, err
 	}
 	res := Evaluate(p, groups)
 
@@ -121,6 +114,49 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		return nil, fmt.Errorf("mark report run %d successful: %w", run.ID, err)
 	}
 	return &Outcome{Run: run, Events: res.Events}, nil
+}
+
+// Aggregate returns each (payer, cpt_group) with both windows' volume,
+// denials and median days to decision, from the day statistics.
+func Aggregate(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]Group, error) {
+	rows, err := q.ClaimDayStatsAggregate(ctx, db.ClaimDayStatsAggregateParams{
+		CustomerID: customerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
+	if err != nil {
+		return nil, fmt.Errorf("aggregate claim statistics: %w", err)
+	}
+	// Rows come ordered by (payer, cpt_group, is_current): at most two per
+	// group, baseline first.
+	var groups []Group
+	for _, r := range rows {
+		if n := len(groups); n == 0 || groups[n-1].Payer != r.Payer || groups[n-1].CPTGroup != r.CptGroup {
+			groups = append(groups, Group{Payer: r.Payer, CPTGroup: r.CptGroup})
+		}
+		stats := WindowStats{Volume: int(r.Volume), Denied: int(r.Denied), MedianDays: r.MedianDays}
+		if r.IsCurrent {
+			groups[len(groups)-1].Current = stats
+		} else {
+			groups[len(groups)-1].Baseline = stats
+		}
+	}
+	return groups, nil
+}
+
+// AggregateRawClaims computes what Aggregate does straight from the claim
+// rows, with percentile_cont: the reference the statistics are tested and
+// benchmarked against.
+func AggregateRawClaims(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]Group, error) {
+	rows, err := q.ClaimDriftAggregate(ctx, db.ClaimDriftAggregateParams{
+		CustomerID: customerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
+	if err != nil {
+		return nil, fmt.Errorf("aggregate claims: %w", err)
+	}
+	groups := make([]Group, len(rows))
+	for i, r := range rows {
+		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CptGroup,
+			Baseline: WindowStats{Volume: int(r.BaselineVolume), Denied: int(r.BaselineDenied), MedianDays: r.BaselineMedianDays},
+			Current:  WindowStats{Volume: int(r.CurrentVolume), Denied: int(r.CurrentDenied), MedianDays: r.CurrentMedianDays}}
+	}
+	return groups, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -197,6 +197,9 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("complete upload: %w", err)
 	}
+	if err := q.ClaimDayStatsAddUpload(ctx, uploadID); err != nil {
+		return nil, fmt.Errorf("update claim statistics: %w", err)
+	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {
 		return nil, fmt.Errorf("request drift computation: %w", err)
 	}

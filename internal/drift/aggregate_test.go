@@ -1,0 +1,116 @@
+package drift_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
+	var b strings.Builder
+	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+	for range n {
+		sub := origin.AddDate(0, 0, -rng.IntN(200))
+		outcome := []string{"PAID", "DENIED", "denied", "approved", "pending", "PAID"}[rng.IntN(6)]
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s\n", []string{"Aetna", "AETNA INC", "Cigna", "Humana"}[rng.IntN(4)],
+			[]string{"99213", "99214", "70553", "0001U"}[rng.IntN(4)], sub.Format(time.DateOnly),
+			sub.AddDate(0, 0, rng.IntN(rng.IntN(60)+1)).Format(time.DateOnly), outcome)
+	}
+	return b.String()
+}
+
+// The day statistics give exactly the raw-row aggregation (percentile_cont
+// medians, float64 equality) on randomized data, across several uploads,
+// rolled-back and duplicate uploads, several customers and a deletion.
+func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
+	q := db.New(pool)
+	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+	var ids []int64
+	for c := range 3 {
+		cust, err := customers.Create(ctx, q, fmt.Sprintf("customer-%d", c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cust.ID)
+		if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\n"),
+			strings.NewReader("cpt,cpt_group\n99213,E&M\n99214,E&M\n70553,Imaging\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		cust := ids[rng.IntN(len(ids))]
+		body := randomClaims(rng, 200+rng.IntN(2000), origin)
+		if _, err := uploader.Upload(ctx, cust, fmt.Sprintf("u%d.csv", seed), strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		// A duplicate and a cancelled upload change nothing.
+		if _, err := uploader.Upload(ctx, cust, "dup.csv", strings.NewReader(body)); err == nil {
+			t.Fatal("duplicate accepted")
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := uploader.Upload(cctx, cust, "cancelled.csv", strings.NewReader(randomClaims(rng, 500, origin))); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled upload: %v", err)
+		}
+		for range 5 {
+			asOf := origin.AddDate(0, 0, -rng.IntN(60))
+			p := drift.Params{AsOf: asOf, BaselineDays: 1 + rng.IntN(120), CurrentDays: 1 + rng.IntN(30), MinVolume: 1}
+			for _, id := range ids {
+				assertSameAggregate(t, ctx, pool, id, drift.WindowsFor(p))
+			}
+		}
+	}
+	if err := customers.Delete(ctx, pool, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_day_stats WHERE customer_id = $1`, ids[0]).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d statistics rows left for a deleted customer (%v)", left, err)
+	}
+	assertSameAggregate(t, ctx, pool, ids[1], drift.WindowsFor(drift.DefaultParams(origin)))
+}
+
+func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows) {
+	t.Helper()
+	q := db.New(pool)
+	fromStats, err := drift.Aggregate(ctx, q, customerID, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromRows, err := drift.AggregateRawClaims(ctx, q, customerID, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fromStats) == 0 && len(fromRows) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(fromStats, fromRows) {
+		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, fromStats, fromRows)
+	}
+}
