@@ -31,42 +31,31 @@ func (q *Queries) ClaimDayStatsAddUpload(ctx context.Context, uploadID int64) er
 }
 
 const claimDayStatsAggregate = `-- name: ClaimDayStatsAggregate :many
-WITH windowed AS (
-    SELECT payer, cpt_group, submitted_date >= $1::date AS is_current, outcome, decision_days, claims
+WITH days AS (
+    SELECT payer, cpt_group, submitted_date >= $1::date AS is_current, decision_days,
+           sum(claims)::bigint AS claims,
+           coalesce(sum(claims) FILTER (WHERE outcome = 'DENIED'), 0)::bigint AS denied
     FROM claim_day_stats
     WHERE customer_id = $2
       AND submitted_date >= $3::date
       AND submitted_date < $4::date
-),
-days AS (
-    SELECT payer, cpt_group, is_current, decision_days, sum(claims)::bigint AS claims
-    FROM windowed
     GROUP BY payer, cpt_group, is_current, decision_days
 ),
 running AS (
-    SELECT payer, cpt_group, is_current, decision_days,
+    SELECT payer, cpt_group, is_current, decision_days, claims, denied,
            -- bigint, not sum()'s numeric: the positions below use integer division.
            (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current ORDER BY decision_days))::bigint AS cumulative,
            (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current))::bigint AS total
     FROM days
-),
-medians AS (
-    SELECT payer, cpt_group, is_current,
-           (min(decision_days) FILTER (WHERE cumulative >= (total + 1) / 2)
-            + min(decision_days) FILTER (WHERE cumulative >= total / 2 + 1)) / 2.0 AS median_days
-    FROM running
-    GROUP BY payer, cpt_group, is_current
-),
-volumes AS (
-    SELECT payer, cpt_group, is_current, sum(claims) AS volume,
-           coalesce(sum(claims) FILTER (WHERE outcome = 'DENIED'), 0) AS denied
-    FROM windowed
-    GROUP BY payer, cpt_group, is_current
 )
-SELECT v.payer, v.cpt_group, v.is_current, v.volume::bigint AS volume, v.denied::bigint AS denied, m.median_days::float8 AS median_days
-FROM volumes v
-JOIN medians m USING (payer, cpt_group, is_current)
-ORDER BY v.payer, v.cpt_group, v.is_current
+SELECT payer, cpt_group, is_current,
+       sum(claims)::bigint AS volume,
+       sum(denied)::bigint AS denied,
+       ((min(decision_days) FILTER (WHERE cumulative >= (total + 1) / 2)
+         + min(decision_days) FILTER (WHERE cumulative >= total / 2 + 1)) / 2.0)::float8 AS median_days
+FROM running
+GROUP BY payer, cpt_group, is_current
+ORDER BY payer, cpt_group, is_current
 `
 
 type ClaimDayStatsAggregateParams struct {
@@ -86,10 +75,12 @@ type ClaimDayStatsAggregateRow struct {
 }
 
 // Per (payer, cpt_group, window): volume, denials and the exact median of
-// days to decision, from the day statistics. The median is the mean of the
-// values at positions floor((n+1)/2) and floor(n/2)+1 of the sorted days,
-// found with a running count: the middle value, or the two middle values'
-// mean for an even n, as percentile_cont(0.5) computes it.
+// days to decision, from the day statistics in one pass: the rows of the
+// windows are first collapsed to one per (group, window, days to decision),
+// and everything else works on those. The median is the mean of the values
+// at positions floor((n+1)/2) and floor(n/2)+1 of the sorted days, found
+// with a running count: the middle value, or the two middle values' mean
+// for an even n, as percentile_cont(0.5) computes it.
 func (q *Queries) ClaimDayStatsAggregate(ctx context.Context, arg ClaimDayStatsAggregateParams) ([]ClaimDayStatsAggregateRow, error) {
 	rows, err := q.db.Query(ctx, claimDayStatsAggregate,
 		arg.CurrentStart,

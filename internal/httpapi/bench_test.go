@@ -61,6 +61,8 @@ func BenchmarkAPIUpload(b *testing.B) {
 		b.ReportMetric(float64(sizeMB)/elapsed.Seconds(), "MB/s")
 		b.ReportMetric(float64(*rows)/elapsed.Seconds(), "rows/s")
 		b.ReportMetric(peak, "peak_rss_MB")
+		b.Logf("BENCHTABLE|API upload of %d MB (%d rows), client + server peak RSS, MB|%.1f|-|-", sizeMB, *rows, peak)
+		b.Logf("BENCHTABLE|API upload of %d MB, rows/s|%.0f|-|-", sizeMB, float64(*rows)/elapsed.Seconds())
 	}
 }
 

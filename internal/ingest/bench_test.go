@@ -128,5 +128,7 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(peak, "peak_rss_MB")
+		b.Logf("BENCHTABLE|upload of %d rows (parse, validate, map, hash, COPY, statistics, request, job), rows/s|%.0f|plain COPY of the same rows %.0f rows/s|%.2fx", n, uploadRate, copyRate, uploadRate/copyRate)
+		b.Logf("BENCHTABLE|upload of %d rows, peak RSS of the process, MB|%.1f|target 100|-", n, peak)
 	}
 }

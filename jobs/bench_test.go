@@ -1,0 +1,120 @@
+package jobs_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+type noopArgs struct {
+	N int `json:"n"`
+}
+
+func (noopArgs) Kind() string { return "bench_noop" }
+
+func (noopArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: jobs.QueueDrift} }
+
+type noopWorker struct{ river.WorkerDefaults[noopArgs] }
+
+func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
+
+// BenchmarkWeeklyFanOut measures, for UPSTREAM_BENCH_CUSTOMERS customers
+// (default 10,000) with small data, the weekly fan-out until every result
+// is committed, next to the throughput of as many no-op River jobs on the
+// same client and database in the same run: the queue's own ceiling.
+func BenchmarkWeeklyFanOut(b *testing.B) {
+	customers := 10_000
+	if s := os.Getenv("UPSTREAM_BENCH_CUSTOMERS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		customers = n
+	}
+	const workers = 8
+	ctx := context.Background()
+	for range b.N {
+		dsn := testdb.URL(b)
+		pool := testdb.NewPool(b, dsn)
+		// Small data: 20 claims per customer, with their day statistics.
+		if _, err := pool.Exec(ctx, `INSERT INTO customers (name) SELECT 'customer-' || i FROM generate_series(1, $1::int) i`, customers); err != nil {
+			b.Fatal(err)
+		}
+		_, err := pool.Exec(ctx, `
+			INSERT INTO uploads (customer_id, filename) SELECT id, 'seed.csv' FROM customers;
+			INSERT INTO claim_records (customer_id, upload_id, source_row, payer, cpt, cpt_group, submitted_date, decided_date, outcome)
+			SELECT u.customer_id, u.id, k, 'Payer ' || (k % 3), '99213', 'E&M', date '2026-11-22' - (k * 5), date '2026-11-22' - (k * 5) + k % 9,
+			       CASE WHEN k % 4 = 0 THEN 'DENIED' ELSE 'PAID' END
+			FROM uploads u, generate_series(1, 20) k;
+			INSERT INTO claim_day_stats (customer_id, submitted_date, payer, cpt_group, outcome, decision_days, claims)
+			SELECT customer_id, submitted_date, payer, cpt_group, outcome, decided_date - submitted_date, count(*)
+			FROM claim_records GROUP BY 1, 2, 3, 4, 5, 6;
+			ANALYZE`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		deps := &jobs.DriftDeps{Pool: pool}
+		cfg := jobs.Config(deps, workers)
+		river.AddWorker(cfg.Workers, noopWorker{})
+		cfg.FetchCooldown = 10 * time.Millisecond
+		cfg.FetchPollInterval = 50 * time.Millisecond
+		client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := client.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		wait := func() {
+			if err := jobs.WaitIdle(ctx, pool, 20*time.Millisecond); err != nil {
+				b.Fatal(err)
+			}
+		}
+
+		b.StartTimer()
+		start := time.Now()
+		params := make([]river.InsertManyParams, customers)
+		for i := range params {
+			params[i] = river.InsertManyParams{Args: noopArgs{N: i}}
+		}
+		if _, err := client.InsertMany(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+		wait()
+		noop := time.Since(start)
+
+		start = time.Now()
+		res, err := jobs.FanOut(ctx, pool, client, time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wait()
+		fanout := time.Since(start)
+		b.StopTimer()
+
+		var runs int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM report_runs WHERE run_type = 'weekly' AND status = 'success'`).Scan(&runs); err != nil {
+			b.Fatal(err)
+		}
+		if res.Enqueued != customers || runs != customers {
+			b.Fatalf("fan-out enqueued %d, %d successful weekly runs; want %d", res.Enqueued, runs, customers)
+		}
+		if err := jobs.StopGracefully(client, 10*time.Second, nil); err != nil {
+			b.Fatal(err)
+		}
+		fanoutRate := float64(customers) / fanout.Seconds()
+		noopRate := float64(customers) / noop.Seconds()
+		b.ReportMetric(fanoutRate, "weekly_jobs/s")
+		b.ReportMetric(noopRate, "noop_jobs/s")
+		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, jobs/s (%d workers)|%.0f|no-op River jobs %.0f/s|%.2fx", customers, workers, fanoutRate, noopRate, fanoutRate/noopRate)
+	}
+}
+
