@@ -3,14 +3,15 @@
 -- (they are still in shared buffers). Keys are inserted in sorted order, so
 -- concurrent uploads of one customer lock shared rows in the same order and
 -- cannot deadlock.
-INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, outcome, decision_days, claims)
-SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date, count(*)
+INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
+SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date,
+       count(*), count(*) FILTER (WHERE c.outcome = 'DENIED')
 FROM claim_records c
 WHERE c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
-GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date
-ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date
-ON CONFLICT (customer_id, submitted_date, payer, cpt_group, outcome, decision_days)
-DO UPDATE SET claims = s.claims + EXCLUDED.claims;
+GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
+DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied;
 
 -- name: ClaimDayStatsAggregate :many
 -- Per (payer, cpt_group, window): volume, denials and the exact median of
@@ -22,8 +23,7 @@ DO UPDATE SET claims = s.claims + EXCLUDED.claims;
 -- for an even n, as percentile_cont(0.5) computes it.
 WITH days AS (
     SELECT payer, cpt_group, submitted_date >= @current_start::date AS is_current, decision_days,
-           sum(claims)::bigint AS claims,
-           coalesce(sum(claims) FILTER (WHERE outcome = 'DENIED'), 0)::bigint AS denied
+           sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
     FROM claim_day_stats
     WHERE customer_id = @customer_id
       AND submitted_date >= @baseline_start::date

@@ -11,14 +11,15 @@ import (
 )
 
 const claimDayStatsAddUpload = `-- name: ClaimDayStatsAddUpload :exec
-INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, outcome, decision_days, claims)
-SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date, count(*)
+INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
+SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date,
+       count(*), count(*) FILTER (WHERE c.outcome = 'DENIED')
 FROM claim_records c
 WHERE c.upload_id = $1 AND c.outcome IN ('PAID', 'DENIED')
-GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date
-ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.outcome, c.decided_date - c.submitted_date
-ON CONFLICT (customer_id, submitted_date, payer, cpt_group, outcome, decision_days)
-DO UPDATE SET claims = s.claims + EXCLUDED.claims
+GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
+DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied
 `
 
 // Adds one upload's claims, read back in its transaction right after COPY
@@ -33,8 +34,7 @@ func (q *Queries) ClaimDayStatsAddUpload(ctx context.Context, uploadID int64) er
 const claimDayStatsAggregate = `-- name: ClaimDayStatsAggregate :many
 WITH days AS (
     SELECT payer, cpt_group, submitted_date >= $1::date AS is_current, decision_days,
-           sum(claims)::bigint AS claims,
-           coalesce(sum(claims) FILTER (WHERE outcome = 'DENIED'), 0)::bigint AS denied
+           sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
     FROM claim_day_stats
     WHERE customer_id = $2
       AND submitted_date >= $3::date

@@ -24,9 +24,9 @@ type ClaimDayStat struct {
 	SubmittedDate time.Time
 	Payer         string
 	CptGroup      string
-	Outcome       string
 	DecisionDays  int32
 	Claims        int64
+	Denied        int64
 }
 
 type ClaimRecord struct {
