@@ -117,4 +117,3 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, jobs/s (%d workers)|%.0f|no-op River jobs %.0f/s|%.2fx", customers, workers, fanoutRate, noopRate, fanoutRate/noopRate)
 	}
 }
-
