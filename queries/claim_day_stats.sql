@@ -45,3 +45,13 @@ SELECT payer, cpt_group, is_current,
 FROM running
 GROUP BY payer, cpt_group, is_current
 ORDER BY payer, cpt_group, is_current;
+
+-- name: ClaimDayStatsAdd :exec
+-- Adds counts accumulated while an upload streamed. The caller sorts the
+-- keys, so concurrent uploads of one customer lock shared rows in the same
+-- order and cannot deadlock.
+INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
+SELECT @customer_id, unnest(@submitted_dates::date[]), unnest(@payers::text[]), unnest(@cpt_groups::text[]),
+       unnest(@decision_days::int[]), unnest(@claims::bigint[]), unnest(@denied::bigint[])
+ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
+DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied;

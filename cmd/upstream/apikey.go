@@ -21,16 +21,12 @@ type APIKeyCreateCmd struct {
 
 // Run issues and prints the key; only its hash is stored.
 func (c *APIKeyCreateCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	q := db.New(pool)
-	cust, err := customers.ByName(ctx, q, c.Customer)
-	if err != nil {
-		return err
-	}
 	key, err := customers.IssueAPIKey(ctx, q, cust.ID)
 	if err != nil {
 		return err

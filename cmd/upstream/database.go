@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
 )
@@ -69,6 +71,21 @@ func (e *env) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 		return nil, errors.New("the database schema is not current: run `upstream migrate` first")
 	}
 	return pool, nil
+}
+
+// openCustomer opens a pool and looks up the customer a command is about;
+// the caller closes the pool.
+func (e *env) openCustomer(ctx context.Context, name string, maxConns int32) (*pgxpool.Pool, db.Customer, error) {
+	pool, err := e.openPool(ctx, maxConns)
+	if err != nil {
+		return nil, db.Customer{}, err
+	}
+	cust, err := customers.ByName(ctx, db.New(pool), name)
+	if err != nil {
+		pool.Close()
+		return nil, db.Customer{}, err
+	}
+	return pool, cust, nil
 }
 
 func newPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {

@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -53,15 +52,11 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	if err := params.Validate(); err != nil {
 		return err
 	}
-	pool, err := e.openPool(ctx, 8)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 8)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
-	if err != nil {
-		return err
-	}
 	client, err := e.riverClient(pool, 0)
 	if err != nil {
 		return err
@@ -110,16 +105,12 @@ type DriftRunsCmd struct {
 
 // Run lists the customer's runs, newest first.
 func (c *DriftRunsCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	q := db.New(pool)
-	cust, err := customers.ByName(ctx, q, c.Customer)
-	if err != nil {
-		return err
-	}
 	runs, err := q.ReportRunListByCustomer(ctx, db.ReportRunListByCustomerParams{CustomerID: cust.ID, MaxRows: int32(c.Limit)})
 	if err != nil {
 		return err
@@ -158,16 +149,12 @@ type DriftEventsCmd struct {
 
 // Run prints the events of one run, by severity.
 func (c *DriftEventsCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	q := db.New(pool)
-	cust, err := customers.ByName(ctx, q, c.Customer)
-	if err != nil {
-		return err
-	}
 	var run db.ReportRun
 	if c.RunID != 0 {
 		run, err = q.ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: cust.ID, ID: c.RunID})

@@ -62,15 +62,11 @@ func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
 	if c.CPTGroups == "" && c.Payers == "" {
 		return errors.New("nothing to load: give --cpt-groups FILE and/or --payers FILE")
 	}
-	pool, err := e.openPool(ctx, 2)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
-	if err != nil {
-		return err
-	}
 	var payers, groups io.Reader
 	for _, f := range []struct {
 		path string
@@ -112,15 +108,11 @@ type UploadCmd struct {
 
 // Run streams the file into the customer's claims.
 func (c *UploadCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 4)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	cust, err := customers.ByName(ctx, db.New(pool), c.Customer)
-	if err != nil {
-		return err
-	}
 	client, err := e.riverClient(pool, 0)
 	if err != nil {
 		return err

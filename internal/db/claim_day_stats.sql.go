@@ -10,6 +10,40 @@ import (
 	"time"
 )
 
+const claimDayStatsAdd = `-- name: ClaimDayStatsAdd :exec
+INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
+SELECT $1, unnest($2::date[]), unnest($3::text[]), unnest($4::text[]),
+       unnest($5::int[]), unnest($6::bigint[]), unnest($7::bigint[])
+ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
+DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied
+`
+
+type ClaimDayStatsAddParams struct {
+	CustomerID     int64
+	SubmittedDates []time.Time
+	Payers         []string
+	CptGroups      []string
+	DecisionDays   []int32
+	Claims         []int64
+	Denied         []int64
+}
+
+// Adds counts accumulated while an upload streamed. The caller sorts the
+// keys, so concurrent uploads of one customer lock shared rows in the same
+// order and cannot deadlock.
+func (q *Queries) ClaimDayStatsAdd(ctx context.Context, arg ClaimDayStatsAddParams) error {
+	_, err := q.db.Exec(ctx, claimDayStatsAdd,
+		arg.CustomerID,
+		arg.SubmittedDates,
+		arg.Payers,
+		arg.CptGroups,
+		arg.DecisionDays,
+		arg.Claims,
+		arg.Denied,
+	)
+	return err
+}
+
 const claimDayStatsAddUpload = `-- name: ClaimDayStatsAddUpload :exec
 INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
 SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date,

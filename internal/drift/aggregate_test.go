@@ -47,6 +47,9 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
+	// Past MaxStatKeys the statistics come from the stored claims instead
+	// of memory; both paths must agree with the raw rows.
+	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatKeys: 10}
 	q := db.New(pool)
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
@@ -66,7 +69,11 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		cust := ids[rng.IntN(len(ids))]
 		body := randomClaims(rng, 200+rng.IntN(2000), origin)
-		if _, err := uploader.Upload(ctx, cust, fmt.Sprintf("u%d.csv", seed), strings.NewReader(body)); err != nil {
+		u := uploader
+		if seed%2 == 1 {
+			u = overflowing
+		}
+		if _, err := u.Upload(ctx, cust, fmt.Sprintf("u%d.csv", seed), strings.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
 		// A duplicate and a cancelled upload change nothing.

@@ -81,6 +81,9 @@ type Uploader struct {
 	EnqueueDrift DriftEnqueuer
 	// MaxBytes limits the file size; DefaultMaxBytes when zero.
 	MaxBytes int64
+	// MaxStatKeys bounds the drift statistics accumulated in memory while
+	// streaming; DefaultMaxStatKeys when zero.
+	MaxStatKeys int
 }
 
 // Upload is a stored upload's summary, with SPEC's JSON field names.
@@ -162,7 +165,11 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID}
+	maxStatKeys := u.MaxStatKeys
+	if maxStatKeys <= 0 {
+		maxStatKeys = DefaultMaxStatKeys
+	}
+	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: newDayStats(maxStatKeys)}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src); err != nil {
 		if parser.Err() != nil {
 			return nil, parser.Err()
@@ -197,8 +204,8 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("complete upload: %w", err)
 	}
-	if err := q.ClaimDayStatsAddUpload(ctx, uploadID); err != nil {
-		return nil, fmt.Errorf("update claim statistics: %w", err)
+	if err := src.stats.store(ctx, q, customerID, uploadID); err != nil {
+		return nil, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {
 		return nil, fmt.Errorf("request drift computation: %w", err)
@@ -244,6 +251,7 @@ var claimColumns = []string{
 type claimSource struct {
 	parser               *Parser
 	customerID, uploadID int64
+	stats                *dayStats
 	values               []any
 }
 
@@ -251,6 +259,7 @@ func (s *claimSource) Next() bool { return s.parser.Next() }
 
 func (s *claimSource) Values() ([]any, error) {
 	c := s.parser.Claim()
+	s.stats.add(c)
 	// pgx encodes the row before asking for the next, so one slice serves.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
 		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
