@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -72,7 +73,10 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	printRowErrors(os.Stdout, up.Errors, up.Rejected)
 
 	fmt.Printf("Working drift job %d with River...\n", *up.JobID)
-	stop, err := e.startWorkers(ctx, pool, 2)
+	// The demo prints its own story; workers log only warnings unless asked.
+	quiet := *e
+	quiet.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
+	stop, err := quiet.startWorkers(ctx, pool, 2)
 	if err != nil {
 		return err
 	}
