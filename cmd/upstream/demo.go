@@ -76,17 +76,11 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	// The demo prints its own story; workers log only warnings unless asked.
 	quiet := *e
 	quiet.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
-	stop, err := quiet.startWorkers(ctx, pool, 2)
+	states, err := quiet.workUntilFinalized(ctx, pool, 2, c.Timeout, *up.JobID)
 	if err != nil {
 		return err
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
-	state, err := jobs.WaitFinalized(waitCtx, pool, *up.JobID, 100*time.Millisecond)
-	stop()
-	if err != nil {
-		return err
-	}
+	state := states[0]
 	run, err := q.ReportRunGetLatestSuccessful(ctx, cust.ID)
 	if err != nil {
 		return fmt.Errorf("drift job %d ended %s without a successful run: %w (see `upstream drift runs --customer %s`)", *up.JobID, state, err, cust.Name)

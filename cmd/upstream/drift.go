@@ -75,17 +75,11 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		return nil
 	}
 
-	stop, err := e.startWorkers(ctx, pool, 2)
+	states, err := e.workUntilFinalized(ctx, pool, 2, c.Timeout, jobID)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
-	state, err := jobs.WaitFinalized(waitCtx, pool, jobID, 100*time.Millisecond)
-	if err != nil {
-		return err
-	}
+	state := states[0]
 	runs, err := db.New(pool).ReportRunGetByJob(ctx, &jobID)
 	if err != nil {
 		return err
@@ -238,25 +232,37 @@ func (e *env) riverClient(pool *pgxpool.Pool, workers int, configure ...func(*ri
 	return client, nil
 }
 
-// startWorkers starts a River client working drift jobs in this process
-// and returns a function that stops it gracefully.
-func (e *env) startWorkers(ctx context.Context, pool *pgxpool.Pool, workers int) (func(), error) {
+// workUntilFinalized works drift jobs in this process (alongside any other
+// running workers) until every job in ids is completed, cancelled or
+// discarded, or timeout passes, then stops gracefully. It returns each
+// job's final state.
+func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers int, timeout time.Duration, ids ...int64) ([]string, error) {
 	client, err := e.riverClient(pool, workers)
 	if err != nil {
 		return nil, err
 	}
 	// Not ctx: cancelling the start context hard-stops River; shutdown goes
-	// through stopRiver instead.
+	// through StopGracefully instead.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start River client: %w", err)
 	}
-	return func() {
+	defer func() {
 		if err := jobs.StopGracefully(client, 30*time.Second, e.logger); err != nil {
 			e.logger.Error("stop workers", "error", err)
 		}
-	}, nil
+	}()
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	states := make([]string, len(ids))
+	for i, id := range ids {
+		if states[i], err = jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
 }
 
+// riverConfig lets callers of riverClient adjust River's configuration.
 type riverConfig = river.Config
 
 // WorkerCmd runs job workers only.

@@ -47,19 +47,12 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	if !c.Wait || len(res.JobIDs) == 0 {
 		return nil
 	}
-	stop, err := e.startWorkers(ctx, pool, 4)
+	states, err := e.workUntilFinalized(ctx, pool, 4, c.Timeout, res.JobIDs...)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
 	counts := map[string]int{}
-	for _, id := range res.JobIDs {
-		state, err := jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond)
-		if err != nil {
-			return err
-		}
+	for _, state := range states {
 		counts[state]++
 	}
 	fmt.Printf("weekly jobs finished: %d completed, %d discarded, %d cancelled\n", counts["completed"], counts["discarded"], counts["cancelled"])
