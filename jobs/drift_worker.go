@@ -98,9 +98,9 @@ type ManualDriftWorker struct {
 
 // Work computes with the job's parameters.
 func (w *ManualDriftWorker) Work(ctx context.Context, job *river.Job[ManualDriftArgs]) error {
-	asOf, err := time.Parse(time.DateOnly, job.Args.AsOf)
+	asOf, err := parseAsOf(job.Args.AsOf)
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("as_of %q: %w", job.Args.AsOf, err))
+		return err
 	}
 	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunManual,
 		Params: drift.Params{AsOf: asOf, BaselineDays: job.Args.BaselineDays, CurrentDays: job.Args.CurrentDays, MinVolume: job.Args.MinVolume}}
@@ -119,12 +119,22 @@ type WeeklyDriftWorker struct {
 
 // Work computes the week's run unless it already succeeded.
 func (w *WeeklyDriftWorker) Work(ctx context.Context, job *river.Job[WeeklyDriftArgs]) error {
-	asOf, err := time.Parse(time.DateOnly, job.Args.AsOf)
+	asOf, err := parseAsOf(job.Args.AsOf)
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("as_of %q: %w", job.Args.AsOf, err))
+		return err
 	}
 	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunWeekly, Params: drift.DefaultParams(asOf)}
 	return computeAndComplete(ctx, w.deps, job, req)
+}
+
+// parseAsOf parses a job's as-of date; a bad one cancels the job, since
+// retrying cannot fix it.
+func parseAsOf(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, river.JobCancel(fmt.Errorf("as_of %q: %w", s, err))
+	}
+	return t, nil
 }
 
 func (d *DriftDeps) now() time.Time {

@@ -83,9 +83,9 @@ type WeeklyFanoutWorker struct {
 
 // Work enqueues the missing weekly jobs.
 func (w *WeeklyFanoutWorker) Work(ctx context.Context, job *river.Job[WeeklyFanoutArgs]) error {
-	asOf, err := time.Parse(time.DateOnly, job.Args.AsOf)
+	asOf, err := parseAsOf(job.Args.AsOf)
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("as_of %q: %w", job.Args.AsOf, err))
+		return err
 	}
 	res, err := FanOut(ctx, w.deps.Pool, river.ClientFromContext[pgx.Tx](ctx), asOf)
 	if err != nil {
