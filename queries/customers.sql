@@ -7,8 +7,6 @@ SELECT * FROM customers WHERE name = @name;
 -- name: CustomerGetByID :one
 SELECT * FROM customers WHERE id = @id;
 
--- name: CustomerList :many
-SELECT * FROM customers ORDER BY name;
 
 -- name: CustomerLockForDrift :one
 -- FOR NO KEY UPDATE serializes drift computations per customer without

@@ -23,8 +23,6 @@ SELECT * FROM uploads WHERE customer_id = @customer_id AND id = @id;
 -- name: UploadGetBySHA256 :one
 SELECT * FROM uploads WHERE customer_id = @customer_id AND sha256 = @sha256;
 
--- name: UploadListByCustomer :many
-SELECT * FROM uploads WHERE customer_id = @customer_id ORDER BY created_at DESC, id DESC LIMIT @max_rows;
 
 -- name: UploadSetJob :one
 UPDATE uploads SET job_id = @job_id, job_coalesced = @job_coalesced WHERE id = @id RETURNING *;

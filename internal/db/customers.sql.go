@@ -99,30 +99,6 @@ func (q *Queries) CustomerGetByName(ctx context.Context, name string) (Customer,
 	return i, err
 }
 
-const customerList = `-- name: CustomerList :many
-SELECT id, name, created_at FROM customers ORDER BY name
-`
-
-func (q *Queries) CustomerList(ctx context.Context) ([]Customer, error) {
-	rows, err := q.db.Query(ctx, customerList)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Customer{}
-	for rows.Next() {
-		var i Customer
-		if err := rows.Scan(&i.ID, &i.Name, &i.CreatedAt); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const customerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
 SELECT c.id FROM customers c
 WHERE c.id > $1

@@ -152,51 +152,6 @@ func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Pa
 	return i, err
 }
 
-const uploadListByCustomer = `-- name: UploadListByCustomer :many
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
-`
-
-type UploadListByCustomerParams struct {
-	CustomerID int64
-	MaxRows    int32
-}
-
-func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCustomerParams) ([]Upload, error) {
-	rows, err := q.db.Query(ctx, uploadListByCustomer, arg.CustomerID, arg.MaxRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Upload{}
-	for rows.Next() {
-		var i Upload
-		if err := rows.Scan(
-			&i.ID,
-			&i.CustomerID,
-			&i.Filename,
-			&i.Sha256,
-			&i.Status,
-			&i.RowsTotal,
-			&i.Accepted,
-			&i.Rejected,
-			&i.Warnings,
-			&i.MinSubmittedDate,
-			&i.MaxSubmittedDate,
-			&i.Errors,
-			&i.JobID,
-			&i.JobCoalesced,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const uploadSetJob = `-- name: UploadSetJob :one
 UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at
 `

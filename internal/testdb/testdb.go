@@ -153,14 +153,3 @@ func NewPool(t testing.TB, dsn string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
-
-// AdminURL returns the URL of the server's maintenance database as its
-// superuser, for tests that must act outside their own database.
-func AdminURL(t testing.TB) string {
-	t.Helper()
-	conf, err := server()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conf.URL()
-}
