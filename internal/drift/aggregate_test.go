@@ -121,3 +121,26 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, fromStats, fromRows)
 	}
 }
+
+// Dates centuries apart (beyond time.Duration's range) still give the same
+// statistics as the raw rows.
+func TestStatisticsHandleDistantDates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust, err := customers.Create(ctx, db.New(pool), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "payer,cpt,submitted_date,decided_date,outcome\n" +
+		"A,1,2026-11-01,2426-11-01,PAID\nA,1,2026-11-02,2026-11-05,DENIED\nA,1,1700-01-01,2026-11-03,PAID\n"
+	if _, err := (&ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}).Upload(ctx, cust.ID, "far.csv", strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))))
+	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.Params{AsOf: time.Date(1700, 1, 10, 0, 0, 0, 0, time.UTC), BaselineDays: 5, CurrentDays: 5, MinVolume: 1}))
+}

@@ -40,7 +40,9 @@ func (s *dayStats) add(c *Claim) {
 		return
 	}
 	k := statKey{submitted: c.SubmittedDate, payer: c.Payer, cptGroup: c.CPTGroup,
-		days: int32(c.DecidedDate.Sub(c.SubmittedDate).Hours() / 24)}
+		// Whole days between UTC dates; Unix seconds, unlike time.Sub, do not
+		// saturate for dates centuries apart.
+		days: int32((c.DecidedDate.Unix() - c.SubmittedDate.Unix()) / 86400)}
 	n := s.counts[k]
 	if n == nil {
 		if len(s.counts) >= s.max {
