@@ -1,15 +1,18 @@
 -- name: ClaimDayStatsAddUpload :exec
 -- Adds one upload's claims, read back in its transaction right after COPY
--- (they are still in shared buffers). Keys are inserted in sorted order, so
--- concurrent uploads of one customer lock shared rows in the same order and
--- cannot deadlock.
+-- (they are still in shared buffers); used when an upload has too many
+-- distinct keys to accumulate them in memory. Keys are inserted in sorted
+-- order, so concurrent uploads of one customer lock shared rows in the same
+-- order and cannot deadlock.
 INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
 SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date,
        count(*), count(*) FILTER (WHERE c.outcome = 'DENIED')
 FROM claim_records c
 WHERE c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
 GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+-- COLLATE "C": byte order, the order the in-memory path sorts in (Go
+-- compares strings bytewise), whatever the database's collation.
+ORDER BY c.customer_id, c.submitted_date, c.payer COLLATE "C", c.cpt_group COLLATE "C", c.decided_date - c.submitted_date
 ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
 DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied;
 

@@ -51,15 +51,18 @@ SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c
 FROM claim_records c
 WHERE c.upload_id = $1 AND c.outcome IN ('PAID', 'DENIED')
 GROUP BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-ORDER BY c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+ORDER BY c.customer_id, c.submitted_date, c.payer COLLATE "C", c.cpt_group COLLATE "C", c.decided_date - c.submitted_date
 ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
 DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied
 `
 
 // Adds one upload's claims, read back in its transaction right after COPY
-// (they are still in shared buffers). Keys are inserted in sorted order, so
-// concurrent uploads of one customer lock shared rows in the same order and
-// cannot deadlock.
+// (they are still in shared buffers); used when an upload has too many
+// distinct keys to accumulate them in memory. Keys are inserted in sorted
+// order, so concurrent uploads of one customer lock shared rows in the same
+// order and cannot deadlock.
+// COLLATE "C": byte order, the order the in-memory path sorts in (Go
+// compares strings bytewise), whatever the database's collation.
 func (q *Queries) ClaimDayStatsAddUpload(ctx context.Context, uploadID int64) error {
 	_, err := q.db.Exec(ctx, claimDayStatsAddUpload, uploadID)
 	return err
