@@ -2,7 +2,9 @@ package migrate_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -96,5 +98,58 @@ func TestConcurrentUpAppliesEachMigrationOnce(t *testing.T) {
 				t.Errorf("iteration %d: River migration %d applied %d times", iteration, v, n)
 			}
 		}
+	}
+}
+
+// TestHelperMigrate is not a test: it is the body of a child process that
+// migrates the database named by its environment.
+func TestHelperMigrate(t *testing.T) {
+	dsn := os.Getenv("UPSTREAM_TEST_HELPER_MIGRATE_DSN")
+	if dsn == "" {
+		t.Skip("helper process only")
+	}
+	pool := testdb.NewPool(t, dsn)
+	res, err := migrate.Up(context.Background(), pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("APPLIED %d %d\n", len(res.RiverVersions), len(res.AppVersions))
+}
+
+// Two processes migrating one empty database at once both succeed, and
+// between them apply every migration exactly once.
+func TestTwoProcessesMigrateAtOnce(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.EmptyURL(t)
+	var wg sync.WaitGroup
+	outputs := make([][]byte, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperMigrate$", "-test.v")
+			cmd.Env = append(os.Environ(), "UPSTREAM_TEST_HELPER_MIGRATE_DSN="+dsn)
+			outputs[i], errs[i] = cmd.CombinedOutput()
+		})
+	}
+	wg.Wait()
+	var river, app int
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("process %d: %v\n%s", i, errs[i], outputs[i])
+		}
+		var r, a int
+		for _, line := range strings.Split(string(outputs[i]), "\n") {
+			if _, err := fmt.Sscanf(line, "APPLIED %d %d", &r, &a); err == nil {
+				break
+			}
+		}
+		river, app = river+r, app+a
+	}
+	st, err := migrate.GetStatus(context.Background(), testdb.NewPool(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if river != st.RiverLatest || int64(app) != st.AppLatest || st.PendingMigrations {
+		t.Fatalf("processes applied %d River and %d upstream migrations, status %+v; want each exactly once", river, app, st)
 	}
 }
