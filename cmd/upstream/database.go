@@ -102,11 +102,12 @@ func newPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, er
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", redact(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database), err)
+		return nil, fmt.Errorf("connect to database %s: %w", dbAddress(cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database), err)
 	}
 	return pool, nil
 }
 
-func redact(host string, port uint16, database string) string {
+// dbAddress names a database without its credentials, for error messages.
+func dbAddress(host string, port uint16, database string) string {
 	return fmt.Sprintf("%s:%d/%s", host, port, database)
 }
