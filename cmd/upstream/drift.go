@@ -109,10 +109,7 @@ func (c *DriftRunsCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	views := make([]drift.RunView, len(runs))
-	for i, r := range runs {
-		views[i] = drift.ViewRun(r)
-	}
+	views := drift.ViewRuns(runs)
 	if c.JSON {
 		return printJSON(map[string]any{"report_runs": views})
 	}

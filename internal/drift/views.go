@@ -89,6 +89,16 @@ func ViewRun(r db.ReportRun) RunView {
 	}
 }
 
+// ViewRuns converts stored runs, keeping their order; never nil, so JSON
+// shows an empty list as [].
+func ViewRuns(runs []db.ReportRun) []RunView {
+	out := make([]RunView, len(runs))
+	for i, r := range runs {
+		out[i] = ViewRun(r)
+	}
+	return out
+}
+
 // ViewEvents converts stored events.
 func ViewEvents(events []db.DriftEvent) []EventView {
 	out := make([]EventView, len(events))

@@ -339,19 +339,15 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request, cust db.
 		s.internalError(w, r, err)
 		return
 	}
-	out := struct {
-		ReportRuns []drift.RunView `json:"report_runs"`
-		NextBefore *int64          `json:"next_before"`
-	}{ReportRuns: []drift.RunView{}}
+	var nextBefore *int64
 	if len(runs) > limit {
 		runs = runs[:limit]
-		next := runs[limit-1].ID
-		out.NextBefore = &next
+		nextBefore = &runs[limit-1].ID
 	}
-	for _, run := range runs {
-		out.ReportRuns = append(out.ReportRuns, drift.ViewRun(run))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, struct {
+		ReportRuns []drift.RunView `json:"report_runs"`
+		NextBefore *int64          `json:"next_before"`
+	}{ReportRuns: drift.ViewRuns(runs), NextBefore: nextBefore})
 }
 
 func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Customer) {

@@ -178,7 +178,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	data := map[string]any{"Customer": cust, "Runs": viewRuns(runs)}
+	data := map[string]any{"Customer": cust, "Runs": drift.ViewRuns(runs)}
 	if selected != nil {
 		events, err := q.DriftEventListByRun(r.Context(), db.DriftEventListByRunParams{CustomerID: id, ReportRunID: selected.ID})
 		if err != nil {
@@ -193,12 +193,4 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		data["Events"] = rows
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
-}
-
-func viewRuns(runs []db.ReportRun) []drift.RunView {
-	out := make([]drift.RunView, len(runs))
-	for i, r := range runs {
-		out[i] = drift.ViewRun(r)
-	}
-	return out
 }
