@@ -12,15 +12,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
-	"github.com/upstream-rcm/upstream/internal/testdb"
-	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
@@ -42,26 +38,17 @@ func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
 func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
+	pool, uploader := newUploader(t)
 	// Past MaxStatKeys the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
 	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatKeys: 10}
-	q := db.New(pool)
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 	var ids []int64
 	for c := range 3 {
-		cust, err := customers.Create(ctx, q, fmt.Sprintf("customer-%d", c))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, cust.ID)
-		if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\n"),
+		id := newCustomer(t, pool, fmt.Sprintf("customer-%d", c))
+		ids = append(ids, id)
+		if _, err := ingest.ReplaceMappings(ctx, pool, id, strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\n"),
 			strings.NewReader("cpt,cpt_group\n99213,E&M\n99214,E&M\n70553,Imaging\n")); err != nil {
 			t.Fatal(err)
 		}
@@ -128,22 +115,15 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 func TestStatisticsHandleDistantDates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cust, err := customers.Create(ctx, db.New(pool), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, uploader := newUploader(t)
+	custID := newCustomer(t, pool, "acme")
 	body := "payer,cpt,submitted_date,decided_date,outcome\n" +
 		"A,1,2026-11-01,2426-11-01,PAID\nA,1,2026-11-02,2026-11-05,DENIED\nA,1,1700-01-01,2026-11-03,PAID\n"
-	if _, err := (&ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}).Upload(ctx, cust.ID, "far.csv", strings.NewReader(body)); err != nil {
+	if _, err := uploader.Upload(ctx, custID, "far.csv", strings.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
-	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))))
-	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.Params{AsOf: time.Date(1700, 1, 10, 0, 0, 0, 0, time.UTC), BaselineDays: 5, CurrentDays: 5, MinVolume: 1}))
+	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))))
+	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.Params{AsOf: time.Date(1700, 1, 10, 0, 0, 0, 0, time.UTC), BaselineDays: 5, CurrentDays: 5, MinVolume: 1}))
 }
 
 // Concurrent uploads of one customer whose statistics keys overlap, through
@@ -151,27 +131,20 @@ func TestStatisticsHandleDistantDates(t *testing.T) {
 func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cust, err := customers.Create(ctx, db.New(pool), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, uploader := newUploader(t)
+	custID := newCustomer(t, pool, "acme")
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	errs := make(chan error, 12)
 	for i := range 12 {
 		wg.Go(func() {
-			u := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
+			u := *uploader
 			if i%2 == 1 {
 				u.MaxStatKeys = 5 // the read-back path
 			}
 			// Few payers, groups and days: most keys are shared.
 			body := randomClaims(rand.New(rand.NewPCG(uint64(i), 99)), 800, origin)
-			if _, err := u.Upload(ctx, cust.ID, fmt.Sprintf("u%d.csv", i), strings.NewReader(body)); err != nil {
+			if _, err := u.Upload(ctx, custID, fmt.Sprintf("u%d.csv", i), strings.NewReader(body)); err != nil {
 				errs <- fmt.Errorf("upload %d: %w", i, err)
 			}
 		})
@@ -181,6 +154,6 @@ func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.DefaultParams(origin)))
-	assertSameAggregate(t, ctx, pool, cust.ID, drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 150, CurrentDays: 40, MinVolume: 1}))
+	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.DefaultParams(origin)))
+	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 150, CurrentDays: 40, MinVolume: 1}))
 }

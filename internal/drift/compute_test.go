@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -20,6 +21,28 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// newUploader returns a fresh database and an uploader whose drift jobs are
+// inserted (as an upload must) but not worked: these tests compute directly.
+func newUploader(t *testing.T) (*pgxpool.Pool, *ingest.Uploader) {
+	t.Helper()
+	pool := testdb.New(t)
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
+}
+
+// newCustomer creates a customer.
+func newCustomer(t *testing.T, pool *pgxpool.Pool, name string) int64 {
+	t.Helper()
+	cust, err := customers.Create(context.Background(), db.New(pool), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cust.ID
+}
 
 // rows appends n claims submitted on day, decided days later, with the
 // first denied of them DENIED and the rest PAID (or all `outcome` if set).
@@ -44,12 +67,9 @@ func rows(b *strings.Builder, n int, payer, cpt, day string, decisionDays, denie
 func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := testdb.New(t)
-	cust, err := customers.Create(ctx, db.New(pool), "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID,
+	pool, uploader := newUploader(t)
+	custID := newCustomer(t, pool, "acme")
+	if _, err := ingest.ReplaceMappings(ctx, pool, custID,
 		strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\naetna,Aetna\n"),
 		strings.NewReader("cpt,cpt_group\n99213,E&M\n")); err != nil {
 		t.Fatal(err)
@@ -81,12 +101,7 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 	rows(&b, 29, "Humana", "99213", "2026-10-01", 5, 0, "")
 	rows(&b, 50, "Humana", "99213", "2026-11-20", 30, 50, "")
 
-	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}
-	if _, err := uploader.Upload(ctx, cust.ID, "planted.csv", strings.NewReader(b.String())); err != nil {
+	if _, err := uploader.Upload(ctx, custID, "planted.csv", strings.NewReader(b.String())); err != nil {
 		t.Fatal(err)
 	}
 
@@ -96,7 +111,7 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust.ID, RunType: drift.RunManual, Params: drift.DefaultParams(asOf)})
+	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: custID, RunType: drift.RunManual, Params: drift.DefaultParams(asOf)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +138,7 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 		{Payer: "Aetna", CptGroup: "E&M", DriftType: "DECISION_TIME", BaselineValue: 11, CurrentValue: 15, DeltaValue: 4,
 			Severity: 0.4, Confidence: aetnaConfidence, BaselineSampleSize: 40, CurrentSampleSize: 30},
 	}
-	got, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: cust.ID, ReportRunID: run.ID})
+	got, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: custID, ReportRunID: run.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
