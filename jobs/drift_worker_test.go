@@ -325,7 +325,7 @@ func TestKilledComputationLeavesNothingAndIsRetried(t *testing.T) {
 			})
 			up := h.upload(t, cust, "claims.csv", driftingClaims("Aetna"))
 			h.waitIdle(t)
-			runs, err := db.New(h.pool).ReportRunGetByJob(context.Background(), up.JobID)
+			runs, err := db.New(h.pool).ReportRunGetByJobMany(context.Background(), up.JobID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,28 +7,15 @@ SELECT * FROM customers WHERE name = @name;
 -- name: CustomerGetByID :one
 SELECT * FROM customers WHERE id = @id;
 
-
 -- name: CustomerLockForDrift :one
 -- FOR NO KEY UPDATE serializes drift computations per customer without
 -- conflicting with the FOR KEY SHARE locks that the foreign-key checks of
 -- concurrent uploads take on the same row.
 SELECT * FROM customers WHERE id = @id FOR NO KEY UPDATE;
 
--- name: CustomerDeleteDriftEvents :exec
-DELETE FROM drift_events WHERE customer_id = @customer_id;
-
--- name: CustomerDeleteReportRuns :exec
-DELETE FROM report_runs WHERE customer_id = @customer_id;
-
--- name: CustomerDeleteDriftRequests :exec
-DELETE FROM drift_requests WHERE customer_id = @customer_id;
-
--- name: CustomerDeleteUploads :exec
--- Claims go with their uploads (ON DELETE CASCADE).
-DELETE FROM uploads WHERE customer_id = @customer_id;
-
 -- name: CustomerDelete :exec
--- Mappings go with the customer (ON DELETE CASCADE).
+-- Everything of the customer goes with it (ON DELETE CASCADE, directly or
+-- through its uploads and runs).
 DELETE FROM customers WHERE id = @id;
 
 -- name: CustomerListLackingWeeklyRun :many
@@ -55,6 +42,3 @@ LEFT JOIN LATERAL (
     SELECT * FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
 ORDER BY c.name;
-
--- name: CustomerDeleteClaimDayStats :exec
-DELETE FROM claim_day_stats WHERE customer_id = @customer_id;

@@ -28,7 +28,7 @@ WHERE customer_id = @customer_id AND run_type = 'weekly' AND status = 'success' 
 -- name: ReportRunGetByID :one
 SELECT * FROM report_runs WHERE customer_id = @customer_id AND id = @id;
 
--- name: ReportRunGetByJob :many
+-- name: ReportRunGetByJobMany :many
 SELECT * FROM report_runs WHERE job_id = @job_id ORDER BY id;
 
 -- name: ReportRunGetLatestSuccessful :one

@@ -39,7 +39,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	switch {
 	case err == nil:
 		fmt.Printf("Resetting customer %q (id %d): deleting its previous demo data.\n", demo.CustomerName, existing.ID)
-		if err := customers.Delete(ctx, pool, existing.ID); err != nil {
+		if err := customers.Delete(ctx, db.New(pool), existing.ID); err != nil {
 			return err
 		}
 	case !errors.Is(err, customers.ErrNotFound):

@@ -80,7 +80,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	state := states[0]
-	runs, err := db.New(pool).ReportRunGetByJob(ctx, &jobID)
+	runs, err := db.New(pool).ReportRunGetByJobMany(ctx, &jobID)
 	if err != nil {
 		return err
 	}

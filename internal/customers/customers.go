@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 )
@@ -55,30 +54,17 @@ func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 	return c, nil
 }
 
-// Delete removes a customer with all its uploads, claims, mappings, runs
-// and events, in one transaction. Jobs already queued for it find no
-// customer and are cancelled.
-func Delete(ctx context.Context, pool *pgxpool.Pool, id int64) error {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin customer deletion: %w", err)
+// Delete removes a customer with everything it owns (uploads, claims,
+// statistics, mappings, keys, runs and events) in one statement, by the
+// schema's cascades. Deleting the row takes its FOR UPDATE lock, so it waits
+// for a running computation (FOR NO KEY UPDATE) and for uploads in flight
+// (FOR KEY SHARE). Jobs already queued for it find no customer and are
+// cancelled.
+func Delete(ctx context.Context, q *db.Queries, id int64) error {
+	if err := q.CustomerDelete(ctx, id); err != nil {
+		return fmt.Errorf("delete customer %d: %w", id, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
-	// Serialize with any drift computation of this customer.
-	if _, err := q.CustomerLockForDrift(ctx, id); err != nil {
-		return fmt.Errorf("lock customer %d: %w", id, err)
-	}
-	steps := []func(context.Context, int64) error{
-		q.CustomerDeleteDriftEvents, q.CustomerDeleteReportRuns, q.CustomerDeleteDriftRequests,
-		q.CustomerDeleteClaimDayStats, q.CustomerDeleteUploads, q.CustomerDelete,
-	}
-	for _, step := range steps {
-		if err := step(ctx, id); err != nil {
-			return fmt.Errorf("delete customer %d: %w", id, err)
-		}
-	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // APIKeyPrefix starts every customer API key, so leaked keys are
@@ -97,7 +83,7 @@ func IssueAPIKey(ctx context.Context, q *db.Queries, customerID int64) (string, 
 	}
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(key))
-	if _, err := q.APIKeyCreate(ctx, db.APIKeyCreateParams{CustomerID: customerID, KeySha256: sum[:], KeyPrefix: key[:len(APIKeyPrefix)+6]}); err != nil {
+	if _, err := q.APIKeyCreate(ctx, db.APIKeyCreateParams{CustomerID: customerID, KeySHA256: sum[:], KeyPrefix: key[:len(APIKeyPrefix)+6]}); err != nil {
 		return "", fmt.Errorf("store API key for customer %d: %w", customerID, err)
 	}
 	return key, nil
@@ -118,7 +104,7 @@ func CustomerForAPIKey(ctx context.Context, q *db.Queries, key string) (int64, e
 	}
 	// The lookup was by hash; comparing again in constant time keeps the
 	// check independent of how the index compares.
-	if subtle.ConstantTimeCompare(k.KeySha256, sum[:]) != 1 {
+	if subtle.ConstantTimeCompare(k.KeySHA256, sum[:]) != 1 {
 		return 0, ErrInvalidAPIKey
 	}
 	return k.CustomerID, nil

@@ -15,17 +15,17 @@ INSERT INTO api_keys (customer_id, key_sha256, key_prefix) VALUES ($1, $2, $3) R
 
 type APIKeyCreateParams struct {
 	CustomerID int64
-	KeySha256  []byte
+	KeySHA256  []byte
 	KeyPrefix  string
 }
 
-func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (ApiKey, error) {
-	row := q.db.QueryRow(ctx, aPIKeyCreate, arg.CustomerID, arg.KeySha256, arg.KeyPrefix)
-	var i ApiKey
+func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (APIKey, error) {
+	row := q.db.QueryRow(ctx, aPIKeyCreate, arg.CustomerID, arg.KeySHA256, arg.KeyPrefix)
+	var i APIKey
 	err := row.Scan(
 		&i.ID,
 		&i.CustomerID,
-		&i.KeySha256,
+		&i.KeySHA256,
 		&i.KeyPrefix,
 		&i.CreatedAt,
 		&i.RevokedAt,
@@ -37,13 +37,13 @@ const aPIKeyGetByHash = `-- name: APIKeyGetByHash :one
 SELECT id, customer_id, key_sha256, key_prefix, created_at, revoked_at FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
 `
 
-func (q *Queries) APIKeyGetByHash(ctx context.Context, keySha256 []byte) (ApiKey, error) {
+func (q *Queries) APIKeyGetByHash(ctx context.Context, keySha256 []byte) (APIKey, error) {
 	row := q.db.QueryRow(ctx, aPIKeyGetByHash, keySha256)
-	var i ApiKey
+	var i APIKey
 	err := row.Scan(
 		&i.ID,
 		&i.CustomerID,
-		&i.KeySha256,
+		&i.KeySHA256,
 		&i.KeyPrefix,
 		&i.CreatedAt,
 		&i.RevokedAt,

@@ -22,7 +22,7 @@ type ClaimDayStatsAddParams struct {
 	CustomerID     int64
 	SubmittedDates []time.Time
 	Payers         []string
-	CptGroups      []string
+	CPTGroups      []string
 	DecisionDays   []int32
 	Claims         []int64
 	Denied         []int64
@@ -36,7 +36,7 @@ func (q *Queries) ClaimDayStatsAdd(ctx context.Context, arg ClaimDayStatsAddPara
 		arg.CustomerID,
 		arg.SubmittedDates,
 		arg.Payers,
-		arg.CptGroups,
+		arg.CPTGroups,
 		arg.DecisionDays,
 		arg.Claims,
 		arg.Denied,
@@ -104,7 +104,7 @@ type ClaimDayStatsAggregateParams struct {
 
 type ClaimDayStatsAggregateRow struct {
 	Payer      string
-	CptGroup   string
+	CPTGroup   string
 	IsCurrent  bool
 	Volume     int64
 	Denied     int64
@@ -134,7 +134,7 @@ func (q *Queries) ClaimDayStatsAggregate(ctx context.Context, arg ClaimDayStatsA
 		var i ClaimDayStatsAggregateRow
 		if err := rows.Scan(
 			&i.Payer,
-			&i.CptGroup,
+			&i.CPTGroup,
 			&i.IsCurrent,
 			&i.Volume,
 			&i.Denied,

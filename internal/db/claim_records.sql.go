@@ -40,7 +40,7 @@ type ClaimDriftAggregateParams struct {
 
 type ClaimDriftAggregateRow struct {
 	Payer              string
-	CptGroup           string
+	CPTGroup           string
 	BaselineVolume     int32
 	BaselineDenied     int32
 	BaselineMedianDays float64
@@ -68,7 +68,7 @@ func (q *Queries) ClaimDriftAggregate(ctx context.Context, arg ClaimDriftAggrega
 		var i ClaimDriftAggregateRow
 		if err := rows.Scan(
 			&i.Payer,
-			&i.CptGroup,
+			&i.CPTGroup,
 			&i.BaselineVolume,
 			&i.BaselineDenied,
 			&i.BaselineMedianDays,

@@ -9,13 +9,13 @@ import (
 	"context"
 )
 
-// iteratorForCptGroupMappingInsertMany implements pgx.CopyFromSource.
-type iteratorForCptGroupMappingInsertMany struct {
-	rows                 []CptGroupMappingInsertManyParams
+// iteratorForCPTGroupMappingInsertMany implements pgx.CopyFromSource.
+type iteratorForCPTGroupMappingInsertMany struct {
+	rows                 []CPTGroupMappingInsertManyParams
 	skippedFirstNextCall bool
 }
 
-func (r *iteratorForCptGroupMappingInsertMany) Next() bool {
+func (r *iteratorForCPTGroupMappingInsertMany) Next() bool {
 	if len(r.rows) == 0 {
 		return false
 	}
@@ -27,20 +27,20 @@ func (r *iteratorForCptGroupMappingInsertMany) Next() bool {
 	return len(r.rows) > 0
 }
 
-func (r iteratorForCptGroupMappingInsertMany) Values() ([]interface{}, error) {
+func (r iteratorForCPTGroupMappingInsertMany) Values() ([]interface{}, error) {
 	return []interface{}{
 		r.rows[0].CustomerID,
-		r.rows[0].Cpt,
-		r.rows[0].CptGroup,
+		r.rows[0].CPT,
+		r.rows[0].CPTGroup,
 	}, nil
 }
 
-func (r iteratorForCptGroupMappingInsertMany) Err() error {
+func (r iteratorForCPTGroupMappingInsertMany) Err() error {
 	return nil
 }
 
-func (q *Queries) CptGroupMappingInsertMany(ctx context.Context, arg []CptGroupMappingInsertManyParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"cpt_group_mappings"}, []string{"customer_id", "cpt", "cpt_group"}, &iteratorForCptGroupMappingInsertMany{rows: arg})
+func (q *Queries) CPTGroupMappingInsertMany(ctx context.Context, arg []CPTGroupMappingInsertManyParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"cpt_group_mappings"}, []string{"customer_id", "cpt", "cpt_group"}, &iteratorForCPTGroupMappingInsertMany{rows: arg})
 }
 
 // iteratorForPayerMappingInsertMany implements pgx.CopyFromSource.

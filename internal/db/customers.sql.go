@@ -25,55 +25,10 @@ const customerDelete = `-- name: CustomerDelete :exec
 DELETE FROM customers WHERE id = $1
 `
 
-// Mappings go with the customer (ON DELETE CASCADE).
+// Everything of the customer goes with it (ON DELETE CASCADE, directly or
+// through its uploads and runs).
 func (q *Queries) CustomerDelete(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, customerDelete, id)
-	return err
-}
-
-const customerDeleteClaimDayStats = `-- name: CustomerDeleteClaimDayStats :exec
-DELETE FROM claim_day_stats WHERE customer_id = $1
-`
-
-func (q *Queries) CustomerDeleteClaimDayStats(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, customerDeleteClaimDayStats, customerID)
-	return err
-}
-
-const customerDeleteDriftEvents = `-- name: CustomerDeleteDriftEvents :exec
-DELETE FROM drift_events WHERE customer_id = $1
-`
-
-func (q *Queries) CustomerDeleteDriftEvents(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, customerDeleteDriftEvents, customerID)
-	return err
-}
-
-const customerDeleteDriftRequests = `-- name: CustomerDeleteDriftRequests :exec
-DELETE FROM drift_requests WHERE customer_id = $1
-`
-
-func (q *Queries) CustomerDeleteDriftRequests(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, customerDeleteDriftRequests, customerID)
-	return err
-}
-
-const customerDeleteReportRuns = `-- name: CustomerDeleteReportRuns :exec
-DELETE FROM report_runs WHERE customer_id = $1
-`
-
-func (q *Queries) CustomerDeleteReportRuns(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, customerDeleteReportRuns, customerID)
-	return err
-}
-
-const customerDeleteUploads = `-- name: CustomerDeleteUploads :exec
-DELETE FROM uploads WHERE customer_id = $1
-`
-
-// Claims go with their uploads (ON DELETE CASCADE).
-func (q *Queries) CustomerDeleteUploads(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, customerDeleteUploads, customerID)
 	return err
 }
 

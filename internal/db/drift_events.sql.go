@@ -28,7 +28,7 @@ type DriftEventInsertManyParams struct {
 	CustomerID          int64
 	ReportRunID         int64
 	Payers              []string
-	CptGroups           []string
+	CPTGroups           []string
 	DriftTypes          []string
 	BaselineValues      []float64
 	CurrentValues       []float64
@@ -50,7 +50,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.CustomerID,
 		arg.ReportRunID,
 		arg.Payers,
-		arg.CptGroups,
+		arg.CPTGroups,
 		arg.DriftTypes,
 		arg.BaselineValues,
 		arg.CurrentValues,
@@ -95,7 +95,7 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.CustomerID,
 			&i.ReportRunID,
 			&i.Payer,
-			&i.CptGroup,
+			&i.CPTGroup,
 			&i.DriftType,
 			&i.BaselineValue,
 			&i.CurrentValue,

@@ -9,35 +9,35 @@ import (
 	"context"
 )
 
-const cptGroupMappingDeleteByCustomer = `-- name: CptGroupMappingDeleteByCustomer :exec
+const cPTGroupMappingDeleteByCustomer = `-- name: CPTGroupMappingDeleteByCustomer :exec
 DELETE FROM cpt_group_mappings WHERE customer_id = $1
 `
 
-func (q *Queries) CptGroupMappingDeleteByCustomer(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, cptGroupMappingDeleteByCustomer, customerID)
+func (q *Queries) CPTGroupMappingDeleteByCustomer(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, cPTGroupMappingDeleteByCustomer, customerID)
 	return err
 }
 
-type CptGroupMappingInsertManyParams struct {
+type CPTGroupMappingInsertManyParams struct {
 	CustomerID int64
-	Cpt        string
-	CptGroup   string
+	CPT        string
+	CPTGroup   string
 }
 
-const cptGroupMappingListByCustomer = `-- name: CptGroupMappingListByCustomer :many
+const cPTGroupMappingListByCustomer = `-- name: CPTGroupMappingListByCustomer :many
 SELECT customer_id, cpt, cpt_group FROM cpt_group_mappings WHERE customer_id = $1 ORDER BY cpt
 `
 
-func (q *Queries) CptGroupMappingListByCustomer(ctx context.Context, customerID int64) ([]CptGroupMapping, error) {
-	rows, err := q.db.Query(ctx, cptGroupMappingListByCustomer, customerID)
+func (q *Queries) CPTGroupMappingListByCustomer(ctx context.Context, customerID int64) ([]CPTGroupMapping, error) {
+	rows, err := q.db.Query(ctx, cPTGroupMappingListByCustomer, customerID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []CptGroupMapping{}
+	items := []CPTGroupMapping{}
 	for rows.Next() {
-		var i CptGroupMapping
-		if err := rows.Scan(&i.CustomerID, &i.Cpt, &i.CptGroup); err != nil {
+		var i CPTGroupMapping
+		if err := rows.Scan(&i.CustomerID, &i.CPT, &i.CPTGroup); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

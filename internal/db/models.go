@@ -10,20 +10,26 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-type ApiKey struct {
+type APIKey struct {
 	ID         int64
 	CustomerID int64
-	KeySha256  []byte
+	KeySHA256  []byte
 	KeyPrefix  string
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+}
+
+type CPTGroupMapping struct {
+	CustomerID int64
+	CPT        string
+	CPTGroup   string
 }
 
 type ClaimDayStat struct {
 	CustomerID    int64
 	SubmittedDate time.Time
 	Payer         string
-	CptGroup      string
+	CPTGroup      string
 	DecisionDays  int32
 	Claims        int64
 	Denied        int64
@@ -35,20 +41,14 @@ type ClaimRecord struct {
 	UploadID         int64
 	SourceRow        int32
 	Payer            string
-	Cpt              string
-	CptGroup         string
+	CPT              string
+	CPTGroup         string
 	SubmittedDate    time.Time
 	DecidedDate      time.Time
 	Outcome          string
 	AllowedAmount    pgtype.Numeric
 	DenialReasonCode *string
 	DenialReasonText *string
-}
-
-type CptGroupMapping struct {
-	CustomerID int64
-	Cpt        string
-	CptGroup   string
 }
 
 type Customer struct {
@@ -62,7 +62,7 @@ type DriftEvent struct {
 	CustomerID         int64
 	ReportRunID        int64
 	Payer              string
-	CptGroup           string
+	CPTGroup           string
 	DriftType          string
 	BaselineValue      float64
 	CurrentValue       float64
@@ -120,7 +120,7 @@ type Upload struct {
 	ID               int64
 	CustomerID       int64
 	Filename         string
-	Sha256           *string
+	SHA256           *string
 	Status           string
 	RowsTotal        int32
 	Accepted         int32

@@ -181,12 +181,12 @@ func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDPara
 	return i, err
 }
 
-const reportRunGetByJob = `-- name: ReportRunGetByJob :many
+const reportRunGetByJobMany = `-- name: ReportRunGetByJobMany :many
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs WHERE job_id = $1 ORDER BY id
 `
 
-func (q *Queries) ReportRunGetByJob(ctx context.Context, jobID *int64) ([]ReportRun, error) {
-	rows, err := q.db.Query(ctx, reportRunGetByJob, jobID)
+func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]ReportRun, error) {
+	rows, err := q.db.Query(ctx, reportRunGetByJobMany, jobID)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejec
 `
 
 type UploadCompleteParams struct {
-	Sha256           *string
+	SHA256           *string
 	RowsTotal        int32
 	Accepted         int32
 	Rejected         int32
@@ -39,7 +39,7 @@ type UploadCompleteParams struct {
 
 func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) (Upload, error) {
 	row := q.db.QueryRow(ctx, uploadComplete,
-		arg.Sha256,
+		arg.SHA256,
 		arg.RowsTotal,
 		arg.Accepted,
 		arg.Rejected,
@@ -54,7 +54,7 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 		&i.ID,
 		&i.CustomerID,
 		&i.Filename,
-		&i.Sha256,
+		&i.SHA256,
 		&i.Status,
 		&i.RowsTotal,
 		&i.Accepted,
@@ -104,7 +104,7 @@ func (q *Queries) UploadGetByID(ctx context.Context, arg UploadGetByIDParams) (U
 		&i.ID,
 		&i.CustomerID,
 		&i.Filename,
-		&i.Sha256,
+		&i.SHA256,
 		&i.Status,
 		&i.RowsTotal,
 		&i.Accepted,
@@ -126,17 +126,17 @@ SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected
 
 type UploadGetBySHA256Params struct {
 	CustomerID int64
-	Sha256     *string
+	SHA256     *string
 }
 
 func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Params) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadGetBySHA256, arg.CustomerID, arg.Sha256)
+	row := q.db.QueryRow(ctx, uploadGetBySHA256, arg.CustomerID, arg.SHA256)
 	var i Upload
 	err := row.Scan(
 		&i.ID,
 		&i.CustomerID,
 		&i.Filename,
-		&i.Sha256,
+		&i.SHA256,
 		&i.Status,
 		&i.RowsTotal,
 		&i.Accepted,
@@ -169,7 +169,7 @@ func (q *Queries) UploadSetJob(ctx context.Context, arg UploadSetJobParams) (Upl
 		&i.ID,
 		&i.CustomerID,
 		&i.Filename,
-		&i.Sha256,
+		&i.SHA256,
 		&i.Status,
 		&i.RowsTotal,
 		&i.Accepted,

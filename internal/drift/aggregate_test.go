@@ -81,7 +81,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 			}
 		}
 	}
-	if err := customers.Delete(ctx, pool, ids[0]); err != nil {
+	if err := customers.Delete(ctx, db.New(pool), ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	var left int

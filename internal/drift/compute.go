@@ -128,8 +128,8 @@ func Aggregate(ctx context.Context, q *db.Queries, customerID int64, w Windows) 
 	// group, baseline first.
 	var groups []Group
 	for _, r := range rows {
-		if n := len(groups); n == 0 || groups[n-1].Payer != r.Payer || groups[n-1].CPTGroup != r.CptGroup {
-			groups = append(groups, Group{Payer: r.Payer, CPTGroup: r.CptGroup})
+		if n := len(groups); n == 0 || groups[n-1].Payer != r.Payer || groups[n-1].CPTGroup != r.CPTGroup {
+			groups = append(groups, Group{Payer: r.Payer, CPTGroup: r.CPTGroup})
 		}
 		stats := WindowStats{Volume: int(r.Volume), Denied: int(r.Denied), MedianDays: r.MedianDays}
 		if r.IsCurrent {
@@ -152,7 +152,7 @@ func AggregateRawClaims(ctx context.Context, q *db.Queries, customerID int64, w 
 	}
 	groups := make([]Group, len(rows))
 	for i, r := range rows {
-		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CptGroup,
+		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CPTGroup,
 			Baseline: WindowStats{Volume: int(r.BaselineVolume), Denied: int(r.BaselineDenied), MedianDays: r.BaselineMedianDays},
 			Current:  WindowStats{Volume: int(r.CurrentVolume), Denied: int(r.CurrentDenied), MedianDays: r.CurrentMedianDays}}
 	}
@@ -168,7 +168,7 @@ func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEve
 	}
 	for _, e := range events {
 		p.Payers = append(p.Payers, e.Payer)
-		p.CptGroups = append(p.CptGroups, e.CPTGroup)
+		p.CPTGroups = append(p.CPTGroups, e.CPTGroup)
 		p.DriftTypes = append(p.DriftTypes, e.Type)
 		p.BaselineValues = append(p.BaselineValues, e.BaselineValue)
 		p.CurrentValues = append(p.CurrentValues, e.CurrentValue)

@@ -131,11 +131,11 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 	aetnaDelta := aetnaCurrentRate - aetnaBaselineRate
 	cignaBaselineRate, cignaCurrentRate := 15.0/30, 3.0/30
 	want := []db.DriftEvent{
-		{Payer: "Cigna", CptGroup: "OTHER", DriftType: "DENIAL_RATE", BaselineValue: 0.5, CurrentValue: 0.1, DeltaValue: cignaCurrentRate - cignaBaselineRate,
+		{Payer: "Cigna", CPTGroup: "OTHER", DriftType: "DENIAL_RATE", BaselineValue: 0.5, CurrentValue: 0.1, DeltaValue: cignaCurrentRate - cignaBaselineRate,
 			Severity: 0.8, Confidence: 0.5, BaselineSampleSize: 30, CurrentSampleSize: 30},
-		{Payer: "Aetna", CptGroup: "E&M", DriftType: "DENIAL_RATE", BaselineValue: 0.1, CurrentValue: 0.4, DeltaValue: aetnaDelta,
+		{Payer: "Aetna", CPTGroup: "E&M", DriftType: "DENIAL_RATE", BaselineValue: 0.1, CurrentValue: 0.4, DeltaValue: aetnaDelta,
 			Severity: aetnaDelta * 2, Confidence: aetnaConfidence, BaselineSampleSize: 40, CurrentSampleSize: 30},
-		{Payer: "Aetna", CptGroup: "E&M", DriftType: "DECISION_TIME", BaselineValue: 11, CurrentValue: 15, DeltaValue: 4,
+		{Payer: "Aetna", CPTGroup: "E&M", DriftType: "DECISION_TIME", BaselineValue: 11, CurrentValue: 15, DeltaValue: 4,
 			Severity: 0.4, Confidence: aetnaConfidence, BaselineSampleSize: 40, CurrentSampleSize: 30},
 	}
 	got, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: custID, ReportRunID: run.ID})
@@ -147,13 +147,13 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Payer != w.Payer || g.CptGroup != w.CptGroup || g.DriftType != w.DriftType ||
+		if g.Payer != w.Payer || g.CPTGroup != w.CPTGroup || g.DriftType != w.DriftType ||
 			g.BaselineValue != w.BaselineValue || g.CurrentValue != w.CurrentValue || g.DeltaValue != w.DeltaValue ||
 			g.Severity != w.Severity || g.Confidence != w.Confidence ||
 			g.BaselineSampleSize != w.BaselineSampleSize || g.CurrentSampleSize != w.CurrentSampleSize {
 			t.Errorf("event %d:\n got %s/%s/%s b=%v c=%v d=%v sev=%v conf=%v n=%d/%d\nwant %s/%s/%s b=%v c=%v d=%v sev=%v conf=%v n=%d/%d", i,
-				g.Payer, g.CptGroup, g.DriftType, g.BaselineValue, g.CurrentValue, g.DeltaValue, g.Severity, g.Confidence, g.BaselineSampleSize, g.CurrentSampleSize,
-				w.Payer, w.CptGroup, w.DriftType, w.BaselineValue, w.CurrentValue, w.DeltaValue, w.Severity, w.Confidence, w.BaselineSampleSize, w.CurrentSampleSize)
+				g.Payer, g.CPTGroup, g.DriftType, g.BaselineValue, g.CurrentValue, g.DeltaValue, g.Severity, g.Confidence, g.BaselineSampleSize, g.CurrentSampleSize,
+				w.Payer, w.CPTGroup, w.DriftType, w.BaselineValue, w.CurrentValue, w.DeltaValue, w.Severity, w.Confidence, w.BaselineSampleSize, w.CurrentSampleSize)
 		}
 		if g.BaselineStart.Format(time.DateOnly) != "2026-08-11" || g.BaselineEnd.Format(time.DateOnly) != "2026-11-09" ||
 			g.CurrentStart.Format(time.DateOnly) != "2026-11-09" || g.CurrentEnd.Format(time.DateOnly) != "2026-11-23" {

@@ -104,7 +104,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 	out := make([]EventView, len(events))
 	for i, e := range events {
 		out[i] = EventView{
-			ID: e.ID, CustomerID: e.CustomerID, ReportRunID: e.ReportRunID, Payer: e.Payer, CPTGroup: e.CptGroup, DriftType: e.DriftType,
+			ID: e.ID, CustomerID: e.CustomerID, ReportRunID: e.ReportRunID, Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: e.DriftType,
 			BaselineValue: e.BaselineValue, CurrentValue: e.CurrentValue, DeltaValue: e.DeltaValue, Severity: e.Severity, Confidence: e.Confidence,
 			BaselineStart: e.BaselineStart.Format(time.DateOnly), BaselineEnd: e.BaselineEnd.Format(time.DateOnly),
 			CurrentStart: e.CurrentStart.Format(time.DateOnly), CurrentEnd: e.CurrentEnd.Format(time.DateOnly),

@@ -51,7 +51,7 @@ func LoadMappings(ctx context.Context, q *db.Queries, customerID int64) (*Mappin
 	if err != nil {
 		return nil, fmt.Errorf("load payer mappings: %w", err)
 	}
-	groups, err := q.CptGroupMappingListByCustomer(ctx, customerID)
+	groups, err := q.CPTGroupMappingListByCustomer(ctx, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("load CPT group mappings: %w", err)
 	}
@@ -60,7 +60,7 @@ func LoadMappings(ctx context.Context, q *db.Queries, customerID int64) (*Mappin
 		m.Payers[p.RawNameKey] = p.NormalizedName
 	}
 	for _, g := range groups {
-		m.CPTGroups[g.Cpt] = g.CptGroup
+		m.CPTGroups[g.CPT] = g.CPTGroup
 	}
 	return m, nil
 }
@@ -73,7 +73,7 @@ func LoadMappings(ctx context.Context, q *db.Queries, customerID int64) (*Mappin
 func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, payers, cptGroups io.Reader) (MappingCounts, error) {
 	var counts MappingCounts
 	var payerRows []db.PayerMappingInsertManyParams
-	var groupRows []db.CptGroupMappingInsertManyParams
+	var groupRows []db.CPTGroupMappingInsertManyParams
 	if payers != nil {
 		pairs, err := readMappingFile("payers", payers, "raw_name", "normalized_name", PayerKey)
 		if err != nil {
@@ -90,8 +90,8 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 			return counts, err
 		}
 		for _, p := range pairs {
-			groupRows = append(groupRows, db.CptGroupMappingInsertManyParams{
-				CustomerID: customerID, Cpt: CPTKey(p.key), CptGroup: p.value})
+			groupRows = append(groupRows, db.CPTGroupMappingInsertManyParams{
+				CustomerID: customerID, CPT: CPTKey(p.key), CPTGroup: p.value})
 		}
 	}
 
@@ -112,10 +112,10 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 		counts.Payers = &n
 	}
 	if cptGroups != nil {
-		if err := q.CptGroupMappingDeleteByCustomer(ctx, customerID); err != nil {
+		if err := q.CPTGroupMappingDeleteByCustomer(ctx, customerID); err != nil {
 			return counts, fmt.Errorf("delete CPT group mappings: %w", err)
 		}
-		if _, err := q.CptGroupMappingInsertMany(ctx, groupRows); err != nil {
+		if _, err := q.CPTGroupMappingInsertMany(ctx, groupRows); err != nil {
 			return counts, fmt.Errorf("store CPT group mappings: %w", err)
 		}
 		n := len(groupRows)

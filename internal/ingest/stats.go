@@ -80,7 +80,7 @@ func (s *dayStats) store(ctx context.Context, q *db.Queries, customerID, uploadI
 		n := s.counts[k]
 		p.SubmittedDates = append(p.SubmittedDates, k.submitted)
 		p.Payers = append(p.Payers, k.payer)
-		p.CptGroups = append(p.CptGroups, k.cptGroup)
+		p.CPTGroups = append(p.CPTGroups, k.cptGroup)
 		p.DecisionDays = append(p.DecisionDays, k.days)
 		p.Claims = append(p.Claims, n.claims)
 		p.Denied = append(p.Denied, n.denied)

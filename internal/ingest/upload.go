@@ -42,7 +42,7 @@ type DuplicateError struct {
 
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("duplicate upload: this file (sha256 %s) was already uploaded as upload %d (%q, %s)",
-		*e.First.Sha256, e.First.ID, e.First.Filename, e.First.CreatedAt.UTC().Format(time.RFC3339))
+		*e.First.SHA256, e.First.ID, e.First.Filename, e.First.CreatedAt.UTC().Format(time.RFC3339))
 }
 
 // NoValidRowsError is returned when every row of a file was rejected.
@@ -114,8 +114,8 @@ func UploadFromRow(u db.Upload) (*Upload, error) {
 		JobID: u.JobID, JobCoalesced: u.JobCoalesced, CreatedAt: u.CreatedAt,
 		MinSubmitted: formatDate(u.MinSubmittedDate), MaxSubmitted: formatDate(u.MaxSubmittedDate),
 	}
-	if u.Sha256 != nil {
-		out.SHA256 = *u.Sha256
+	if u.SHA256 != nil {
+		out.SHA256 = *u.SHA256
 	}
 	if err := json.Unmarshal(u.Errors, &out.Errors); err != nil {
 		return nil, fmt.Errorf("decode row errors of upload %d: %w", u.ID, err)
@@ -191,7 +191,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 		return nil, fmt.Errorf("encode row errors: %w", err)
 	}
 	_, err = q.UploadComplete(ctx, db.UploadCompleteParams{
-		ID: uploadID, Sha256: &digest,
+		ID: uploadID, SHA256: &digest,
 		RowsTotal: int32(stats.Rows), Accepted: int32(stats.Accepted), Rejected: int32(stats.Rejected), Warnings: int32(stats.Warnings),
 		MinSubmittedDate: &stats.MinSubmitted, MaxSubmittedDate: &stats.MaxSubmitted,
 		Errors: errorsJSON,
@@ -227,7 +227,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 }
 
 func (u *Uploader) duplicateError(ctx context.Context, customerID int64, digest string) error {
-	first, err := db.New(u.Pool).UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, Sha256: &digest})
+	first, err := db.New(u.Pool).UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, SHA256: &digest})
 	if err != nil {
 		return fmt.Errorf("duplicate upload (sha256 %s), and looking up the first failed: %w", digest, err)
 	}
