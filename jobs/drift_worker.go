@@ -165,7 +165,7 @@ func computeAndComplete[T river.JobArgs](ctx context.Context, d *DriftDeps, job 
 		// The job's context may be cancelled; the failure must still land.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		metrics.DriftComputations.WithLabelValues(req.RunType, "failed").Inc()
+		metrics.DriftComputations.WithLabelValues(string(req.RunType), "failed").Inc()
 		run, recErr := drift.RecordFailure(rctx, db.New(d.Pool), req, err)
 		if recErr != nil {
 			logger.ErrorContext(ctx, "drift computation failed and recording the failure failed too", "error", err, "record_error", recErr)
@@ -175,14 +175,14 @@ func computeAndComplete[T river.JobArgs](ctx context.Context, d *DriftDeps, job 
 		return err
 	}
 	if outcome.AlreadyDone {
-		metrics.DriftComputations.WithLabelValues(req.RunType, "already_done").Inc()
+		metrics.DriftComputations.WithLabelValues(string(req.RunType), "already_done").Inc()
 		logger.InfoContext(ctx, "weekly drift run already done", "report_run_id", outcome.Run.ID)
 		return nil
 	}
-	metrics.DriftComputations.WithLabelValues(req.RunType, "success").Inc()
-	metrics.DriftDuration.WithLabelValues(req.RunType).Observe(float64(deref(outcome.Run.DurationMs)) / 1000)
+	metrics.DriftComputations.WithLabelValues(string(req.RunType), "success").Inc()
+	metrics.DriftDuration.WithLabelValues(string(req.RunType)).Observe(float64(deref(outcome.Run.DurationMs)) / 1000)
 	for _, ev := range outcome.Events {
-		metrics.DriftEvents.WithLabelValues(ev.Type).Inc()
+		metrics.DriftEvents.WithLabelValues(string(ev.Type)).Inc()
 	}
 	logger.InfoContext(ctx, "drift computed", "report_run_id", outcome.Run.ID,
 		"events_created", deref(outcome.Run.EventsCreated), "claims_read", deref(outcome.Run.ClaimsRead), "duration_ms", deref(outcome.Run.DurationMs))

@@ -143,21 +143,10 @@ func (h *harness) upload(t *testing.T, cust int64, name string, claims []claim) 
 // waitIdle waits until no job is waiting, running or retrying.
 func (h *harness) waitIdle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var busy int
-		err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
-			WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`).Scan(&busy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if busy == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d jobs still unfinished after 60s", busy)
-		}
-		time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := jobs.WaitIdle(ctx, h.pool, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }
 

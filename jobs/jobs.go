@@ -11,24 +11,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
 )
 
 // QueueDrift is the queue of drift computations.
 const QueueDrift = "drift"
-
-// uniqueWhileUnfinished are the states in which a unique job blocks an
-// equal insert. Completed is deliberately absent: an upload that commits
-// after a computation finished must get a computation of its own.
-var uniqueWhileUnfinished = []rivertype.JobState{
-	rivertype.JobStateAvailable,
-	rivertype.JobStatePending,
-	rivertype.JobStateRunning,
-	rivertype.JobStateRetryable,
-	rivertype.JobStateScheduled,
-}
 
 // CustomerDriftArgs asks for a drift computation of a customer's latest
 // data, as of today, with default parameters. Uploads enqueue it, and so
@@ -45,7 +33,7 @@ func (CustomerDriftArgs) Kind() string { return "customer_drift" }
 func (CustomerDriftArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:      QueueDrift,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWhileUnfinished},
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: UnfinishedStates},
 	}
 }
 

@@ -3,18 +3,47 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/upstream-rcm/upstream/internal/metrics"
 )
 
-// JobCount is the number of River jobs of one kind in one state.
-type JobCount struct {
-	Kind  string `json:"kind"`
-	State string `json:"state"`
-	Count int64  `json:"count"`
+// UnfinishedStates are the states of a job whose work is still to happen.
+// They are also the states in which a unique job blocks an equal insert:
+// completed is deliberately absent, so an upload that commits after a
+// computation finished gets a computation of its own.
+var UnfinishedStates = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRunning,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateScheduled,
 }
+
+// finalStates are the states a job never leaves.
+var finalStates = []rivertype.JobState{
+	rivertype.JobStateCancelled,
+	rivertype.JobStateCompleted,
+	rivertype.JobStateDiscarded,
+}
+
+// stateNames converts states for a text[] parameter: pgx has no encode plan
+// for River's enum type.
+func stateNames(states []rivertype.JobState) []string {
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	return names
+}
+
+// JobCount is the number of River jobs of one kind in one state.
+type JobCount = metrics.JobCount
 
 // Counts returns job counts by kind and state. River's table is River's
 // schema, not upstream's, so this reads it with plain SQL instead of sqlc.
@@ -30,11 +59,15 @@ func Counts(ctx context.Context, pool *pgxpool.Pool) ([]JobCount, error) {
 	return counts, nil
 }
 
-// Unfinished counts jobs that are available, scheduled, running or
-// retryable: work that is still to happen.
+// CountsFunc returns Counts over pool, as the metrics collector wants it.
+func CountsFunc(pool *pgxpool.Pool) func(context.Context) ([]JobCount, error) {
+	return func(ctx context.Context) ([]JobCount, error) { return Counts(ctx, pool) }
+}
+
+// Unfinished counts jobs in UnfinishedStates: work that is still to happen.
 func Unfinished(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 	var n int64
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'running', 'retryable')`).Scan(&n)
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state::text = ANY($1::text[])`, stateNames(UnfinishedStates)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unfinished jobs: %w", err)
 	}
@@ -61,14 +94,13 @@ func WaitIdle(ctx context.Context, pool *pgxpool.Pool, poll time.Duration) error
 
 // WaitFinalized polls until job id is completed, cancelled or discarded and
 // returns that state.
-func WaitFinalized(ctx context.Context, pool *pgxpool.Pool, id int64, poll time.Duration) (string, error) {
+func WaitFinalized(ctx context.Context, pool *pgxpool.Pool, id int64, poll time.Duration) (rivertype.JobState, error) {
 	for {
-		var state string
+		var state rivertype.JobState
 		if err := pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE id = $1`, id).Scan(&state); err != nil {
 			return "", fmt.Errorf("read job %d: %w", id, err)
 		}
-		switch state {
-		case "completed", "cancelled", "discarded":
+		if slices.Contains(finalStates, state) {
 			return state, nil
 		}
 		select {

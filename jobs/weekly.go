@@ -72,7 +72,7 @@ func (WeeklyFanoutArgs) Kind() string { return "weekly_fanout" }
 
 // InsertOpts makes the fan-out unique per week while unfinished.
 func (WeeklyFanoutArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDrift, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWhileUnfinished}}
+	return river.InsertOpts{Queue: QueueDrift, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: UnfinishedStates}}
 }
 
 // WeeklyFanoutWorker runs the fan-out.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -84,7 +85,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 || state != "completed" {
+	if len(runs) == 0 || state != rivertype.JobStateCompleted {
 		return fmt.Errorf("drift job %d ended %s without a successful run", jobID, state)
 	}
 	return printRun(ctx, pool, runs[len(runs)-1], c.JSON, false)
@@ -178,7 +179,7 @@ func printRun(ctx context.Context, pool *pgxpool.Pool, run db.ReportRun, asJSON,
 	}
 	r := out.ReportRun
 	fmt.Printf("report run %d (%s, as of %s): %s", r.ID, r.RunType, r.AsOf, r.Status)
-	if r.Status == "success" {
+	if r.Status == drift.RunSuccess {
 		fmt.Printf(", %d groups considered, %d claims read, %d events, %d ms\n", *r.Summary.GroupsConsidered,
 			*r.Summary.ClaimsRead, *r.Summary.EventsCreated, *r.Summary.DurationMs)
 		fmt.Printf("baseline %s .. %s, current %s .. %s (end dates exclusive)\n", *r.Summary.BaselineStart, *r.Summary.BaselineEnd,
@@ -233,7 +234,7 @@ func (e *env) riverClient(pool *pgxpool.Pool, workers int, configure ...func(*ri
 // running workers) until every job in ids is completed, cancelled or
 // discarded, or timeout passes, then stops gracefully. It returns each
 // job's final state.
-func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers int, timeout time.Duration, ids ...int64) ([]string, error) {
+func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers int, timeout time.Duration, ids ...int64) ([]rivertype.JobState, error) {
 	client, err := e.riverClient(pool, workers)
 	if err != nil {
 		return nil, err
@@ -250,7 +251,7 @@ func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, worker
 	}()
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	states := make([]string, len(ids))
+	states := make([]rivertype.JobState, len(ids))
 	for i, id := range ids {
 		if states[i], err = jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond); err != nil {
 			return nil, err

@@ -87,7 +87,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := metrics.RegisterJobCounts(prometheus.DefaultRegisterer, pool, e.logger); err != nil {
+	if err := metrics.RegisterJobCounts(prometheus.DefaultRegisterer, jobs.CountsFunc(pool), e.logger); err != nil {
 		return err
 	}
 	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey,

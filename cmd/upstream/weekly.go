@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -51,13 +53,13 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
+	counts := map[rivertype.JobState]int{}
 	for _, state := range states {
 		counts[state]++
 	}
-	fmt.Printf("weekly jobs finished: %d completed, %d discarded, %d cancelled\n", counts["completed"], counts["discarded"], counts["cancelled"])
-	if counts["completed"] != len(res.JobIDs) {
-		return fmt.Errorf("%d weekly jobs did not complete: see `upstream jobs` and `upstream drift runs`", len(res.JobIDs)-counts["completed"])
+	fmt.Printf("weekly jobs finished: %d completed, %d discarded, %d cancelled\n", counts[rivertype.JobStateCompleted], counts[rivertype.JobStateDiscarded], counts[rivertype.JobStateCancelled])
+	if counts[rivertype.JobStateCompleted] != len(res.JobIDs) {
+		return fmt.Errorf("%d weekly jobs did not complete: see `upstream jobs` and `upstream drift runs`", len(res.JobIDs)-counts[rivertype.JobStateCompleted])
 	}
 	return nil
 }

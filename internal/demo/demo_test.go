@@ -71,7 +71,7 @@ func TestDemoDataYieldsPlantedDrift(t *testing.T) {
 		if e.Delta < 0 {
 			dir = "down"
 		}
-		key := e.Payer + "/" + e.CPTGroup + "/" + e.Type + "/" + dir
+		key := e.Payer + "/" + e.CPTGroup + "/" + string(e.Type) + "/" + dir
 		if !want[key] {
 			t.Errorf("top-3 event %s (severity %.2f) is not a planted drift", key, e.Severity)
 		}

@@ -11,17 +11,30 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
-// Run types.
+// RunType says why a computation ran (report_runs.run_type).
+type RunType string
+
+// The run types.
 const (
-	RunWeekly = "weekly"
-	RunUpload = "upload"
-	RunManual = "manual"
+	RunWeekly RunType = "weekly"
+	RunUpload RunType = "upload"
+	RunManual RunType = "manual"
+)
+
+// RunStatus is a report run's status (report_runs.status).
+type RunStatus string
+
+// The run statuses.
+const (
+	RunRunning RunStatus = "running"
+	RunSuccess RunStatus = "success"
+	RunFailed  RunStatus = "failed"
 )
 
 // Request describes one computation.
 type Request struct {
 	CustomerID int64
-	RunType    string
+	RunType    RunType
 	Params     Params
 	JobID      *int64 // the River job computing it, if any
 	Attempt    int
@@ -83,7 +96,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 
 	w := WindowsFor(p)
 	run, err := q.ReportRunCreate(ctx, db.ReportRunCreateParams{
-		CustomerID: req.CustomerID, RunType: req.RunType, AsOf: Date(p.AsOf),
+		CustomerID: req.CustomerID, RunType: string(req.RunType), AsOf: Date(p.AsOf),
 		BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays), MinVolume: int32(p.MinVolume),
 		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID,
 		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,
@@ -169,7 +182,7 @@ func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEve
 	for _, e := range events {
 		p.Payers = append(p.Payers, e.Payer)
 		p.CPTGroups = append(p.CPTGroups, e.CPTGroup)
-		p.DriftTypes = append(p.DriftTypes, e.Type)
+		p.DriftTypes = append(p.DriftTypes, string(e.Type))
 		p.BaselineValues = append(p.BaselineValues, e.BaselineValue)
 		p.CurrentValues = append(p.CurrentValues, e.CurrentValue)
 		p.DeltaValues = append(p.DeltaValues, e.Delta)
@@ -186,7 +199,7 @@ func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEve
 func RecordFailure(ctx context.Context, q *db.Queries, req Request, cause error) (db.ReportRun, error) {
 	w := WindowsFor(req.Params)
 	run, err := q.ReportRunCreateFailed(ctx, db.ReportRunCreateFailedParams{
-		CustomerID: req.CustomerID, RunType: req.RunType, AsOf: Date(req.Params.AsOf),
+		CustomerID: req.CustomerID, RunType: string(req.RunType), AsOf: Date(req.Params.AsOf),
 		BaselineDays: int32(req.Params.BaselineDays), CurrentDays: int32(req.Params.CurrentDays), MinVolume: int32(req.Params.MinVolume),
 		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID, Error: ptr(cause.Error()),
 		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,

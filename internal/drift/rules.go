@@ -8,14 +8,31 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
-// Drift types.
+// Type is a drift type: the metric that changed.
+type Type string
+
+// The drift types (drift_events.drift_type).
 const (
-	TypeDenialRate   = "DENIAL_RATE"
-	TypeDecisionTime = "DECISION_TIME"
+	TypeDenialRate   Type = "DENIAL_RATE"
+	TypeDecisionTime Type = "DECISION_TIME"
 )
+
+// Types lists every drift type.
+var Types = []Type{TypeDenialRate, TypeDecisionTime}
+
+// ParseType returns the drift type named s (case-insensitive).
+func ParseType(s string) (Type, error) {
+	for _, t := range Types {
+		if strings.EqualFold(s, string(t)) {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("drift type %q: must be %s or %s", s, TypeDenialRate, TypeDecisionTime)
+}
 
 // Thresholds from the product specification.
 const (
@@ -131,7 +148,7 @@ type Group struct {
 // Event is one detected drift.
 type Event struct {
 	Payer, CPTGroup    string
-	Type               string
+	Type               Type
 	BaselineValue      float64
 	CurrentValue       float64
 	Delta              float64
@@ -160,7 +177,7 @@ func Evaluate(p Params, groups []Group) Result {
 		}
 		res.GroupsConsidered++
 		confidence := Confidence(g.Baseline.Volume, g.Current.Volume, p.MinVolume)
-		mk := func(typ string, baseline, current, severity float64) Event {
+		mk := func(typ Type, baseline, current, severity float64) Event {
 			return Event{Payer: g.Payer, CPTGroup: g.CPTGroup, Type: typ,
 				BaselineValue: baseline, CurrentValue: current, Delta: current - baseline,
 				Severity: severity, Confidence: confidence,

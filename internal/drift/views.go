@@ -13,12 +13,12 @@ import (
 type RunView struct {
 	ID           int64       `json:"id"`
 	CustomerID   int64       `json:"customer_id"`
-	RunType      string      `json:"run_type"`
+	RunType      RunType     `json:"run_type"`
 	AsOf         string      `json:"as_of"`
 	BaselineDays int         `json:"baseline_days"`
 	CurrentDays  int         `json:"current_days"`
 	MinVolume    int         `json:"min_volume"`
-	Status       string      `json:"status"`
+	Status       RunStatus   `json:"status"`
 	Attempt      int         `json:"attempt"`
 	JobID        *int64      `json:"job_id"`
 	StartedAt    time.Time   `json:"started_at"`
@@ -46,7 +46,7 @@ type EventView struct {
 	ReportRunID        int64   `json:"report_run_id"`
 	Payer              string  `json:"payer"`
 	CPTGroup           string  `json:"cpt_group"`
-	DriftType          string  `json:"drift_type"`
+	DriftType          Type    `json:"drift_type"`
 	BaselineValue      float64 `json:"baseline_value"`
 	CurrentValue       float64 `json:"current_value"`
 	DeltaValue         float64 `json:"delta_value"`
@@ -78,9 +78,9 @@ func datePtr(t *time.Time) *string {
 // ViewRun converts a stored run.
 func ViewRun(r db.ReportRun) RunView {
 	return RunView{
-		ID: r.ID, CustomerID: r.CustomerID, RunType: r.RunType, AsOf: r.AsOf.Format(time.DateOnly),
+		ID: r.ID, CustomerID: r.CustomerID, RunType: RunType(r.RunType), AsOf: r.AsOf.Format(time.DateOnly),
 		BaselineDays: int(r.BaselineDays), CurrentDays: int(r.CurrentDays), MinVolume: int(r.MinVolume),
-		Status: r.Status, Attempt: int(r.Attempt), JobID: r.JobID, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Error: r.Error,
+		Status: RunStatus(r.Status), Attempt: int(r.Attempt), JobID: r.JobID, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Error: r.Error,
 		Summary: SummaryView{
 			BaselineStart: datePtr(r.BaselineStart), BaselineEnd: datePtr(r.BaselineEnd),
 			CurrentStart: datePtr(r.CurrentStart), CurrentEnd: datePtr(r.CurrentEnd),
@@ -104,7 +104,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 	out := make([]EventView, len(events))
 	for i, e := range events {
 		out[i] = EventView{
-			ID: e.ID, CustomerID: e.CustomerID, ReportRunID: e.ReportRunID, Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: e.DriftType,
+			ID: e.ID, CustomerID: e.CustomerID, ReportRunID: e.ReportRunID, Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: Type(e.DriftType),
 			BaselineValue: e.BaselineValue, CurrentValue: e.CurrentValue, DeltaValue: e.DeltaValue, Severity: e.Severity, Confidence: e.Confidence,
 			BaselineStart: e.BaselineStart.Format(time.DateOnly), BaselineEnd: e.BaselineEnd.Format(time.DateOnly),
 			CurrentStart: e.CurrentStart.Format(time.DateOnly), CurrentEnd: e.CurrentEnd.Format(time.DateOnly),
@@ -125,7 +125,7 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, e := range events {
-		if err := cw.Write([]string{strconv.FormatInt(e.ReportRunID, 10), e.Payer, e.CPTGroup, e.DriftType,
+		if err := cw.Write([]string{strconv.FormatInt(e.ReportRunID, 10), e.Payer, e.CPTGroup, string(e.DriftType),
 			f(e.BaselineValue), f(e.CurrentValue), f(e.DeltaValue), f(e.Severity), f(e.Confidence),
 			e.BaselineStart, e.BaselineEnd, e.CurrentStart, e.CurrentEnd,
 			strconv.Itoa(e.BaselineSampleSize), strconv.Itoa(e.CurrentSampleSize)}); err != nil {

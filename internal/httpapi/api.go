@@ -369,8 +369,9 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Cu
 }
 
 type eventFilter struct {
-	payer, driftType string
-	minSeverity      float64
+	payer       string
+	driftType   drift.Type
+	minSeverity float64
 }
 
 func (f eventFilter) keep(e drift.EventView) bool {
@@ -380,10 +381,14 @@ func (f eventFilter) keep(e drift.EventView) bool {
 
 func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 	q := r.URL.Query()
-	f := eventFilter{payer: q.Get("payer"), driftType: strings.ToUpper(q.Get("drift_type"))}
-	if f.driftType != "" && f.driftType != drift.TypeDenialRate && f.driftType != drift.TypeDecisionTime {
-		writeError(w, http.StatusBadRequest, "invalid_request", "drift_type must be DENIAL_RATE or DECISION_TIME", nil)
-		return
+	f := eventFilter{payer: q.Get("payer")}
+	if v := q.Get("drift_type"); v != "" {
+		t, err := drift.ParseType(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "drift_type must be DENIAL_RATE or DECISION_TIME", nil)
+			return
+		}
+		f.driftType = t
 	}
 	if v := q.Get("min_severity"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)

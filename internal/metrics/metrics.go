@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -40,17 +39,24 @@ var (
 	}, []string{"drift_type"})
 )
 
+// JobCount is the number of River jobs of one kind in one state.
+type JobCount struct {
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	Count int64  `json:"count"`
+}
+
 // jobsCollector reports River job counts by kind and state.
 type jobsCollector struct {
-	pool   *pgxpool.Pool
+	count  func(context.Context) ([]JobCount, error)
 	logger *slog.Logger
 	desc   *prometheus.Desc
 }
 
 // RegisterJobCounts registers a collector of River job counts by kind and
-// state, read from the database at each scrape.
-func RegisterJobCounts(reg prometheus.Registerer, pool *pgxpool.Pool, logger *slog.Logger) error {
-	return reg.Register(&jobsCollector{pool: pool, logger: logger,
+// state, read with count (jobs.CountsFunc) at each scrape.
+func RegisterJobCounts(reg prometheus.Registerer, count func(context.Context) ([]JobCount, error), logger *slog.Logger) error {
+	return reg.Register(&jobsCollector{count: count, logger: logger,
 		desc: prometheus.NewDesc("upstream_jobs", "River jobs by kind and state.", []string{"kind", "state"}, nil)})
 }
 
@@ -59,19 +65,12 @@ func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := c.pool.Query(ctx, `SELECT kind, state::text, count(*) FROM river_job GROUP BY kind, state`)
+	counts, err := c.count(ctx)
 	if err != nil {
 		c.logger.Warn("collect job counts", "error", err)
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, state string
-		var n int64
-		if err := rows.Scan(&kind, &state, &n); err != nil {
-			c.logger.Warn("collect job counts", "error", err)
-			return
-		}
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), kind, state)
+	for _, jc := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(jc.Count), jc.Kind, jc.State)
 	}
 }
