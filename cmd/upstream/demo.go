@@ -80,13 +80,12 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	state := states[0]
-	run, err := q.ReportRunGetLatestSuccessful(ctx, cust.ID)
+	run, err := drift.LoadRun(ctx, q, cust.ID, 0)
 	if err != nil {
-		return fmt.Errorf("drift job %d ended %s without a successful run: %w (see `upstream drift runs --customer %s`)", *up.JobID, state, err, cust.Name)
+		return fmt.Errorf("drift job %d ended %s without a successful run: %w (see `upstream drift runs --customer %s`)", *up.JobID, states[0], err, cust.Name)
 	}
 	fmt.Println()
-	if err := printRun(ctx, pool, run, false, false); err != nil {
+	if err := printRun(run, false, false); err != nil {
 		return err
 	}
 	fmt.Printf(`

@@ -80,15 +80,14 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	state := states[0]
-	runs, err := db.New(pool).ReportRunGetByJobMany(ctx, &jobID)
+	if state := states[0]; state != rivertype.JobStateCompleted {
+		return fmt.Errorf("drift job %d ended %s without a successful run", jobID, state)
+	}
+	run, err := drift.LoadRunOfJob(ctx, db.New(pool), jobID)
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 || state != rivertype.JobStateCompleted {
-		return fmt.Errorf("drift job %d ended %s without a successful run", jobID, state)
-	}
-	return printRun(ctx, pool, runs[len(runs)-1], c.JSON, false)
+	return printRun(run, c.JSON, false)
 }
 
 // DriftRunsCmd lists runs.
@@ -146,31 +145,19 @@ func (c *DriftEventsCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	q := db.New(pool)
-	var run db.ReportRun
-	if c.RunID != 0 {
-		run, err = q.ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: cust.ID, ID: c.RunID})
-	} else {
-		run, err = q.ReportRunGetLatestSuccessful(ctx, cust.ID)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		if c.RunID != 0 {
-			return fmt.Errorf("customer %q has no report run %d", cust.Name, c.RunID)
-		}
+	out, err := drift.LoadRun(ctx, db.New(pool), cust.ID, c.RunID)
+	switch {
+	case errors.Is(err, drift.ErrRunNotFound):
+		return fmt.Errorf("customer %q has no report run %d", cust.Name, c.RunID)
+	case errors.Is(err, drift.ErrNoSuccessfulRun):
 		return fmt.Errorf("customer %q has no successful report run yet: upload claims or run `upstream drift run --wait`", cust.Name)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
-	return printRun(ctx, pool, run, c.JSON, c.CSV)
+	return printRun(out, c.JSON, c.CSV)
 }
 
-func printRun(ctx context.Context, pool *pgxpool.Pool, run db.ReportRun, asJSON, asCSV bool) error {
-	events, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: run.CustomerID, ReportRunID: run.ID})
-	if err != nil {
-		return err
-	}
-	out := drift.RunWithEvents{ReportRun: drift.ViewRun(run), Events: drift.ViewEvents(events)}
+func printRun(out drift.RunWithEvents, asJSON, asCSV bool) error {
 	switch {
 	case asJSON:
 		return printJSON(out)
@@ -198,18 +185,9 @@ func printEventTable(events []drift.EventView) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tDELTA\tCONFIDENCE\tN (BASE/CUR)")
 	for _, ev := range events {
-		format := func(v float64) string {
-			if ev.DriftType == drift.TypeDenialRate {
-				return fmt.Sprintf("%.1f%%", v*100)
-			}
-			return fmt.Sprintf("%.1fd", v)
-		}
-		delta := format(ev.DeltaValue)
-		if ev.DeltaValue > 0 {
-			delta = "+" + delta
-		}
 		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d/%d\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
-			format(ev.BaselineValue), format(ev.CurrentValue), delta, ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize)
+			drift.FormatValue(ev.DriftType, ev.BaselineValue), drift.FormatValue(ev.DriftType, ev.CurrentValue),
+			drift.FormatDelta(ev.DriftType, ev.DeltaValue), ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize)
 	}
 	return tw.Flush()
 }

@@ -54,6 +54,18 @@ func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 	return c, nil
 }
 
+// ByID returns the customer with id.
+func ByID(ctx context.Context, q *db.Queries, id int64) (db.Customer, error) {
+	c, err := q.CustomerGetByID(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.Customer{}, fmt.Errorf("customer %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return db.Customer{}, fmt.Errorf("look up customer %d: %w", id, err)
+	}
+	return c, nil
+}
+
 // Delete removes a customer with everything it owns (uploads, claims,
 // statistics, mappings, keys, runs and events) in one statement, by the
 // schema's cascades. Deleting the row takes its FOR UPDATE lock, so it waits

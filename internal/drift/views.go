@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -134,4 +135,21 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// FormatValue formats a value of drift type t for people: a denial rate
+// as a percentage, a decision time in days.
+func FormatValue(t Type, v float64) string {
+	if t == TypeDenialRate {
+		return fmt.Sprintf("%.1f%%", v*100)
+	}
+	return fmt.Sprintf("%.1f d", v)
+}
+
+// FormatDelta is FormatValue with an explicit sign for increases.
+func FormatDelta(t Type, v float64) string {
+	if v > 0 {
+		return "+" + FormatValue(t, v)
+	}
+	return FormatValue(t, v)
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -92,8 +90,8 @@ func (s *Server) forCustomer(next customerHandler) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 			return
 		}
-		cust, err := db.New(s.cfg.Pool).CustomerGetByID(r.Context(), id)
-		if errors.Is(err, pgx.ErrNoRows) {
+		cust, err := customers.ByID(r.Context(), db.New(s.cfg.Pool), id)
+		if errors.Is(err, customers.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 			return
 		}
@@ -151,7 +149,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := db.New(s.cfg.Pool)
-	if _, err := q.CustomerGetByID(r.Context(), id); errors.Is(err, pgx.ErrNoRows) {
+	if _, err := customers.ByID(r.Context(), q, id); errors.Is(err, customers.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 		return
 	} else if err != nil {
@@ -257,16 +255,11 @@ func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, cust db.Custo
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
 	}
-	row, err := db.New(s.cfg.Pool).UploadGetByID(r.Context(), db.UploadGetByIDParams{CustomerID: cust.ID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
+	up, err := ingest.GetUpload(r.Context(), db.New(s.cfg.Pool), cust.ID, id)
+	if errors.Is(err, ingest.ErrUploadNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
 	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	up, err := ingest.UploadFromRow(row)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -352,12 +345,12 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request, cust db.
 
 func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 	id, err := strconv.ParseInt(r.PathValue("run_id"), 10, 64)
-	if err != nil {
+	if err != nil || id < 1 { // 0 would mean the latest run to LoadRun
 		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
 		return
 	}
-	run, err := db.New(s.cfg.Pool).ReportRunGetByID(r.Context(), db.ReportRunGetByIDParams{CustomerID: cust.ID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
+	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), cust.ID, id)
+	if errors.Is(err, drift.ErrRunNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
 		return
 	}
@@ -398,8 +391,8 @@ func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db
 		}
 		f.minSeverity = n
 	}
-	run, err := db.New(s.cfg.Pool).ReportRunGetLatestSuccessful(r.Context(), cust.ID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), cust.ID, 0)
+	if errors.Is(err, drift.ErrNoSuccessfulRun) {
 		writeError(w, http.StatusNotFound, "no_report_run", "no successful report run yet for this customer", nil)
 		return
 	}
@@ -412,25 +405,20 @@ func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db
 
 // writeRun writes a run with its (filtered) events as JSON, or the events
 // as CSV when asked with ?format=csv or Accept: text/csv.
-func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, run db.ReportRun, f eventFilter) {
-	rows, err := db.New(s.cfg.Pool).DriftEventListByRun(r.Context(), db.DriftEventListByRunParams{CustomerID: run.CustomerID, ReportRunID: run.ID})
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
+func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, run drift.RunWithEvents, f eventFilter) {
 	events := []drift.EventView{}
-	for _, e := range drift.ViewEvents(rows) {
+	for _, e := range run.Events {
 		if f.keep(e) {
 			events = append(events, e)
 		}
 	}
 	if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="drift-events-run-%d.csv"`, run.ID))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="drift-events-run-%d.csv"`, run.ReportRun.ID))
 		if err := drift.WriteEventsCSV(w, events); err != nil {
 			s.cfg.Logger.WarnContext(r.Context(), "write CSV", "error", err)
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, drift.RunWithEvents{ReportRun: drift.ViewRun(run), Events: events})
+	writeJSON(w, http.StatusOK, drift.RunWithEvents{ReportRun: run.ReportRun, Events: events})
 }

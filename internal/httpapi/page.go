@@ -7,14 +7,12 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"math"
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 )
@@ -23,9 +21,9 @@ import (
 var templateFS embed.FS
 
 var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", v*100) },
-	"days": func(v float64) string { return fmt.Sprintf("%.1f d", v) },
-	"num":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"value": drift.FormatValue,
+	"delta": drift.FormatDelta,
+	"num":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 }).ParseFS(templateFS, "templates/*.html"))
 
 const sessionCookie = "upstream_session"
@@ -121,11 +119,7 @@ func chartFor(e drift.EventView) chart {
 		c.BaselineWidth = math.Max(1, chartBarMax*math.Abs(e.BaselineValue)/scale)
 		c.CurrentWidth = math.Max(1, chartBarMax*math.Abs(e.CurrentValue)/scale)
 	}
-	if e.DriftType == drift.TypeDenialRate {
-		c.BaselineLabel, c.CurrentLabel = fmt.Sprintf("%.1f%%", e.BaselineValue*100), fmt.Sprintf("%.1f%%", e.CurrentValue*100)
-	} else {
-		c.BaselineLabel, c.CurrentLabel = fmt.Sprintf("%.1f d", e.BaselineValue), fmt.Sprintf("%.1f d", e.CurrentValue)
-	}
+	c.BaselineLabel, c.CurrentLabel = drift.FormatValue(e.DriftType, e.BaselineValue), drift.FormatValue(e.DriftType, e.CurrentValue)
 	return c
 }
 
@@ -141,8 +135,8 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := db.New(s.cfg.Pool)
-	cust, err := q.CustomerGetByID(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	cust, err := customers.ByID(r.Context(), q, id)
+	if errors.Is(err, customers.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	}
@@ -155,41 +149,29 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	var selected *db.ReportRun
+	var runID int64 // 0: the latest successful run
 	if v := r.URL.Query().Get("run"); v != "" {
-		runID, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
+		if runID, err = strconv.ParseInt(v, 10, 64); err != nil || runID < 1 {
 			http.NotFound(w, r)
 			return
 		}
-		run, err := q.ReportRunGetByID(r.Context(), db.ReportRunGetByIDParams{CustomerID: id, ID: runID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			http.NotFound(w, r)
-			return
-		}
-		if err != nil {
-			s.internalError(w, r, err)
-			return
-		}
-		selected = &run
-	} else if run, err := q.ReportRunGetLatestSuccessful(r.Context(), id); err == nil {
-		selected = &run
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		s.internalError(w, r, err)
-		return
 	}
 	data := map[string]any{"Customer": cust, "Runs": drift.ViewRuns(runs)}
-	if selected != nil {
-		events, err := q.DriftEventListByRun(r.Context(), db.DriftEventListByRunParams{CustomerID: id, ReportRunID: selected.ID})
-		if err != nil {
-			s.internalError(w, r, err)
-			return
-		}
+	selected, err := drift.LoadRun(r.Context(), q, id, runID)
+	switch {
+	case errors.Is(err, drift.ErrRunNotFound):
+		http.NotFound(w, r)
+		return
+	case errors.Is(err, drift.ErrNoSuccessfulRun):
+	case err != nil:
+		s.internalError(w, r, err)
+		return
+	default:
 		var rows []eventRow
-		for _, e := range drift.ViewEvents(events) {
+		for _, e := range selected.Events {
 			rows = append(rows, eventRow{EventView: e, Chart: chartFor(e)})
 		}
-		data["Selected"] = drift.ViewRun(*selected)
+		data["Selected"] = selected.ReportRun
 		data["Events"] = rows
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)

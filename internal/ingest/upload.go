@@ -123,6 +123,21 @@ func UploadFromRow(u db.Upload) (*Upload, error) {
 	return out, nil
 }
 
+// ErrUploadNotFound is returned for an upload the customer does not have.
+var ErrUploadNotFound = errors.New("upload not found")
+
+// GetUpload returns one of the customer's uploads.
+func GetUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) (*Upload, error) {
+	row, err := q.UploadGetByID(ctx, db.UploadGetByIDParams{CustomerID: customerID, ID: uploadID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("upload %d: %w", uploadID, ErrUploadNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up upload %d: %w", uploadID, err)
+	}
+	return UploadFromRow(row)
+}
+
 func formatDate(t *time.Time) *string {
 	if t == nil {
 		return nil
