@@ -1,9 +1,8 @@
 -- name: ClaimDayStatsAddUpload :exec
 -- Adds one upload's claims, read back in its transaction right after COPY
 -- (they are still in shared buffers); used when an upload has too many
--- distinct keys to accumulate them in memory. Keys are inserted in sorted
--- order, so concurrent uploads of one customer lock shared rows in the same
--- order and cannot deadlock.
+-- distinct keys to accumulate them in memory. Keys go in claimstats' lock
+-- order.
 INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
 SELECT c.customer_id, c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date,
        count(*), count(*) FILTER (WHERE c.outcome = 'DENIED')
@@ -17,42 +16,20 @@ ON CONFLICT (customer_id, submitted_date, payer, cpt_group, decision_days)
 DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.denied;
 
 -- name: ClaimDayStatsAggregate :many
--- Per (payer, cpt_group, window): volume, denials and the exact median of
--- days to decision, from the day statistics in one pass: the rows of the
--- windows are first collapsed to one per (group, window, days to decision),
--- and everything else works on those. The median is the mean of the values
--- at positions floor((n+1)/2) and floor(n/2)+1 of the sorted days, found
--- with a running count: the middle value, or the two middle values' mean
--- for an even n, as percentile_cont(0.5) computes it.
-WITH days AS (
-    SELECT payer, cpt_group, submitted_date >= @current_start::date AS is_current, decision_days,
-           sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
-    FROM claim_day_stats
-    WHERE customer_id = @customer_id
-      AND submitted_date >= @baseline_start::date
-      AND submitted_date < @current_end::date
-    GROUP BY payer, cpt_group, is_current, decision_days
-),
-running AS (
-    SELECT payer, cpt_group, is_current, decision_days, claims, denied,
-           -- bigint, not sum()'s numeric: the positions below use integer division.
-           (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current ORDER BY decision_days))::bigint AS cumulative,
-           (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current))::bigint AS total
-    FROM days
-)
-SELECT payer, cpt_group, is_current,
-       sum(claims)::bigint AS volume,
-       sum(denied)::bigint AS denied,
-       ((min(decision_days) FILTER (WHERE cumulative >= (total + 1) / 2)
-         + min(decision_days) FILTER (WHERE cumulative >= total / 2 + 1)) / 2.0)::float8 AS median_days
-FROM running
-GROUP BY payer, cpt_group, is_current
-ORDER BY payer, cpt_group, is_current;
+-- Per (payer, cpt_group, window, days to decision): claims and denials, for
+-- the windows' histograms (claimstats.Aggregate).
+SELECT payer, cpt_group, submitted_date >= @current_start::date AS is_current, decision_days,
+       sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
+FROM claim_day_stats
+WHERE customer_id = @customer_id
+  AND submitted_date >= @baseline_start::date
+  AND submitted_date < @current_end::date
+GROUP BY payer, cpt_group, is_current, decision_days
+ORDER BY payer, cpt_group, is_current, decision_days;
 
 -- name: ClaimDayStatsAdd :exec
--- Adds counts accumulated while an upload streamed. The caller sorts the
--- keys, so concurrent uploads of one customer lock shared rows in the same
--- order and cannot deadlock.
+-- Adds counts accumulated while an upload streamed, given in claimstats'
+-- lock order.
 INSERT INTO claim_day_stats AS s (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
 SELECT @customer_id, unnest(@submitted_dates::date[]), unnest(@payers::text[]), unnest(@cpt_groups::text[]),
        unnest(@decision_days::int[]), unnest(@claims::bigint[]), unnest(@denied::bigint[])

@@ -28,9 +28,8 @@ type ClaimDayStatsAddParams struct {
 	Denied         []int64
 }
 
-// Adds counts accumulated while an upload streamed. The caller sorts the
-// keys, so concurrent uploads of one customer lock shared rows in the same
-// order and cannot deadlock.
+// Adds counts accumulated while an upload streamed, given in claimstats'
+// lock order.
 func (q *Queries) ClaimDayStatsAdd(ctx context.Context, arg ClaimDayStatsAddParams) error {
 	_, err := q.db.Exec(ctx, claimDayStatsAdd,
 		arg.CustomerID,
@@ -58,9 +57,8 @@ DO UPDATE SET claims = s.claims + EXCLUDED.claims, denied = s.denied + EXCLUDED.
 
 // Adds one upload's claims, read back in its transaction right after COPY
 // (they are still in shared buffers); used when an upload has too many
-// distinct keys to accumulate them in memory. Keys are inserted in sorted
-// order, so concurrent uploads of one customer lock shared rows in the same
-// order and cannot deadlock.
+// distinct keys to accumulate them in memory. Keys go in claimstats' lock
+// order.
 // COLLATE "C": byte order, the order the in-memory path sorts in (Go
 // compares strings bytewise), whatever the database's collation.
 func (q *Queries) ClaimDayStatsAddUpload(ctx context.Context, uploadID int64) error {
@@ -69,30 +67,14 @@ func (q *Queries) ClaimDayStatsAddUpload(ctx context.Context, uploadID int64) er
 }
 
 const claimDayStatsAggregate = `-- name: ClaimDayStatsAggregate :many
-WITH days AS (
-    SELECT payer, cpt_group, submitted_date >= $1::date AS is_current, decision_days,
-           sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
-    FROM claim_day_stats
-    WHERE customer_id = $2
-      AND submitted_date >= $3::date
-      AND submitted_date < $4::date
-    GROUP BY payer, cpt_group, is_current, decision_days
-),
-running AS (
-    SELECT payer, cpt_group, is_current, decision_days, claims, denied,
-           -- bigint, not sum()'s numeric: the positions below use integer division.
-           (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current ORDER BY decision_days))::bigint AS cumulative,
-           (sum(claims) OVER (PARTITION BY payer, cpt_group, is_current))::bigint AS total
-    FROM days
-)
-SELECT payer, cpt_group, is_current,
-       sum(claims)::bigint AS volume,
-       sum(denied)::bigint AS denied,
-       ((min(decision_days) FILTER (WHERE cumulative >= (total + 1) / 2)
-         + min(decision_days) FILTER (WHERE cumulative >= total / 2 + 1)) / 2.0)::float8 AS median_days
-FROM running
-GROUP BY payer, cpt_group, is_current
-ORDER BY payer, cpt_group, is_current
+SELECT payer, cpt_group, submitted_date >= $1::date AS is_current, decision_days,
+       sum(claims)::bigint AS claims, sum(denied)::bigint AS denied
+FROM claim_day_stats
+WHERE customer_id = $2
+  AND submitted_date >= $3::date
+  AND submitted_date < $4::date
+GROUP BY payer, cpt_group, is_current, decision_days
+ORDER BY payer, cpt_group, is_current, decision_days
 `
 
 type ClaimDayStatsAggregateParams struct {
@@ -103,21 +85,16 @@ type ClaimDayStatsAggregateParams struct {
 }
 
 type ClaimDayStatsAggregateRow struct {
-	Payer      string
-	CPTGroup   string
-	IsCurrent  bool
-	Volume     int64
-	Denied     int64
-	MedianDays float64
+	Payer        string
+	CPTGroup     string
+	IsCurrent    bool
+	DecisionDays int32
+	Claims       int64
+	Denied       int64
 }
 
-// Per (payer, cpt_group, window): volume, denials and the exact median of
-// days to decision, from the day statistics in one pass: the rows of the
-// windows are first collapsed to one per (group, window, days to decision),
-// and everything else works on those. The median is the mean of the values
-// at positions floor((n+1)/2) and floor(n/2)+1 of the sorted days, found
-// with a running count: the middle value, or the two middle values' mean
-// for an even n, as percentile_cont(0.5) computes it.
+// Per (payer, cpt_group, window, days to decision): claims and denials, for
+// the windows' histograms (claimstats.Aggregate).
 func (q *Queries) ClaimDayStatsAggregate(ctx context.Context, arg ClaimDayStatsAggregateParams) ([]ClaimDayStatsAggregateRow, error) {
 	rows, err := q.db.Query(ctx, claimDayStatsAggregate,
 		arg.CurrentStart,
@@ -136,9 +113,9 @@ func (q *Queries) ClaimDayStatsAggregate(ctx context.Context, arg ClaimDayStatsA
 			&i.Payer,
 			&i.CPTGroup,
 			&i.IsCurrent,
-			&i.Volume,
+			&i.DecisionDays,
+			&i.Claims,
 			&i.Denied,
-			&i.MedianDays,
 		); err != nil {
 			return nil, err
 		}

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -104,6 +106,37 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 	}
 	if len(fromStats) == 0 && len(fromRows) == 0 {
 		return
+	}
+	// The histograms, brute force from the claim rows.
+	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, submitted_date >= $3, decided_date - submitted_date, count(*)
+		FROM claim_records
+		WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED') AND submitted_date >= $2 AND submitted_date < $4
+		GROUP BY 1, 2, 3, 4 ORDER BY 4`, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]claimstats.Histogram{}
+	var payer, group string
+	var current bool
+	var bin claimstats.Bin
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &current, &bin.Days, &bin.Claims}, func() error {
+		k := fmt.Sprint(payer, "/", group, "/", current)
+		want[k] = append(want[k], bin)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range fromStats {
+		for _, win := range []struct {
+			current bool
+			stats   *drift.WindowStats
+		}{{false, &fromStats[i].Baseline}, {true, &fromStats[i].Current}} {
+			k := fmt.Sprint(g.Payer, "/", g.CPTGroup, "/", win.current)
+			if !reflect.DeepEqual(win.stats.Days, want[k]) && len(win.stats.Days)+len(want[k]) > 0 {
+				t.Fatalf("customer %d, %s: histogram from statistics %v, from claims %v", customerID, k, win.stats.Days, want[k])
+			}
+			win.stats.Days = nil // the raw reference has medians only
+		}
 	}
 	if !reflect.DeepEqual(fromStats, fromRows) {
 		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, fromStats, fromRows)

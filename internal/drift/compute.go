@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
@@ -130,28 +131,22 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 }
 
 // Aggregate returns each (payer, cpt_group) with both windows' volume,
-// denials and median days to decision, from the day statistics.
+// denials, median days to decision and histogram of days, from the claim
+// statistics.
 func Aggregate(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]Group, error) {
-	rows, err := q.ClaimDayStatsAggregate(ctx, db.ClaimDayStatsAggregateParams{
-		CustomerID: customerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
+	stats, err := claimstats.Aggregate(ctx, q, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate claim statistics: %w", err)
+		return nil, err
 	}
-	// Rows come ordered by (payer, cpt_group, is_current): at most two per
-	// group, baseline first.
-	var groups []Group
-	for _, r := range rows {
-		if n := len(groups); n == 0 || groups[n-1].Payer != r.Payer || groups[n-1].CPTGroup != r.CPTGroup {
-			groups = append(groups, Group{Payer: r.Payer, CPTGroup: r.CPTGroup})
-		}
-		stats := WindowStats{Volume: int(r.Volume), Denied: int(r.Denied), MedianDays: r.MedianDays}
-		if r.IsCurrent {
-			groups[len(groups)-1].Current = stats
-		} else {
-			groups[len(groups)-1].Baseline = stats
-		}
+	groups := make([]Group, len(stats))
+	for i, g := range stats {
+		groups[i] = Group{Payer: g.Payer, CPTGroup: g.CPTGroup, Baseline: windowStats(g.Baseline), Current: windowStats(g.Current)}
 	}
 	return groups, nil
+}
+
+func windowStats(w claimstats.Window) WindowStats {
+	return WindowStats{Volume: int(w.Volume), Denied: int(w.Denied), MedianDays: w.Days.Median(), Days: w.Days}
 }
 
 // AggregateRawClaims computes what Aggregate does straight from the claim

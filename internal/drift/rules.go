@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 )
 
 // Type is a drift type: the metric that changed.
@@ -129,6 +131,9 @@ type WindowStats struct {
 	Volume     int
 	Denied     int
 	MedianDays float64 // median of decided - submitted, in days
+	// Days is the histogram of days to decision, when aggregated from the
+	// statistics.
+	Days claimstats.Histogram
 }
 
 // DenialRate is denied / volume, 0 for an empty window.

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
@@ -82,7 +83,7 @@ type Uploader struct {
 	// MaxBytes limits the file size; DefaultMaxBytes when zero.
 	MaxBytes int64
 	// MaxStatKeys bounds the drift statistics accumulated in memory while
-	// streaming; DefaultMaxStatKeys when zero.
+	// streaming; claimstats.DefaultMaxKeys when zero.
 	MaxStatKeys int
 }
 
@@ -180,11 +181,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	maxStatKeys := u.MaxStatKeys
-	if maxStatKeys <= 0 {
-		maxStatKeys = DefaultMaxStatKeys
-	}
-	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: newDayStats(maxStatKeys)}
+	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: claimstats.NewAccumulator(u.MaxStatKeys)}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src); err != nil {
 		if parser.Err() != nil {
 			return nil, parser.Err()
@@ -219,7 +216,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("complete upload: %w", err)
 	}
-	if err := src.stats.store(ctx, q, customerID, uploadID); err != nil {
+	if err := src.stats.Store(ctx, q, customerID, uploadID); err != nil {
 		return nil, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {
@@ -266,7 +263,7 @@ var claimColumns = []string{
 type claimSource struct {
 	parser               *Parser
 	customerID, uploadID int64
-	stats                *dayStats
+	stats                *claimstats.Accumulator
 	values               []any
 }
 
@@ -274,7 +271,10 @@ func (s *claimSource) Next() bool { return s.parser.Next() }
 
 func (s *claimSource) Values() ([]any, error) {
 	c := s.parser.Claim()
-	s.stats.add(c)
+	if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+		s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
+			Payer: c.Payer, CPTGroup: c.CPTGroup, Denied: c.Outcome == OutcomeDenied})
+	}
 	// pgx encodes the row before asking for the next, so one slice serves.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
 		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
