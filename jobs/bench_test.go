@@ -61,8 +61,8 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		deps := &jobs.DriftDeps{Pool: pool}
-		cfg := jobs.Config(deps, workers)
+		deps := &jobs.Deps{Pool: pool}
+		cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers})
 		river.AddWorker(cfg.Workers, noopWorker{})
 		cfg.FetchCooldown = 10 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond

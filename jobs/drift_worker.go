@@ -34,6 +34,12 @@ func (ManualDriftArgs) Kind() string { return "manual_drift" }
 // InsertOpts puts the job on the drift queue.
 func (ManualDriftArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueDrift} }
 
+// ManualDrift returns the job computing a customer's drift with p.
+func ManualDrift(customerID int64, p drift.Params) ManualDriftArgs {
+	return ManualDriftArgs{CustomerID: customerID, AsOf: p.AsOf.Format(time.DateOnly),
+		BaselineDays: p.BaselineDays, CurrentDays: p.CurrentDays, MinVolume: p.MinVolume}
+}
+
 // WeeklyDriftArgs asks for a customer's weekly drift run as of the
 // scheduled Monday. It is unique by (customer, as_of) in every state River
 // keeps, including completed; the report_runs constraint backs that up.
@@ -55,8 +61,8 @@ func (WeeklyDriftArgs) InsertOpts() river.InsertOpts {
 // owns it): the computation's effects were rolled back, not committed twice.
 var ErrJobNoLongerRunning = errors.New("job is no longer running at this attempt; computation rolled back")
 
-// DriftDeps is what the drift workers need.
-type DriftDeps struct {
+// Deps is what upstream's workers need.
+type Deps struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
 	// Now is the clock for as-of dates of upload-triggered runs; time.Now
@@ -68,8 +74,9 @@ type DriftDeps struct {
 	BeforeComplete func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error
 }
 
-// AddDriftWorkers registers the three drift workers.
-func AddDriftWorkers(workers *river.Workers, deps *DriftDeps) {
+// AddDriftWorkers registers the drift workers (upload, manual, weekly) and
+// the weekly fan-out.
+func AddDriftWorkers(workers *river.Workers, deps *Deps) {
 	river.AddWorker(workers, &CustomerDriftWorker{deps: deps})
 	river.AddWorker(workers, &ManualDriftWorker{deps: deps})
 	river.AddWorker(workers, &WeeklyDriftWorker{deps: deps})
@@ -79,7 +86,7 @@ func AddDriftWorkers(workers *river.Workers, deps *DriftDeps) {
 // CustomerDriftWorker computes drift after uploads.
 type CustomerDriftWorker struct {
 	river.WorkerDefaults[CustomerDriftArgs]
-	deps *DriftDeps
+	deps *Deps
 }
 
 // Work computes as of today with default parameters, consuming the
@@ -93,7 +100,7 @@ func (w *CustomerDriftWorker) Work(ctx context.Context, job *river.Job[CustomerD
 // ManualDriftWorker computes requested runs.
 type ManualDriftWorker struct {
 	river.WorkerDefaults[ManualDriftArgs]
-	deps *DriftDeps
+	deps *Deps
 }
 
 // Work computes with the job's parameters.
@@ -114,7 +121,7 @@ func (w *ManualDriftWorker) Work(ctx context.Context, job *river.Job[ManualDrift
 // customer and week.
 type WeeklyDriftWorker struct {
 	river.WorkerDefaults[WeeklyDriftArgs]
-	deps *DriftDeps
+	deps *Deps
 }
 
 // Work computes the week's run unless it already succeeded.
@@ -137,14 +144,14 @@ func parseAsOf(s string) (time.Time, error) {
 	return t, nil
 }
 
-func (d *DriftDeps) now() time.Time {
+func (d *Deps) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
 	}
 	return time.Now()
 }
 
-func (d *DriftDeps) logger() *slog.Logger {
+func (d *Deps) logger() *slog.Logger {
 	if d.Logger != nil {
 		return d.Logger
 	}
@@ -154,7 +161,7 @@ func (d *DriftDeps) logger() *slog.Logger {
 // computeAndComplete runs the computation and completes the job in one
 // transaction. On failure it records a failed run in a transaction of its
 // own and returns the error, so River retries with backoff.
-func computeAndComplete[T river.JobArgs](ctx context.Context, d *DriftDeps, job *river.Job[T], req drift.Request) error {
+func computeAndComplete[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T], req drift.Request) error {
 	req.JobID, req.Attempt = &job.ID, job.Attempt
 	logger := d.logger().With("job_id", job.ID, "customer_id", req.CustomerID, "run_type", req.RunType, "attempt", job.Attempt)
 	outcome, err := computeInTx(ctx, d, job, req)
@@ -189,7 +196,7 @@ func computeAndComplete[T river.JobArgs](ctx context.Context, d *DriftDeps, job 
 	return nil
 }
 
-func computeInTx[T river.JobArgs](ctx context.Context, d *DriftDeps, job *river.Job[T], req drift.Request) (*drift.Outcome, error) {
+func computeInTx[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T], req drift.Request) (*drift.Outcome, error) {
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin drift computation: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -175,7 +176,7 @@ func TestUploadCommitsWhileDriftHoldsCustomerLock(t *testing.T) {
 
 	uploaded := make(chan error, 1)
 	go func() {
-		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(csvOf(driftingClaims("Cigna"))))
+		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(testfactory.ClaimsCSV(driftingClaims("Cigna")...)))
 		uploaded <- err
 	}()
 	select {
@@ -229,9 +230,9 @@ func TestNoUploadIsLeftUnreflected(t *testing.T) {
 				cust := h.customer(t, fmt.Sprintf("customer-%d-%d", round, i))
 				for u := range 2 + rand.IntN(5) {
 					time.Sleep(time.Duration(rand.IntN(8)) * time.Millisecond)
-					claims := []claim{}
+					claims := []testfactory.Claim{}
 					for range 5 + rand.IntN(10) {
-						claims = append(claims, claim{"Aetna", "99213", 1 + rand.IntN(100), rand.IntN(20), []string{"PAID", "DENIED", "OTHER"}[rand.IntN(3)]})
+						claims = append(claims, claim("Aetna", 1+rand.IntN(100), rand.IntN(20), []string{"PAID", "DENIED", "OTHER"}[rand.IntN(3)]))
 					}
 					h.upload(t, cust, fmt.Sprintf("u%d.csv", u), claims)
 				}

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,10 +13,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -31,7 +29,7 @@ type harness struct {
 	inserter *river.Client[pgx.Tx] // inserts jobs, works none
 	dsn      string
 	pool     *pgxpool.Pool
-	deps     *jobs.DriftDeps
+	deps     *jobs.Deps
 	uploader *ingest.Uploader
 }
 
@@ -39,11 +37,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	dsn := testdb.URL(t)
 	pool := testdb.NewPool(t, dsn)
-	deps := &jobs.DriftDeps{Pool: pool, Now: func() time.Time { return asOf }}
-	inserter, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(deps, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	deps := &jobs.Deps{Pool: pool, Now: func() time.Time { return asOf }}
+	inserter := testfactory.InsertOnlyClient(t, pool)
 	return &harness{inserter: inserter, dsn: dsn, pool: pool, deps: deps,
 		uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}}
 }
@@ -59,8 +54,8 @@ func (immediateRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now()
 func (h *harness) startClient(t *testing.T, workers int, before func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error) *river.Client[pgx.Tx] {
 	t.Helper()
 	pool := testdb.NewPool(t, h.dsn)
-	deps := &jobs.DriftDeps{Pool: pool, Now: h.deps.Now, BeforeComplete: before}
-	cfg := jobs.Config(deps, workers)
+	deps := &jobs.Deps{Pool: pool, Now: h.deps.Now, BeforeComplete: before}
+	cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers})
 	cfg.FetchCooldown = 5 * time.Millisecond
 	cfg.FetchPollInterval = 20 * time.Millisecond
 	cfg.RetryPolicy = immediateRetry{}
@@ -84,56 +79,39 @@ func (h *harness) startClient(t *testing.T, workers int, before func(ctx context
 
 func (h *harness) customer(t *testing.T, name string) int64 {
 	t.Helper()
-	c, err := customers.Create(context.Background(), db.New(h.pool), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.ID
+	return testfactory.Customer(t, h.pool, name)
 }
 
-// claim is one CSV row, its dates relative to asOf.
-type claim struct {
-	payer, cpt       string
-	submittedDaysAgo int
-	decisionDays     int
-	outcome          string
-}
-
-func csvOf(claims []claim) string {
-	var b strings.Builder
-	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
-	for _, c := range claims {
-		sub := asOf.AddDate(0, 0, -c.submittedDaysAgo)
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s\n", c.payer, c.cpt, sub.Format(time.DateOnly),
-			sub.AddDate(0, 0, c.decisionDays).Format(time.DateOnly), c.outcome)
-	}
-	return b.String()
+// claim is a claim submitted submittedDaysAgo days before asOf.
+func claim(payer string, submittedDaysAgo, decisionDays int, outcome string) testfactory.Claim {
+	return testfactory.Claim{Payer: payer, CPT: "99213", Submitted: asOf.AddDate(0, 0, -submittedDaysAgo),
+		DecisionDays: decisionDays, Outcome: outcome}
 }
 
 // driftingClaims plants drift for one payer: baseline 40 claims, 10%
 // denied, decided in 10 days; current 40 claims, 50% denied, in 20 days.
-func driftingClaims(payer string) []claim {
-	var out []claim
+func driftingClaims(payer string) []testfactory.Claim {
+	var out []testfactory.Claim
 	for i := range 40 {
 		outcome := "PAID"
 		if i%10 == 0 {
 			outcome = "DENIED"
 		}
-		out = append(out, claim{payer, "99213", 20 + i, 10, outcome})
+		out = append(out, claim(payer, 20+i, 10, outcome))
 	}
 	for i := range 40 {
 		outcome := "PAID"
 		if i%2 == 0 {
 			outcome = "DENIED"
 		}
-		out = append(out, claim{payer, "99213", 1 + i%13, 20, outcome})
+		out = append(out, claim(payer, 1+i%13, 20, outcome))
 	}
 	return out
 }
 
-func (h *harness) upload(t *testing.T, cust int64, name string, claims []claim) *ingest.Upload {
+func (h *harness) upload(t *testing.T, cust int64, name string, claims []testfactory.Claim) *ingest.Upload {
 	t.Helper()
-	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(csvOf(claims)))
+	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(testfactory.ClaimsCSV(claims...)))
 	if err != nil {
 		t.Fatalf("upload %s: %v", name, err)
 	}

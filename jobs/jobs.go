@@ -49,15 +49,25 @@ func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
 	}
 }
 
-// Config returns the River configuration of a process that works drift jobs
-// with driftWorkers concurrent workers (0: insert only, no workers).
-func Config(deps *DriftDeps, driftWorkers int) *river.Config {
+// Workers is how many jobs of each queue a process works at once. A queue
+// that is absent (or at 0) is not worked there; nil means insert only.
+type Workers map[string]int
+
+// Config returns the River configuration of a process that works the given
+// queues; every worker is registered, so any process can work any queue.
+func Config(deps *Deps, workers Workers) *river.Config {
 	cfg := &river.Config{Logger: deps.logger()}
-	if driftWorkers > 0 {
-		workers := river.NewWorkers()
-		AddDriftWorkers(workers, deps)
-		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{QueueDrift: {MaxWorkers: driftWorkers}}
+	queues := map[string]river.QueueConfig{}
+	for queue, n := range workers {
+		if n > 0 {
+			queues[queue] = river.QueueConfig{MaxWorkers: n}
+		}
+	}
+	if len(queues) > 0 {
+		registry := river.NewWorkers()
+		AddDriftWorkers(registry, deps)
+		cfg.Workers = registry
+		cfg.Queues = queues
 	}
 	return cfg
 }

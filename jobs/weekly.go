@@ -78,7 +78,7 @@ func (WeeklyFanoutArgs) InsertOpts() river.InsertOpts {
 // WeeklyFanoutWorker runs the fan-out.
 type WeeklyFanoutWorker struct {
 	river.WorkerDefaults[WeeklyFanoutArgs]
-	deps *DriftDeps
+	deps *Deps
 }
 
 // Work enqueues the missing weekly jobs.

@@ -56,7 +56,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Printf("Loaded %d payer and %d CPT group mappings.\n", *counts.Payers, *counts.CPTGroups)
 
-	client, err := e.riverClient(pool, 0)
+	client, err := e.riverClient(pool, nil)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	// The demo prints its own story; workers log only warnings unless asked.
 	quiet := *e
 	quiet.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
-	states, err := quiet.workUntilFinalized(ctx, pool, 2, c.Timeout, *up.JobID)
+	states, err := quiet.workUntilFinalized(ctx, pool, jobs.Workers{jobs.QueueDrift: 2}, c.Timeout, *up.JobID)
 	if err != nil {
 		return err
 	}

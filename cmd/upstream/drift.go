@@ -58,12 +58,11 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, 0)
+	client, err := e.riverClient(pool, nil)
 	if err != nil {
 		return err
 	}
-	res, err := client.Insert(ctx, jobs.ManualDriftArgs{CustomerID: cust.ID, AsOf: asOf.Format(time.DateOnly),
-		BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume}, nil)
+	res, err := client.Insert(ctx, jobs.ManualDrift(cust.ID, params), nil)
 	if err != nil {
 		return fmt.Errorf("enqueue drift job: %w", err)
 	}
@@ -76,7 +75,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		return nil
 	}
 
-	states, err := e.workUntilFinalized(ctx, pool, 2, c.Timeout, jobID)
+	states, err := e.workUntilFinalized(ctx, pool, jobs.Workers{jobs.QueueDrift: 2}, c.Timeout, jobID)
 	if err != nil {
 		return err
 	}
@@ -192,11 +191,11 @@ func printEventTable(events []drift.EventView) error {
 	return tw.Flush()
 }
 
-// riverClient returns a River client working drift jobs with the given
-// number of workers (0: insert only). River's own logs are kept to warnings
+// riverClient returns a River client working the given queues (nil:
+// insert only). River's own logs are kept to warnings
 // unless debugging: they describe River, not upstream's work.
-func (e *env) riverClient(pool *pgxpool.Pool, workers int, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
-	cfg := jobs.Config(&jobs.DriftDeps{Pool: pool, Logger: e.logger}, workers)
+func (e *env) riverClient(pool *pgxpool.Pool, workers jobs.Workers, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
+	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger}, workers)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
 	for _, f := range configure {
 		f(cfg)
@@ -212,7 +211,7 @@ func (e *env) riverClient(pool *pgxpool.Pool, workers int, configure ...func(*ri
 // running workers) until every job in ids is completed, cancelled or
 // discarded, or timeout passes, then stops gracefully. It returns each
 // job's final state.
-func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers int, timeout time.Duration, ids ...int64) ([]rivertype.JobState, error) {
+func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers jobs.Workers, timeout time.Duration, ids ...int64) ([]rivertype.JobState, error) {
 	client, err := e.riverClient(pool, workers)
 	if err != nil {
 		return nil, err
@@ -256,7 +255,7 @@ func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, c.DriftWorkers, func(cfg *riverConfig) { cfg.JobTimeout = c.JobTimeout })
+	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) { cfg.JobTimeout = c.JobTimeout })
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func (c *UploadCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, 0)
+	client, err := e.riverClient(pool, nil)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,19 @@ func (o WorkOpts) Validate() error {
 	return nil
 }
 
-// poolSize is the connections a process needs: one per drift worker, five
-// for River (the notifier's LISTEN connection, fetches, leader election,
-// maintenance) and extra for HTTP requests.
-func (o WorkOpts) poolSize(http int) int32 { return int32(o.DriftWorkers + 5 + http) }
+// workers is how many jobs of each queue the process works at once.
+func (o WorkOpts) workers() jobs.Workers { return jobs.Workers{jobs.QueueDrift: o.DriftWorkers} }
+
+// poolSize is the connections a process needs: one per worker of every
+// queue, five for River (the notifier's LISTEN connection, fetches, leader
+// election, maintenance) and extra for HTTP requests.
+func (o WorkOpts) poolSize(http int) int32 {
+	n := 5 + http
+	for _, workers := range o.workers() {
+		n += workers
+	}
+	return int32(n)
+}
 
 // ServeCmd runs the HTTP server, the workers and the weekly schedule.
 type ServeCmd struct {
@@ -80,7 +89,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, c.DriftWorkers, func(cfg *riverConfig) {
+	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) {
 		cfg.JobTimeout = c.JobTimeout
 		cfg.PeriodicJobs = jobs.PeriodicJobs(schedule, c.FanoutInterval)
 	})

@@ -36,7 +36,7 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, 0)
+	client, err := e.riverClient(pool, nil)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	if !c.Wait || len(res.JobIDs) == 0 {
 		return nil
 	}
-	states, err := e.workUntilFinalized(ctx, pool, 4, c.Timeout, res.JobIDs...)
+	states, err := e.workUntilFinalized(ctx, pool, jobs.Workers{jobs.QueueDrift: 4}, c.Timeout, res.JobIDs...)
 	if err != nil {
 		return err
 	}

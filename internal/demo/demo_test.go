@@ -8,16 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/demo"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/testdb"
-	"github.com/upstream-rcm/upstream/jobs"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -35,14 +32,10 @@ func TestDemoDataYieldsPlantedDrift(t *testing.T) {
 	if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader(demo.PayerMappings), strings.NewReader(demo.CPTGroupMappings)); err != nil {
 		t.Fatal(err)
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	asOf := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(demo.Generate(pw, asOf, 42)) }()
-	up, err := (&ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}).Upload(ctx, cust.ID, "demo.csv", pr)
+	up, err := testfactory.Uploader(t, pool).Upload(ctx, cust.ID, "demo.csv", pr)
 	if err != nil {
 		t.Fatal(err)
 	}

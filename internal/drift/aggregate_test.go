@@ -19,6 +19,8 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
 
 func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
@@ -40,7 +42,8 @@ func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
 func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, uploader := newUploader(t)
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
 	// Past MaxStatKeys the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
 	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatKeys: 10}
@@ -48,7 +51,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 
 	var ids []int64
 	for c := range 3 {
-		id := newCustomer(t, pool, fmt.Sprintf("customer-%d", c))
+		id := testfactory.Customer(t, pool, fmt.Sprintf("customer-%d", c))
 		ids = append(ids, id)
 		if _, err := ingest.ReplaceMappings(ctx, pool, id, strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\n"),
 			strings.NewReader("cpt,cpt_group\n99213,E&M\n99214,E&M\n70553,Imaging\n")); err != nil {
@@ -148,8 +151,9 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 func TestStatisticsHandleDistantDates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, uploader := newUploader(t)
-	custID := newCustomer(t, pool, "acme")
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	custID := testfactory.Customer(t, pool, "acme")
 	body := "payer,cpt,submitted_date,decided_date,outcome\n" +
 		"A,1,2026-11-01,2426-11-01,PAID\nA,1,2026-11-02,2026-11-05,DENIED\nA,1,1700-01-01,2026-11-03,PAID\n"
 	if _, err := uploader.Upload(ctx, custID, "far.csv", strings.NewReader(body)); err != nil {
@@ -164,8 +168,9 @@ func TestStatisticsHandleDistantDates(t *testing.T) {
 func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, uploader := newUploader(t)
-	custID := newCustomer(t, pool, "acme")
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	custID := testfactory.Customer(t, pool, "acme")
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	errs := make(chan error, 12)

@@ -298,8 +298,7 @@ func (s *Server) createDriftRun(w http.ResponseWriter, r *http.Request, cust db.
 		writeError(w, http.StatusUnprocessableEntity, "invalid_request", err.Error(), nil)
 		return
 	}
-	res, err := s.cfg.River.Insert(r.Context(), jobs.ManualDriftArgs{CustomerID: cust.ID, AsOf: p.AsOf.Format(time.DateOnly),
-		BaselineDays: p.BaselineDays, CurrentDays: p.CurrentDays, MinVolume: p.MinVolume}, nil)
+	res, err := s.cfg.River.Insert(r.Context(), jobs.ManualDrift(cust.ID, p), nil)
 	if err != nil {
 		s.internalError(w, r, err)
 		return

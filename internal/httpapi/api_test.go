@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/httpapi"
 	"github.com/upstream-rcm/upstream/internal/testdb"
-	"github.com/upstream-rcm/upstream/jobs"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -35,11 +33,7 @@ type apiEnv struct {
 func newAPI(t testing.TB, configure ...func(*httpapi.Config)) *apiEnv {
 	t.Helper()
 	pool := testdb.New(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(&jobs.DriftDeps{Pool: pool}, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := httpapi.Config{Pool: pool, River: client, AdminKey: adminKey}
+	cfg := httpapi.Config{Pool: pool, River: testfactory.InsertOnlyClient(t, pool), AdminKey: adminKey}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -121,17 +115,7 @@ func (e *apiEnv) customerWithKey(name string) (int64, string) {
 }
 
 func claimsBody(n int, salt string, asOf time.Time) string {
-	var b strings.Builder
-	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
-	for i := range n {
-		sub := asOf.AddDate(0, 0, -1-i%100)
-		outcome := "PAID"
-		if i%3 == 0 {
-			outcome = "DENIED"
-		}
-		fmt.Fprintf(&b, "Payer %s,99213,%s,%s,%s\n", salt, sub.Format(time.DateOnly), sub.AddDate(0, 0, i%7).Format(time.DateOnly), outcome)
-	}
-	return b.String()
+	return testfactory.ClaimsCSV(testfactory.Synthetic(n, salt, asOf)...)
 }
 
 func TestCustomersAndKeysAreAdminOnly(t *testing.T) {
@@ -183,7 +167,7 @@ func TestUploadEndpoint(t *testing.T) {
 	id, key := e.customerWithKey("acme")
 	base := fmt.Sprintf("/api/v1/customers/%d", id)
 	asOf := drift.Date(time.Now())
-	body := claimsBody(60, "a", asOf) + "Payer a,99213,2026-01-02,2026-01-01,PAID\n"
+	body := claimsBody(60, "a", asOf) + "Payer a,99213,2026-01-02,2026-01-01,PAID,\n"
 
 	r := e.expect(e.do("POST", base+"/uploads?filename=jan.csv", key, "text/csv", strings.NewReader(body)), 201, "upload")
 	up := r.json(t)
@@ -265,29 +249,14 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"min_volume":0}`)), 422, "bad params")
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"minvolume":3}`)), 400, "unknown field")
 
-	// Seed two runs directly: an older one and the latest successful one.
-	var runIDs []int64
-	for i, status := range []string{"success", "success", "failed"} {
-		var rid int64
-		errText := map[bool]any{true: "boom", false: nil}[status == "failed"]
-		if err := e.pool.QueryRow(context.Background(), `INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, finished_at, error,
-			baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms)
-			VALUES ($1, 'manual', '2026-11-23', 90, 14, 30, $2, now(), $3, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 2, 2, 100 + $4, 5) RETURNING id`,
-			id, status, errText, i).Scan(&rid); err != nil {
-			t.Fatal(err)
-		}
-		runIDs = append(runIDs, rid)
-	}
-	for _, ev := range []struct {
-		payer, typ string
-		sev        float64
-	}{{"Aetna", "DENIAL_RATE", 0.8}, {"Cigna", "DECISION_TIME", 0.3}} {
-		if _, err := e.pool.Exec(context.Background(), `INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
-			baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size)
-			VALUES ($1, $2, $3, 'E&M', $4, 0.1, 0.5, 0.4, $5, 1, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 40, 40)`, id, runIDs[1], ev.payer, ev.typ, ev.sev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Seed runs directly: an older successful one, the latest successful
+	// one with two events, and a failed one.
+	older := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{ClaimsRead: 100})
+	latest := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{ClaimsRead: 101},
+		drift.Event{Payer: "Aetna", CPTGroup: "E&M", Type: drift.TypeDenialRate, BaselineValue: 0.1, CurrentValue: 0.5, Severity: 0.8, Confidence: 1, BaselineSampleSize: 40, CurrentSampleSize: 40},
+		drift.Event{Payer: "Cigna", CPTGroup: "E&M", Type: drift.TypeDecisionTime, BaselineValue: 0.1, CurrentValue: 0.5, Severity: 0.3, Confidence: 1, BaselineSampleSize: 40, CurrentSampleSize: 40})
+	failed := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{Status: drift.RunFailed, Error: "boom", ClaimsRead: 102})
+	runIDs := []int64{older.ID, latest.ID, failed.ID}
 
 	r = e.expect(e.do("GET", base+"/report-runs?limit=2", key, "", nil), 200, "list runs")
 	list := r.json(t)
@@ -342,10 +311,7 @@ func TestCrossTenantRequestsAre404AndMissingKeys401(t *testing.T) {
 	acme, acmeKey := e.customerWithKey("acme")
 	globex, _ := e.customerWithKey("globex")
 	var runID, uploadID int64
-	if err := e.pool.QueryRow(context.Background(), `INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, finished_at)
-		VALUES ($1, 'manual', '2026-11-23', 90, 14, 30, 'success', now()) RETURNING id`, globex).Scan(&runID); err != nil {
-		t.Fatal(err)
-	}
+	runID = testfactory.ReportRun(t, e.pool, globex, nil).ID
 	if err := e.pool.QueryRow(context.Background(), `INSERT INTO uploads (customer_id, filename) VALUES ($1, 'g.csv') RETURNING id`, globex).Scan(&uploadID); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
 
 // The drift page, rendered for a seeded run, shows each event with an
@@ -18,18 +20,12 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	t.Parallel()
 	e := newAPI(t)
 	id, _ := e.customerWithKey("Acme Clinic")
-	var runID int64
-	if err := e.pool.QueryRow(context.Background(), `INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, finished_at,
-		baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms)
-		VALUES ($1, 'weekly', '2026-11-23', 90, 14, 30, 'success', now(), '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 3, 2, 420, 7) RETURNING id`, id).Scan(&runID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.pool.Exec(context.Background(), `INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
-		baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size)
-		VALUES ($1, $2, 'UnitedHealthcare', 'Imaging', 'DENIAL_RATE', 0.08, 0.31, 0.23, 0.46, 1, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 564, 84),
-		       ($1, $2, 'Humana <script>', 'Surgery', 'DECISION_TIME', 12, 25, 13, 1, 1, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 584, 90)`, id, runID); err != nil {
-		t.Fatal(err)
-	}
+	run := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{RunType: drift.RunWeekly, ClaimsRead: 420},
+		drift.Event{Payer: "UnitedHealthcare", CPTGroup: "Imaging", Type: drift.TypeDenialRate, BaselineValue: 0.08, CurrentValue: 0.31,
+			Severity: 0.46, Confidence: 1, BaselineSampleSize: 564, CurrentSampleSize: 84},
+		drift.Event{Payer: "Humana <script>", CPTGroup: "Surgery", Type: drift.TypeDecisionTime, BaselineValue: 12, CurrentValue: 25,
+			Severity: 1, Confidence: 1, BaselineSampleSize: 584, CurrentSampleSize: 90})
+	runID := run.ID
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}

@@ -9,30 +9,25 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
-const header = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount\n"
+const header = testfactory.ClaimsHeader
 
-// claimsCSV builds a valid file of n rows; salt makes files differ.
+// claimsCSV builds a valid file of n rows submitted in January 2026; salt
+// makes files differ.
 func claimsCSV(n int, salt string) string {
-	var b strings.Builder
-	b.WriteString(header)
-	for i := range n {
-		fmt.Fprintf(&b, "Payer %s,99213,2026-01-%02d,2026-02-01,%s,%d.25\n", salt, i%28+1, []string{"PAID", "DENIED"}[i%2], i)
-	}
-	return b.String()
+	return testfactory.ClaimsCSV(testfactory.Synthetic(n, salt, time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC))...)
 }
 
 type env struct {
@@ -47,22 +42,13 @@ func newEnv(t *testing.T) *env {
 
 func envForPool(t testing.TB, pool *pgxpool.Pool) *env {
 	t.Helper()
-	// An insert-only River client: these tests check what an upload
-	// enqueues, so nothing works the jobs.
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{pool: pool, uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}}
+	// These tests check what an upload enqueues, so nothing works the jobs.
+	return &env{pool: pool, uploader: testfactory.Uploader(t, pool)}
 }
 
 func (e *env) customer(t testing.TB, name string) int64 {
 	t.Helper()
-	c, err := customers.Create(context.Background(), db.New(e.pool), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.ID
+	return testfactory.Customer(t, e.pool, name)
 }
 
 // counts is what an upload can leave behind.

@@ -1,0 +1,178 @@
+// Package testfactory builds fixtures for tests of every package: customers,
+// claims files, uploads through the real upload path, and report runs with
+// events, in the style of River's testfactory. Fixtures go through real
+// PostgreSQL; nothing here mocks the database or River.
+package testfactory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+// Customer creates a customer named name and returns its id.
+func Customer(tb testing.TB, pool *pgxpool.Pool, name string) int64 {
+	tb.Helper()
+	c, err := customers.Create(context.Background(), db.New(pool), name)
+	if err != nil {
+		tb.Fatalf("create customer %q: %v", name, err)
+	}
+	return c.ID
+}
+
+// InsertOnlyClient returns a River client that inserts upstream's jobs and
+// works none: tests that check what gets enqueued, or that work jobs with
+// clients of their own.
+func InsertOnlyClient(tb testing.TB, pool *pgxpool.Pool) *river.Client[pgx.Tx] {
+	tb.Helper()
+	client, err := river.NewClient(riverpgxv5.New(pool), jobs.Config(&jobs.Deps{Pool: pool}, nil))
+	if err != nil {
+		tb.Fatalf("create River client: %v", err)
+	}
+	return client
+}
+
+// Uploader returns an uploader whose drift jobs are inserted, as an upload
+// must, by an insert-only client.
+func Uploader(tb testing.TB, pool *pgxpool.Pool) *ingest.Uploader {
+	tb.Helper()
+	return &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(InsertOnlyClient(tb, pool))}
+}
+
+// Claim is one row of a claims file.
+type Claim struct {
+	Payer, CPT    string
+	Submitted     time.Time
+	DecisionDays  int
+	Outcome       string // PAID when empty
+	AllowedAmount string // empty when unset
+}
+
+// ClaimsHeader is the header row ClaimsCSV writes.
+const ClaimsHeader = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount\n"
+
+// ClaimsCSV renders claims as a claims file with a header row.
+func ClaimsCSV(claims ...Claim) string {
+	var b strings.Builder
+	b.WriteString(ClaimsHeader)
+	for _, c := range claims {
+		outcome := c.Outcome
+		if outcome == "" {
+			outcome = "PAID"
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s\n", c.Payer, c.CPT, c.Submitted.Format(time.DateOnly),
+			c.Submitted.AddDate(0, 0, c.DecisionDays).Format(time.DateOnly), outcome, c.AllowedAmount)
+	}
+	return b.String()
+}
+
+// Batch returns n copies of c, the first denied of them DENIED.
+func Batch(n int, c Claim, denied int) []Claim {
+	out := make([]Claim, n)
+	for i := range out {
+		out[i] = c
+		if i < denied {
+			out[i].Outcome = "DENIED"
+		}
+	}
+	return out
+}
+
+// Synthetic returns n valid claims of payer "Payer <salt>", CPT 99213: the
+// i-th submitted 1 + i%28 days before end, decided i%7 days later, denied
+// when i%3 == 0, with allowed amount "<i>.25". Different salts give
+// different files.
+func Synthetic(n int, salt string, end time.Time) []Claim {
+	out := make([]Claim, n)
+	for i := range out {
+		out[i] = Claim{Payer: "Payer " + salt, CPT: "99213", Submitted: end.AddDate(0, 0, -1-i%28),
+			DecisionDays: i % 7, AllowedAmount: fmt.Sprintf("%d.25", i)}
+		if i%3 == 0 {
+			out[i].Outcome = "DENIED"
+		}
+	}
+	return out
+}
+
+// Upload uploads claims for the customer through the real upload path.
+func Upload(tb testing.TB, u *ingest.Uploader, customerID int64, claims ...Claim) *ingest.Upload {
+	tb.Helper()
+	up, err := u.Upload(context.Background(), customerID, "claims.csv", strings.NewReader(ClaimsCSV(claims...)))
+	if err != nil {
+		tb.Fatalf("upload %d claims: %v", len(claims), err)
+	}
+	return up
+}
+
+// RunOpts are the optional fields of a report run fixture.
+type RunOpts struct {
+	RunType    drift.RunType   // manual when empty
+	Status     drift.RunStatus // success when empty
+	Error      string          // required for failed runs
+	AsOf       time.Time       // 2026-11-23 when zero
+	ClaimsRead int64
+}
+
+// ReportRun inserts a finished report run with default parameters and
+// events.
+func ReportRun(tb testing.TB, pool *pgxpool.Pool, customerID int64, opts *RunOpts, events ...drift.Event) db.ReportRun {
+	tb.Helper()
+	ctx := context.Background()
+	if opts == nil {
+		opts = &RunOpts{}
+	}
+	runType, status, asOf := opts.RunType, opts.Status, opts.AsOf
+	if runType == "" {
+		runType = drift.RunManual
+	}
+	if status == "" {
+		status = drift.RunSuccess
+	}
+	if asOf.IsZero() {
+		asOf = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	}
+	var errText *string
+	if opts.Error != "" {
+		errText = &opts.Error
+	}
+	p := drift.DefaultParams(asOf)
+	w := drift.WindowsFor(p)
+	var id int64
+	if err := pool.QueryRow(ctx, `INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume,
+			status, finished_at, error, baseline_start, baseline_end, current_start, current_end,
+			groups_considered, events_created, claims_read, duration_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10, $11, $12, $13, $13, $14, 5) RETURNING id`,
+		customerID, runType, asOf, p.BaselineDays, p.CurrentDays, p.MinVolume, status, errText,
+		w.BaselineStart, w.BaselineEnd, w.CurrentStart, w.CurrentEnd, len(events), opts.ClaimsRead).Scan(&id); err != nil {
+		tb.Fatalf("insert report run: %v", err)
+	}
+	for _, e := range events {
+		if _, err := pool.Exec(ctx, `INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
+				baseline_value, current_value, delta_value, severity, confidence,
+				baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			customerID, id, e.Payer, e.CPTGroup, e.Type, e.BaselineValue, e.CurrentValue, e.CurrentValue-e.BaselineValue,
+			e.Severity, e.Confidence, w.BaselineStart, w.BaselineEnd, w.CurrentStart, w.CurrentEnd,
+			e.BaselineSampleSize, e.CurrentSampleSize); err != nil {
+			tb.Fatalf("insert drift event: %v", err)
+		}
+	}
+	run, err := db.New(pool).ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: customerID, ID: id})
+	if err != nil {
+		tb.Fatalf("read report run %d: %v", id, err)
+	}
+	return run
+}
