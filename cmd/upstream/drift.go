@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -189,139 +184,4 @@ func printEventTable(events []drift.EventView) error {
 			drift.FormatDelta(ev.DriftType, ev.DeltaValue), ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize)
 	}
 	return tw.Flush()
-}
-
-// riverClient returns a River client working the given queues (nil:
-// insert only). River's own logs are kept to warnings
-// unless debugging: they describe River, not upstream's work.
-func (e *env) riverClient(pool *pgxpool.Pool, workers jobs.Workers, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
-	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger}, workers)
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
-	for _, f := range configure {
-		f(cfg)
-	}
-	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create River client: %w", err)
-	}
-	return client, nil
-}
-
-// workUntilFinalized works drift jobs in this process (alongside any other
-// running workers) until every job in ids is completed, cancelled or
-// discarded, or timeout passes, then stops gracefully. It returns each
-// job's final state.
-func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers jobs.Workers, timeout time.Duration, ids ...int64) ([]rivertype.JobState, error) {
-	client, err := e.riverClient(pool, workers)
-	if err != nil {
-		return nil, err
-	}
-	// Not ctx: cancelling the start context hard-stops River; shutdown goes
-	// through StopGracefully instead.
-	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("start River client: %w", err)
-	}
-	defer func() {
-		if err := jobs.StopGracefully(client, 30*time.Second, e.logger); err != nil {
-			e.logger.Error("stop workers", "error", err)
-		}
-	}()
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	states := make([]rivertype.JobState, len(ids))
-	for i, id := range ids {
-		if states[i], err = jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
-	}
-	return states, nil
-}
-
-// riverConfig lets callers of riverClient adjust River's configuration.
-type riverConfig = river.Config
-
-// WorkerCmd runs job workers only.
-type WorkerCmd struct {
-	WorkOpts
-}
-
-// Run works jobs until SIGINT or SIGTERM.
-func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
-	if err := c.WorkOpts.Validate(); err != nil {
-		return err
-	}
-	pool, err := e.openPool(ctx, c.poolSize(0))
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) { cfg.JobTimeout = c.JobTimeout })
-	if err != nil {
-		return err
-	}
-	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start River client: %w", err)
-	}
-	e.logger.Info("worker started", "drift_workers", c.DriftWorkers)
-	<-ctx.Done()
-	e.logger.Info("shutting down: letting running jobs finish", "timeout", c.ShutdownTimeout)
-	if err := jobs.StopGracefully(client, c.ShutdownTimeout, e.logger); err != nil {
-		return err
-	}
-	e.logger.Info("worker stopped")
-	return nil
-}
-
-// JobsCmd shows River jobs.
-type JobsCmd struct {
-	Counts JobsCountsCmd `cmd:"" default:"withargs" help:"Job counts by kind and state."`
-	Wait   JobsWaitCmd   `cmd:"" help:"Wait until no job is available, scheduled, running or retryable."`
-}
-
-// JobsCountsCmd prints job counts.
-type JobsCountsCmd struct {
-	JSON bool `name:"json" help:"Print JSON."`
-}
-
-// Run prints counts by kind and state.
-func (c *JobsCountsCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	counts, err := jobs.Counts(ctx, pool)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return printJSON(map[string]any{"jobs": counts})
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSTATE\tCOUNT")
-	for _, jc := range counts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", jc.Kind, jc.State, jc.Count)
-	}
-	return tw.Flush()
-}
-
-// JobsWaitCmd waits for the queue to drain.
-type JobsWaitCmd struct {
-	Timeout time.Duration `default:"5m" help:"Give up (exit 1) after this long."`
-}
-
-// Run polls until the queue is idle.
-func (c *JobsWaitCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
-	if err := jobs.WaitIdle(waitCtx, pool, 200*time.Millisecond); err != nil {
-		return fmt.Errorf("jobs wait: %w", err)
-	}
-	fmt.Println("no unfinished jobs")
-	return nil
 }

@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 // CLI is the command line: global flags and one struct per command.
@@ -47,6 +51,11 @@ func main() {
 		kong.Name("upstream"),
 		kong.Description("Payer-drift detection for healthcare revenue-cycle teams."),
 		kong.UsageOnError(),
+		// Defaults that live in the domain packages, written once.
+		kong.Vars{
+			"weekly_schedule":  jobs.DefaultWeeklySchedule,
+			"max_upload_bytes": strconv.FormatInt(ingest.DefaultMaxBytes, 10),
+		},
 	)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cli.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

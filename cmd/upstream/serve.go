@@ -53,9 +53,9 @@ func (o WorkOpts) poolSize(http int) int32 {
 type ServeCmd struct {
 	Addr           string        `env:"UPSTREAM_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
 	AdminKey       string        `name:"admin-key" env:"UPSTREAM_ADMIN_KEY" help:"Admin key for customers, API keys and River UI (empty: admin endpoints disabled)."`
-	Schedule       string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"0 6 * * 1" help:"Cron schedule (UTC) of the weekly drift fan-out."`
+	Schedule       string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"${weekly_schedule}" help:"Cron schedule (UTC) of the weekly drift fan-out."`
 	FanoutInterval time.Duration `name:"fanout-interval" env:"UPSTREAM_FANOUT_INTERVAL" default:"15m" help:"Also run the fan-out this often (and at start) to make up missed ticks."`
-	MaxUploadBytes int64         `name:"max-upload-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"536870912" help:"Upload size limit in bytes."`
+	MaxUploadBytes int64         `name:"max-upload-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
 	UploadTimeout  time.Duration `name:"upload-timeout" env:"UPSTREAM_UPLOAD_TIMEOUT" default:"30m" help:"How long one upload request may take."`
 	WorkOpts
 }

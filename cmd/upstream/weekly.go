@@ -13,7 +13,7 @@ import (
 // WeeklyCmd runs the weekly fan-out now.
 type WeeklyCmd struct {
 	AsOf     string        `name:"as-of" help:"As-of date YYYY-MM-DD (default: this week's scheduled date)."`
-	Schedule string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"0 6 * * 1" help:"Cron schedule (UTC) that defines this week's date."`
+	Schedule string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"${weekly_schedule}" help:"Cron schedule (UTC) that defines this week's date."`
 	Wait     bool          `help:"Work the weekly jobs in this process too and wait until they finish."`
 	Timeout  time.Duration `default:"10m" help:"With --wait: how long to wait."`
 }

@@ -182,6 +182,9 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
 	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: claimstats.NewAccumulator(u.MaxStatKeys)}
+	// pgx's CopyFrom with a streaming CopyFromSource, not sqlc's :copyfrom:
+	// the generated method takes a slice of every row, and a file of any
+	// size must stream through in constant memory.
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src); err != nil {
 		if parser.Err() != nil {
 			return nil, parser.Err()

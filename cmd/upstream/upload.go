@@ -9,100 +9,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/jobs"
 )
-
-// CustomerCmd manages customers.
-type CustomerCmd struct {
-	Create CustomerCreateCmd `cmd:"" help:"Create a customer."`
-}
-
-// CustomerCreateCmd creates a customer.
-type CustomerCreateCmd struct {
-	Name string `arg:"" help:"Customer name (unique)."`
-	JSON bool   `name:"json" help:"Print JSON."`
-}
-
-// Run creates the customer.
-func (c *CustomerCreateCmd) Run(ctx context.Context, e *env) error {
-	pool, err := e.openPool(ctx, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	cust, err := customers.Create(ctx, db.New(pool), c.Name)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return printJSON(map[string]any{"id": cust.ID, "name": cust.Name})
-	}
-	fmt.Printf("created customer %d %q\n", cust.ID, cust.Name)
-	return nil
-}
-
-// MappingsCmd manages mappings.
-type MappingsCmd struct {
-	Load MappingsLoadCmd `cmd:"" help:"Replace a customer's payer and/or CPT group mappings from CSV files."`
-}
-
-// MappingsLoadCmd replaces mappings.
-type MappingsLoadCmd struct {
-	Customer  string `required:"" help:"Customer name."`
-	CPTGroups string `name:"cpt-groups" type:"existingfile" help:"CSV with header cpt,cpt_group."`
-	Payers    string `type:"existingfile" help:"CSV with header raw_name,normalized_name."`
-	JSON      bool   `name:"json" help:"Print JSON."`
-}
-
-// Run replaces the mappings in one transaction.
-func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
-	if c.CPTGroups == "" && c.Payers == "" {
-		return errors.New("nothing to load: give --cpt-groups FILE and/or --payers FILE")
-	}
-	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	var payers, groups io.Reader
-	for _, f := range []struct {
-		path string
-		dst  *io.Reader
-	}{{c.Payers, &payers}, {c.CPTGroups, &groups}} {
-		if f.path == "" {
-			continue
-		}
-		file, err := os.Open(f.path)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		*f.dst = file
-	}
-	counts, err := ingest.ReplaceMappings(ctx, pool, cust.ID, payers, groups)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return printJSON(counts)
-	}
-	if counts.Payers != nil {
-		fmt.Printf("payer mappings: %d (replaced)\n", *counts.Payers)
-	}
-	if counts.CPTGroups != nil {
-		fmt.Printf("CPT group mappings: %d (replaced)\n", *counts.CPTGroups)
-	}
-	return nil
-}
 
 // UploadCmd uploads a claims file.
 type UploadCmd struct {
 	Customer string `required:"" help:"Customer name."`
 	File     string `arg:"" type:"existingfile" help:"Claims CSV file."`
-	MaxBytes int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"536870912" help:"Upload size limit in bytes."`
+	MaxBytes int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
 	JSON     bool   `name:"json" help:"Print JSON."`
 }
 

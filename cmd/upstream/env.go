@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func (e *env) cluster() (*pgcluster.Cluster, error) {
@@ -111,3 +119,52 @@ func newPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, er
 func dbAddress(host string, port uint16, database string) string {
 	return fmt.Sprintf("%s:%d/%s", host, port, database)
 }
+
+// riverClient returns a River client working the given queues (nil:
+// insert only). River's own logs are kept to warnings
+// unless debugging: they describe River, not upstream's work.
+func (e *env) riverClient(pool *pgxpool.Pool, workers jobs.Workers, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
+	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger}, workers)
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
+	for _, f := range configure {
+		f(cfg)
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	return client, nil
+}
+
+// workUntilFinalized works drift jobs in this process (alongside any other
+// running workers) until every job in ids is completed, cancelled or
+// discarded, or timeout passes, then stops gracefully. It returns each
+// job's final state.
+func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, workers jobs.Workers, timeout time.Duration, ids ...int64) ([]rivertype.JobState, error) {
+	client, err := e.riverClient(pool, workers)
+	if err != nil {
+		return nil, err
+	}
+	// Not ctx: cancelling the start context hard-stops River; shutdown goes
+	// through StopGracefully instead.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start River client: %w", err)
+	}
+	defer func() {
+		if err := jobs.StopGracefully(client, 30*time.Second, e.logger); err != nil {
+			e.logger.Error("stop workers", "error", err)
+		}
+	}()
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	states := make([]rivertype.JobState, len(ids))
+	for i, id := range ids {
+		if states[i], err = jobs.WaitFinalized(waitCtx, pool, id, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+// riverConfig lets callers of riverClient adjust River's configuration.
+type riverConfig = river.Config

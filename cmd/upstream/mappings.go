@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/upstream-rcm/upstream/internal/ingest"
+)
+
+// MappingsCmd manages mappings.
+type MappingsCmd struct {
+	Load MappingsLoadCmd `cmd:"" help:"Replace a customer's payer and/or CPT group mappings from CSV files."`
+}
+
+// MappingsLoadCmd replaces mappings.
+type MappingsLoadCmd struct {
+	Customer  string `required:"" help:"Customer name."`
+	CPTGroups string `name:"cpt-groups" type:"existingfile" help:"CSV with header cpt,cpt_group."`
+	Payers    string `type:"existingfile" help:"CSV with header raw_name,normalized_name."`
+	JSON      bool   `name:"json" help:"Print JSON."`
+}
+
+// Run replaces the mappings in one transaction.
+func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
+	if c.CPTGroups == "" && c.Payers == "" {
+		return errors.New("nothing to load: give --cpt-groups FILE and/or --payers FILE")
+	}
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var payers, groups io.Reader
+	for _, f := range []struct {
+		path string
+		dst  *io.Reader
+	}{{c.Payers, &payers}, {c.CPTGroups, &groups}} {
+		if f.path == "" {
+			continue
+		}
+		file, err := os.Open(f.path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		*f.dst = file
+	}
+	counts, err := ingest.ReplaceMappings(ctx, pool, cust.ID, payers, groups)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(counts)
+	}
+	if counts.Payers != nil {
+		fmt.Printf("payer mappings: %d (replaced)\n", *counts.Payers)
+	}
+	if counts.CPTGroups != nil {
+		fmt.Printf("CPT group mappings: %d (replaced)\n", *counts.CPTGroups)
+	}
+	return nil
+}

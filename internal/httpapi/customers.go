@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if !decodeJSON(w, r, &body) {
+		return
+	}
+	if strings.TrimSpace(body.Name) == "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "name is required", nil)
+		return
+	}
+	cust, err := customers.Create(r.Context(), db.New(s.cfg.Pool), body.Name)
+	if errors.Is(err, customers.ErrExists) {
+		writeError(w, http.StatusConflict, "customer_exists", err.Error(), nil)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": cust.ID, "name": cust.Name})
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+		return
+	}
+	q := db.New(s.cfg.Pool)
+	if _, err := customers.ByID(r.Context(), q, id); errors.Is(err, customers.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+		return
+	} else if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	key, err := customers.IssueAPIKey(r.Context(), q, id)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"key": key})
+}

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/jobs"
+)
+
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	filename := strings.TrimSpace(r.URL.Query().Get("filename"))
+	if filename == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "query parameter filename is required", nil)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/csv") && !strings.HasPrefix(ct, "text/plain") {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "upload the file as Content-Type: text/csv", nil)
+		return
+	}
+	maxBytes := s.maxUploadBytes()
+	if r.ContentLength > maxBytes {
+		metrics.Uploads.WithLabelValues("too_large").Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("file of %d bytes exceeds the limit of %d", r.ContentLength, maxBytes), nil)
+		return
+	}
+	// Large files take time: this request's read and write deadlines are
+	// long; the server's defaults stay short.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.UploadTimeout + time.Minute))
+
+	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River), MaxBytes: maxBytes}
+	up, err := uploader.Upload(r.Context(), cust.ID, filename, r.Body)
+	var dup *ingest.DuplicateError
+	var header *ingest.HeaderError
+	var noRows *ingest.NoValidRowsError
+	switch {
+	case errors.As(err, &dup):
+		metrics.Uploads.WithLabelValues("duplicate").Inc()
+		writeError(w, http.StatusConflict, "duplicate_upload", err.Error(), map[string]any{"duplicate_of": dup.First.ID, "filename": dup.First.Filename})
+	case errors.Is(err, ingest.ErrTooLarge):
+		metrics.Uploads.WithLabelValues("too_large").Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", err.Error(), nil)
+	case errors.As(err, &header), errors.Is(err, ingest.ErrNoHeader):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnprocessableEntity, "invalid_file", err.Error(), []ingest.RowError{})
+	case errors.As(err, &noRows):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnprocessableEntity, "invalid_file", err.Error(), noRows.Stats.Errors)
+	case err != nil:
+		metrics.Uploads.WithLabelValues("failed").Inc()
+		s.internalError(w, r, err)
+	default:
+		metrics.Uploads.WithLabelValues("stored").Inc()
+		metrics.UploadRows.WithLabelValues("accepted").Add(float64(up.Accepted))
+		metrics.UploadRows.WithLabelValues("rejected").Add(float64(up.Rejected))
+		s.cfg.Logger.InfoContext(r.Context(), "upload stored", "request_id", requestID(r.Context()), "customer_id", cust.ID,
+			"upload_id", up.ID, "accepted", up.Accepted, "rejected", up.Rejected, "job_id", up.JobID)
+		writeJSON(w, http.StatusCreated, up)
+	}
+}
+
+func (s *Server) maxUploadBytes() int64 {
+	if s.cfg.MaxUploadBytes > 0 {
+		return s.cfg.MaxUploadBytes
+	}
+	return ingest.DefaultMaxBytes
+}
+
+func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	id, err := strconv.ParseInt(r.PathValue("upload_id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
+		return
+	}
+	up, err := ingest.GetUpload(r.Context(), db.New(s.cfg.Pool), cust.ID, id)
+	if errors.Is(err, ingest.ErrUploadNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, up)
+}
