@@ -1,0 +1,215 @@
+package drift
+
+import (
+	"math"
+	"sort"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+)
+
+// The statistics behind an alert, implemented from their published
+// definitions and checked in evidence_test.go against independent
+// references (exact rational arithmetic, brute force over raw values,
+// worked examples from the papers).
+
+// zFor95 is the standard normal quantile for a two-sided 95% interval.
+const zFor95 = 1.959963984540054
+
+// normalTwoSided is P(|Z| >= |z|) for a standard normal Z.
+func normalTwoSided(z float64) float64 { return math.Erfc(math.Abs(z) / math.Sqrt2) }
+
+// FisherExact is the two-sided p-value of Fisher's exact test on the 2x2
+// table [[a, b], [c, d]] (rows: windows; columns: denied, not denied): the
+// total probability, under the hypergeometric distribution with the table's
+// margins, of every table no more probable than the observed one. As in R's
+// fisher.test, probabilities within a relative 1e-7 of the observed one
+// count as equal, so rounding cannot drop the observed table's twins.
+func FisherExact(a, b, c, d int) float64 {
+	row1, col1, n := a+b, a+c, a+b+c+d
+	if n == 0 {
+		return 1
+	}
+	lo, hi := max(0, col1-(n-row1)), min(row1, col1)
+	logP := func(x int) float64 { // log P(X = x), X hypergeometric
+		return logChoose(row1, x) + logChoose(n-row1, col1-x) - logChoose(n, col1)
+	}
+	observed := logP(a)
+	var p float64
+	for x := lo; x <= hi; x++ {
+		if lp := logP(x); lp <= observed+1e-7*math.Abs(observed)+1e-300 {
+			p += math.Exp(lp)
+		}
+	}
+	return math.Min(p, 1)
+}
+
+func logChoose(n, k int) float64 {
+	a, _ := math.Lgamma(float64(n + 1))
+	b, _ := math.Lgamma(float64(k + 1))
+	c, _ := math.Lgamma(float64(n - k + 1))
+	return a - b - c
+}
+
+// Wilson is the Wilson score interval for a proportion of x in n at
+// normal quantile z (Wilson 1927); [0, 1] when n is 0.
+func Wilson(x, n int, z float64) (low, high float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	nf, p := float64(n), float64(x)/float64(n)
+	denom := 1 + z*z/nf
+	center := (p + z*z/(2*nf)) / denom
+	half := z / denom * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return math.Max(0, center-half), math.Min(1, center+half)
+}
+
+// NewcombeDifference is the 95% interval for p1 - p2, with p1 = x1/n1 and
+// p2 = x2/n2, by Newcombe's hybrid score method (method 10 of Newcombe
+// 1998), which combines the two Wilson intervals and keeps its coverage at
+// small counts and at zero events.
+func NewcombeDifference(x1, n1, x2, n2 int) (low, high float64) {
+	p1, p2 := ratio(x1, n1), ratio(x2, n2)
+	l1, u1 := Wilson(x1, n1, zFor95)
+	l2, u2 := Wilson(x2, n2, zFor95)
+	d := p1 - p2
+	return d - math.Sqrt((p1-l1)*(p1-l1)+(u2-p2)*(u2-p2)), d + math.Sqrt((u1-p1)*(u1-p1)+(p2-l2)*(p2-l2))
+}
+
+func ratio(x, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(x) / float64(n)
+}
+
+// RankTest is a Mann–Whitney comparison of two samples of days to
+// decision.
+type RankTest struct {
+	// U counts the pairs (current, baseline) where the current value is
+	// larger, ties counting one half.
+	U float64
+	// Z is the normal approximation's statistic, with the tie-corrected
+	// variance and a continuity correction of 1/2 towards zero.
+	Z float64
+	// P is the two-sided p-value.
+	P float64
+	// ShiftLow and ShiftHigh bound the 95% interval of the location shift
+	// (current minus baseline, in days) by Moses' method: order statistics
+	// of the pairwise differences at the test's critical value. Bounded is
+	// false when the samples are too small for a 95% interval.
+	ShiftLow, ShiftHigh float64
+	Bounded             bool
+}
+
+// MannWhitney compares current against baseline from their histograms
+// (Mann & Whitney 1947, with the tie correction of the variance), and
+// bounds the shift between them (Moses; Hollander & Wolfe). Both
+// histograms must be sorted by days, as claimstats returns them.
+func MannWhitney(baseline, current claimstats.Histogram) RankTest {
+	n1, n2 := float64(current.Total()), float64(baseline.Total())
+	if n1 == 0 || n2 == 0 {
+		return RankTest{P: 1}
+	}
+	// U from the merged histograms: each current value beats the baseline
+	// values below it and ties with the equal ones.
+	var u, tieTerm float64
+	var below float64 // baseline claims with fewer days than the current value
+	j := 0
+	for _, c := range current {
+		for j < len(baseline) && baseline[j].Days < c.Days {
+			below += float64(baseline[j].Claims)
+			j++
+		}
+		var equal float64
+		if j < len(baseline) && baseline[j].Days == c.Days {
+			equal = float64(baseline[j].Claims)
+		}
+		u += float64(c.Claims) * (below + equal/2)
+	}
+	for _, t := range tieCounts(baseline, current) {
+		tieTerm += t*t*t - t
+	}
+	n := n1 + n2
+	mean := n1 * n2 / 2
+	variance := n1 * n2 / 12 * ((n + 1) - tieTerm/(n*(n-1)))
+	res := RankTest{U: u, P: 1}
+	if variance <= 0 { // every value equal: no evidence of a shift
+		return res
+	}
+	sd := math.Sqrt(variance)
+	diff := u - mean
+	res.Z = math.Copysign(math.Max(math.Abs(diff)-0.5, 0), diff) / sd
+	res.P = normalTwoSided(res.Z)
+
+	k := math.Floor(mean - zFor95*sd) // the k-th smallest difference bounds below
+	if k >= 1 {
+		res.ShiftLow, res.ShiftHigh, res.Bounded = pairwiseDifferenceAt(baseline, current, int64(k), int64(n1*n2-k+1))
+	}
+	return res
+}
+
+// tieCounts returns, for every value of days in either sample, how many
+// claims share it.
+func tieCounts(a, b claimstats.Histogram) []float64 {
+	counts := map[int32]float64{}
+	for _, h := range []claimstats.Histogram{a, b} {
+		for _, bin := range h {
+			counts[bin.Days] += float64(bin.Claims)
+		}
+	}
+	out := make([]float64, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, c)
+	}
+	return out
+}
+
+// pairwiseDifferenceAt returns the lo-th and hi-th smallest of the
+// differences current - baseline over every pair of claims (1-based).
+func pairwiseDifferenceAt(baseline, current claimstats.Histogram, lo, hi int64) (float64, float64, bool) {
+	type diff struct {
+		days  int64
+		pairs int64
+	}
+	diffs := make([]diff, 0, len(baseline)*len(current))
+	for _, c := range current {
+		for _, b := range baseline {
+			diffs = append(diffs, diff{int64(c.Days) - int64(b.Days), c.Claims * b.Claims})
+		}
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].days < diffs[j].days })
+	var seen int64
+	var low float64
+	found := 0
+	for _, d := range diffs {
+		seen += d.pairs
+		if found == 0 && seen >= lo {
+			low, found = float64(d.days), 1
+		}
+		if seen >= hi {
+			return low, float64(d.days), true
+		}
+	}
+	return 0, 0, false
+}
+
+// BenjaminiHochberg returns the q-values of p-values (Benjamini & Hochberg
+// 1995): q_(i) = min over j >= i of m p_(j) / j, capped at 1, in the order
+// of the input. Rejecting every test with q <= α controls the false
+// discovery rate at α.
+func BenjaminiHochberg(p []float64) []float64 {
+	m := len(p)
+	order := make([]int, m)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return p[order[a]] < p[order[b]] })
+	q := make([]float64, m)
+	running := 1.0
+	for rank := m; rank >= 1; rank-- {
+		i := order[rank-1]
+		running = math.Min(running, p[i]*float64(m)/float64(rank))
+		q[i] = running
+	}
+	return q
+}
