@@ -84,11 +84,6 @@ func TestServeAndTwoWorkersProcessUploadsAndWeeklyRun(t *testing.T) {
 		return cmd
 	}
 
-	addr := freeAddr(t)
-	serve := start("serve", "serve", "--addr", addr)
-	workers := []*exec.Cmd{start("worker1", "worker", "--drift-workers", "2"), start("worker2", "worker", "--drift-workers", "2")}
-	waitHTTP(t, "http://"+addr+"/readyz")
-
 	schedule, err := jobs.ParseWeeklySchedule(jobs.DefaultWeeklySchedule)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +108,13 @@ func TestServeAndTwoWorkersProcessUploadsAndWeeklyRun(t *testing.T) {
 			run("upload", "--customer", name, path)
 		}
 	}
+	// The processes start once the data is in: serve's fan-out runs at
+	// start, and a weekly run computed mid-upload would (rightly) not
+	// reflect every upload.
+	addr := freeAddr(t)
+	serve := start("serve", "serve", "--addr", addr)
+	workers := []*exec.Cmd{start("worker1", "worker", "--drift-workers", "2"), start("worker2", "worker", "--drift-workers", "2")}
+	waitHTTP(t, "http://"+addr+"/readyz")
 	out := run("weekly", "--as-of", asOf.Format(time.DateOnly))
 	if !strings.Contains(out, "weekly fan-out as of "+asOf.Format(time.DateOnly)) {
 		t.Fatalf("weekly printed %q", out)

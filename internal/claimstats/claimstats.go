@@ -1,29 +1,33 @@
-// Package claimstats owns the drift statistics: per-day sufficient
-// statistics of the claims (claim_day_stats), maintained in each upload's
-// transaction so that a drift computation reads them instead of every claim.
-// It accumulates an upload's statistics while the claims stream, stores them,
-// reads them back from stored claims when there are too many to hold, and
-// aggregates them per (payer, CPT group) and window.
+// Package claimstats owns the drift statistics (claim_stats): one row per
+// (customer, day, payer, CPT group) holding the PAID/DENIED claims
+// submitted that day and those decided that day, each with its count of
+// denials and its histogram of days to decision. They are maintained in
+// each upload's transaction, so a drift computation reads them instead of
+// every claim. The package accumulates an upload's statistics while the
+// claims stream, stores them, reads them back from stored claims when there
+// are too many to hold, and aggregates them per (payer, CPT group) and
+// window, by submission date and by decision date.
 //
 // Lock ordering: concurrent uploads of one customer upsert overlapping rows.
-// Every path writes its keys in one order, (submitted date, payer, CPT group,
-// decision days) with strings compared bytewise, so two uploads lock shared
-// rows in the same order and cannot deadlock.
+// Every path writes its keys in one statement in one order, (day, payer, CPT
+// group) with strings compared bytewise, so two uploads lock shared rows in
+// the same order and cannot deadlock.
 package claimstats
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
-// DefaultMaxKeys bounds the statistics an upload accumulates in memory;
-// past it, they are computed from the stored claims instead.
-const DefaultMaxKeys = 200_000
+// DefaultMaxBins bounds the histogram bins an upload accumulates in memory;
+// past it, the statistics are computed from the stored claims instead.
+const DefaultMaxBins = 400_000
 
 // Claim is what the statistics need of a PAID or DENIED claim.
 type Claim struct {
@@ -39,54 +43,86 @@ func (c Claim) DecisionDays() int32 {
 }
 
 type key struct {
-	submitted time.Time
-	payer     string
-	cptGroup  string
-	days      int32
+	day      time.Time
+	payer    string
+	cptGroup string
 }
 
 func compareKeys(a, b key) int {
-	return cmp.Or(a.submitted.Compare(b.submitted), cmp.Compare(a.payer, b.payer),
-		cmp.Compare(a.cptGroup, b.cptGroup), cmp.Compare(a.days, b.days))
+	return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.payer, b.payer), cmp.Compare(a.cptGroup, b.cptGroup))
 }
 
-type counts struct{ claims, denied int64 }
+// side is one basis of one key: claims, denials and days to decision.
+type side struct {
+	claims, denied int64
+	days           map[int32]int64
+}
+
+func (s *side) add(days int32, denied bool) (newBin bool) {
+	if s.days == nil {
+		s.days = map[int32]int64{}
+	}
+	_, seen := s.days[days]
+	s.days[days]++
+	s.claims++
+	if denied {
+		s.denied++
+	}
+	return !seen
+}
+
+// pairs appends the histogram as {days, claims} pairs in order of days.
+func (s *side) pairs(dst []int64) []int64 {
+	for _, d := range slices.Sorted(maps.Keys(s.days)) {
+		dst = append(dst, int64(d), s.days[d])
+	}
+	return dst
+}
+
+type entry struct{ submitted, decided side }
 
 // Accumulator collects the statistics of the claims an upload streams,
 // while they stay few enough to hold.
 type Accumulator struct {
-	max      int
-	counts   map[key]*counts
-	overflow bool
+	max, bins int
+	entries   map[key]*entry
+	overflow  bool
 }
 
-// NewAccumulator holds at most maxKeys distinct keys (DefaultMaxKeys when
-// maxKeys <= 0) before it gives up and Store reads the claims back.
-func NewAccumulator(maxKeys int) *Accumulator {
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxKeys
+// NewAccumulator holds at most maxBins histogram bins (DefaultMaxBins when
+// maxBins <= 0) before it gives up and Store reads the claims back.
+func NewAccumulator(maxBins int) *Accumulator {
+	if maxBins <= 0 {
+		maxBins = DefaultMaxBins
 	}
-	return &Accumulator{max: maxKeys, counts: map[key]*counts{}}
+	return &Accumulator{max: maxBins, entries: map[key]*entry{}}
 }
 
-// Add counts one PAID or DENIED claim.
+func (a *Accumulator) entry(day time.Time, c Claim) *entry {
+	k := key{day: day, payer: c.Payer, cptGroup: c.CPTGroup}
+	e := a.entries[k]
+	if e == nil {
+		e = &entry{}
+		a.entries[k] = e
+	}
+	return e
+}
+
+// Add counts one PAID or DENIED claim, on the day it was submitted and on
+// the day it was decided.
 func (a *Accumulator) Add(c Claim) {
 	if a.overflow {
 		return
 	}
-	k := key{submitted: c.SubmittedDate, payer: c.Payer, cptGroup: c.CPTGroup, days: c.DecisionDays()}
-	n := a.counts[k]
-	if n == nil {
-		if len(a.counts) >= a.max {
-			a.overflow, a.counts = true, nil
-			return
-		}
-		n = &counts{}
-		a.counts[k] = n
+	days := c.DecisionDays()
+	if a.entry(c.SubmittedDate, c).submitted.add(days, c.Denied) {
+		a.bins++
 	}
-	n.claims++
-	if c.Denied {
-		n.denied++
+	if a.entry(c.DecidedDate, c).decided.add(days, c.Denied) {
+		a.bins++
+	}
+	if a.bins > a.max {
+		a.overflow, a.entries = true, nil
 	}
 }
 
@@ -94,27 +130,30 @@ func (a *Accumulator) Add(c Claim) {
 // memory, or, past the bound, from the upload's claims just stored.
 func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
 	if a.overflow {
-		if err := q.ClaimDayStatsAddUpload(ctx, uploadID); err != nil {
+		if err := q.ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
 		}
 		return nil
 	}
-	keys := make([]key, 0, len(a.counts))
-	for k := range a.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compareKeys) // the lock order; see the package comment
-	p := db.ClaimDayStatsAddParams{CustomerID: customerID}
+	keys := slices.SortedFunc(maps.Keys(a.entries), compareKeys) // the lock order; see the package comment
+	p := db.ClaimStatsAddParams{CustomerID: customerID}
 	for _, k := range keys {
-		n := a.counts[k]
-		p.SubmittedDates = append(p.SubmittedDates, k.submitted)
+		e := a.entries[k]
+		p.Days = append(p.Days, k.day)
 		p.Payers = append(p.Payers, k.payer)
 		p.CPTGroups = append(p.CPTGroups, k.cptGroup)
-		p.DecisionDays = append(p.DecisionDays, k.days)
-		p.Claims = append(p.Claims, n.claims)
-		p.Denied = append(p.Denied, n.denied)
+		p.SubmittedClaims = append(p.SubmittedClaims, e.submitted.claims)
+		p.SubmittedDenied = append(p.SubmittedDenied, e.submitted.denied)
+		p.SubmittedFrom = append(p.SubmittedFrom, int32(len(p.SubmittedPairs)+1))
+		p.SubmittedPairs = e.submitted.pairs(p.SubmittedPairs)
+		p.SubmittedTo = append(p.SubmittedTo, int32(len(p.SubmittedPairs)))
+		p.DecidedClaims = append(p.DecidedClaims, e.decided.claims)
+		p.DecidedDenied = append(p.DecidedDenied, e.decided.denied)
+		p.DecidedFrom = append(p.DecidedFrom, int32(len(p.DecidedPairs)+1))
+		p.DecidedPairs = e.decided.pairs(p.DecidedPairs)
+		p.DecidedTo = append(p.DecidedTo, int32(len(p.DecidedPairs)))
 	}
-	if err := q.ClaimDayStatsAdd(ctx, p); err != nil {
+	if err := q.ClaimStatsAdd(ctx, p); err != nil {
 		return fmt.Errorf("update claim statistics: %w", err)
 	}
 	return nil
@@ -169,35 +208,95 @@ type Window struct {
 	Days           Histogram
 }
 
-// Group is one (payer, CPT group) with both windows.
+// Group is one (payer, CPT group) with its windows by submission date (the
+// claims submitted in each window) and by decision date (the claims
+// decided in each window).
 type Group struct {
 	Payer, CPTGroup   string
-	Baseline, Current Window
+	Baseline, Current Window // by submission date
+	// DecidedBaseline and DecidedCurrent are by decision date.
+	DecidedBaseline, DecidedCurrent Window
 }
 
-// Aggregate returns every (payer, CPT group) with claims submitted in the
-// baseline window [baselineStart, currentStart) or the current window
-// [currentStart, currentEnd), with each window's volume, denials and
-// histogram of days to decision; ordered by payer and CPT group.
+// denseDays bounds the days to decision summed in a slice rather than a
+// map while aggregating: almost every claim is decided within a year.
+const denseDays = 512
+
+// windowSum adds histograms of pairs into one window.
+type windowSum struct {
+	volume, denied int64
+	dense          []int64
+	sparse         map[int32]int64
+}
+
+func (w *windowSum) add(claims, denied int64, pairs []int64) {
+	w.volume += claims
+	w.denied += denied
+	for i := 0; i+1 < len(pairs); i += 2 {
+		d, n := pairs[i], pairs[i+1]
+		if d < denseDays {
+			if w.dense == nil {
+				w.dense = make([]int64, denseDays)
+			}
+			w.dense[d] += n
+			continue
+		}
+		if w.sparse == nil {
+			w.sparse = map[int32]int64{}
+		}
+		w.sparse[int32(d)] += n
+	}
+}
+
+func (w *windowSum) window() Window {
+	out := Window{Volume: w.volume, Denied: w.denied}
+	for d, n := range w.dense {
+		if n > 0 {
+			out.Days = append(out.Days, Bin{Days: int32(d), Claims: n})
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(w.sparse)) {
+		out.Days = append(out.Days, Bin{Days: d, Claims: w.sparse[d]})
+	}
+	return out
+}
+
+// Aggregate returns every (payer, CPT group) with claims submitted or
+// decided in the baseline window [baselineStart, currentStart) or the
+// current window [currentStart, currentEnd), with each window's volume,
+// denials and histogram of days to decision, on both bases; ordered by
+// payer and CPT group (bytewise).
 func Aggregate(ctx context.Context, q *db.Queries, customerID int64, baselineStart, currentStart, currentEnd time.Time) ([]Group, error) {
-	rows, err := q.ClaimDayStatsAggregate(ctx, db.ClaimDayStatsAggregateParams{
-		CustomerID: customerID, BaselineStart: baselineStart, CurrentStart: currentStart, CurrentEnd: currentEnd})
+	rows, err := q.ClaimStatsListDays(ctx, db.ClaimStatsListDaysParams{CustomerID: customerID, Start: baselineStart, EndDate: currentEnd})
 	if err != nil {
-		return nil, fmt.Errorf("aggregate claim statistics: %w", err)
+		return nil, fmt.Errorf("read claim statistics: %w", err)
 	}
-	// Rows come ordered by (payer, cpt_group, is_current, decision_days).
-	var groups []Group
+	type cell struct{ payer, cptGroup string }
+	type sums struct{ baseline, current, decidedBaseline, decidedCurrent windowSum }
+	cells := map[cell]*sums{}
 	for _, r := range rows {
-		if n := len(groups); n == 0 || groups[n-1].Payer != r.Payer || groups[n-1].CPTGroup != r.CPTGroup {
-			groups = append(groups, Group{Payer: r.Payer, CPTGroup: r.CPTGroup})
+		c := cell{r.Payer, r.CPTGroup}
+		s := cells[c]
+		if s == nil {
+			s = &sums{}
+			cells[c] = s
 		}
-		w := &groups[len(groups)-1].Baseline
-		if r.IsCurrent {
-			w = &groups[len(groups)-1].Current
+		if r.Day.Before(currentStart) {
+			s.baseline.add(r.SubmittedClaims, r.SubmittedDenied, r.SubmittedDays)
+			s.decidedBaseline.add(r.DecidedClaims, r.DecidedDenied, r.DecidedDays)
+		} else {
+			s.current.add(r.SubmittedClaims, r.SubmittedDenied, r.SubmittedDays)
+			s.decidedCurrent.add(r.DecidedClaims, r.DecidedDenied, r.DecidedDays)
 		}
-		w.Volume += r.Claims
-		w.Denied += r.Denied
-		w.Days = append(w.Days, Bin{Days: r.DecisionDays, Claims: r.Claims})
 	}
+	groups := make([]Group, 0, len(cells))
+	for c, s := range cells {
+		groups = append(groups, Group{Payer: c.payer, CPTGroup: c.cptGroup,
+			Baseline: s.baseline.window(), Current: s.current.window(),
+			DecidedBaseline: s.decidedBaseline.window(), DecidedCurrent: s.decidedCurrent.window()})
+	}
+	slices.SortFunc(groups, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.CPTGroup, b.CPTGroup))
+	})
 	return groups, nil
 }

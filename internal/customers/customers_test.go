@@ -36,7 +36,7 @@ func TestDeleteCustomerLeavesNoOrphans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tables := []string{"uploads", "claim_records", "claim_day_stats", "drift_requests", "report_runs", "drift_events", "api_keys", "payer_mappings"}
+	tables := []string{"uploads", "claim_records", "claim_stats", "drift_requests", "report_runs", "drift_events", "api_keys", "payer_mappings"}
 	count := func(table string, customerID int64) int {
 		var n int
 		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE customer_id = $1", customerID).Scan(&n); err != nil {

@@ -71,7 +71,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 }
 
 const driftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY severity DESC, payer, cpt_group, drift_type
 `
@@ -109,6 +109,17 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.BaselineSampleSize,
 			&i.CurrentSampleSize,
 			&i.CreatedAt,
+			&i.SeedRule,
+			&i.Alert,
+			&i.Method,
+			&i.PValue,
+			&i.QValue,
+			&i.DeltaLow,
+			&i.DeltaHigh,
+			&i.TestBaselineValue,
+			&i.TestCurrentValue,
+			&i.TestBaselineSize,
+			&i.TestCurrentSize,
 		); err != nil {
 			return nil, err
 		}

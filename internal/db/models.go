@@ -25,16 +25,6 @@ type CPTGroupMapping struct {
 	CPTGroup   string
 }
 
-type ClaimDayStat struct {
-	CustomerID    int64
-	SubmittedDate time.Time
-	Payer         string
-	CPTGroup      string
-	DecisionDays  int32
-	Claims        int64
-	Denied        int64
-}
-
 type ClaimRecord struct {
 	ID               int64
 	CustomerID       int64
@@ -49,6 +39,19 @@ type ClaimRecord struct {
 	AllowedAmount    pgtype.Numeric
 	DenialReasonCode *string
 	DenialReasonText *string
+}
+
+type ClaimStat struct {
+	CustomerID      int64
+	Day             time.Time
+	Payer           string
+	CPTGroup        string
+	SubmittedClaims int64
+	SubmittedDenied int64
+	SubmittedDays   []int64
+	DecidedClaims   int64
+	DecidedDenied   int64
+	DecidedDays     []int64
 }
 
 type Customer struct {
@@ -76,6 +79,17 @@ type DriftEvent struct {
 	BaselineSampleSize int32
 	CurrentSampleSize  int32
 	CreatedAt          time.Time
+	SeedRule           bool
+	Alert              bool
+	Method             *string
+	PValue             *float64
+	QValue             *float64
+	DeltaLow           *float64
+	DeltaHigh          *float64
+	TestBaselineValue  *float64
+	TestCurrentValue   *float64
+	TestBaselineSize   *int32
+	TestCurrentSize    *int32
 }
 
 type DriftRequest struct {
@@ -114,6 +128,11 @@ type ReportRun struct {
 	EventsCreated    *int32
 	ClaimsRead       *int64
 	DurationMs       *int64
+	Fdr              float64
+	TestsRun         *int32
+	AlertsCreated    *int32
+	GroupsSkipped    *int32
+	SkippedGroups    []byte
 }
 
 type Upload struct {

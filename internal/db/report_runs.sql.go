@@ -15,7 +15,7 @@ INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_da
     baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
     $9, $10, $11, $12)
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
 type ReportRunCreateParams struct {
@@ -71,6 +71,11 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }
@@ -80,7 +85,7 @@ INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_da
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
     'failed', clock_timestamp(), $9, $10, $11, $12, $13)
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
 type ReportRunCreateFailedParams struct {
@@ -139,12 +144,17 @@ func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreate
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }
 
 const reportRunGetByID = `-- name: ReportRunGetByID :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE customer_id = $1 AND id = $2
 `
 
 type ReportRunGetByIDParams struct {
@@ -177,12 +187,17 @@ func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDPara
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }
 
 const reportRunGetByJobMany = `-- name: ReportRunGetByJobMany :many
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs WHERE job_id = $1 ORDER BY id
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE job_id = $1 ORDER BY id
 `
 
 func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]ReportRun, error) {
@@ -216,6 +231,11 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 			&i.EventsCreated,
 			&i.ClaimsRead,
 			&i.DurationMs,
+			&i.Fdr,
+			&i.TestsRun,
+			&i.AlertsCreated,
+			&i.GroupsSkipped,
+			&i.SkippedGroups,
 		); err != nil {
 			return nil, err
 		}
@@ -228,7 +248,7 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 }
 
 const reportRunGetLatestSuccessful = `-- name: ReportRunGetLatestSuccessful :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1 AND status = 'success'
 ORDER BY finished_at DESC, id DESC
 LIMIT 1
@@ -259,12 +279,17 @@ func (q *Queries) ReportRunGetLatestSuccessful(ctx context.Context, customerID i
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }
 
 const reportRunGetSuccessfulWeekly = `-- name: ReportRunGetSuccessfulWeekly :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1 AND run_type = 'weekly' AND status = 'success' AND as_of = $2
   AND baseline_days = $3 AND current_days = $4 AND min_volume = $5
 `
@@ -308,12 +333,17 @@ func (q *Queries) ReportRunGetSuccessfulWeekly(ctx context.Context, arg ReportRu
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }
 
 const reportRunListByCustomer = `-- name: ReportRunListByCustomer :many
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -358,6 +388,11 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 			&i.EventsCreated,
 			&i.ClaimsRead,
 			&i.DurationMs,
+			&i.Fdr,
+			&i.TestsRun,
+			&i.AlertsCreated,
+			&i.GroupsSkipped,
+			&i.SkippedGroups,
 		); err != nil {
 			return nil, err
 		}
@@ -374,7 +409,7 @@ UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = $1,
     events_created = $2, claims_read = $3, duration_ms = $4
 WHERE id = $5
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
 type ReportRunMarkSuccessParams struct {
@@ -416,6 +451,11 @@ func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuc
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
+		&i.Fdr,
+		&i.TestsRun,
+		&i.AlertsCreated,
+		&i.GroupsSkipped,
+		&i.SkippedGroups,
 	)
 	return i, err
 }

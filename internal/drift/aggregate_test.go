@@ -44,9 +44,9 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	uploader := testfactory.Uploader(t, pool)
-	// Past MaxStatKeys the statistics come from the stored claims instead
+	// Past MaxStatBins the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
-	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatKeys: 10}
+	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatBins: 10}
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 	var ids []int64
@@ -90,7 +90,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_day_stats WHERE customer_id = $1`, ids[0]).Scan(&left); err != nil || left != 0 {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_stats WHERE customer_id = $1`, ids[0]).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d statistics rows left for a deleted customer (%v)", left, err)
 	}
 	assertSameAggregate(t, ctx, pool, ids[1], drift.WindowsFor(drift.DefaultParams(origin)))
@@ -110,39 +110,65 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 	if len(fromStats) == 0 && len(fromRows) == 0 {
 		return
 	}
-	// The histograms, brute force from the claim rows.
-	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, submitted_date >= $3, decided_date - submitted_date, count(*)
-		FROM claim_records
-		WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED') AND submitted_date >= $2 AND submitted_date < $4
-		GROUP BY 1, 2, 3, 4 ORDER BY 4`, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	// Volumes, denials and histograms on both bases, brute force from the
+	// claim rows.
+	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, basis, day >= $3, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
+		FROM (SELECT *, CASE basis WHEN 'submitted' THEN submitted_date ELSE decided_date END AS day
+		      FROM claim_records, (VALUES ('submitted'), ('decided')) b(basis)
+		      WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED')) c
+		WHERE day >= $2 AND day < $4
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 5`, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]claimstats.Histogram{}
-	var payer, group string
+	want := map[string]*drift.WindowStats{}
+	var payer, group, basis string
 	var current bool
 	var bin claimstats.Bin
-	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &current, &bin.Days, &bin.Claims}, func() error {
-		k := fmt.Sprint(payer, "/", group, "/", current)
-		want[k] = append(want[k], bin)
+	var denied int
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &basis, &current, &bin.Days, &bin.Claims, &denied}, func() error {
+		k := fmt.Sprint(payer, "/", group, "/", basis, "/", current)
+		if want[k] == nil {
+			want[k] = &drift.WindowStats{}
+		}
+		want[k].Volume += int(bin.Claims)
+		want[k].Denied += denied
+		want[k].Days = append(want[k].Days, bin)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for i, g := range fromStats {
+	seen := 0
+	var submittedGroups []drift.Group
+	for _, g := range fromStats {
 		for _, win := range []struct {
+			basis   string
 			current bool
-			stats   *drift.WindowStats
-		}{{false, &fromStats[i].Baseline}, {true, &fromStats[i].Current}} {
-			k := fmt.Sprint(g.Payer, "/", g.CPTGroup, "/", win.current)
-			if !reflect.DeepEqual(win.stats.Days, want[k]) && len(win.stats.Days)+len(want[k]) > 0 {
-				t.Fatalf("customer %d, %s: histogram from statistics %v, from claims %v", customerID, k, win.stats.Days, want[k])
+			stats   drift.WindowStats
+		}{{"submitted", false, g.Baseline}, {"submitted", true, g.Current}, {"decided", false, g.DecidedBaseline}, {"decided", true, g.DecidedCurrent}} {
+			k := fmt.Sprint(g.Payer, "/", g.CPTGroup, "/", win.basis, "/", win.current)
+			exp := drift.WindowStats{}
+			if want[k] != nil {
+				exp = *want[k]
+				seen++
 			}
-			win.stats.Days = nil // the raw reference has medians only
+			exp.MedianDays = exp.Days.Median()
+			if !reflect.DeepEqual(win.stats, exp) && !(win.stats.Volume == 0 && exp.Volume == 0) {
+				t.Fatalf("customer %d, %s: from statistics %+v, from claims %+v", customerID, k, win.stats, exp)
+			}
+		}
+		if g.Baseline.Volume+g.Current.Volume > 0 {
+			g.Baseline.Days, g.Current.Days = nil, nil // the raw reference has medians only
+			g.DecidedBaseline, g.DecidedCurrent = drift.WindowStats{}, drift.WindowStats{}
+			submittedGroups = append(submittedGroups, g)
 		}
 	}
-	if !reflect.DeepEqual(fromStats, fromRows) {
-		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, fromStats, fromRows)
+	if seen != len(want) {
+		t.Fatalf("customer %d: the statistics have %d of the %d windows with claims", customerID, seen, len(want))
+	}
+	// Medians on the submission basis as percentile_cont computes them.
+	if !reflect.DeepEqual(submittedGroups, fromRows) {
+		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, submittedGroups, fromRows)
 	}
 }
 
@@ -178,7 +204,7 @@ func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 		wg.Go(func() {
 			u := *uploader
 			if i%2 == 1 {
-				u.MaxStatKeys = 5 // the read-back path
+				u.MaxStatBins = 5 // the read-back path
 			}
 			// Few payers, groups and days: most keys are shared.
 			body := randomClaims(rand.New(rand.NewPCG(uint64(i), 99)), 800, origin)

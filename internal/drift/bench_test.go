@@ -57,12 +57,12 @@ func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := db.New(pool).ClaimDayStatsAddUpload(ctx, upload); err != nil {
+	if err := db.New(pool).ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: cust, UploadID: upload}); err != nil {
 		b.Fatal(err)
 	}
 	// What autovacuum would do soon after a large upload: set hint bits and
 	// the visibility map, refresh planner statistics.
-	for _, table := range []string{"claim_records", "claim_day_stats"} {
+	for _, table := range []string{"claim_records", "claim_stats"} {
 		if _, err := pool.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {
 			b.Fatal(err)
 		}

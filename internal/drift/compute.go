@@ -140,7 +140,8 @@ func Aggregate(ctx context.Context, q *db.Queries, customerID int64, w Windows) 
 	}
 	groups := make([]Group, len(stats))
 	for i, g := range stats {
-		groups[i] = Group{Payer: g.Payer, CPTGroup: g.CPTGroup, Baseline: windowStats(g.Baseline), Current: windowStats(g.Current)}
+		groups[i] = Group{Payer: g.Payer, CPTGroup: g.CPTGroup, Baseline: windowStats(g.Baseline), Current: windowStats(g.Current),
+			DecidedBaseline: windowStats(g.DecidedBaseline), DecidedCurrent: windowStats(g.DecidedCurrent)}
 	}
 	return groups, nil
 }

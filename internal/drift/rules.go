@@ -144,10 +144,14 @@ func (s WindowStats) DenialRate() float64 {
 	return float64(s.Denied) / float64(s.Volume)
 }
 
-// Group is one (payer, CPT group) with both windows aggregated.
+// Group is one (payer, CPT group) with both windows aggregated, by
+// submission date (the seed rule) and by decision date (the evidence).
 type Group struct {
 	Payer, CPTGroup   string
 	Baseline, Current WindowStats
+	// DecidedBaseline and DecidedCurrent hold the claims decided in each
+	// window.
+	DecidedBaseline, DecidedCurrent WindowStats
 }
 
 // Event is one detected drift.

@@ -82,9 +82,9 @@ type Uploader struct {
 	EnqueueDrift DriftEnqueuer
 	// MaxBytes limits the file size; DefaultMaxBytes when zero.
 	MaxBytes int64
-	// MaxStatKeys bounds the drift statistics accumulated in memory while
-	// streaming; claimstats.DefaultMaxKeys when zero.
-	MaxStatKeys int
+	// MaxStatBins bounds the drift statistics accumulated in memory while
+	// streaming; claimstats.DefaultMaxBins when zero.
+	MaxStatBins int
 }
 
 // Upload is a stored upload's summary, with SPEC's JSON field names.
@@ -181,7 +181,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: claimstats.NewAccumulator(u.MaxStatKeys)}
+	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: claimstats.NewAccumulator(u.MaxStatBins)}
 	// pgx's CopyFrom with a streaming CopyFromSource, not sqlc's :copyfrom:
 	// the generated method takes a slice of every row, and a file of any
 	// size must stream through in constant memory.

@@ -1,0 +1,131 @@
+-- +goose Up
+-- Sufficient statistics, one row per (customer, day, payer, CPT group),
+-- replacing claim_day_stats' row per days-to-decision value (as many rows as
+-- claims for a realistic customer). Each row holds two views of the day:
+--   submitted_*: PAID/DENIED claims submitted that day (the seed rule's
+--                windows are by submission date);
+--   decided_*:   PAID/DENIED claims decided that day (the evidence compares
+--                windows by decision date, which export censoring does not
+--                bias: a claim decided in a window is in every export taken
+--                after it).
+-- *_days is a histogram of days to decision as pairs
+-- {days, claims, days, claims, ...} in increasing order of days.
+CREATE TABLE claim_stats (
+    customer_id      bigint   NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    day              date     NOT NULL,
+    payer            text     NOT NULL,
+    cpt_group        text     NOT NULL,
+    submitted_claims bigint   NOT NULL,
+    submitted_denied bigint   NOT NULL,
+    submitted_days   bigint[] NOT NULL,
+    decided_claims   bigint   NOT NULL,
+    decided_denied   bigint   NOT NULL,
+    decided_days     bigint[] NOT NULL,
+    PRIMARY KEY (customer_id, day, payer, cpt_group),
+    CONSTRAINT claim_stats_counts_valid CHECK (submitted_denied >= 0 AND submitted_denied <= submitted_claims
+        AND decided_denied >= 0 AND decided_denied <= decided_claims AND submitted_claims + decided_claims > 0),
+    CONSTRAINT claim_stats_histograms_paired CHECK (cardinality(submitted_days) % 2 = 0 AND cardinality(decided_days) % 2 = 0)
+);
+
+-- Adds two histograms of {days, claims} pairs: the upsert of an upload's
+-- statistics into existing rows.
+CREATE FUNCTION claimstats_histogram_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(v.x ORDER BY m.days, v.k), '{}'::bigint[])
+    FROM (
+        SELECT h[i] AS days, sum(h[i + 1])::bigint AS claims
+        FROM (SELECT a AS h UNION ALL SELECT b) AS hs, generate_series(1, cardinality(h), 2) AS i
+        GROUP BY h[i]
+    ) AS m, LATERAL (VALUES (0, m.days), (1, m.claims)) AS v(k, x)
+$$;
+
+-- Interleaves parallel arrays of days and claims into a histogram's pairs.
+CREATE FUNCTION claimstats_pairs(days bigint[], claims bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(v.x ORDER BY u.i, v.k), '{}'::bigint[])
+    FROM unnest(days, claims) WITH ORDINALITY AS u(d, n, i), LATERAL (VALUES (0, u.d), (1, u.n)) AS v(k, x)
+$$;
+
+-- Claims stored before this migration: per (day, group, days to decision)
+-- on each basis, then one row per (day, group).
+INSERT INTO claim_stats (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days)
+WITH bins AS (
+    SELECT customer_id, 0 AS basis, submitted_date AS day, payer, cpt_group, (decided_date - submitted_date)::bigint AS days,
+           count(*) AS claims, count(*) FILTER (WHERE outcome = 'DENIED') AS denied
+    FROM claim_records WHERE outcome IN ('PAID', 'DENIED')
+    GROUP BY customer_id, submitted_date, payer, cpt_group, decided_date - submitted_date
+    UNION ALL
+    SELECT customer_id, 1, decided_date, payer, cpt_group, (decided_date - submitted_date)::bigint,
+           count(*), count(*) FILTER (WHERE outcome = 'DENIED')
+    FROM claim_records WHERE outcome IN ('PAID', 'DENIED')
+    GROUP BY customer_id, decided_date, payer, cpt_group, decided_date - submitted_date
+),
+histograms AS (
+    SELECT customer_id, basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
+           claimstats_pairs(array_agg(days ORDER BY days), array_agg(claims ORDER BY days)) AS hist
+    FROM bins GROUP BY customer_id, basis, day, payer, cpt_group
+)
+SELECT customer_id, day, payer, cpt_group,
+       coalesce(s.claims, 0), coalesce(s.denied, 0), coalesce(s.hist, '{}'),
+       coalesce(d.claims, 0), coalesce(d.denied, 0), coalesce(d.hist, '{}')
+FROM (SELECT * FROM histograms WHERE basis = 0) s
+FULL JOIN (SELECT * FROM histograms WHERE basis = 1) d USING (customer_id, day, payer, cpt_group);
+
+DROP TABLE claim_day_stats;
+
+-- The evidence of every event (see SPEC "Evidence and alerts"). Rows from
+-- before it are seed-rule events without evidence.
+ALTER TABLE drift_events
+    ADD COLUMN seed_rule boolean NOT NULL DEFAULT true,
+    ADD COLUMN alert boolean NOT NULL DEFAULT false,
+    ADD COLUMN method text,
+    ADD COLUMN p_value double precision,
+    ADD COLUMN q_value double precision,
+    ADD COLUMN delta_low double precision,
+    ADD COLUMN delta_high double precision,
+    ADD COLUMN test_baseline_value double precision,
+    ADD COLUMN test_current_value double precision,
+    ADD COLUMN test_baseline_size integer,
+    ADD COLUMN test_current_size integer,
+    ADD CONSTRAINT drift_events_flagged CHECK (seed_rule OR alert),
+    ADD CONSTRAINT drift_events_p_values_valid CHECK (p_value BETWEEN 0 AND 1 AND q_value BETWEEN 0 AND 1),
+    ADD CONSTRAINT drift_events_alert_has_evidence CHECK (NOT alert OR (p_value IS NOT NULL AND q_value IS NOT NULL AND method IS NOT NULL));
+
+ALTER TABLE report_runs
+    ADD COLUMN fdr double precision NOT NULL DEFAULT 0.05,
+    ADD COLUMN tests_run integer,
+    ADD COLUMN alerts_created integer,
+    -- Groups the seed rule skipped for low volume: [{payer, cpt_group,
+    -- baseline_volume, current_volume}], at most 200, and their count.
+    ADD COLUMN groups_skipped integer,
+    ADD COLUMN skipped_groups jsonb,
+    ADD CONSTRAINT report_runs_fdr_valid CHECK (fdr > 0 AND fdr < 1);
+
+-- +goose Down
+ALTER TABLE report_runs DROP COLUMN fdr, DROP COLUMN tests_run, DROP COLUMN alerts_created,
+    DROP COLUMN groups_skipped, DROP COLUMN skipped_groups;
+ALTER TABLE drift_events DROP CONSTRAINT drift_events_flagged, DROP CONSTRAINT drift_events_p_values_valid,
+    DROP CONSTRAINT drift_events_alert_has_evidence,
+    DROP COLUMN seed_rule, DROP COLUMN alert, DROP COLUMN method, DROP COLUMN p_value, DROP COLUMN q_value,
+    DROP COLUMN delta_low, DROP COLUMN delta_high, DROP COLUMN test_baseline_value, DROP COLUMN test_current_value,
+    DROP COLUMN test_baseline_size, DROP COLUMN test_current_size;
+CREATE TABLE claim_day_stats (
+    customer_id    bigint  NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    submitted_date date    NOT NULL,
+    payer          text    NOT NULL,
+    cpt_group      text    NOT NULL,
+    decision_days  integer NOT NULL,
+    claims         bigint  NOT NULL,
+    denied         bigint  NOT NULL,
+    PRIMARY KEY (customer_id, submitted_date, payer, cpt_group, decision_days),
+    CONSTRAINT claim_day_stats_decision_days_valid CHECK (decision_days >= 0),
+    CONSTRAINT claim_day_stats_counts_valid CHECK (claims > 0 AND denied >= 0 AND denied <= claims)
+);
+INSERT INTO claim_day_stats (customer_id, submitted_date, payer, cpt_group, decision_days, claims, denied)
+SELECT customer_id, submitted_date, payer, cpt_group, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
+FROM claim_records WHERE outcome IN ('PAID', 'DENIED')
+GROUP BY customer_id, submitted_date, payer, cpt_group, decided_date - submitted_date;
+DROP FUNCTION claimstats_histogram_add(bigint[], bigint[]);
+DROP FUNCTION claimstats_pairs(bigint[], bigint[]);
+DROP TABLE claim_stats;
