@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,11 +22,12 @@ import (
 // ManualDriftArgs asks for one drift computation with explicit parameters
 // (`upstream drift run`, the API). Every request is its own run.
 type ManualDriftArgs struct {
-	CustomerID   int64  `json:"customer_id"`
-	AsOf         string `json:"as_of"` // YYYY-MM-DD
-	BaselineDays int    `json:"baseline_days"`
-	CurrentDays  int    `json:"current_days"`
-	MinVolume    int    `json:"min_volume"`
+	CustomerID   int64   `json:"customer_id"`
+	AsOf         string  `json:"as_of"` // YYYY-MM-DD
+	BaselineDays int     `json:"baseline_days"`
+	CurrentDays  int     `json:"current_days"`
+	MinVolume    int     `json:"min_volume"`
+	FDR          float64 `json:"fdr,omitempty"`
 }
 
 // Kind identifies the job type to River.
@@ -37,7 +39,7 @@ func (ManualDriftArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Q
 // ManualDrift returns the job computing a customer's drift with p.
 func ManualDrift(customerID int64, p drift.Params) ManualDriftArgs {
 	return ManualDriftArgs{CustomerID: customerID, AsOf: p.AsOf.Format(time.DateOnly),
-		BaselineDays: p.BaselineDays, CurrentDays: p.CurrentDays, MinVolume: p.MinVolume}
+		BaselineDays: p.BaselineDays, CurrentDays: p.CurrentDays, MinVolume: p.MinVolume, FDR: p.FDR}
 }
 
 // WeeklyDriftArgs asks for a customer's weekly drift run as of the
@@ -110,7 +112,8 @@ func (w *ManualDriftWorker) Work(ctx context.Context, job *river.Job[ManualDrift
 		return err
 	}
 	req := drift.Request{CustomerID: job.Args.CustomerID, RunType: drift.RunManual,
-		Params: drift.Params{AsOf: asOf, BaselineDays: job.Args.BaselineDays, CurrentDays: job.Args.CurrentDays, MinVolume: job.Args.MinVolume}}
+		Params: drift.Params{AsOf: asOf, BaselineDays: job.Args.BaselineDays, CurrentDays: job.Args.CurrentDays, MinVolume: job.Args.MinVolume,
+			FDR: cmp.Or(job.Args.FDR, drift.DefaultFDR)}} // jobs queued before fdr existed have none
 	if err := req.Params.Validate(); err != nil {
 		return river.JobCancel(err)
 	}

@@ -1,19 +1,39 @@
 -- name: DriftEventInsertMany :execrows
 -- The unique constraint is the last line of defence, never the first: the
 -- customer lock already serializes computations.
+-- Evidence columns are NULL where a test had no claims (method NULL) or no
+-- interval (delta_low NULL), as the caller's arrays say.
 INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
     baseline_value, current_value, delta_value, severity, confidence,
     baseline_start, baseline_end, current_start, current_end,
-    baseline_sample_size, current_sample_size)
-SELECT @customer_id, @report_run_id,
-    unnest(@payers::text[]), unnest(@cpt_groups::text[]), unnest(@drift_types::text[]),
-    unnest(@baseline_values::float8[]), unnest(@current_values::float8[]), unnest(@delta_values::float8[]),
-    unnest(@severities::float8[]), unnest(@confidences::float8[]),
+    baseline_sample_size, current_sample_size,
+    seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
+    test_baseline_value, test_current_value, test_baseline_size, test_current_size)
+SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
+    e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
     @baseline_start, @baseline_end, @current_start, @current_end,
-    unnest(@baseline_sample_sizes::int[]), unnest(@current_sample_sizes::int[])
+    e.baseline_sample_size, e.current_sample_size,
+    e.seed_rule, e.alert, nullif(e.method, ''),
+    CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
+    CASE WHEN e.has_interval THEN e.delta_low END, CASE WHEN e.has_interval THEN e.delta_high END,
+    CASE WHEN e.method <> '' THEN e.test_baseline_value END, CASE WHEN e.method <> '' THEN e.test_current_value END,
+    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END
+FROM (
+    SELECT unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group, unnest(@drift_types::text[]) AS drift_type,
+        unnest(@baseline_values::float8[]) AS baseline_value, unnest(@current_values::float8[]) AS current_value,
+        unnest(@delta_values::float8[]) AS delta_value, unnest(@severities::float8[]) AS severity,
+        unnest(@confidences::float8[]) AS confidence,
+        unnest(@baseline_sample_sizes::int[]) AS baseline_sample_size, unnest(@current_sample_sizes::int[]) AS current_sample_size,
+        unnest(@seed_rules::bool[]) AS seed_rule, unnest(@alerts::bool[]) AS alert, unnest(@methods::text[]) AS method,
+        unnest(@p_values::float8[]) AS p_value, unnest(@q_values::float8[]) AS q_value,
+        unnest(@has_intervals::bool[]) AS has_interval,
+        unnest(@delta_lows::float8[]) AS delta_low, unnest(@delta_highs::float8[]) AS delta_high,
+        unnest(@test_baseline_values::float8[]) AS test_baseline_value, unnest(@test_current_values::float8[]) AS test_current_value,
+        unnest(@test_baseline_sizes::int[]) AS test_baseline_size, unnest(@test_current_sizes::int[]) AS test_current_size
+) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING;
 
 -- name: DriftEventListByRun :many
 SELECT * FROM drift_events
 WHERE customer_id = @customer_id AND report_run_id = @report_run_id
-ORDER BY severity DESC, payer, cpt_group, drift_type;
+ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type;

@@ -1,22 +1,23 @@
 -- name: ReportRunCreate :one
-INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
+INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     baseline_start, baseline_end, current_start, current_end)
-VALUES (@customer_id, @run_type, @as_of, @baseline_days, @current_days, @min_volume, @attempt, sqlc.narg(job_id),
+VALUES (@customer_id, @run_type, @as_of, @baseline_days, @current_days, @min_volume, @fdr, @attempt, sqlc.narg(job_id),
     @baseline_start, @baseline_end, @current_start, @current_end)
 RETURNING *;
 
 -- name: ReportRunMarkSuccess :one
 UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = @groups_considered,
-    events_created = @events_created, claims_read = @claims_read, duration_ms = @duration_ms
+    events_created = @events_created, claims_read = @claims_read, duration_ms = @duration_ms,
+    tests_run = @tests_run, alerts_created = @alerts_created, groups_skipped = @groups_skipped, skipped_groups = @skipped_groups
 WHERE id = @id
 RETURNING *;
 
 -- name: ReportRunCreateFailed :one
 -- Written in its own short transaction after the computation rolled back.
-INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
+INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
-VALUES (@customer_id, @run_type, @as_of, @baseline_days, @current_days, @min_volume, @attempt, sqlc.narg(job_id),
+VALUES (@customer_id, @run_type, @as_of, @baseline_days, @current_days, @min_volume, @fdr, @attempt, sqlc.narg(job_id),
     'failed', clock_timestamp(), @error, @baseline_start, @baseline_end, @current_start, @current_end)
 RETURNING *;
 

@@ -28,7 +28,8 @@ type DriftRunCmd struct {
 	AsOf         string        `name:"as-of" help:"As-of date YYYY-MM-DD (default: today, UTC)."`
 	BaselineDays int           `name:"baseline-days" default:"90" help:"Baseline window length in days."`
 	CurrentDays  int           `name:"current-days" default:"14" help:"Current window length in days."`
-	MinVolume    int           `name:"min-volume" default:"30" help:"Minimum claims per window for a group to be considered."`
+	MinVolume    int           `name:"min-volume" default:"30" help:"Minimum claims per window for the seed rule to consider a group (alerts need evidence, not volume)."`
+	FDR          float64       `name:"fdr" default:"0.05" help:"False discovery rate: an alert needs a q-value (Benjamini-Hochberg over the run's tests) at most this."`
 	Wait         bool          `help:"Work the job in this process (alongside any running workers) and print the run."`
 	Timeout      time.Duration `default:"5m" help:"With --wait: how long to wait."`
 	JSON         bool          `name:"json" help:"Print JSON."`
@@ -44,7 +45,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		}
 		asOf = t
 	}
-	params := drift.Params{AsOf: asOf, BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume}
+	params := drift.Params{AsOf: asOf, BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume, FDR: c.FDR}
 	if err := params.Validate(); err != nil {
 		return err
 	}

@@ -14,19 +14,41 @@ const driftEventInsertMany = `-- name: DriftEventInsertMany :execrows
 INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
     baseline_value, current_value, delta_value, severity, confidence,
     baseline_start, baseline_end, current_start, current_end,
-    baseline_sample_size, current_sample_size)
-SELECT $1, $2,
-    unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
-    unnest($6::float8[]), unnest($7::float8[]), unnest($8::float8[]),
-    unnest($9::float8[]), unnest($10::float8[]),
-    $11, $12, $13, $14,
-    unnest($15::int[]), unnest($16::int[])
+    baseline_sample_size, current_sample_size,
+    seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
+    test_baseline_value, test_current_value, test_baseline_size, test_current_size)
+SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
+    e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
+    $3, $4, $5, $6,
+    e.baseline_sample_size, e.current_sample_size,
+    e.seed_rule, e.alert, nullif(e.method, ''),
+    CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
+    CASE WHEN e.has_interval THEN e.delta_low END, CASE WHEN e.has_interval THEN e.delta_high END,
+    CASE WHEN e.method <> '' THEN e.test_baseline_value END, CASE WHEN e.method <> '' THEN e.test_current_value END,
+    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END
+FROM (
+    SELECT unnest($7::text[]) AS payer, unnest($8::text[]) AS cpt_group, unnest($9::text[]) AS drift_type,
+        unnest($10::float8[]) AS baseline_value, unnest($11::float8[]) AS current_value,
+        unnest($12::float8[]) AS delta_value, unnest($13::float8[]) AS severity,
+        unnest($14::float8[]) AS confidence,
+        unnest($15::int[]) AS baseline_sample_size, unnest($16::int[]) AS current_sample_size,
+        unnest($17::bool[]) AS seed_rule, unnest($18::bool[]) AS alert, unnest($19::text[]) AS method,
+        unnest($20::float8[]) AS p_value, unnest($21::float8[]) AS q_value,
+        unnest($22::bool[]) AS has_interval,
+        unnest($23::float8[]) AS delta_low, unnest($24::float8[]) AS delta_high,
+        unnest($25::float8[]) AS test_baseline_value, unnest($26::float8[]) AS test_current_value,
+        unnest($27::int[]) AS test_baseline_size, unnest($28::int[]) AS test_current_size
+) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 `
 
 type DriftEventInsertManyParams struct {
 	CustomerID          int64
 	ReportRunID         int64
+	BaselineStart       time.Time
+	BaselineEnd         time.Time
+	CurrentStart        time.Time
+	CurrentEnd          time.Time
 	Payers              []string
 	CPTGroups           []string
 	DriftTypes          []string
@@ -35,20 +57,34 @@ type DriftEventInsertManyParams struct {
 	DeltaValues         []float64
 	Severities          []float64
 	Confidences         []float64
-	BaselineStart       time.Time
-	BaselineEnd         time.Time
-	CurrentStart        time.Time
-	CurrentEnd          time.Time
 	BaselineSampleSizes []int32
 	CurrentSampleSizes  []int32
+	SeedRules           []bool
+	Alerts              []bool
+	Methods             []string
+	PValues             []float64
+	QValues             []float64
+	HasIntervals        []bool
+	DeltaLows           []float64
+	DeltaHighs          []float64
+	TestBaselineValues  []float64
+	TestCurrentValues   []float64
+	TestBaselineSizes   []int32
+	TestCurrentSizes    []int32
 }
 
 // The unique constraint is the last line of defence, never the first: the
 // customer lock already serializes computations.
+// Evidence columns are NULL where a test had no claims (method NULL) or no
+// interval (delta_low NULL), as the caller's arrays say.
 func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsertManyParams) (int64, error) {
 	result, err := q.db.Exec(ctx, driftEventInsertMany,
 		arg.CustomerID,
 		arg.ReportRunID,
+		arg.BaselineStart,
+		arg.BaselineEnd,
+		arg.CurrentStart,
+		arg.CurrentEnd,
 		arg.Payers,
 		arg.CPTGroups,
 		arg.DriftTypes,
@@ -57,12 +93,20 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.DeltaValues,
 		arg.Severities,
 		arg.Confidences,
-		arg.BaselineStart,
-		arg.BaselineEnd,
-		arg.CurrentStart,
-		arg.CurrentEnd,
 		arg.BaselineSampleSizes,
 		arg.CurrentSampleSizes,
+		arg.SeedRules,
+		arg.Alerts,
+		arg.Methods,
+		arg.PValues,
+		arg.QValues,
+		arg.HasIntervals,
+		arg.DeltaLows,
+		arg.DeltaHighs,
+		arg.TestBaselineValues,
+		arg.TestCurrentValues,
+		arg.TestBaselineSizes,
+		arg.TestCurrentSizes,
 	)
 	if err != nil {
 		return 0, err
@@ -73,7 +117,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 const driftEventListByRun = `-- name: DriftEventListByRun :many
 SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
-ORDER BY severity DESC, payer, cpt_group, drift_type
+ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
 `
 
 type DriftEventListByRunParams struct {

@@ -128,7 +128,7 @@ type ReportRun struct {
 	EventsCreated    *int32
 	ClaimsRead       *int64
 	DurationMs       *int64
-	Fdr              float64
+	FDR              float64
 	TestsRun         *int32
 	AlertsCreated    *int32
 	GroupsSkipped    *int32

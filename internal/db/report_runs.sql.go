@@ -11,10 +11,10 @@ import (
 )
 
 const reportRunCreate = `-- name: ReportRunCreate :one
-INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
+INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     baseline_start, baseline_end, current_start, current_end)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-    $9, $10, $11, $12)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+    $10, $11, $12, $13)
 RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
@@ -25,6 +25,7 @@ type ReportRunCreateParams struct {
 	BaselineDays  int32
 	CurrentDays   int32
 	MinVolume     int32
+	FDR           float64
 	Attempt       int32
 	JobID         *int64
 	BaselineStart *time.Time
@@ -41,6 +42,7 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 		arg.BaselineDays,
 		arg.CurrentDays,
 		arg.MinVolume,
+		arg.FDR,
 		arg.Attempt,
 		arg.JobID,
 		arg.BaselineStart,
@@ -71,7 +73,7 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
@@ -81,10 +83,10 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 }
 
 const reportRunCreateFailed = `-- name: ReportRunCreateFailed :one
-INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, attempt, job_id,
+INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-    'failed', clock_timestamp(), $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+    'failed', clock_timestamp(), $10, $11, $12, $13, $14)
 RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
@@ -95,6 +97,7 @@ type ReportRunCreateFailedParams struct {
 	BaselineDays  int32
 	CurrentDays   int32
 	MinVolume     int32
+	FDR           float64
 	Attempt       int32
 	JobID         *int64
 	Error         *string
@@ -113,6 +116,7 @@ func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreate
 		arg.BaselineDays,
 		arg.CurrentDays,
 		arg.MinVolume,
+		arg.FDR,
 		arg.Attempt,
 		arg.JobID,
 		arg.Error,
@@ -144,7 +148,7 @@ func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreate
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
@@ -187,7 +191,7 @@ func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDPara
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
@@ -231,7 +235,7 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 			&i.EventsCreated,
 			&i.ClaimsRead,
 			&i.DurationMs,
-			&i.Fdr,
+			&i.FDR,
 			&i.TestsRun,
 			&i.AlertsCreated,
 			&i.GroupsSkipped,
@@ -279,7 +283,7 @@ func (q *Queries) ReportRunGetLatestSuccessful(ctx context.Context, customerID i
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
@@ -333,7 +337,7 @@ func (q *Queries) ReportRunGetSuccessfulWeekly(ctx context.Context, arg ReportRu
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
@@ -388,7 +392,7 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 			&i.EventsCreated,
 			&i.ClaimsRead,
 			&i.DurationMs,
-			&i.Fdr,
+			&i.FDR,
 			&i.TestsRun,
 			&i.AlertsCreated,
 			&i.GroupsSkipped,
@@ -407,8 +411,9 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 const reportRunMarkSuccess = `-- name: ReportRunMarkSuccess :one
 UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = $1,
-    events_created = $2, claims_read = $3, duration_ms = $4
-WHERE id = $5
+    events_created = $2, claims_read = $3, duration_ms = $4,
+    tests_run = $5, alerts_created = $6, groups_skipped = $7, skipped_groups = $8
+WHERE id = $9
 RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
 `
 
@@ -417,6 +422,10 @@ type ReportRunMarkSuccessParams struct {
 	EventsCreated    *int32
 	ClaimsRead       *int64
 	DurationMs       *int64
+	TestsRun         *int32
+	AlertsCreated    *int32
+	GroupsSkipped    *int32
+	SkippedGroups    []byte
 	ID               int64
 }
 
@@ -426,6 +435,10 @@ func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuc
 		arg.EventsCreated,
 		arg.ClaimsRead,
 		arg.DurationMs,
+		arg.TestsRun,
+		arg.AlertsCreated,
+		arg.GroupsSkipped,
+		arg.SkippedGroups,
 		arg.ID,
 	)
 	var i ReportRun
@@ -451,7 +464,7 @@ func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuc
 		&i.EventsCreated,
 		&i.ClaimsRead,
 		&i.DurationMs,
-		&i.Fdr,
+		&i.FDR,
 		&i.TestsRun,
 		&i.AlertsCreated,
 		&i.GroupsSkipped,

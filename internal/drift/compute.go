@@ -2,6 +2,7 @@ package drift
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -98,7 +99,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	w := WindowsFor(p)
 	run, err := q.ReportRunCreate(ctx, db.ReportRunCreateParams{
 		CustomerID: req.CustomerID, RunType: string(req.RunType), AsOf: Date(p.AsOf),
-		BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays), MinVolume: int32(p.MinVolume),
+		BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays), MinVolume: int32(p.MinVolume), FDR: p.FDR,
 		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID,
 		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,
 	})
@@ -120,9 +121,15 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		// the constraint refused; report it rather than hide it.
 		return nil, fmt.Errorf("insert drift events: %d of %d were duplicates", int64(len(res.Events))-created, len(res.Events))
 	}
+	skipped, err := json.Marshal(nonNil(res.Skipped))
+	if err != nil {
+		return nil, fmt.Errorf("encode skipped groups: %w", err)
+	}
 	run, err = q.ReportRunMarkSuccess(ctx, db.ReportRunMarkSuccessParams{
 		ID: run.ID, GroupsConsidered: ptr(int32(res.GroupsConsidered)), EventsCreated: ptr(int32(created)),
 		ClaimsRead: ptr(int64(res.ClaimsRead)), DurationMs: ptr(time.Since(started).Milliseconds()),
+		TestsRun: ptr(int32(res.TestsRun)), AlertsCreated: ptr(int32(res.Alerts)),
+		GroupsSkipped: ptr(int32(res.GroupsSkipped)), SkippedGroups: skipped,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mark report run %d successful: %w", run.ID, err)
@@ -170,6 +177,14 @@ func AggregateRawClaims(ctx context.Context, q *db.Queries, customerID int64, w 
 
 func ptr[T any](v T) *T { return &v }
 
+// nonNil keeps JSON lists as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEventInsertManyParams {
 	p := db.DriftEventInsertManyParams{
 		CustomerID: customerID, ReportRunID: runID,
@@ -186,6 +201,22 @@ func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEve
 		p.Confidences = append(p.Confidences, e.Confidence)
 		p.BaselineSampleSizes = append(p.BaselineSampleSizes, int32(e.BaselineSampleSize))
 		p.CurrentSampleSizes = append(p.CurrentSampleSizes, int32(e.CurrentSampleSize))
+		p.SeedRules = append(p.SeedRules, e.SeedRule)
+		p.Alerts = append(p.Alerts, e.Alert)
+		ev := e.Evidence
+		if ev == nil {
+			ev = &Evidence{} // no method: stored as NULLs
+		}
+		p.Methods = append(p.Methods, ev.Method)
+		p.PValues = append(p.PValues, ev.P)
+		p.QValues = append(p.QValues, ev.Q)
+		p.HasIntervals = append(p.HasIntervals, ev.HasInterval)
+		p.DeltaLows = append(p.DeltaLows, ev.DeltaLow)
+		p.DeltaHighs = append(p.DeltaHighs, ev.DeltaHigh)
+		p.TestBaselineValues = append(p.TestBaselineValues, ev.BaselineValue)
+		p.TestCurrentValues = append(p.TestCurrentValues, ev.CurrentValue)
+		p.TestBaselineSizes = append(p.TestBaselineSizes, int32(ev.BaselineSize))
+		p.TestCurrentSizes = append(p.TestCurrentSizes, int32(ev.CurrentSize))
 	}
 	return p
 }
@@ -197,7 +228,7 @@ func RecordFailure(ctx context.Context, q *db.Queries, req Request, cause error)
 	run, err := q.ReportRunCreateFailed(ctx, db.ReportRunCreateFailedParams{
 		CustomerID: req.CustomerID, RunType: string(req.RunType), AsOf: Date(req.Params.AsOf),
 		BaselineDays: int32(req.Params.BaselineDays), CurrentDays: int32(req.Params.CurrentDays), MinVolume: int32(req.Params.MinVolume),
-		Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID, Error: ptr(cause.Error()),
+		FDR: req.Params.FDR, Attempt: int32(max(req.Attempt, 1)), JobID: req.JobID, Error: ptr(cause.Error()),
 		BaselineStart: &w.BaselineStart, BaselineEnd: &w.BaselineEnd, CurrentStart: &w.CurrentStart, CurrentEnd: &w.CurrentEnd,
 	})
 	if err != nil {

@@ -24,6 +24,10 @@ func normalTwoSided(z float64) float64 { return math.Erfc(math.Abs(z) / math.Sqr
 // margins, of every table no more probable than the observed one. As in R's
 // fisher.test, probabilities within a relative 1e-7 of the observed one
 // count as equal, so rounding cannot drop the observed table's twins.
+//
+// The probabilities are walked outward from the mode by their ratio
+// recurrence, and a walk stops once its terms are negligible, so a test
+// costs a few standard deviations of the distribution, not its support.
 func FisherExact(a, b, c, d int) float64 {
 	row1, col1, n := a+b, a+c, a+b+c+d
 	if n == 0 {
@@ -33,14 +37,38 @@ func FisherExact(a, b, c, d int) float64 {
 	logP := func(x int) float64 { // log P(X = x), X hypergeometric
 		return logChoose(row1, x) + logChoose(n-row1, col1-x) - logChoose(n, col1)
 	}
-	observed := logP(a)
-	var p float64
-	for x := lo; x <= hi; x++ {
-		if lp := logP(x); lp <= observed+1e-7*math.Abs(observed)+1e-300 {
-			p += math.Exp(lp)
+	mode := min(hi, max(lo, int(float64(row1+1)*float64(col1+1)/float64(n+2))))
+	logMode := logP(mode)
+	observed := math.Exp(logP(a) - logMode) // relative to the mode's probability
+	limit := observed * (1 + 1e-7)
+	// ratio(x) = P(x+1) / P(x).
+	ratio := func(x int) float64 {
+		return float64(row1-x) * float64(col1-x) / (float64(x+1) * float64(n-row1-col1+x+1))
+	}
+	sum := 0.0
+	if 1 <= limit {
+		sum = 1
+	}
+	const negligible = 1e-20
+	for x, r := mode, 1.0; x < hi; x++ {
+		r *= ratio(x)
+		if r <= limit {
+			sum += r
+		}
+		if r < negligible && x+1 > a {
+			break
 		}
 	}
-	return math.Min(p, 1)
+	for x, r := mode, 1.0; x > lo; x-- {
+		r /= ratio(x - 1)
+		if r <= limit {
+			sum += r
+		}
+		if r < negligible && x-1 < a {
+			break
+		}
+	}
+	return math.Min(sum*math.Exp(logMode), 1)
 }
 
 func logChoose(n, k int) float64 {
@@ -165,32 +193,41 @@ func tieCounts(a, b claimstats.Histogram) []float64 {
 }
 
 // pairwiseDifferenceAt returns the lo-th and hi-th smallest of the
-// differences current - baseline over every pair of claims (1-based).
+// differences current - baseline over every pair of claims (1-based),
+// found by binary search over whole days: counting the pairs with a
+// difference at most d takes one merge of the two histograms.
 func pairwiseDifferenceAt(baseline, current claimstats.Histogram, lo, hi int64) (float64, float64, bool) {
-	type diff struct {
-		days  int64
-		pairs int64
+	if len(baseline) == 0 || len(current) == 0 || hi > current.Total()*baseline.Total() {
+		return 0, 0, false
 	}
-	diffs := make([]diff, 0, len(baseline)*len(current))
-	for _, c := range current {
-		for _, b := range baseline {
-			diffs = append(diffs, diff{int64(c.Days) - int64(b.Days), c.Claims * b.Claims})
+	// atMost counts pairs with current - baseline <= d: for each current
+	// value v, the baseline values >= v - d, a threshold that only rises.
+	atMost := func(d int64) int64 {
+		var count, atLeast int64 = 0, baseline.Total()
+		j := 0
+		for _, c := range current {
+			for j < len(baseline) && int64(baseline[j].Days) < int64(c.Days)-d {
+				atLeast -= baseline[j].Claims
+				j++
+			}
+			count += c.Claims * atLeast
 		}
+		return count
 	}
-	sort.Slice(diffs, func(i, j int) bool { return diffs[i].days < diffs[j].days })
-	var seen int64
-	var low float64
-	found := 0
-	for _, d := range diffs {
-		seen += d.pairs
-		if found == 0 && seen >= lo {
-			low, found = float64(d.days), 1
+	kth := func(k int64) int64 { // the smallest d with atMost(d) >= k
+		low := int64(current[0].Days) - int64(baseline[len(baseline)-1].Days)
+		high := int64(current[len(current)-1].Days) - int64(baseline[0].Days)
+		for low < high {
+			mid := low + (high-low)/2
+			if atMost(mid) >= k {
+				high = mid
+			} else {
+				low = mid + 1
+			}
 		}
-		if seen >= hi {
-			return low, float64(d.days), true
-		}
+		return low
 	}
-	return 0, 0, false
+	return float64(kth(lo)), float64(kth(hi)), true
 }
 
 // BenjaminiHochberg returns the q-values of p-values (Benjamini & Hochberg
@@ -212,4 +249,60 @@ func BenjaminiHochberg(p []float64) []float64 {
 		q[i] = running
 	}
 	return q
+}
+
+// Methods: how a metric is compared. Both compare the claims decided in
+// each window, which export censoring does not bias (see README).
+const (
+	MethodDenialRate   = "fisher_exact_by_decision_date"
+	MethodDecisionTime = "mann_whitney_by_decision_date"
+)
+
+// Evidence is the test of one (payer, CPT group) and metric, on the claims
+// decided in each window.
+type Evidence struct {
+	Type   Type
+	Method string
+	// BaselineValue and CurrentValue are the compared windows' denial
+	// rates or median days to decision, of BaselineSize and CurrentSize
+	// claims.
+	BaselineValue, CurrentValue float64
+	BaselineSize, CurrentSize   int
+	// P is the two-sided p-value; Q its Benjamini–Hochberg q-value over
+	// the run's tests.
+	P, Q float64
+	// DeltaLow and DeltaHigh bound the 95% interval of the change (current
+	// minus baseline): in proportion for denial rates (Newcombe), in days
+	// of shift for decision times (Moses). HasInterval is false when the
+	// samples are too small for one.
+	DeltaLow, DeltaHigh float64
+	HasInterval         bool
+}
+
+// Crossed reports whether the compared values cross the seed rule's
+// thresholds.
+func (e *Evidence) Crossed() bool {
+	if e.Type == TypeDenialRate {
+		return DenialRateDrifted(e.BaselineValue, e.CurrentValue)
+	}
+	return DecisionTimeDrifted(e.BaselineValue, e.CurrentValue)
+}
+
+// Test returns the evidence for each metric of g that has claims decided
+// in both windows: denial rate by Fisher's exact test, decision time by
+// Mann–Whitney.
+func Test(g Group) []*Evidence {
+	b, c := g.DecidedBaseline, g.DecidedCurrent
+	if b.Volume == 0 || c.Volume == 0 {
+		return nil
+	}
+	rate := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
+		BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
+		P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
+	rate.DeltaLow, rate.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
+	mw := MannWhitney(b.Days, c.Days)
+	days := &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
+		BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: b.Volume, CurrentSize: c.Volume,
+		P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded}
+	return []*Evidence{rate, days}
 }

@@ -42,6 +42,13 @@ func TestFisherExactMatchesWorkedExamplesAndExactRationals(t *testing.T) {
 	if p := FisherExact(1, 9, 11, 3); !near(p, 0.002759, 5e-7) {
 		t.Errorf("dieting example: p = %v, want 0.002759", p)
 	}
+	// Large counts, where the walk from the mode stops early.
+	for _, tc := range [][4]int{{300, 1700, 380, 1620}, {1, 5000, 10, 4991}, {2000, 0, 1990, 10}, {250, 750, 250, 750}} {
+		got, want := FisherExact(tc[0], tc[1], tc[2], tc[3]), fisherExactRational(tc[0], tc[1], tc[2], tc[3])
+		if !near(got, want, 1e-9*math.Max(want, 1e-300)+1e-300) {
+			t.Errorf("FisherExact%v = %v, exact %v", tc, got, want)
+		}
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 400 {
 		// Small counts, zero denials and symmetric margins included.

@@ -48,6 +48,15 @@ const (
 	DefaultBaselineDays = 90
 	DefaultCurrentDays  = 14
 	DefaultMinVolume    = 30
+	// DefaultFDR is the false discovery rate alerts are controlled at.
+	DefaultFDR = 0.05
+)
+
+// Parameter bounds: beyond them a computation means nothing and its dates
+// overflow.
+const (
+	MaxWindowDays = 3650
+	MaxMinVolume  = 1_000_000
 )
 
 // Params are a computation's parameters.
@@ -56,11 +65,13 @@ type Params struct {
 	BaselineDays int
 	CurrentDays  int
 	MinVolume    int
+	FDR          float64 // alerts need q <= FDR
 }
 
 // DefaultParams returns the default parameters as of asOf.
 func DefaultParams(asOf time.Time) Params {
-	return Params{AsOf: Date(asOf), BaselineDays: DefaultBaselineDays, CurrentDays: DefaultCurrentDays, MinVolume: DefaultMinVolume}
+	return Params{AsOf: Date(asOf), BaselineDays: DefaultBaselineDays, CurrentDays: DefaultCurrentDays,
+		MinVolume: DefaultMinVolume, FDR: DefaultFDR}
 }
 
 // Validate reports parameters that cannot produce a computation.
@@ -68,12 +79,16 @@ func (p Params) Validate() error {
 	switch {
 	case p.AsOf.IsZero():
 		return fmt.Errorf("as-of date is required")
-	case p.BaselineDays < 1:
-		return fmt.Errorf("baseline days must be at least 1, got %d", p.BaselineDays)
-	case p.CurrentDays < 1:
-		return fmt.Errorf("current days must be at least 1, got %d", p.CurrentDays)
-	case p.MinVolume < 1:
-		return fmt.Errorf("min volume must be at least 1, got %d", p.MinVolume)
+	case p.AsOf.Year() < 1900 || p.AsOf.Year() > 9000:
+		return fmt.Errorf("as-of date %s is out of range (years 1900 to 9000)", p.AsOf.Format(time.DateOnly))
+	case p.BaselineDays < 1 || p.BaselineDays > MaxWindowDays:
+		return fmt.Errorf("baseline days must be from 1 to %d, got %d", MaxWindowDays, p.BaselineDays)
+	case p.CurrentDays < 1 || p.CurrentDays > MaxWindowDays:
+		return fmt.Errorf("current days must be from 1 to %d, got %d", MaxWindowDays, p.CurrentDays)
+	case p.MinVolume < 1 || p.MinVolume > MaxMinVolume:
+		return fmt.Errorf("min volume must be from 1 to %d, got %d", MaxMinVolume, p.MinVolume)
+	case !(p.FDR > 0 && p.FDR < 1): // also refuses NaN
+		return fmt.Errorf("fdr must be above 0 and below 1, got %v", p.FDR)
 	}
 	return nil
 }
@@ -154,10 +169,13 @@ type Group struct {
 	DecidedBaseline, DecidedCurrent WindowStats
 }
 
-// Event is one detected drift.
+// Event is one detected drift: the seed rule fired, or the evidence made
+// it an alert, or both.
 type Event struct {
-	Payer, CPTGroup    string
-	Type               Type
+	Payer, CPTGroup string
+	Type            Type
+	// The values compared: the seed rule's (windows by submission date)
+	// when it fired, otherwise the evidence's (by decision date).
 	BaselineValue      float64
 	CurrentValue       float64
 	Delta              float64
@@ -165,23 +183,69 @@ type Event struct {
 	Confidence         float64
 	BaselineSampleSize int
 	CurrentSampleSize  int
+	// SeedRule is true when the seed rule's thresholds fired.
+	SeedRule bool
+	// Alert is true when the evidence's comparison crosses the seed
+	// thresholds and its q-value is at most the run's FDR.
+	Alert bool
+	// Evidence is the test of this group and metric; nil when it had no
+	// claims decided in one of the windows.
+	Evidence *Evidence
 }
+
+// SkippedGroup is a group the seed rule did not consider for low volume.
+type SkippedGroup struct {
+	Payer          string `json:"payer"`
+	CPTGroup       string `json:"cpt_group"`
+	BaselineVolume int    `json:"baseline_volume"`
+	CurrentVolume  int    `json:"current_volume"`
+}
+
+// MaxSkippedListed bounds the skipped groups a run lists (all are counted).
+const MaxSkippedListed = 200
 
 // Result is what Evaluate found.
 type Result struct {
 	GroupsConsidered int
-	ClaimsRead       int // PAID/DENIED claims in both windows, all groups
+	ClaimsRead       int // PAID/DENIED claims submitted in both windows, all groups
 	Events           []Event
+	TestsRun         int
+	Alerts           int
+	GroupsSkipped    int
+	Skipped          []SkippedGroup // the first MaxSkippedListed, by payer and group
 }
 
-// Evaluate applies the drift rules to every group. A group is considered
-// only when both windows hold at least MinVolume claims. Events are ordered
-// by severity (highest first), then payer, CPT group and type.
+type eventKey struct {
+	payer, cptGroup string
+	typ             Type
+}
+
+// Evaluate applies the seed rule to every group with at least MinVolume
+// claims submitted in each window, exactly as the original system did,
+// and tests every group and metric with claims decided in both windows
+// (see evidence.go). q-values come from Benjamini–Hochberg over all the
+// run's tests. Events are ordered by severity (highest first), then payer,
+// CPT group and type.
 func Evaluate(p Params, groups []Group) Result {
 	var res Result
+	events := map[eventKey]*Event{}
+	var order []eventKey
+	add := func(e Event) *Event {
+		k := eventKey{e.Payer, e.CPTGroup, e.Type}
+		events[k] = &e
+		order = append(order, k)
+		return events[k]
+	}
 	for _, g := range groups {
 		res.ClaimsRead += g.Baseline.Volume + g.Current.Volume
 		if g.Baseline.Volume < p.MinVolume || g.Current.Volume < p.MinVolume {
+			if g.Baseline.Volume+g.Current.Volume > 0 {
+				res.GroupsSkipped++
+				if len(res.Skipped) < MaxSkippedListed {
+					res.Skipped = append(res.Skipped, SkippedGroup{Payer: g.Payer, CPTGroup: g.CPTGroup,
+						BaselineVolume: g.Baseline.Volume, CurrentVolume: g.Current.Volume})
+				}
+			}
 			continue
 		}
 		res.GroupsConsidered++
@@ -190,16 +254,60 @@ func Evaluate(p Params, groups []Group) Result {
 			return Event{Payer: g.Payer, CPTGroup: g.CPTGroup, Type: typ,
 				BaselineValue: baseline, CurrentValue: current, Delta: current - baseline,
 				Severity: severity, Confidence: confidence,
-				BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume}
+				BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume, SeedRule: true}
 		}
 		b, c := g.Baseline.DenialRate(), g.Current.DenialRate()
 		if DenialRateDrifted(b, c) {
-			res.Events = append(res.Events, mk(TypeDenialRate, b, c, DenialRateSeverity(c-b)))
+			add(mk(TypeDenialRate, b, c, DenialRateSeverity(c-b)))
 		}
 		b, c = g.Baseline.MedianDays, g.Current.MedianDays
 		if DecisionTimeDrifted(b, c) {
-			res.Events = append(res.Events, mk(TypeDecisionTime, b, c, DecisionTimeSeverity(c-b)))
+			add(mk(TypeDecisionTime, b, c, DecisionTimeSeverity(c-b)))
 		}
+	}
+
+	type test struct {
+		payer, cptGroup string
+		ev              *Evidence
+	}
+	var tests []test
+	for _, g := range groups {
+		for _, ev := range Test(g) {
+			tests = append(tests, test{g.Payer, g.CPTGroup, ev})
+		}
+	}
+	pValues := make([]float64, len(tests))
+	for i, t := range tests {
+		pValues[i] = t.ev.P
+	}
+	for i, q := range BenjaminiHochberg(pValues) {
+		t := tests[i]
+		t.ev.Q = q
+		k := eventKey{t.payer, t.cptGroup, t.ev.Type}
+		alert := t.ev.Crossed() && q <= p.FDR
+		e := events[k]
+		if e == nil && !alert {
+			continue
+		}
+		if e == nil {
+			d := t.ev.CurrentValue - t.ev.BaselineValue
+			severity := DenialRateSeverity(d)
+			if t.ev.Type == TypeDecisionTime {
+				severity = DecisionTimeSeverity(d)
+			}
+			e = add(Event{Payer: t.payer, CPTGroup: t.cptGroup, Type: t.ev.Type,
+				BaselineValue: t.ev.BaselineValue, CurrentValue: t.ev.CurrentValue, Delta: d, Severity: severity,
+				Confidence:         Confidence(t.ev.BaselineSize, t.ev.CurrentSize, p.MinVolume),
+				BaselineSampleSize: t.ev.BaselineSize, CurrentSampleSize: t.ev.CurrentSize})
+		}
+		e.Evidence, e.Alert = t.ev, alert
+		if alert {
+			res.Alerts++
+		}
+	}
+	res.TestsRun = len(tests)
+	for _, k := range order {
+		res.Events = append(res.Events, *events[k])
 	}
 	SortEvents(res.Events)
 	return res

@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,6 +20,7 @@ type RunView struct {
 	BaselineDays int         `json:"baseline_days"`
 	CurrentDays  int         `json:"current_days"`
 	MinVolume    int         `json:"min_volume"`
+	FDR          float64     `json:"fdr"`
 	Status       RunStatus   `json:"status"`
 	Attempt      int         `json:"attempt"`
 	JobID        *int64      `json:"job_id"`
@@ -38,6 +40,12 @@ type SummaryView struct {
 	EventsCreated    *int32  `json:"events_created"`
 	ClaimsRead       *int64  `json:"claims_read"`
 	DurationMs       *int64  `json:"duration_ms"`
+	TestsRun         *int32  `json:"tests_run"`
+	AlertsCreated    *int32  `json:"alerts_created"`
+	// GroupsSkipped counts the groups the seed rule skipped for low
+	// volume; SkippedGroups lists the first of them with their volumes.
+	GroupsSkipped *int32         `json:"groups_skipped"`
+	SkippedGroups []SkippedGroup `json:"skipped_groups"`
 }
 
 // EventView is a drift event with SPEC's JSON field names.
@@ -59,6 +67,20 @@ type EventView struct {
 	CurrentEnd         string  `json:"current_end"`
 	BaselineSampleSize int     `json:"baseline_sample_size"`
 	CurrentSampleSize  int     `json:"current_sample_size"`
+	SeedRule           bool    `json:"seed_rule"`
+	Alert              bool    `json:"alert"`
+	// The evidence (null when the group had no claims decided in a window):
+	// how it was compared, the compared values and sizes, p- and q-value,
+	// and the 95% interval of the change.
+	Method            *string  `json:"method"`
+	PValue            *float64 `json:"p_value"`
+	QValue            *float64 `json:"q_value"`
+	DeltaLow          *float64 `json:"delta_low"`
+	DeltaHigh         *float64 `json:"delta_high"`
+	TestBaselineValue *float64 `json:"test_baseline_value"`
+	TestCurrentValue  *float64 `json:"test_current_value"`
+	TestBaselineSize  *int32   `json:"test_baseline_size"`
+	TestCurrentSize   *int32   `json:"test_current_size"`
 }
 
 // RunWithEvents is what `drift events --json` and `drift run --wait --json`
@@ -80,14 +102,26 @@ func datePtr(t *time.Time) *string {
 func ViewRun(r db.ReportRun) RunView {
 	return RunView{
 		ID: r.ID, CustomerID: r.CustomerID, RunType: RunType(r.RunType), AsOf: r.AsOf.Format(time.DateOnly),
-		BaselineDays: int(r.BaselineDays), CurrentDays: int(r.CurrentDays), MinVolume: int(r.MinVolume),
+		BaselineDays: int(r.BaselineDays), CurrentDays: int(r.CurrentDays), MinVolume: int(r.MinVolume), FDR: r.FDR,
 		Status: RunStatus(r.Status), Attempt: int(r.Attempt), JobID: r.JobID, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Error: r.Error,
 		Summary: SummaryView{
 			BaselineStart: datePtr(r.BaselineStart), BaselineEnd: datePtr(r.BaselineEnd),
 			CurrentStart: datePtr(r.CurrentStart), CurrentEnd: datePtr(r.CurrentEnd),
 			GroupsConsidered: r.GroupsConsidered, EventsCreated: r.EventsCreated, ClaimsRead: r.ClaimsRead, DurationMs: r.DurationMs,
+			TestsRun: r.TestsRun, AlertsCreated: r.AlertsCreated, GroupsSkipped: r.GroupsSkipped, SkippedGroups: skippedGroups(r.SkippedGroups),
 		},
 	}
+}
+
+// skippedGroups decodes the stored list; runs from before it have none.
+func skippedGroups(raw []byte) []SkippedGroup {
+	out := []SkippedGroup{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return []SkippedGroup{} // written by Compute; never malformed
+		}
+	}
+	return out
 }
 
 // ViewRuns converts stored runs, keeping their order; never nil, so JSON
@@ -110,13 +144,18 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			BaselineStart: e.BaselineStart.Format(time.DateOnly), BaselineEnd: e.BaselineEnd.Format(time.DateOnly),
 			CurrentStart: e.CurrentStart.Format(time.DateOnly), CurrentEnd: e.CurrentEnd.Format(time.DateOnly),
 			BaselineSampleSize: int(e.BaselineSampleSize), CurrentSampleSize: int(e.CurrentSampleSize),
+			SeedRule: e.SeedRule, Alert: e.Alert, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
+			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
+			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize,
 		}
 	}
 	return out
 }
 
 var eventCSVHeader = []string{"report_run_id", "payer", "cpt_group", "drift_type", "baseline_value", "current_value", "delta_value",
-	"severity", "confidence", "baseline_start", "baseline_end", "current_start", "current_end", "baseline_sample_size", "current_sample_size"}
+	"severity", "confidence", "baseline_start", "baseline_end", "current_start", "current_end", "baseline_sample_size", "current_sample_size",
+	"seed_rule", "alert", "method", "p_value", "q_value", "delta_low", "delta_high",
+	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size"}
 
 // WriteEventsCSV writes events as CSV with a header row.
 func WriteEventsCSV(w io.Writer, events []EventView) error {
@@ -129,12 +168,25 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 		if err := cw.Write([]string{strconv.FormatInt(e.ReportRunID, 10), e.Payer, e.CPTGroup, string(e.DriftType),
 			f(e.BaselineValue), f(e.CurrentValue), f(e.DeltaValue), f(e.Severity), f(e.Confidence),
 			e.BaselineStart, e.BaselineEnd, e.CurrentStart, e.CurrentEnd,
-			strconv.Itoa(e.BaselineSampleSize), strconv.Itoa(e.CurrentSampleSize)}); err != nil {
+			strconv.Itoa(e.BaselineSampleSize), strconv.Itoa(e.CurrentSampleSize),
+			strconv.FormatBool(e.SeedRule), strconv.FormatBool(e.Alert), orEmpty(e.Method, func(s string) string { return s }),
+			orEmpty(e.PValue, f), orEmpty(e.QValue, f), orEmpty(e.DeltaLow, f), orEmpty(e.DeltaHigh, f),
+			orEmpty(e.TestBaselineValue, f), orEmpty(e.TestCurrentValue, f),
+			orEmpty(e.TestBaselineSize, func(n int32) string { return strconv.Itoa(int(n)) }),
+			orEmpty(e.TestCurrentSize, func(n int32) string { return strconv.Itoa(int(n)) })}); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// orEmpty formats a nullable value for CSV: empty for null.
+func orEmpty[T any](v *T, format func(T) string) string {
+	if v == nil {
+		return ""
+	}
+	return format(*v)
 }
 
 // FormatValue formats a value of drift type t for people: a denial rate

@@ -15,10 +15,11 @@ import (
 
 func (s *Server) createDriftRun(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 	var body struct {
-		AsOf         *string `json:"as_of"`
-		BaselineDays *int    `json:"baseline_days"`
-		CurrentDays  *int    `json:"current_days"`
-		MinVolume    *int    `json:"min_volume"`
+		AsOf         *string  `json:"as_of"`
+		BaselineDays *int     `json:"baseline_days"`
+		CurrentDays  *int     `json:"current_days"`
+		MinVolume    *int     `json:"min_volume"`
+		FDR          *float64 `json:"fdr"`
 	}
 	if !decodeJSON(w, r, &body) {
 		return
@@ -39,6 +40,9 @@ func (s *Server) createDriftRun(w http.ResponseWriter, r *http.Request, cust db.
 		if f.v != nil {
 			*f.dst = *f.v
 		}
+	}
+	if body.FDR != nil {
+		p.FDR = *body.FDR
 	}
 	if err := p.Validate(); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_request", err.Error(), nil)
