@@ -85,18 +85,23 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 		return fmt.Errorf("drift job %d ended %s without a successful run: %w (see `upstream drift runs --customer %s`)", *up.JobID, states[0], err, cust.Name)
 	}
 	fmt.Println()
-	if err := printRun(run, false, false); err != nil {
+	if err := printRun(run, runOutput{}); err != nil {
 		return err
 	}
 	fmt.Printf(`
-Planted: UnitedHealthcare imaging denials up, Humana surgery decisions slower,
-Cigna E&M denials down (an improvement). Explore further:
+Planted %[2]d days ago: UnitedHealthcare imaging denials up, Humana surgery
+decisions slower, Cigna E&M denials down (an improvement). Those three are the
+alerts above, and nothing else is. The export, like a real one, holds only
+claims decided by today, so the seed rule (claims submitted in each window)
+sees recent claims decide "faster" and misses the slowdown; the evidence
+compares claims decided in each window, which the export does not bias.
+Explore further:
   go run ./cmd/upstream drift runs   --customer %[1]s
   go run ./cmd/upstream drift events --customer %[1]s --json
   go run ./cmd/upstream drift run    --customer %[1]s --current-days 28 --wait
 In the browser, with charts and River UI:
   UPSTREAM_ADMIN_KEY=pick-a-long-secret-key go run ./cmd/upstream serve
   then open http://127.0.0.1:8080/ and log in with that key.
-`, cust.Name)
+`, cust.Name, demo.ChangeDays)
 	return nil
 }

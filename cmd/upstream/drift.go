@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -82,7 +83,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	return printRun(run, c.JSON, false)
+	return printRun(run, runOutput{json: c.JSON})
 }
 
 // DriftRunsCmd lists runs.
@@ -129,8 +130,10 @@ func orDash[T any](p *T, unit string) string {
 type DriftEventsCmd struct {
 	Customer string `required:"" help:"Customer name."`
 	RunID    int64  `name:"run" help:"Report run ID (default: the latest successful run)."`
-	JSON     bool   `name:"json" xor:"format" help:"Print JSON."`
-	CSV      bool   `name:"csv" xor:"format" help:"Print CSV."`
+	JSON     bool   `name:"json" xor:"format" help:"Print JSON (every event, with its flags)."`
+	CSV      bool   `name:"csv" xor:"format" help:"Print CSV (every event, with its flags)."`
+	Alerts   bool   `name:"alerts" help:"Only alerts (JSON and CSV)."`
+	All      bool   `name:"all" help:"Table: show the events that are not alerts too."`
 }
 
 // Run prints the events of one run, by severity.
@@ -149,40 +152,90 @@ func (c *DriftEventsCmd) Run(ctx context.Context, e *env) error {
 	case err != nil:
 		return err
 	}
-	return printRun(out, c.JSON, c.CSV)
+	if c.Alerts {
+		out.Events, _ = drift.Alerts(out.Events)
+	}
+	return printRun(out, runOutput{json: c.JSON, csv: c.CSV, all: c.All})
 }
 
-func printRun(out drift.RunWithEvents, asJSON, asCSV bool) error {
+// runOutput is how printRun prints: JSON, CSV, or a table of the alerts
+// (and with all, the other events).
+type runOutput struct{ json, csv, all bool }
+
+func printRun(out drift.RunWithEvents, how runOutput) error {
 	switch {
-	case asJSON:
+	case how.json:
 		return printJSON(out)
-	case asCSV:
+	case how.csv:
 		return drift.WriteEventsCSV(os.Stdout, out.Events)
 	}
 	r := out.ReportRun
 	fmt.Printf("report run %d (%s, as of %s): %s", r.ID, r.RunType, r.AsOf, r.Status)
 	if r.Status == drift.RunSuccess {
-		fmt.Printf(", %d groups considered, %d claims read, %d events, %d ms\n", *r.Summary.GroupsConsidered,
-			*r.Summary.ClaimsRead, *r.Summary.EventsCreated, *r.Summary.DurationMs)
+		fmt.Printf(", %d groups considered, %d claims read, %s tests, %s alerts, %d events, %d ms\n", *r.Summary.GroupsConsidered,
+			*r.Summary.ClaimsRead, orDash(r.Summary.TestsRun, ""), orDash(r.Summary.AlertsCreated, ""), *r.Summary.EventsCreated, *r.Summary.DurationMs)
 		fmt.Printf("baseline %s .. %s, current %s .. %s (end dates exclusive)\n", *r.Summary.BaselineStart, *r.Summary.BaselineEnd,
 			*r.Summary.CurrentStart, *r.Summary.CurrentEnd)
+		if n := r.Summary.GroupsSkipped; n != nil && *n > 0 {
+			var names []string
+			for _, g := range r.Summary.SkippedGroups[:min(5, len(r.Summary.SkippedGroups))] {
+				names = append(names, fmt.Sprintf("%s/%s (%d/%d)", g.Payer, g.CPTGroup, g.BaselineVolume, g.CurrentVolume))
+			}
+			more := ""
+			if int(*n) > len(names) {
+				more = fmt.Sprintf(" and %d more", int(*n)-len(names))
+			}
+			fmt.Printf("seed rule skipped %d groups below min volume %d (claims base/cur): %s%s\n", *n, r.MinVolume, strings.Join(names, ", "), more)
+		}
 	} else {
 		fmt.Printf(" (%s)\n", orDash(r.Error, ""))
 	}
-	if len(out.Events) == 0 {
-		fmt.Println("no drift events")
+	alerts, others := drift.Alerts(out.Events)
+	if len(alerts) == 0 {
+		fmt.Println("\nno alerts")
+	} else {
+		fmt.Printf("\n%d alerts (q <= %g; claims decided in each window):\n", len(alerts), r.FDR)
+		if err := printAlertTable(alerts); err != nil {
+			return err
+		}
+	}
+	if len(others) == 0 {
 		return nil
 	}
-	return printEventTable(out.Events)
+	if !how.all {
+		fmt.Printf("\n%d other events (the seed rule fired without the evidence of an alert); --all shows them\n", len(others))
+		return nil
+	}
+	fmt.Printf("\n%d other events (seed rule; claims submitted in each window):\n", len(others))
+	return printEventTable(others)
+}
+
+func printAlertTable(events []drift.EventView) error {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tCHANGE\t95% INTERVAL\tEVIDENCE\tQ\tN (BASE/CUR)\tSEED RULE")
+	for _, ev := range events {
+		b, c, nb, nc := ev.Compared()
+		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2g\t%d/%d\t%s\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
+			drift.FormatValue(ev.DriftType, b), drift.FormatValue(ev.DriftType, c), drift.FormatDelta(ev.DriftType, c-b),
+			orText(ev.FormatInterval(), "-"), ev.EvidenceWords(), *ev.QValue, nb, nc, map[bool]string{true: "fired", false: "silent"}[ev.SeedRule])
+	}
+	return tw.Flush()
 }
 
 func printEventTable(events []drift.EventView) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tDELTA\tCONFIDENCE\tN (BASE/CUR)")
+	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tCHANGE\tCONFIDENCE\tN (BASE/CUR)\tEVIDENCE")
 	for _, ev := range events {
-		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d/%d\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
+		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d/%d\t%s\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
 			drift.FormatValue(ev.DriftType, ev.BaselineValue), drift.FormatValue(ev.DriftType, ev.CurrentValue),
-			drift.FormatDelta(ev.DriftType, ev.DeltaValue), ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize)
+			drift.FormatDelta(ev.DriftType, ev.DeltaValue), ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize, ev.EvidenceWords())
 	}
 	return tw.Flush()
+}
+
+func orText(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }

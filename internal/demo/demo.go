@@ -78,19 +78,25 @@ var planted = map[[2]string]func(p *profile){
 	{"UnitedHealthcare", "Imaging"}: func(p *profile) { p.denialRate, p.currentDenialRate = 0.08, 0.31 },
 	// Decision time up: Humana surgery 12 -> 25 days.
 	{"Humana", "Surgery"}: func(p *profile) { p.decisionDays, p.currentDays = 12, 25 },
-	// An improvement: Cigna E&M denials 24% -> 7%.
-	{"Cigna", "E&M"}: func(p *profile) { p.denialRate, p.currentDenialRate = 0.24, 0.07 },
+	// An improvement at a busy payer: Cigna E&M denials 24% -> 7%, on twice
+	// the usual volume.
+	{"Cigna", "E&M"}: func(p *profile) { p.denialRate, p.currentDenialRate, p.dailyVolume = 0.24, 0.07, 16 },
 }
 
-// Generate writes about six months of claims ending the day before asOf,
-// with a few invalid rows, as an upload CSV. The output depends only on
-// seed and asOf.
+// ChangeDays is how long before the as-of date the planted drifts began.
+const ChangeDays = 35
+
+// Generate writes about six months of claims submitted before asOf, with a
+// few invalid rows, as an upload CSV exported on asOf: like a real export,
+// it holds only the claims decided by then, so the latest submissions are
+// mostly missing. The planted drifts apply to claims submitted from
+// ChangeDays before asOf. The output depends only on seed and asOf.
 func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text")
 	start := asOf.AddDate(0, 0, -180)
-	current := asOf.AddDate(0, 0, -14)
+	changed := asOf.AddDate(0, 0, -ChangeDays)
 	id := 0
 	payerNames := slices.Sorted(maps.Keys(payers))
 	groupNames := slices.Sorted(maps.Keys(groupCPTs))
@@ -110,7 +116,7 @@ func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 				for range n {
 					id++
 					denialRate, days := p.denialRate, p.decisionDays
-					if !day.Before(current) {
+					if !day.Before(changed) {
 						denialRate, days = p.currentDenialRate, p.currentDays
 					}
 					decided := day.AddDate(0, 0, max(0, days+rng.IntN(7)-3))
@@ -123,6 +129,9 @@ func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 					}
 					cpt := groupCPTs[group][rng.IntN(len(groupCPTs[group]))]
 					raw := p.rawNames[rng.IntN(len(p.rawNames))]
+					if !decided.Before(asOf) {
+						continue // not decided yet: not in the export
+					}
 					fmt.Fprintf(bw, "C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s\n", id, raw, cpt, day.Format(time.DateOnly),
 						decided.Format(time.DateOnly), outcome, 80+rng.Float64()*900, code, text)
 				}

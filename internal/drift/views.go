@@ -198,10 +198,65 @@ func FormatValue(t Type, v float64) string {
 	return fmt.Sprintf("%.1f d", v)
 }
 
-// FormatDelta is FormatValue with an explicit sign for increases.
+// FormatDelta formats a change of drift type t with its sign: percentage
+// points for denial rates, days for decision times.
 func FormatDelta(t Type, v float64) string {
-	if v > 0 {
-		return "+" + FormatValue(t, v)
+	if t == TypeDenialRate {
+		return fmt.Sprintf("%+.1f pts", v*100)
 	}
-	return FormatValue(t, v)
+	return fmt.Sprintf("%+.1f d", v)
+}
+
+// FormatInterval formats the 95% interval of an event's change, or "" when
+// it has none.
+func (e EventView) FormatInterval() string {
+	if e.DeltaLow == nil || e.DeltaHigh == nil {
+		return ""
+	}
+	if e.DriftType == TypeDenialRate {
+		return fmt.Sprintf("%+.1f to %+.1f pts", *e.DeltaLow*100, *e.DeltaHigh*100)
+	}
+	return fmt.Sprintf("%+.0f to %+.0f d", *e.DeltaLow, *e.DeltaHigh)
+}
+
+// EvidenceWords says in plain words how strong the evidence of an event
+// is, from its q-value: the share of alerts this strong expected to be
+// false.
+func (e EventView) EvidenceWords() string {
+	switch q := e.QValue; {
+	case q == nil:
+		return "not tested"
+	case *q <= 0.001:
+		return "very strong evidence"
+	case *q <= 0.01:
+		return "strong evidence"
+	case *q <= 0.05:
+		return "moderate evidence"
+	case *q <= 0.2:
+		return "weak evidence"
+	default:
+		return "no evidence"
+	}
+}
+
+// Compared returns the values the evidence compared (by decision date) and
+// their sizes, falling back to the event's own values.
+func (e EventView) Compared() (baseline, current float64, baselineSize, currentSize int) {
+	if e.TestBaselineValue == nil || e.TestCurrentValue == nil || e.TestBaselineSize == nil || e.TestCurrentSize == nil {
+		return e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
+	}
+	return *e.TestBaselineValue, *e.TestCurrentValue, int(*e.TestBaselineSize), int(*e.TestCurrentSize)
+}
+
+// Alerts splits events into alerts and the others, keeping their order.
+func Alerts(events []EventView) (alerts, others []EventView) {
+	alerts, others = []EventView{}, []EventView{}
+	for _, e := range events {
+		if e.Alert {
+			alerts = append(alerts, e)
+		} else {
+			others = append(others, e)
+		}
+	}
+	return alerts, others
 }

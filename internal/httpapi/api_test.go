@@ -247,6 +247,10 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 	}
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"as_of":"23/11/2026"}`)), 422, "bad date")
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"min_volume":0}`)), 422, "bad params")
+	for _, body := range []string{`{"fdr":0}`, `{"fdr":1}`, `{"fdr":-0.1}`, `{"baseline_days":4294967297}`, `{"current_days":100000}`, `{"as_of":"0001-01-01"}`} {
+		e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(body)), 422, "out of range: "+body)
+	}
+	r = e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"fdr":0.1}`)), 202, "fdr 0.1")
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"minvolume":3}`)), 400, "unknown field")
 
 	// Seed runs directly: an older successful one, the latest successful
@@ -254,7 +258,8 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 	older := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{ClaimsRead: 100})
 	latest := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{ClaimsRead: 101},
 		drift.Event{Payer: "Aetna", CPTGroup: "E&M", Type: drift.TypeDenialRate, BaselineValue: 0.1, CurrentValue: 0.5, Severity: 0.8, Confidence: 1, BaselineSampleSize: 40, CurrentSampleSize: 40},
-		drift.Event{Payer: "Cigna", CPTGroup: "E&M", Type: drift.TypeDecisionTime, BaselineValue: 0.1, CurrentValue: 0.5, Severity: 0.3, Confidence: 1, BaselineSampleSize: 40, CurrentSampleSize: 40})
+		drift.Event{Payer: "Cigna", CPTGroup: "E&M", Type: drift.TypeDecisionTime, BaselineValue: 0.1, CurrentValue: 0.5, Severity: 0.3, Confidence: 1, BaselineSampleSize: 40, CurrentSampleSize: 40,
+			Alert: true, Evidence: &drift.Evidence{Method: drift.MethodDecisionTime, P: 0.001, Q: 0.002}})
 	failed := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{Status: drift.RunFailed, Error: "boom", ClaimsRead: 102})
 	runIDs := []int64{older.ID, latest.ID, failed.ID}
 
@@ -292,7 +297,8 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 	e.expect(e.do("GET", base+"/report-runs/999999", key, "", nil), 404, "unknown run")
 
 	// Latest successful run (the second), filtered.
-	for query, want := range map[string]int{"": 2, "?payer=aetna": 1, "?drift_type=DECISION_TIME": 1, "?min_severity=0.5": 1, "?min_severity=0.9": 0} {
+	for query, want := range map[string]int{"": 2, "?payer=aetna": 1, "?drift_type=DECISION_TIME": 1, "?min_severity=0.5": 1, "?min_severity=0.9": 0,
+		"?alert=true": 1, "?alert=false": 1, "?alert=true&payer=aetna": 0} {
 		r = e.expect(e.do("GET", base+"/drift-events"+query, key, "", nil), 200, "drift events "+query)
 		got := r.json(t)
 		if len(got["events"].([]any)) != want || int64(got["report_run"].(map[string]any)["id"].(float64)) != runIDs[1] {
@@ -301,6 +307,12 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 	}
 	e.expect(e.do("GET", base+"/drift-events?drift_type=FOO", key, "", nil), 400, "bad drift type")
 	e.expect(e.do("GET", base+"/drift-events?min_severity=x", key, "", nil), 400, "bad severity")
+	e.expect(e.do("GET", base+"/drift-events?min_severity=NaN", key, "", nil), 400, "NaN severity")
+	e.expect(e.do("GET", base+"/drift-events?alert=maybe", key, "", nil), 400, "bad alert filter")
+	r = e.expect(e.do("GET", fmt.Sprintf("%s/report-runs/%d?alert=true", base, runIDs[1]), key, "", nil), 200, "run alerts")
+	if evs := r.json(t)["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["alert"] != true || evs[0].(map[string]any)["q_value"] != 0.002 {
+		t.Errorf("run %d ?alert=true: %s, want the one alert with its q-value", runIDs[1], r.body)
+	}
 }
 
 // Every path of another customer answers 404, exactly like a missing one;

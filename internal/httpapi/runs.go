@@ -107,23 +107,48 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Cu
 		s.internalError(w, r, err)
 		return
 	}
-	s.writeRun(w, r, run, eventFilter{})
+	f, ok := alertFilter(w, r)
+	if !ok {
+		return
+	}
+	s.writeRun(w, r, run, f)
 }
 
 type eventFilter struct {
 	payer       string
 	driftType   drift.Type
 	minSeverity float64
+	alert       *bool
 }
 
 func (f eventFilter) keep(e drift.EventView) bool {
 	return (f.payer == "" || strings.EqualFold(e.Payer, f.payer)) &&
-		(f.driftType == "" || e.DriftType == f.driftType) && e.Severity >= f.minSeverity
+		(f.driftType == "" || e.DriftType == f.driftType) && e.Severity >= f.minSeverity &&
+		(f.alert == nil || e.Alert == *f.alert)
+}
+
+// alertFilter reads ?alert=true|false; ok is false (and a 400 written) when
+// it is not a boolean.
+func alertFilter(w http.ResponseWriter, r *http.Request) (eventFilter, bool) {
+	var f eventFilter
+	if v := r.URL.Query().Get("alert"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "alert must be true or false", nil)
+			return f, false
+		}
+		f.alert = &b
+	}
+	return f, true
 }
 
 func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 	q := r.URL.Query()
-	f := eventFilter{payer: q.Get("payer")}
+	f, ok := alertFilter(w, r)
+	if !ok {
+		return
+	}
+	f.payer = q.Get("payer")
 	if v := q.Get("drift_type"); v != "" {
 		t, err := drift.ParseType(v)
 		if err != nil {
@@ -134,7 +159,7 @@ func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db
 	}
 	if v := q.Get("min_severity"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 || n > 1 {
+		if err != nil || !(n >= 0 && n <= 1) { // also refuses NaN
 			writeError(w, http.StatusBadRequest, "invalid_request", "min_severity must be a number from 0 to 1", nil)
 			return
 		}
