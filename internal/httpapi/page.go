@@ -24,6 +24,12 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"value": drift.FormatValue,
 	"delta": drift.FormatDelta,
 	"num":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"q": func(q *float64) string {
+		if q == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*q, 'g', 2, 64)
+	},
 }).ParseFS(templateFS, "templates/*.html"))
 
 const sessionCookie = "upstream_session"
@@ -112,20 +118,36 @@ type chart struct {
 
 const chartBarMax = 160.0
 
-func chartFor(e drift.EventView) chart {
-	scale := math.Max(math.Abs(e.BaselineValue), math.Abs(e.CurrentValue))
+func chartFor(t drift.Type, baseline, current float64) chart {
+	scale := math.Max(math.Abs(baseline), math.Abs(current))
 	c := chart{}
 	if scale > 0 {
-		c.BaselineWidth = math.Max(1, chartBarMax*math.Abs(e.BaselineValue)/scale)
-		c.CurrentWidth = math.Max(1, chartBarMax*math.Abs(e.CurrentValue)/scale)
+		c.BaselineWidth = math.Max(1, chartBarMax*math.Abs(baseline)/scale)
+		c.CurrentWidth = math.Max(1, chartBarMax*math.Abs(current)/scale)
 	}
-	c.BaselineLabel, c.CurrentLabel = drift.FormatValue(e.DriftType, e.BaselineValue), drift.FormatValue(e.DriftType, e.CurrentValue)
+	c.BaselineLabel, c.CurrentLabel = drift.FormatValue(t, baseline), drift.FormatValue(t, current)
 	return c
 }
 
+// eventRow is an event as the page shows it: alerts with the values their
+// evidence compared (claims decided in each window), other events with the
+// seed rule's.
 type eventRow struct {
 	drift.EventView
-	Chart chart
+	Chart                     chart
+	Baseline, Current, Change string
+	BaselineSize, CurrentSize int
+	Worse                     bool // more denials or slower decisions
+}
+
+func newEventRow(e drift.EventView) eventRow {
+	b, c, nb, nc := e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
+	if e.Alert {
+		b, c, nb, nc = e.Compared()
+	}
+	return eventRow{EventView: e, Chart: chartFor(e.DriftType, b, c),
+		Baseline: drift.FormatValue(e.DriftType, b), Current: drift.FormatValue(e.DriftType, c), Change: drift.FormatDelta(e.DriftType, c-b),
+		BaselineSize: nb, CurrentSize: nc, Worse: c > b}
 }
 
 func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
@@ -167,12 +189,17 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	default:
-		var rows []eventRow
-		for _, e := range selected.Events {
-			rows = append(rows, eventRow{EventView: e, Chart: chartFor(e)})
+		alerts, others := drift.Alerts(selected.Events)
+		rows := func(events []drift.EventView) []eventRow {
+			out := make([]eventRow, len(events))
+			for i, e := range events {
+				out[i] = newEventRow(e)
+			}
+			return out
 		}
 		data["Selected"] = selected.ReportRun
-		data["Events"] = rows
+		data["Alerts"] = rows(alerts)
+		data["Events"] = rows(others)
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
 }

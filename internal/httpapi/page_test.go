@@ -22,7 +22,8 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	id, _ := e.customerWithKey("Acme Clinic")
 	run := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{RunType: drift.RunWeekly, ClaimsRead: 420},
 		drift.Event{Payer: "UnitedHealthcare", CPTGroup: "Imaging", Type: drift.TypeDenialRate, BaselineValue: 0.08, CurrentValue: 0.31,
-			Severity: 0.46, Confidence: 1, BaselineSampleSize: 564, CurrentSampleSize: 84},
+			Severity: 0.46, Confidence: 1, BaselineSampleSize: 564, CurrentSampleSize: 84, SeedRule: true, Alert: true,
+			Evidence: &drift.Evidence{Method: drift.MethodDenialRate, P: 1e-6, Q: 4e-5}},
 		drift.Event{Payer: "Humana <script>", CPTGroup: "Surgery", Type: drift.TypeDecisionTime, BaselineValue: 12, CurrentValue: 25,
 			Severity: 1, Confidence: 1, BaselineSampleSize: 584, CurrentSampleSize: 90})
 	runID := run.ID
@@ -69,14 +70,22 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("customer page = %d", status)
 	}
-	rows := regexp.MustCompile(`(?s)<tr class="event"(.*?)</tr>`).FindAllStringSubmatch(body, -1)
-	if len(rows) != 2 {
-		t.Fatalf("%d event rows, want 2:\n%s", len(rows), body)
+	// The alert first, with its evidence in words; the other event after
+	// it, collapsed.
+	alertsAt, othersAt := strings.Index(body, `<table id="alerts">`), strings.Index(body, `<details id="other-events">`)
+	rows := regexp.MustCompile(`(?s)<tr class="event[^"]*"(.*?)</tr>`).FindAllStringSubmatch(body, -1)
+	if len(rows) != 2 || alertsAt < 0 || othersAt < alertsAt || !strings.Contains(body, "1 other events") {
+		t.Fatalf("%d event rows, want an alert table then 1 other event collapsed:\n%s", len(rows), body)
 	}
-	// Most severe first; each with a two-bar chart labelled in its unit.
+	alertRow := regexp.MustCompile(`(?s)<tr class="event alert"(.*?)</tr>`).FindStringSubmatch(body)
+	if alertRow == nil || !strings.Contains(alertRow[1], "UnitedHealthcare") || !strings.Contains(alertRow[1], "very strong evidence (q = 4e-05)") ||
+		!strings.Contains(alertRow[1], "&#43;23.0 pts") || strings.Index(body, alertRow[0]) > othersAt {
+		t.Fatalf("alert row = %q, want UnitedHealthcare with its evidence and its change in points, before the other events", alertRow)
+	}
+	// Each with a two-bar chart labelled in its unit.
 	for i, want := range []struct{ payer, baseline, current string }{
-		{"Humana &lt;script&gt;", "12.0 d", "25.0 d"},
 		{"UnitedHealthcare", "8.0%", "31.0%"},
+		{"Humana &lt;script&gt;", "12.0 d", "25.0 d"},
 	} {
 		row := rows[i][1]
 		if !strings.Contains(row, want.payer) || !strings.Contains(row, `<svg class="chart"`) ||
@@ -86,8 +95,8 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 		}
 	}
 	// The larger value gets the full-width bar.
-	if !strings.Contains(rows[0][1], `class="current" x="0" y="21" width="160"`) {
-		t.Errorf("current bar of the decision-time event is not the full 160px:\n%s", rows[0][1])
+	if !strings.Contains(rows[1][1], `class="current" x="0" y="21" width="160"`) {
+		t.Errorf("current bar of the decision-time event is not the full 160px:\n%s", rows[1][1])
 	}
 	if strings.Contains(body, "<script>") {
 		t.Fatal("event text not escaped")
