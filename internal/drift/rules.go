@@ -376,3 +376,14 @@ func Median(values []int) float64 {
 	}
 	return (float64(values[mid-1]) + float64(values[mid])) / 2
 }
+
+// NewWindowStats builds a window from its volume, denials and days to
+// decision (days -> claims).
+func NewWindowStats(volume, denied int, days map[int32]int64) WindowStats {
+	h := make(claimstats.Histogram, 0, len(days))
+	for d, n := range days {
+		h = append(h, claimstats.Bin{Days: d, Claims: n})
+	}
+	sort.Slice(h, func(i, j int) bool { return h[i].Days < h[j].Days })
+	return WindowStats{Volume: volume, Denied: denied, MedianDays: h.Median(), Days: h}
+}
