@@ -9,7 +9,7 @@ import (
 	"context"
 )
 
-const aPIKeyCreate = `-- name: APIKeyCreate :one
+const APIKeyCreate = `-- name: APIKeyCreate :one
 INSERT INTO api_keys (customer_id, key_sha256, key_prefix) VALUES ($1, $2, $3) RETURNING id, customer_id, key_sha256, key_prefix, created_at, revoked_at
 `
 
@@ -20,7 +20,7 @@ type APIKeyCreateParams struct {
 }
 
 func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (APIKey, error) {
-	row := q.db.QueryRow(ctx, aPIKeyCreate, arg.CustomerID, arg.KeySHA256, arg.KeyPrefix)
+	row := q.db.QueryRow(ctx, APIKeyCreate, arg.CustomerID, arg.KeySHA256, arg.KeyPrefix)
 	var i APIKey
 	err := row.Scan(
 		&i.ID,
@@ -33,12 +33,12 @@ func (q *Queries) APIKeyCreate(ctx context.Context, arg APIKeyCreateParams) (API
 	return i, err
 }
 
-const aPIKeyGetByHash = `-- name: APIKeyGetByHash :one
+const APIKeyGetByHash = `-- name: APIKeyGetByHash :one
 SELECT id, customer_id, key_sha256, key_prefix, created_at, revoked_at FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
 `
 
 func (q *Queries) APIKeyGetByHash(ctx context.Context, keySha256 []byte) (APIKey, error) {
-	row := q.db.QueryRow(ctx, aPIKeyGetByHash, keySha256)
+	row := q.db.QueryRow(ctx, APIKeyGetByHash, keySha256)
 	var i APIKey
 	err := row.Scan(
 		&i.ID,

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const claimDriftAggregate = `-- name: ClaimDriftAggregate :many
+const ClaimDriftAggregate = `-- name: ClaimDriftAggregate :many
 SELECT
     payer,
     cpt_group,
@@ -53,7 +53,7 @@ type ClaimDriftAggregateRow struct {
 // range scan on (customer_id, submitted_date)), aggregated per group.
 // percentile_cont(0.5) is the median with the two middle values averaged.
 func (q *Queries) ClaimDriftAggregate(ctx context.Context, arg ClaimDriftAggregateParams) ([]ClaimDriftAggregateRow, error) {
-	rows, err := q.db.Query(ctx, claimDriftAggregate,
+	rows, err := q.db.Query(ctx, ClaimDriftAggregate,
 		arg.CurrentStart,
 		arg.CustomerID,
 		arg.BaselineStart,

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const claimStatsAdd = `-- name: ClaimStatsAdd :exec
+const ClaimStatsAdd = `-- name: ClaimStatsAdd :exec
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
     decided_claims, decided_denied, decided_days)
 SELECT $1, k.day, k.payer, k.cpt_group,
@@ -54,7 +54,7 @@ type ClaimStatsAddParams struct {
 // slices [from, to] (1-based, inclusive; empty when from > to) of the
 // flattened pair arrays.
 func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) error {
-	_, err := q.db.Exec(ctx, claimStatsAdd,
+	_, err := q.db.Exec(ctx, ClaimStatsAdd,
 		arg.CustomerID,
 		arg.SubmittedPairs,
 		arg.DecidedPairs,
@@ -73,7 +73,7 @@ func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) er
 	return err
 }
 
-const claimStatsAddUpload = `-- name: ClaimStatsAddUpload :exec
+const ClaimStatsAddUpload = `-- name: ClaimStatsAddUpload :exec
 WITH bins AS (
     SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
            count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
@@ -118,11 +118,11 @@ type ClaimStatsAddUploadParams struct {
 // order: COLLATE "C" is byte order, the order Go sorts strings in, whatever
 // the database's collation.
 func (q *Queries) ClaimStatsAddUpload(ctx context.Context, arg ClaimStatsAddUploadParams) error {
-	_, err := q.db.Exec(ctx, claimStatsAddUpload, arg.CustomerID, arg.UploadID)
+	_, err := q.db.Exec(ctx, ClaimStatsAddUpload, arg.CustomerID, arg.UploadID)
 	return err
 }
 
-const claimStatsListDays = `-- name: ClaimStatsListDays :many
+const ClaimStatsListDays = `-- name: ClaimStatsListDays :many
 SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
 FROM claim_stats
 WHERE customer_id = $1 AND day >= $2::date AND day < $3::date
@@ -149,7 +149,7 @@ type ClaimStatsListDaysRow struct {
 // The statistics rows of [@start, @end): an index range scan on the primary
 // key; claimstats.Aggregate sums them into windows.
 func (q *Queries) ClaimStatsListDays(ctx context.Context, arg ClaimStatsListDaysParams) ([]ClaimStatsListDaysRow, error) {
-	rows, err := q.db.Query(ctx, claimStatsListDays, arg.CustomerID, arg.Start, arg.EndDate)
+	rows, err := q.db.Query(ctx, ClaimStatsListDays, arg.CustomerID, arg.Start, arg.EndDate)
 	if err != nil {
 		return nil, err
 	}

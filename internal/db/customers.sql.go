@@ -10,51 +10,51 @@ import (
 	"time"
 )
 
-const customerCreate = `-- name: CustomerCreate :one
+const CustomerCreate = `-- name: CustomerCreate :one
 INSERT INTO customers (name) VALUES ($1) RETURNING id, name, created_at
 `
 
 func (q *Queries) CustomerCreate(ctx context.Context, name string) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerCreate, name)
+	row := q.db.QueryRow(ctx, CustomerCreate, name)
 	var i Customer
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err
 }
 
-const customerDelete = `-- name: CustomerDelete :exec
+const CustomerDelete = `-- name: CustomerDelete :exec
 DELETE FROM customers WHERE id = $1
 `
 
 // Everything of the customer goes with it (ON DELETE CASCADE, directly or
 // through its uploads and runs).
 func (q *Queries) CustomerDelete(ctx context.Context, id int64) error {
-	_, err := q.db.Exec(ctx, customerDelete, id)
+	_, err := q.db.Exec(ctx, CustomerDelete, id)
 	return err
 }
 
-const customerGetByID = `-- name: CustomerGetByID :one
+const CustomerGetByID = `-- name: CustomerGetByID :one
 SELECT id, name, created_at FROM customers WHERE id = $1
 `
 
 func (q *Queries) CustomerGetByID(ctx context.Context, id int64) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerGetByID, id)
+	row := q.db.QueryRow(ctx, CustomerGetByID, id)
 	var i Customer
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err
 }
 
-const customerGetByName = `-- name: CustomerGetByName :one
+const CustomerGetByName = `-- name: CustomerGetByName :one
 SELECT id, name, created_at FROM customers WHERE name = $1
 `
 
 func (q *Queries) CustomerGetByName(ctx context.Context, name string) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerGetByName, name)
+	row := q.db.QueryRow(ctx, CustomerGetByName, name)
 	var i Customer
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err
 }
 
-const customerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
+const CustomerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
 SELECT c.id FROM customers c
 WHERE c.id > $1
   AND NOT EXISTS (
@@ -77,7 +77,7 @@ type CustomerListLackingWeeklyRunParams struct {
 // The weekly fan-out's worklist, in keyset-paginated batches; the partial
 // unique index on successful weekly runs answers the NOT EXISTS.
 func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg CustomerListLackingWeeklyRunParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, customerListLackingWeeklyRun,
+	rows, err := q.db.Query(ctx, CustomerListLackingWeeklyRun,
 		arg.AfterID,
 		arg.AsOf,
 		arg.BaselineDays,
@@ -103,7 +103,7 @@ func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg Customer
 	return items, nil
 }
 
-const customerListWithLatestRun = `-- name: CustomerListWithLatestRun :many
+const CustomerListWithLatestRun = `-- name: CustomerListWithLatestRun :many
 SELECT c.id, c.name,
        coalesce(r.id, 0)::bigint AS run_id, coalesce(r.run_type, '')::text AS run_type,
        coalesce(r.as_of::text, '')::text AS as_of, coalesce(r.status, '')::text AS status,
@@ -129,7 +129,7 @@ type CustomerListWithLatestRunRow struct {
 
 // A customer without runs has run_id 0 (LEFT JOIN columns made non-null).
 func (q *Queries) CustomerListWithLatestRun(ctx context.Context) ([]CustomerListWithLatestRunRow, error) {
-	rows, err := q.db.Query(ctx, customerListWithLatestRun)
+	rows, err := q.db.Query(ctx, CustomerListWithLatestRun)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (q *Queries) CustomerListWithLatestRun(ctx context.Context) ([]CustomerList
 	return items, nil
 }
 
-const customerLockForDrift = `-- name: CustomerLockForDrift :one
+const CustomerLockForDrift = `-- name: CustomerLockForDrift :one
 SELECT id, name, created_at FROM customers WHERE id = $1 FOR NO KEY UPDATE
 `
 
@@ -165,7 +165,7 @@ SELECT id, name, created_at FROM customers WHERE id = $1 FOR NO KEY UPDATE
 // conflicting with the FOR KEY SHARE locks that the foreign-key checks of
 // concurrent uploads take on the same row.
 func (q *Queries) CustomerLockForDrift(ctx context.Context, id int64) (Customer, error) {
-	row := q.db.QueryRow(ctx, customerLockForDrift, id)
+	row := q.db.QueryRow(ctx, CustomerLockForDrift, id)
 	var i Customer
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const driftEventInsertMany = `-- name: DriftEventInsertMany :execrows
+const DriftEventInsertMany = `-- name: DriftEventInsertMany :execrows
 INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
     baseline_value, current_value, delta_value, severity, confidence,
     baseline_start, baseline_end, current_start, current_end,
@@ -78,7 +78,7 @@ type DriftEventInsertManyParams struct {
 // Evidence columns are NULL where a test had no claims (method NULL) or no
 // interval (delta_low NULL), as the caller's arrays say.
 func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsertManyParams) (int64, error) {
-	result, err := q.db.Exec(ctx, driftEventInsertMany,
+	result, err := q.db.Exec(ctx, DriftEventInsertMany,
 		arg.CustomerID,
 		arg.ReportRunID,
 		arg.BaselineStart,
@@ -114,7 +114,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 	return result.RowsAffected(), nil
 }
 
-const driftEventListByRun = `-- name: DriftEventListByRun :many
+const DriftEventListByRun = `-- name: DriftEventListByRun :many
 SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
@@ -126,7 +126,7 @@ type DriftEventListByRunParams struct {
 }
 
 func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByRunParams) ([]DriftEvent, error) {
-	rows, err := q.db.Query(ctx, driftEventListByRun, arg.CustomerID, arg.ReportRunID)
+	rows, err := q.db.Query(ctx, DriftEventListByRun, arg.CustomerID, arg.ReportRunID)
 	if err != nil {
 		return nil, err
 	}

@@ -9,32 +9,32 @@ import (
 	"context"
 )
 
-const driftRequestConsume = `-- name: DriftRequestConsume :execrows
+const DriftRequestConsume = `-- name: DriftRequestConsume :execrows
 DELETE FROM drift_requests WHERE customer_id = $1
 `
 
 // Runs under the customer's drift lock: requests visible now are reflected
 // by this computation; later ones remain and trigger a follow-up.
 func (q *Queries) DriftRequestConsume(ctx context.Context, customerID int64) (int64, error) {
-	result, err := q.db.Exec(ctx, driftRequestConsume, customerID)
+	result, err := q.db.Exec(ctx, DriftRequestConsume, customerID)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const driftRequestCountByCustomer = `-- name: DriftRequestCountByCustomer :one
+const DriftRequestCountByCustomer = `-- name: DriftRequestCountByCustomer :one
 SELECT count(*) FROM drift_requests WHERE customer_id = $1
 `
 
 func (q *Queries) DriftRequestCountByCustomer(ctx context.Context, customerID int64) (int64, error) {
-	row := q.db.QueryRow(ctx, driftRequestCountByCustomer, customerID)
+	row := q.db.QueryRow(ctx, DriftRequestCountByCustomer, customerID)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const driftRequestCreate = `-- name: DriftRequestCreate :one
+const DriftRequestCreate = `-- name: DriftRequestCreate :one
 INSERT INTO drift_requests (customer_id, upload_id) VALUES ($1, $2) RETURNING id, customer_id, upload_id, created_at
 `
 
@@ -44,7 +44,7 @@ type DriftRequestCreateParams struct {
 }
 
 func (q *Queries) DriftRequestCreate(ctx context.Context, arg DriftRequestCreateParams) (DriftRequest, error) {
-	row := q.db.QueryRow(ctx, driftRequestCreate, arg.CustomerID, arg.UploadID)
+	row := q.db.QueryRow(ctx, DriftRequestCreate, arg.CustomerID, arg.UploadID)
 	var i DriftRequest
 	err := row.Scan(
 		&i.ID,

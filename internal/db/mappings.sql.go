@@ -9,12 +9,12 @@ import (
 	"context"
 )
 
-const cPTGroupMappingDeleteByCustomer = `-- name: CPTGroupMappingDeleteByCustomer :exec
+const CPTGroupMappingDeleteByCustomer = `-- name: CPTGroupMappingDeleteByCustomer :exec
 DELETE FROM cpt_group_mappings WHERE customer_id = $1
 `
 
 func (q *Queries) CPTGroupMappingDeleteByCustomer(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, cPTGroupMappingDeleteByCustomer, customerID)
+	_, err := q.db.Exec(ctx, CPTGroupMappingDeleteByCustomer, customerID)
 	return err
 }
 
@@ -24,12 +24,12 @@ type CPTGroupMappingInsertManyParams struct {
 	CPTGroup   string
 }
 
-const cPTGroupMappingListByCustomer = `-- name: CPTGroupMappingListByCustomer :many
+const CPTGroupMappingListByCustomer = `-- name: CPTGroupMappingListByCustomer :many
 SELECT customer_id, cpt, cpt_group FROM cpt_group_mappings WHERE customer_id = $1 ORDER BY cpt
 `
 
 func (q *Queries) CPTGroupMappingListByCustomer(ctx context.Context, customerID int64) ([]CPTGroupMapping, error) {
-	rows, err := q.db.Query(ctx, cPTGroupMappingListByCustomer, customerID)
+	rows, err := q.db.Query(ctx, CPTGroupMappingListByCustomer, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -48,12 +48,12 @@ func (q *Queries) CPTGroupMappingListByCustomer(ctx context.Context, customerID 
 	return items, nil
 }
 
-const payerMappingDeleteByCustomer = `-- name: PayerMappingDeleteByCustomer :exec
+const PayerMappingDeleteByCustomer = `-- name: PayerMappingDeleteByCustomer :exec
 DELETE FROM payer_mappings WHERE customer_id = $1
 `
 
 func (q *Queries) PayerMappingDeleteByCustomer(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, payerMappingDeleteByCustomer, customerID)
+	_, err := q.db.Exec(ctx, PayerMappingDeleteByCustomer, customerID)
 	return err
 }
 
@@ -64,12 +64,12 @@ type PayerMappingInsertManyParams struct {
 	NormalizedName string
 }
 
-const payerMappingListByCustomer = `-- name: PayerMappingListByCustomer :many
+const PayerMappingListByCustomer = `-- name: PayerMappingListByCustomer :many
 SELECT customer_id, raw_name_key, raw_name, normalized_name FROM payer_mappings WHERE customer_id = $1 ORDER BY raw_name_key
 `
 
 func (q *Queries) PayerMappingListByCustomer(ctx context.Context, customerID int64) ([]PayerMapping, error) {
-	rows, err := q.db.Query(ctx, payerMappingListByCustomer, customerID)
+	rows, err := q.db.Query(ctx, PayerMappingListByCustomer, customerID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const reportRunCreate = `-- name: ReportRunCreate :one
+const ReportRunCreate = `-- name: ReportRunCreate :one
 INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
@@ -35,7 +35,7 @@ type ReportRunCreateParams struct {
 }
 
 func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunCreate,
+	row := q.db.QueryRow(ctx, ReportRunCreate,
 		arg.CustomerID,
 		arg.RunType,
 		arg.AsOf,
@@ -82,7 +82,7 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 	return i, err
 }
 
-const reportRunCreateFailed = `-- name: ReportRunCreateFailed :one
+const ReportRunCreateFailed = `-- name: ReportRunCreateFailed :one
 INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_days, min_volume, fdr, attempt, job_id,
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
@@ -109,7 +109,7 @@ type ReportRunCreateFailedParams struct {
 
 // Written in its own short transaction after the computation rolled back.
 func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreateFailedParams) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunCreateFailed,
+	row := q.db.QueryRow(ctx, ReportRunCreateFailed,
 		arg.CustomerID,
 		arg.RunType,
 		arg.AsOf,
@@ -157,7 +157,7 @@ func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreate
 	return i, err
 }
 
-const reportRunGetByID = `-- name: ReportRunGetByID :one
+const ReportRunGetByID = `-- name: ReportRunGetByID :one
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE customer_id = $1 AND id = $2
 `
 
@@ -167,7 +167,7 @@ type ReportRunGetByIDParams struct {
 }
 
 func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDParams) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunGetByID, arg.CustomerID, arg.ID)
+	row := q.db.QueryRow(ctx, ReportRunGetByID, arg.CustomerID, arg.ID)
 	var i ReportRun
 	err := row.Scan(
 		&i.ID,
@@ -200,12 +200,12 @@ func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDPara
 	return i, err
 }
 
-const reportRunGetByJobMany = `-- name: ReportRunGetByJobMany :many
+const ReportRunGetByJobMany = `-- name: ReportRunGetByJobMany :many
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE job_id = $1 ORDER BY id
 `
 
 func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]ReportRun, error) {
-	rows, err := q.db.Query(ctx, reportRunGetByJobMany, jobID)
+	rows, err := q.db.Query(ctx, ReportRunGetByJobMany, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 	return items, nil
 }
 
-const reportRunGetLatestSuccessful = `-- name: ReportRunGetLatestSuccessful :one
+const ReportRunGetLatestSuccessful = `-- name: ReportRunGetLatestSuccessful :one
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1 AND status = 'success'
 ORDER BY finished_at DESC, id DESC
@@ -259,7 +259,7 @@ LIMIT 1
 `
 
 func (q *Queries) ReportRunGetLatestSuccessful(ctx context.Context, customerID int64) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunGetLatestSuccessful, customerID)
+	row := q.db.QueryRow(ctx, ReportRunGetLatestSuccessful, customerID)
 	var i ReportRun
 	err := row.Scan(
 		&i.ID,
@@ -292,7 +292,7 @@ func (q *Queries) ReportRunGetLatestSuccessful(ctx context.Context, customerID i
 	return i, err
 }
 
-const reportRunGetSuccessfulWeekly = `-- name: ReportRunGetSuccessfulWeekly :one
+const ReportRunGetSuccessfulWeekly = `-- name: ReportRunGetSuccessfulWeekly :one
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1 AND run_type = 'weekly' AND status = 'success' AND as_of = $2
   AND baseline_days = $3 AND current_days = $4 AND min_volume = $5
@@ -307,7 +307,7 @@ type ReportRunGetSuccessfulWeeklyParams struct {
 }
 
 func (q *Queries) ReportRunGetSuccessfulWeekly(ctx context.Context, arg ReportRunGetSuccessfulWeeklyParams) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunGetSuccessfulWeekly,
+	row := q.db.QueryRow(ctx, ReportRunGetSuccessfulWeekly,
 		arg.CustomerID,
 		arg.AsOf,
 		arg.BaselineDays,
@@ -346,7 +346,7 @@ func (q *Queries) ReportRunGetSuccessfulWeekly(ctx context.Context, arg ReportRu
 	return i, err
 }
 
-const reportRunListByCustomer = `-- name: ReportRunListByCustomer :many
+const ReportRunListByCustomer = `-- name: ReportRunListByCustomer :many
 SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
 WHERE customer_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
@@ -362,7 +362,7 @@ type ReportRunListByCustomerParams struct {
 
 // Newest first; keyset pagination on id (runs are numbered as they start).
 func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunListByCustomerParams) ([]ReportRun, error) {
-	rows, err := q.db.Query(ctx, reportRunListByCustomer, arg.CustomerID, arg.BeforeID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, ReportRunListByCustomer, arg.CustomerID, arg.BeforeID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 	return items, nil
 }
 
-const reportRunMarkSuccess = `-- name: ReportRunMarkSuccess :one
+const ReportRunMarkSuccess = `-- name: ReportRunMarkSuccess :one
 UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = $1,
     events_created = $2, claims_read = $3, duration_ms = $4,
@@ -430,7 +430,7 @@ type ReportRunMarkSuccessParams struct {
 }
 
 func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuccessParams) (ReportRun, error) {
-	row := q.db.QueryRow(ctx, reportRunMarkSuccess,
+	row := q.db.QueryRow(ctx, ReportRunMarkSuccess,
 		arg.GroupsConsidered,
 		arg.EventsCreated,
 		arg.ClaimsRead,

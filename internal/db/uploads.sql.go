@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const uploadComplete = `-- name: UploadComplete :one
+const UploadComplete = `-- name: UploadComplete :one
 UPDATE uploads
 SET status             = 'completed',
     sha256             = $1,
@@ -38,7 +38,7 @@ type UploadCompleteParams struct {
 }
 
 func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadComplete,
+	row := q.db.QueryRow(ctx, UploadComplete,
 		arg.SHA256,
 		arg.RowsTotal,
 		arg.Accepted,
@@ -70,7 +70,7 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 	return i, err
 }
 
-const uploadCreate = `-- name: UploadCreate :one
+const UploadCreate = `-- name: UploadCreate :one
 INSERT INTO uploads (customer_id, filename) VALUES ($1, $2) RETURNING id
 `
 
@@ -82,13 +82,13 @@ type UploadCreateParams struct {
 // The row exists before its claims stream in; UploadComplete fills the rest
 // in the same transaction.
 func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (int64, error) {
-	row := q.db.QueryRow(ctx, uploadCreate, arg.CustomerID, arg.Filename)
+	row := q.db.QueryRow(ctx, UploadCreate, arg.CustomerID, arg.Filename)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
 }
 
-const uploadGetByID = `-- name: UploadGetByID :one
+const UploadGetByID = `-- name: UploadGetByID :one
 SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND id = $2
 `
 
@@ -98,7 +98,7 @@ type UploadGetByIDParams struct {
 }
 
 func (q *Queries) UploadGetByID(ctx context.Context, arg UploadGetByIDParams) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadGetByID, arg.CustomerID, arg.ID)
+	row := q.db.QueryRow(ctx, UploadGetByID, arg.CustomerID, arg.ID)
 	var i Upload
 	err := row.Scan(
 		&i.ID,
@@ -120,7 +120,7 @@ func (q *Queries) UploadGetByID(ctx context.Context, arg UploadGetByIDParams) (U
 	return i, err
 }
 
-const uploadGetBySHA256 = `-- name: UploadGetBySHA256 :one
+const UploadGetBySHA256 = `-- name: UploadGetBySHA256 :one
 SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND sha256 = $2
 `
 
@@ -130,7 +130,7 @@ type UploadGetBySHA256Params struct {
 }
 
 func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Params) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadGetBySHA256, arg.CustomerID, arg.SHA256)
+	row := q.db.QueryRow(ctx, UploadGetBySHA256, arg.CustomerID, arg.SHA256)
 	var i Upload
 	err := row.Scan(
 		&i.ID,
@@ -152,7 +152,7 @@ func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Pa
 	return i, err
 }
 
-const uploadSetJob = `-- name: UploadSetJob :one
+const UploadSetJob = `-- name: UploadSetJob :one
 UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at
 `
 
@@ -163,7 +163,7 @@ type UploadSetJobParams struct {
 }
 
 func (q *Queries) UploadSetJob(ctx context.Context, arg UploadSetJobParams) (Upload, error) {
-	row := q.db.QueryRow(ctx, uploadSetJob, arg.JobID, arg.JobCoalesced, arg.ID)
+	row := q.db.QueryRow(ctx, UploadSetJob, arg.JobID, arg.JobCoalesced, arg.ID)
 	var i Upload
 	err := row.Scan(
 		&i.ID,

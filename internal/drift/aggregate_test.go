@@ -99,7 +99,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows) {
 	t.Helper()
 	q := db.New(pool)
-	fromStats, err := drift.Aggregate(ctx, q, customerID, w)
+	fromStats, err := drift.Aggregate(ctx, pool, customerID, w)
 	if err != nil {
 		t.Fatal(err)
 	}

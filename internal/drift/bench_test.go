@@ -35,10 +35,11 @@ func benchSizes(b *testing.B) []int {
 	return sizes
 }
 
-// seedClaims stores n claims for a new customer, spread over the 120 days
-// before asOf (so about 104/120 = 87% fall in the default windows), 8
-// payers x 4 CPT groups, 0-29 days to decision, 5% OTHER outcomes, with the
-// day statistics an upload would have written.
+// seedClaims stores n claims for a new customer shaped like a real
+// customer's export: 30 payers x 12 CPT groups, submitted over the 120 days
+// before asOf, days to decision skewed over 0-90 (90 u^2), only claims
+// decided before asOf (the export date), 5% OTHER outcomes; with the
+// statistics an upload would have written.
 func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name string, n int, asOf time.Time) int64 {
 	b.Helper()
 	var cust, upload int64
@@ -50,9 +51,12 @@ func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name stri
 	}
 	_, err := pool.Exec(ctx, `
 		INSERT INTO claim_records (customer_id, upload_id, source_row, payer, cpt, cpt_group, submitted_date, decided_date, outcome)
-		SELECT $1, $2, i + 1, 'Payer ' || (h % 8), '9921' || (h % 6), 'G' || ((h / 8) % 4), d, d + ((h / 32) % 30)::int,
+		SELECT $1, $2, i + 1, 'Payer ' || (h % 30), '9921' || (h % 6), 'G' || ((h / 30) % 12), d, d + days,
 		       CASE WHEN h % 20 = 0 THEN 'OTHER' WHEN h % 20 < 5 THEN 'DENIED' ELSE 'PAID' END
-		FROM (SELECT i, (i * 2654435761) % 4294967296 AS h, $3::date - 1 - (i % 120)::int AS d FROM generate_series(0, $4::bigint - 1) i) g`,
+		FROM (SELECT i, h, $3::date - 1 - (i % 120)::int AS d, floor(90 * power(((h / 360) % 1000) / 1000.0, 2))::int AS days
+		      FROM (SELECT i, (i * 2654435761) % 4294967296 AS h FROM generate_series(0, $4::bigint * 2) i) g) c
+		WHERE d + days < $3::date
+		LIMIT $4`,
 		cust, upload, asOf, n)
 	if err != nil {
 		b.Fatal(err)
@@ -156,7 +160,7 @@ func BenchmarkDriftComputation(b *testing.B) {
 				b.Fatal(err)
 			}
 			for range b.N {
-				stats := medianDuration(b, 7, func() error { _, err := drift.Aggregate(ctx, q, cust, w); return err })
+				stats := medianDuration(b, 7, func() error { _, err := drift.Aggregate(ctx, pool, cust, w); return err })
 				compute := medianDuration(b, 5, func() error {
 					tx, err := pool.Begin(ctx)
 					if err != nil {
@@ -175,7 +179,12 @@ func BenchmarkDriftComputation(b *testing.B) {
 				b.ReportMetric(ms(client), "client_ms")
 				b.Logf("BENCHTABLE|drift aggregation, %d claims (%d in windows), ms|%.1f|raw GROUP BY percentile_cont %.1f|%.1fx faster", n, inWindows, ms(stats), ms(raw), ms(raw)/ms(stats))
 				b.Logf("BENCHTABLE|drift aggregation, %d claims, ms|%.1f|client-side grouping %.1f|%.1fx faster", n, ms(stats), ms(client), ms(client)/ms(stats))
-				b.Logf("BENCHTABLE|whole computation (lock, run, events), %d claims, ms|%.1f|-|-", n, ms(compute))
+				b.Logf("BENCHTABLE|whole computation (lock, run, seed rule, tests, FDR, events), %d claims, ms|%.1f|target 100|-", n, ms(compute))
+				var statRows int64
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_stats WHERE customer_id = $1`, cust).Scan(&statRows); err != nil {
+					b.Fatal(err)
+				}
+				b.Logf("BENCHTABLE|statistics rows per claim, %d claims (30 payers x 12 groups), %%|%.1f|target 5|-", n, 100*float64(statRows)/float64(n))
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create report run: %w", err)
 	}
-	groups, err := Aggregate(ctx, q, req.CustomerID, w)
+	groups, err := Aggregate(ctx, tx, req.CustomerID, w)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 // Aggregate returns each (payer, cpt_group) with both windows' volume,
 // denials, median days to decision and histogram of days, from the claim
 // statistics.
-func Aggregate(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]Group, error) {
-	stats, err := claimstats.Aggregate(ctx, q, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, w Windows) ([]Group, error) {
+	stats, err := claimstats.Aggregate(ctx, conn, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 )
@@ -67,7 +66,7 @@ func TestAggregationUsesIndexRangeScan(t *testing.T) {
 	}
 	defer pool.Close()
 	w := drift.WindowsFor(drift.DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)))
-	groups, err := drift.Aggregate(ctx, db.New(pool), customerID, w)
+	groups, err := drift.Aggregate(ctx, pool, customerID, w)
 	if err != nil || len(groups) == 0 {
 		t.Fatalf("aggregate: %d groups, %v", len(groups), err)
 	}
