@@ -302,7 +302,9 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStar
 			Baseline: s.baseline.window(), Current: s.current.window(),
 			DecidedBaseline: s.decidedBaseline.window(), DecidedCurrent: s.decidedCurrent.window()})
 	}
-	slices.SortFunc(groups, func(a, b Group) int { return cmp.Or(cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.CPTGroup, b.CPTGroup)) })
+	slices.SortFunc(groups, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.CPTGroup, b.CPTGroup))
+	})
 	return groups, nil
 }
 
