@@ -49,7 +49,7 @@ func runDetectionQuality(b *testing.B) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(2026, 11))
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
-	change := start.AddDate(0, 0, 210)                     // a Monday
+	change := start.AddDate(0, 0, 210)                   // a Monday
 	const weeksAfter = 10
 	end := change.AddDate(0, 0, 7*weeksAfter+1)
 
