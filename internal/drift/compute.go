@@ -110,6 +110,13 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	first, err := q.UploadFirstSubmittedDate(ctx, req.CustomerID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("look up the customer's first submission: %w", err)
+	}
+	if first != nil {
+		LimitDecidedAges(groups, max(0, int((w.BaselineStart.Unix()-first.Unix())/86400)))
+	}
 	res := Evaluate(p, groups)
 
 	created, err := q.DriftEventInsertMany(ctx, eventParams(req.CustomerID, run.ID, w, res.Events))

@@ -293,16 +293,44 @@ func (e *Evidence) Crossed() bool {
 // Mann–Whitney.
 func Test(g Group) []*Evidence {
 	b, c := g.DecidedBaseline, g.DecidedCurrent
-	if b.Volume == 0 || c.Volume == 0 {
-		return nil
+	var out []*Evidence
+	if b.Volume > 0 && c.Volume > 0 {
+		rate := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
+			BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
+			P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
+		rate.DeltaLow, rate.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
+		out = append(out, rate)
 	}
-	rate := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
-		BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
-		P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
-	rate.DeltaLow, rate.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
-	mw := MannWhitney(b.Days, c.Days)
-	days := &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
-		BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: b.Volume, CurrentSize: c.Volume,
-		P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded}
-	return []*Evidence{rate, days}
+	// The histograms may hold fewer claims than the volumes (LimitDecidedAges).
+	if nb, nc := b.Days.Total(), c.Days.Total(); nb > 0 && nc > 0 {
+		mw := MannWhitney(b.Days, c.Days)
+		out = append(out, &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
+			BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
+			P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded})
+	}
+	return out
+}
+
+// LimitDecidedAges keeps in the decision-date windows' histograms only the
+// claims decided within maxDays of submission. A claim decided on day t is
+// in the customer's history only if it was submitted on or after the
+// history's first day S, so claims up to t - S days old can be there. When
+// maxDays is baseline start - S, both windows can hold every claim up to
+// that age and none older: the same ages on both sides, so a short history
+// cannot make the current window look slower. Volumes and denials are kept.
+func LimitDecidedAges(groups []Group, maxDays int) {
+	limit := func(s WindowStats) WindowStats {
+		kept := claimstats.Histogram{}
+		for _, b := range s.Days {
+			if int(b.Days) <= maxDays {
+				kept = append(kept, b)
+			}
+		}
+		s.Days, s.MedianDays = kept, kept.Median()
+		return s
+	}
+	for i := range groups {
+		groups[i].DecidedBaseline = limit(groups[i].DecidedBaseline)
+		groups[i].DecidedCurrent = limit(groups[i].DecidedCurrent)
+	}
 }

@@ -107,3 +107,31 @@ func TestCensoringBiasesSubmissionWindowsButNotDecisionWindows(t *testing.T) {
 			alerts, len(groups), faster)
 	}
 }
+
+// A customer whose history starts 120 days back: the decision-date
+// baseline lacks the slow claims submitted before the history began, so
+// untreated the current window looks slower. Limiting both windows to the
+// ages the baseline can hold (LimitDecidedAges) removes the bias.
+func TestShortHistoryDoesNotMakeCurrentWindowLookSlower(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 8))
+	p := drift.DefaultParams(asOf)
+	first := asOf.AddDate(0, 0, -120)
+	claims := simulate.Generate(rng, stationaryCells(rng, 40, 15, 40), first, asOf)
+	slower := func(groups []drift.Group) (n int) {
+		for _, e := range drift.Evaluate(p, groups).Events {
+			if e.Alert && e.Type == drift.TypeDecisionTime && e.Evidence.CurrentValue > e.Evidence.BaselineValue {
+				n++
+			}
+		}
+		return n
+	}
+	if n := slower(simulate.Groups(claims, p)); n < 5 {
+		t.Fatalf("untreated, %d of 40 stationary groups alert slower; the simulation does not show the short-history bias", n)
+	}
+	groups := simulate.Groups(claims, p)
+	drift.LimitDecidedAges(groups, int(drift.WindowsFor(p).BaselineStart.Sub(first).Hours()/24))
+	if n := slower(groups); n != 0 {
+		t.Fatalf("with ages limited, %d stationary groups alert slower, want 0", n)
+	}
+}
