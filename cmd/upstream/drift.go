@@ -110,11 +110,11 @@ func (c *DriftRunsCmd) Run(ctx context.Context, e *env) error {
 		return printJSON(map[string]any{"report_runs": views})
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tAS OF\tSTATUS\tATTEMPT\tSTARTED\tDURATION\tGROUPS\tEVENTS\tCLAIMS READ\tERROR")
+	fmt.Fprintln(tw, "ID\tTYPE\tAS OF\tSTATUS\tATTEMPT\tSTARTED\tDURATION\tGROUPS\tALERTS\tEVENTS\tCLAIMS READ\tERROR")
 	for _, r := range views {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.RunType, r.AsOf, r.Status, r.Attempt,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.RunType, r.AsOf, r.Status, r.Attempt,
 			r.StartedAt.UTC().Format(time.RFC3339), orDash(r.Summary.DurationMs, "ms"), orDash(r.Summary.GroupsConsidered, ""),
-			orDash(r.Summary.EventsCreated, ""), orDash(r.Summary.ClaimsRead, ""), orDash(r.Error, ""))
+			orDash(r.Summary.AlertsCreated, ""), orDash(r.Summary.EventsCreated, ""), orDash(r.Summary.ClaimsRead, ""), orDash(r.Error, ""))
 	}
 	return tw.Flush()
 }
@@ -203,7 +203,7 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 		return nil
 	}
 	if !how.all {
-		fmt.Printf("\n%d other events (the seed rule fired without the evidence of an alert); --all shows them\n", len(others))
+		fmt.Printf("\n%d other %s (the seed rule fired without the evidence of an alert); --all shows them\n", len(others), plural(len(others), "event", "events"))
 		return nil
 	}
 	fmt.Printf("\n%d other events (seed rule; claims submitted in each window):\n", len(others))
@@ -231,6 +231,13 @@ func printEventTable(events []drift.EventView) error {
 			drift.FormatDelta(ev.DriftType, ev.DeltaValue), ev.Confidence, ev.BaselineSampleSize, ev.CurrentSampleSize, ev.EvidenceWords())
 	}
 	return tw.Flush()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func orText(s, fallback string) string {

@@ -74,7 +74,7 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	// it, collapsed.
 	alertsAt, othersAt := strings.Index(body, `<table id="alerts">`), strings.Index(body, `<details id="other-events">`)
 	rows := regexp.MustCompile(`(?s)<tr class="event[^"]*"(.*?)</tr>`).FindAllStringSubmatch(body, -1)
-	if len(rows) != 2 || alertsAt < 0 || othersAt < alertsAt || !strings.Contains(body, "1 other events") {
+	if len(rows) != 2 || alertsAt < 0 || othersAt < alertsAt || !strings.Contains(body, "1 other event:") {
 		t.Fatalf("%d event rows, want an alert table then 1 other event collapsed:\n%s", len(rows), body)
 	}
 	alertRow := regexp.MustCompile(`(?s)<tr class="event alert"(.*?)</tr>`).FindStringSubmatch(body)
