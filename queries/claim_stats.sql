@@ -2,12 +2,12 @@
 -- Adds statistics accumulated while an upload streamed, one element per
 -- key, given in claimstats' lock order. Each key's histograms are the
 -- slices [from, to] (1-based, inclusive; empty when from > to) of the
--- flattened pair arrays.
+-- flattened bin arrays.
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
     decided_claims, decided_denied, decided_days)
 SELECT @customer_id, k.day, k.payer, k.cpt_group,
-       k.submitted_claims, k.submitted_denied, coalesce((@submitted_pairs::bigint[])[k.submitted_from:k.submitted_to], '{}'),
-       k.decided_claims, k.decided_denied, coalesce((@decided_pairs::bigint[])[k.decided_from:k.decided_to], '{}')
+       k.submitted_claims, k.submitted_denied, coalesce((@submitted_bins::bigint[])[k.submitted_from:k.submitted_to], '{}'),
+       k.decided_claims, k.decided_denied, coalesce((@decided_bins::bigint[])[k.decided_from:k.decided_to], '{}')
 FROM (
     SELECT unnest(@days::date[]) AS day, unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group,
            unnest(@submitted_claims::bigint[]) AS submitted_claims, unnest(@submitted_denied::bigint[]) AS submitted_denied,
@@ -42,7 +42,7 @@ WITH bins AS (
 ),
 histograms AS (
     SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           claimstats_pairs(array_agg(days ORDER BY days), array_agg(claims ORDER BY days)) AS hist
+           array_agg((days << 32) | claims ORDER BY days) AS hist
     FROM bins GROUP BY basis, day, payer, cpt_group
 )
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,

@@ -74,13 +74,21 @@ func (s *side) add(days int32, denied bool) (newBin bool) {
 	return !seen
 }
 
-// pairs appends the histogram as {days, claims} pairs in order of days.
-func (s *side) pairs(dst []int64) []int64 {
+// bins appends the histogram in its stored form, days << 32 | claims, in
+// order of days. An upload is bounded in bytes, far below 2^32 claims in
+// one bin.
+func (s *side) bins(dst []int64) []int64 {
 	for _, d := range slices.Sorted(maps.Keys(s.days)) {
-		dst = append(dst, int64(d), s.days[d])
+		dst = append(dst, packBin(d, s.days[d]))
 	}
 	return dst
 }
+
+// packBin and unpackBin convert a histogram bin to and from its stored
+// form: days in the high 32 bits, claims in the low 32 (claim_stats).
+func packBin(days int32, claims int64) int64 { return int64(days)<<32 | claims&0xffffffff }
+
+func unpackBin(v int64) (days int32, claims int64) { return int32(v >> 32), v & 0xffffffff }
 
 type entry struct{ submitted, decided side }
 
@@ -147,14 +155,14 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 		p.CPTGroups = append(p.CPTGroups, k.cptGroup)
 		p.SubmittedClaims = append(p.SubmittedClaims, e.submitted.claims)
 		p.SubmittedDenied = append(p.SubmittedDenied, e.submitted.denied)
-		p.SubmittedFrom = append(p.SubmittedFrom, int32(len(p.SubmittedPairs)+1))
-		p.SubmittedPairs = e.submitted.pairs(p.SubmittedPairs)
-		p.SubmittedTo = append(p.SubmittedTo, int32(len(p.SubmittedPairs)))
+		p.SubmittedFrom = append(p.SubmittedFrom, int32(len(p.SubmittedBins)+1))
+		p.SubmittedBins = e.submitted.bins(p.SubmittedBins)
+		p.SubmittedTo = append(p.SubmittedTo, int32(len(p.SubmittedBins)))
 		p.DecidedClaims = append(p.DecidedClaims, e.decided.claims)
 		p.DecidedDenied = append(p.DecidedDenied, e.decided.denied)
-		p.DecidedFrom = append(p.DecidedFrom, int32(len(p.DecidedPairs)+1))
-		p.DecidedPairs = e.decided.pairs(p.DecidedPairs)
-		p.DecidedTo = append(p.DecidedTo, int32(len(p.DecidedPairs)))
+		p.DecidedFrom = append(p.DecidedFrom, int32(len(p.DecidedBins)+1))
+		p.DecidedBins = e.decided.bins(p.DecidedBins)
+		p.DecidedTo = append(p.DecidedTo, int32(len(p.DecidedBins)))
 	}
 	if err := q.ClaimStatsAdd(ctx, p); err != nil {
 		return fmt.Errorf("update claim statistics: %w", err)
@@ -225,7 +233,7 @@ type Group struct {
 // map while aggregating: almost every claim is decided within a year.
 const denseDays = 512
 
-// windowSum adds histograms of pairs into one window.
+// windowSum adds histograms into one window.
 type windowSum struct {
 	volume, denied int64
 	dense          []int64
@@ -314,7 +322,7 @@ func pgDate(t time.Time) int32 {
 }
 
 // addBinary adds one row's side from binary values: claims and denied as
-// int8, days as a one-dimensional int8[] of {days, claims} pairs.
+// int8, days as a one-dimensional int8[] of stored bins.
 func (w *windowSum) addBinary(claims, denied, array []byte) error {
 	w.volume += int64(binary.BigEndian.Uint64(claims))
 	w.denied += int64(binary.BigEndian.Uint64(denied))
@@ -332,23 +340,26 @@ func (w *windowSum) addBinary(claims, denied, array []byte) error {
 	}
 	n := int(binary.BigEndian.Uint32(array[12:]))
 	elems := array[20:]
-	if n%2 != 0 || len(elems) != n*12 {
+	if len(elems) != n*12 {
 		return fmt.Errorf("histogram array of %d elements in %d bytes", n, len(elems))
 	}
-	for i := 0; i < n; i += 2 {
+	for i := range n {
 		e := elems[i*12:]
-		if binary.BigEndian.Uint32(e) != 8 || binary.BigEndian.Uint32(e[12:]) != 8 {
-			return fmt.Errorf("histogram array with a null or odd element")
+		if binary.BigEndian.Uint32(e) != 8 {
+			return fmt.Errorf("histogram array with a null element")
 		}
-		w.addBin(int64(binary.BigEndian.Uint64(e[4:])), int64(binary.BigEndian.Uint64(e[16:])))
+		days, count := unpackBin(int64(binary.BigEndian.Uint64(e[4:])))
+		w.addBin(int64(days), count)
 	}
 	return nil
 }
 
 func (w *windowSum) addBin(d, n int64) {
 	if d >= 0 && d < denseDays {
-		if w.dense == nil {
-			w.dense = make([]int64, denseDays)
+		if int(d) >= len(w.dense) { // grow to fit, doubling, so most windows stay small
+			grown := make([]int64, min(denseDays, max(int(d)+1, 2*len(w.dense), 64)))
+			copy(grown, w.dense)
+			w.dense = grown
 		}
 		w.dense[d] += n
 		return

@@ -1,9 +1,18 @@
 package claimstats
 
 import (
+	"context"
+	"errors"
+	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/upstream-rcm/upstream/internal/testdb"
 )
 
 // medianOf is the brute-force reference: sort every value, take the middle
@@ -44,5 +53,40 @@ func TestHistogramMedianEqualsSortedValues(t *testing.T) {
 		if got := h.Total(); got != int64(len(values)) {
 			t.Fatalf("trial %d: total %d, want %d", trial, got, len(values))
 		}
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+func TestBinsRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		days   int32
+		claims int64
+	}{{0, 1}, {7, 4294967295}, {3652425, 12}, {math.MaxInt32, 1}} {
+		if d, n := unpackBin(packBin(tc.days, tc.claims)); d != tc.days || n != tc.claims {
+			t.Errorf("bin (%d, %d) came back as (%d, %d)", tc.days, tc.claims, d, n)
+		}
+	}
+}
+
+// The database merges histograms bin by bin, keeps them in order of days,
+// and refuses a bin that would overflow its 32 bits rather than wrap.
+func TestHistogramAddInTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	var merged []int64
+	if err := pool.QueryRow(ctx, `SELECT claimstats_histogram_add($1, $2)`,
+		[]int64{packBin(1, 2), packBin(5, 1)}, []int64{packBin(0, 7), packBin(5, 3), packBin(400, 1)}).Scan(&merged); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{packBin(0, 7), packBin(1, 2), packBin(5, 4), packBin(400, 1)}; !slices.Equal(merged, want) {
+		t.Fatalf("merged %v, want %v", merged, want)
+	}
+	_, err := pool.Exec(ctx, `SELECT claimstats_histogram_add($1, $2)`, []int64{packBin(3, 4294967295)}, []int64{packBin(3, 1)})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.NumericValueOutOfRange {
+		t.Fatalf("overflowing bin: %v, want numeric_value_out_of_range", err)
 	}
 }

@@ -34,8 +34,8 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 
 type ClaimStatsAddParams struct {
 	CustomerID      int64
-	SubmittedPairs  []int64
-	DecidedPairs    []int64
+	SubmittedBins   []int64
+	DecidedBins     []int64
 	Days            []time.Time
 	Payers          []string
 	CPTGroups       []string
@@ -52,12 +52,12 @@ type ClaimStatsAddParams struct {
 // Adds statistics accumulated while an upload streamed, one element per
 // key, given in claimstats' lock order. Each key's histograms are the
 // slices [from, to] (1-based, inclusive; empty when from > to) of the
-// flattened pair arrays.
+// flattened bin arrays.
 func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsAdd,
 		arg.CustomerID,
-		arg.SubmittedPairs,
-		arg.DecidedPairs,
+		arg.SubmittedBins,
+		arg.DecidedBins,
 		arg.Days,
 		arg.Payers,
 		arg.CPTGroups,
@@ -87,7 +87,7 @@ WITH bins AS (
 ),
 histograms AS (
     SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           claimstats_pairs(array_agg(days ORDER BY days), array_agg(claims ORDER BY days)) AS hist
+           array_agg((days << 32) | claims ORDER BY days) AS hist
     FROM bins GROUP BY basis, day, payer, cpt_group
 )
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,

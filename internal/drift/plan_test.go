@@ -43,8 +43,8 @@ func TestAggregationUsesIndexRangeScan(t *testing.T) {
 		INSERT INTO customers (name) SELECT 'customer-' || i FROM generate_series(1, 50) i;
 		INSERT INTO claim_stats (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
 			decided_claims, decided_denied, decided_days)
-		SELECT c.id, date '2026-11-23' - d, 'Payer ' || (d % 5), g, 1 + d % 3, d % 2, ARRAY[d % 20, 1 + d % 3],
-			1, 0, ARRAY[3, 1]
+		SELECT c.id, date '2026-11-23' - d, 'Payer ' || (d % 5), g, 1 + d % 3, d % 2, ARRAY[(d % 20) << 32 | (1 + d % 3)],
+			1, 0, ARRAY[3::bigint << 32 | 1]
 		FROM customers c, generate_series(1, 400) d, (VALUES ('E&M'), ('Imaging')) v(g);
 		ANALYZE claim_stats`); err != nil {
 		t.Fatal(err)
