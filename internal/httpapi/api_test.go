@@ -251,6 +251,9 @@ func TestDriftRunsReportRunsAndEvents(t *testing.T) {
 		e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(body)), 422, "out of range: "+body)
 	}
 	r = e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"fdr":0.1}`)), 202, "fdr 0.1")
+	if err := e.pool.QueryRow(context.Background(), `SELECT args::text FROM river_job WHERE id = $1`, int64(r.json(t)["job_id"].(float64))).Scan(&args); err != nil || !strings.Contains(args, `"fdr": 0.1`) {
+		t.Fatalf("job args = %s (%v), want fdr 0.1", args, err)
+	}
 	e.expect(e.do("POST", base+"/drift-runs", key, "application/json", strings.NewReader(`{"minvolume":3}`)), 400, "unknown field")
 
 	// Seed runs directly: an older successful one, the latest successful
