@@ -17,6 +17,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
 // ManualDriftArgs asks for one drift computation with explicit parameters
@@ -74,6 +75,12 @@ type Deps struct {
 	// after the events are written and before the job is completed. Tests
 	// use it to kill a computation at its most delicate point.
 	BeforeComplete func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error
+	// Sender delivers webhooks; one refusing private destinations, with a
+	// 10 s timeout, when nil.
+	Sender *webhooks.Sender
+	// PublicURL is where people open the drift page, for links in
+	// notifications (empty: no link).
+	PublicURL string
 }
 
 // AddDriftWorkers registers the drift workers (upload, manual, weekly) and
@@ -209,6 +216,13 @@ func computeInTx[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T
 	outcome, err := drift.Compute(ctx, tx, req)
 	if err != nil {
 		return nil, err
+	}
+	if !outcome.AlreadyDone {
+		// In the computation's transaction: a run that commits notifies,
+		// one that rolls back notifies nobody.
+		if err := notifyAlerts(ctx, d, tx, outcome.Run); err != nil {
+			return nil, err
+		}
 	}
 	if d.BeforeComplete != nil {
 		if err := d.BeforeComplete(ctx, tx, job.JobRow); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -48,14 +49,29 @@ type immediateRetry struct{}
 
 func (immediateRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now() }
 
-// startClient starts a River client working drift jobs on a pool of its
-// own, as a separate process would. before, if set, becomes the workers'
-// BeforeComplete hook. The client stops when the test ends.
+// testSender delivers webhooks to the tests' local receivers, with a short
+// timeout.
+var testSender = webhooks.NewSender(webhooks.Guard{AllowPrivate: true}, 500*time.Millisecond)
+
+// startClient starts a River client working drift jobs and webhook
+// deliveries on a pool of its own, as a separate process would. before, if
+// set, becomes the workers' BeforeComplete hook. The client stops when the
+// test ends.
 func (h *harness) startClient(t *testing.T, workers int, before func(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) error) *river.Client[pgx.Tx] {
 	t.Helper()
+	return h.startClientWith(t, workers, &jobs.Deps{Now: h.deps.Now, BeforeComplete: before})
+}
+
+// startClientWith is startClient with deps of the test's own (its Pool is
+// set here).
+func (h *harness) startClientWith(t *testing.T, workers int, deps *jobs.Deps) *river.Client[pgx.Tx] {
+	t.Helper()
 	pool := testdb.NewPool(t, h.dsn)
-	deps := &jobs.Deps{Pool: pool, Now: h.deps.Now, BeforeComplete: before}
-	cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers})
+	deps.Pool = pool
+	if deps.Sender == nil {
+		deps.Sender = testSender
+	}
+	cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers, jobs.QueueWebhooks: 2})
 	cfg.FetchCooldown = 5 * time.Millisecond
 	cfg.FetchPollInterval = 20 * time.Millisecond
 	cfg.RetryPolicy = immediateRetry{}
@@ -86,6 +102,28 @@ func (h *harness) customer(t *testing.T, name string) int64 {
 func claim(payer string, submittedDaysAgo, decisionDays int, outcome string) testfactory.Claim {
 	return testfactory.Claim{Payer: payer, CPT: "99213", Submitted: asOf.AddDate(0, 0, -submittedDaysAgo),
 		DecisionDays: decisionDays, Outcome: outcome}
+}
+
+// alertingClaims makes one payer's denial rate jump from 10% to 60% in a
+// way the evidence sees: 60 claims decided in the baseline window and 60
+// decided in the current one.
+func alertingClaims(payer string) []testfactory.Claim {
+	var out []testfactory.Claim
+	for i := range 60 {
+		outcome := "PAID"
+		if i%10 == 0 {
+			outcome = "DENIED"
+		}
+		out = append(out, claim(payer, 30+i, 5, outcome))
+	}
+	for i := range 60 {
+		outcome := "PAID"
+		if i%10 < 6 {
+			outcome = "DENIED"
+		}
+		out = append(out, claim(payer, 10+i%4, 3+i%6, outcome))
+	}
+	return out
 }
 
 // driftingClaims plants drift for one payer: baseline 40 claims, 10%

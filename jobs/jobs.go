@@ -15,8 +15,12 @@ import (
 	"github.com/upstream-rcm/upstream/internal/ingest"
 )
 
-// QueueDrift is the queue of drift computations.
-const QueueDrift = "drift"
+// Queues. Webhook deliveries have their own, so a slow or dead endpoint
+// never holds a drift worker.
+const (
+	QueueDrift    = "drift"
+	QueueWebhooks = "webhooks"
+)
 
 // CustomerDriftArgs asks for a drift computation of a customer's latest
 // data, as of today, with default parameters. Uploads enqueue it, and so
@@ -66,6 +70,7 @@ func Config(deps *Deps, workers Workers) *river.Config {
 	if len(queues) > 0 {
 		registry := river.NewWorkers()
 		AddDriftWorkers(registry, deps)
+		river.AddWorker(registry, &WebhookDeliveryWorker{deps: deps})
 		cfg.Workers = registry
 		cfg.Queues = queues
 	}

@@ -37,3 +37,9 @@ ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING;
 SELECT * FROM drift_events
 WHERE customer_id = @customer_id AND report_run_id = @report_run_id
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type;
+
+-- name: DriftEventMarkSuppressed :exec
+-- An alert of an acknowledged or snoozed subject: recorded, not delivered.
+UPDATE drift_events SET suppressed = true
+WHERE customer_id = @customer_id AND report_run_id = @report_run_id
+  AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type;

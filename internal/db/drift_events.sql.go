@@ -115,7 +115,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 }
 
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
 `
@@ -164,6 +164,7 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.TestCurrentValue,
 			&i.TestBaselineSize,
 			&i.TestCurrentSize,
+			&i.Suppressed,
 		); err != nil {
 			return nil, err
 		}
@@ -173,4 +174,30 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 		return nil, err
 	}
 	return items, nil
+}
+
+const DriftEventMarkSuppressed = `-- name: DriftEventMarkSuppressed :exec
+UPDATE drift_events SET suppressed = true
+WHERE customer_id = $1 AND report_run_id = $2
+  AND payer = $3 AND cpt_group = $4 AND drift_type = $5
+`
+
+type DriftEventMarkSuppressedParams struct {
+	CustomerID  int64
+	ReportRunID int64
+	Payer       string
+	CPTGroup    string
+	DriftType   string
+}
+
+// An alert of an acknowledged or snoozed subject: recorded, not delivered.
+func (q *Queries) DriftEventMarkSuppressed(ctx context.Context, arg DriftEventMarkSuppressedParams) error {
+	_, err := q.db.Exec(ctx, DriftEventMarkSuppressed,
+		arg.CustomerID,
+		arg.ReportRunID,
+		arg.Payer,
+		arg.CPTGroup,
+		arg.DriftType,
+	)
+	return err
 }

@@ -19,6 +19,33 @@ type APIKey struct {
 	RevokedAt  *time.Time
 }
 
+type AlertSubject struct {
+	CustomerID     int64
+	Payer          string
+	CPTGroup       string
+	DriftType      string
+	State          string
+	Note           *string
+	SnoozedUntil   *time.Time
+	LastAlertRunID *int64
+	UpdatedAt      time.Time
+	UpdatedBy      string
+}
+
+type AlertSubjectChange struct {
+	ID           int64
+	CustomerID   int64
+	Payer        string
+	CPTGroup     string
+	DriftType    string
+	FromState    *string
+	ToState      string
+	Note         *string
+	SnoozedUntil *time.Time
+	Actor        string
+	ChangedAt    time.Time
+}
+
 type CPTGroupMapping struct {
 	CustomerID int64
 	CPT        string
@@ -90,6 +117,7 @@ type DriftEvent struct {
 	TestCurrentValue   *float64
 	TestBaselineSize   *int32
 	TestCurrentSize    *int32
+	Suppressed         bool
 }
 
 type DriftRequest struct {
@@ -151,4 +179,40 @@ type Upload struct {
 	JobID            *int64
 	JobCoalesced     bool
 	CreatedAt        time.Time
+}
+
+type WebhookAttempt struct {
+	ID          int64
+	DeliveryID  int64
+	AttemptedAt time.Time
+	StatusCode  *int32
+	LatencyMs   int32
+	Error       *string
+	Response    *string
+}
+
+type WebhookDelivery struct {
+	ID          int64
+	CustomerID  int64
+	EndpointID  int64
+	ReportRunID *int64
+	MessageID   string
+	Payload     []byte
+	Status      string
+	Attempts    int32
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+}
+
+type WebhookEndpoint struct {
+	ID                      int64
+	CustomerID              int64
+	URL                     string
+	Format                  string
+	MinSeverity             float64
+	Secret                  string
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
+	Enabled                 bool
+	CreatedAt               time.Time
 }

@@ -1,0 +1,165 @@
+// Package alerts keeps the lifecycle of each alert's subject (customer,
+// payer, CPT group, drift type): open, acknowledged, snoozed until a date,
+// resolved. A run's alerts are reconciled with their subjects in the run's
+// transaction: a new alert opens its subject (or re-arms a resolved one or
+// an expired snooze) and is delivered; an alert of an acknowledged or
+// snoozed subject is recorded, marked suppressed, and not delivered. Every
+// change is recorded with its time and actor.
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+)
+
+// State is a subject's state.
+type State string
+
+// The states.
+const (
+	Open         State = "open"
+	Acknowledged State = "acknowledged"
+	Snoozed      State = "snoozed"
+	Resolved     State = "resolved"
+)
+
+// System is the actor of changes made by computations.
+const System = "system"
+
+// MaxNoteLength bounds a note.
+const MaxNoteLength = 2000
+
+// Subject identifies what an alert is about.
+type Subject struct {
+	Payer     string     `json:"payer"`
+	CPTGroup  string     `json:"cpt_group"`
+	DriftType drift.Type `json:"drift_type"`
+}
+
+// ErrSubjectNotFound is returned for a subject that never alerted.
+var ErrSubjectNotFound = errors.New("alert subject not found")
+
+// Reconcile applies the lifecycle to a run's alerts inside its transaction
+// and returns the alerts to deliver. today decides whether a snooze has
+// expired.
+func Reconcile(ctx context.Context, tx pgx.Tx, customerID, runID int64, events []drift.EventView, today time.Time) ([]drift.EventView, error) {
+	q := db.New(tx)
+	var deliver []drift.EventView
+	for _, e := range events {
+		if !e.Alert {
+			continue
+		}
+		key := db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: string(e.DriftType)}
+		cur, err := q.AlertSubjectGetForUpdate(ctx, key)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("look up alert subject: %w", err)
+		}
+		state := State(cur.State)
+		muted := found && (state == Acknowledged || (state == Snoozed && cur.SnoozedUntil != nil && cur.SnoozedUntil.After(drift.Date(today))))
+		if muted {
+			if err := q.AlertSubjectTouch(ctx, db.AlertSubjectTouchParams{CustomerID: customerID, Payer: e.Payer, CPTGroup: e.CPTGroup,
+				DriftType: string(e.DriftType), RunID: &runID}); err != nil {
+				return nil, fmt.Errorf("update alert subject: %w", err)
+			}
+			if err := q.DriftEventMarkSuppressed(ctx, db.DriftEventMarkSuppressedParams{CustomerID: customerID, ReportRunID: runID,
+				Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: string(e.DriftType)}); err != nil {
+				return nil, fmt.Errorf("mark alert suppressed: %w", err)
+			}
+			continue
+		}
+		if _, err := q.AlertSubjectOpen(ctx, db.AlertSubjectOpenParams{CustomerID: customerID, Payer: e.Payer, CPTGroup: e.CPTGroup,
+			DriftType: string(e.DriftType), RunID: &runID}); err != nil {
+			return nil, fmt.Errorf("open alert subject: %w", err)
+		}
+		if !found || state != Open {
+			var from *string
+			if found {
+				from = &cur.State
+			}
+			if err := q.AlertSubjectChangeInsert(ctx, db.AlertSubjectChangeInsertParams{CustomerID: customerID, Payer: e.Payer,
+				CPTGroup: e.CPTGroup, DriftType: string(e.DriftType), FromState: from, ToState: string(Open), Actor: System}); err != nil {
+				return nil, fmt.Errorf("record alert subject change: %w", err)
+			}
+		}
+		deliver = append(deliver, e)
+	}
+	return deliver, nil
+}
+
+// Change is a person's action on a subject.
+type Change struct {
+	To    State
+	Note  string
+	Until time.Time // for Snoozed: the first day it alerts again
+	Actor string    // "admin" or the customer key's prefix
+}
+
+// Validate checks a change before it touches the database.
+func (c Change) Validate(today time.Time) error {
+	switch c.To {
+	case Acknowledged, Resolved:
+		if !c.Until.IsZero() {
+			return errors.New("only a snooze takes an until date")
+		}
+	case Snoozed:
+		if c.Until.IsZero() || !c.Until.After(drift.Date(today)) {
+			return errors.New("a snooze needs an until date after today (YYYY-MM-DD)")
+		}
+		if c.Until.After(drift.Date(today).AddDate(1, 0, 0)) {
+			return errors.New("a snooze lasts at most a year")
+		}
+	default:
+		return fmt.Errorf("state must be acknowledged, snoozed or resolved, got %q", c.To)
+	}
+	if len(c.Note) > MaxNoteLength {
+		return fmt.Errorf("note longer than %d bytes", MaxNoteLength)
+	}
+	if strings.TrimSpace(c.Actor) == "" {
+		return errors.New("a change needs an actor")
+	}
+	return nil
+}
+
+// Apply changes a subject's state and records the change, in one
+// transaction.
+func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change, today time.Time) (db.AlertSubject, error) {
+	if err := c.Validate(today); err != nil {
+		return db.AlertSubject{}, err
+	}
+	q := db.New(tx)
+	cur, err := q.AlertSubjectGetForUpdate(ctx, db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: s.Payer,
+		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return db.AlertSubject{}, ErrSubjectNotFound
+	}
+	if err != nil {
+		return db.AlertSubject{}, fmt.Errorf("look up alert subject: %w", err)
+	}
+	var note *string
+	if c.Note != "" {
+		note = &c.Note
+	}
+	var until *time.Time
+	if c.To == Snoozed {
+		until = &c.Until
+	}
+	updated, err := q.AlertSubjectSetState(ctx, db.AlertSubjectSetStateParams{CustomerID: customerID, Payer: s.Payer, CPTGroup: s.CPTGroup,
+		DriftType: string(s.DriftType), State: string(c.To), Note: note, SnoozedUntil: until, Actor: c.Actor})
+	if err != nil {
+		return db.AlertSubject{}, fmt.Errorf("update alert subject: %w", err)
+	}
+	if err := q.AlertSubjectChangeInsert(ctx, db.AlertSubjectChangeInsertParams{CustomerID: customerID, Payer: s.Payer, CPTGroup: s.CPTGroup,
+		DriftType: string(s.DriftType), FromState: &cur.State, ToState: string(c.To), Note: note, SnoozedUntil: until, Actor: c.Actor}); err != nil {
+		return db.AlertSubject{}, fmt.Errorf("record alert subject change: %w", err)
+	}
+	return updated, nil
+}
