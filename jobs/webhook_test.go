@@ -331,4 +331,3 @@ func TestDisabledEndpointCancelsItsDeliveries(t *testing.T) {
 		t.Fatalf("job %s, %d requests received; want cancelled, nothing sent, no delivery for the disabled endpoint's alert", state, len(rcv.received()))
 	}
 }
-
