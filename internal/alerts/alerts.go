@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -103,8 +104,21 @@ type Change struct {
 	Actor string    // "admin" or the customer key's prefix
 }
 
-// Validate checks a change before it touches the database.
+// ChangeError is a change that cannot be made as asked.
+type ChangeError struct{ msg string }
+
+func (e *ChangeError) Error() string { return e.msg }
+
+// Validate checks a change before it touches the database; its errors are
+// *ChangeError.
 func (c Change) Validate(today time.Time) error {
+	if err := c.validate(today); err != nil {
+		return &ChangeError{msg: err.Error()}
+	}
+	return nil
+}
+
+func (c Change) validate(today time.Time) error {
 	switch c.To {
 	case Acknowledged, Resolved:
 		if !c.Until.IsZero() {
@@ -162,4 +176,56 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 		return db.AlertSubject{}, fmt.Errorf("record alert subject change: %w", err)
 	}
 	return updated, nil
+}
+
+// SubjectView is a subject as the API and CLI show it.
+type SubjectView struct {
+	Subject
+	State          State     `json:"state"`
+	Note           *string   `json:"note"`
+	SnoozedUntil   *string   `json:"snoozed_until"`
+	LastAlertRunID *int64    `json:"last_alert_run_id"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	UpdatedBy      string    `json:"updated_by"`
+}
+
+// ViewSubject converts a stored subject.
+func ViewSubject(s db.AlertSubject) SubjectView {
+	v := SubjectView{Subject: Subject{Payer: s.Payer, CPTGroup: s.CPTGroup, DriftType: drift.Type(s.DriftType)}, State: State(s.State),
+		Note: s.Note, LastAlertRunID: s.LastAlertRunID, UpdatedAt: s.UpdatedAt, UpdatedBy: s.UpdatedBy}
+	if s.SnoozedUntil != nil {
+		d := s.SnoozedUntil.Format(time.DateOnly)
+		v.SnoozedUntil = &d
+	}
+	return v
+}
+
+// List returns the customer's subjects, most recently changed first.
+func List(ctx context.Context, q *db.Queries, customerID int64) ([]SubjectView, error) {
+	rows, err := q.AlertSubjectListByCustomer(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("list alert subjects: %w", err)
+	}
+	out := make([]SubjectView, len(rows))
+	for i, r := range rows {
+		out[i] = ViewSubject(r)
+	}
+	return out, nil
+}
+
+// Update applies c to a subject in a transaction of its own.
+func Update(ctx context.Context, pool *pgxpool.Pool, customerID int64, s Subject, c Change, today time.Time) (SubjectView, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return SubjectView{}, fmt.Errorf("begin alert change: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	updated, err := Apply(ctx, tx, customerID, s, c, today)
+	if err != nil {
+		return SubjectView{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return SubjectView{}, fmt.Errorf("commit alert change: %w", err)
+	}
+	return ViewSubject(updated), nil
 }

@@ -95,10 +95,16 @@ func IssueAPIKey(ctx context.Context, q *db.Queries, customerID int64) (string, 
 	}
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(key))
-	if _, err := q.APIKeyCreate(ctx, db.APIKeyCreateParams{CustomerID: customerID, KeySHA256: sum[:], KeyPrefix: key[:len(APIKeyPrefix)+6]}); err != nil {
+	if _, err := q.APIKeyCreate(ctx, db.APIKeyCreateParams{CustomerID: customerID, KeySHA256: sum[:], KeyPrefix: KeyPrefix(key)}); err != nil {
 		return "", fmt.Errorf("store API key for customer %d: %w", customerID, err)
 	}
 	return key, nil
+}
+
+// KeyPrefix is the part of a key that may be shown and logged: enough to
+// tell keys apart, far too little to use.
+func KeyPrefix(key string) string {
+	return key[:min(len(key), len(APIKeyPrefix)+6)]
 }
 
 // CustomerForAPIKey returns the customer a key belongs to.

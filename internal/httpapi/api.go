@@ -16,6 +16,8 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/report-runs", s.forCustomer(s.listReportRuns))
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/report-runs/{run_id}", s.forCustomer(s.getReportRun))
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/drift-events", s.forCustomer(s.listDriftEvents))
+	s.routesWebhooks()
+	s.routesAlerts()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})

@@ -327,6 +327,13 @@ func TestCrossTenantRequestsAre404AndMissingKeys401(t *testing.T) {
 	globex, _ := e.customerWithKey("globex")
 	var runID, uploadID int64
 	runID = testfactory.ReportRun(t, e.pool, globex, nil).ID
+	var webhookID int64
+	if err := e.pool.QueryRow(context.Background(), `INSERT INTO webhook_endpoints (customer_id, url, secret) VALUES ($1, 'https://example.com/', 'whsec_AAAA') RETURNING id`, globex).Scan(&webhookID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO alert_subjects (customer_id, payer, cpt_group, drift_type, updated_by) VALUES ($1, 'Aetna', 'E&M', 'DENIAL_RATE', 'system')`, globex); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.pool.QueryRow(context.Background(), `INSERT INTO uploads (customer_id, filename) VALUES ($1, 'g.csv') RETURNING id`, globex).Scan(&uploadID); err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +347,16 @@ func TestCrossTenantRequestsAre404AndMissingKeys401(t *testing.T) {
 		{"GET", fmt.Sprintf("/report-runs/%d", runID), "", ""},
 		{"GET", "/drift-events", "", ""},
 		{"POST", "/api-keys", "", ""},
+		{"POST", "/webhooks", "application/json", `{"url":"https://example.com/"}`},
+		{"GET", "/webhooks", "", ""},
+		{"DELETE", fmt.Sprintf("/webhooks/%d", webhookID), "", ""},
+		{"POST", fmt.Sprintf("/webhooks/%d/rotate", webhookID), "", ""},
+		{"POST", fmt.Sprintf("/webhooks/%d/disable", webhookID), "", ""},
+		{"POST", fmt.Sprintf("/webhooks/%d/test", webhookID), "", ""},
+		{"GET", fmt.Sprintf("/webhooks/%d/deliveries", webhookID), "", ""},
+		{"GET", "/alerts", "", ""},
+		{"POST", "/alerts/ack", "application/json", `{"payer":"Aetna","cpt_group":"E&M","drift_type":"DENIAL_RATE"}`},
+		{"POST", "/alerts/resolve", "application/json", `{"payer":"Aetna","cpt_group":"E&M","drift_type":"DENIAL_RATE"}`},
 	}
 	for _, p := range paths {
 		for _, target := range []int64{globex, 987654} {
@@ -355,9 +372,13 @@ func TestCrossTenantRequestsAre404AndMissingKeys401(t *testing.T) {
 			}
 		}
 	}
-	var globexUploads int
-	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM uploads WHERE customer_id = $1`, globex).Scan(&globexUploads); err != nil || globexUploads != 1 {
-		t.Fatalf("globex has %d uploads after acme's attempts, want its 1", globexUploads)
+	var globexUploads, globexWebhooks int
+	var globexSubject string
+	if err := e.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM uploads WHERE customer_id = $1),
+		(SELECT count(*) FROM webhook_endpoints WHERE customer_id = $1 AND enabled AND secret = 'whsec_AAAA'),
+		(SELECT state FROM alert_subjects WHERE customer_id = $1)`, globex).Scan(&globexUploads, &globexWebhooks, &globexSubject); err != nil ||
+		globexUploads != 1 || globexWebhooks != 1 || globexSubject != "open" {
+		t.Fatalf("globex has %d uploads, %d untouched endpoints, subject %s after acme's attempts (%v); want 1, 1, open", globexUploads, globexWebhooks, globexSubject, err)
 	}
 	// The admin key sees every customer.
 	e.expect(e.do("GET", fmt.Sprintf("/api/v1/customers/%d/report-runs", globex), adminKey, "", nil), 200, "admin on globex")

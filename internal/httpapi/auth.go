@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -13,7 +14,25 @@ import (
 // principal is who a request authenticated as.
 type principal struct {
 	admin      bool
-	customerID int64 // for customer keys
+	customerID int64  // for customer keys
+	keyPrefix  string // for customer keys: how changes name their actor
+}
+
+// actor names who made a change: "admin" or the customer key's prefix.
+func (p principal) actor() string {
+	if p.admin {
+		return "admin"
+	}
+	return p.keyPrefix
+}
+
+type principalKey struct{}
+
+// principalOf returns who the request authenticated as (set by
+// forCustomer).
+func principalOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
 }
 
 // authenticate resolves the Bearer key: the admin key, or a customer key.
@@ -39,7 +58,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 		s.internalError(w, r, err)
 		return principal{}, false
 	}
-	return principal{customerID: id}, true
+	return principal{customerID: id, keyPrefix: customers.KeyPrefix(key)}, true
 }
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
@@ -93,6 +112,6 @@ func (s *Server) forCustomer(next customerHandler) http.HandlerFunc {
 			s.internalError(w, r, err)
 			return
 		}
-		next(w, r, cust)
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), cust)
 	}
 }

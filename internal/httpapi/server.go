@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
+
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
 // Config wires the server.
@@ -30,6 +32,8 @@ type Config struct {
 	// UploadTimeout is how long one upload request may take to read (30
 	// minutes if 0); other requests get the server's short timeouts.
 	UploadTimeout time.Duration
+	// WebhookGuard decides which webhook URLs may be registered.
+	WebhookGuard webhooks.Guard
 }
 
 // Server is upstream's HTTP server.

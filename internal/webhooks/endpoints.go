@@ -147,3 +147,58 @@ func ViewEndpoint(ep db.WebhookEndpoint) EndpointView {
 	return EndpointView{ID: ep.ID, CustomerID: ep.CustomerID, URL: ep.URL, Format: ep.Format, MinSeverity: ep.MinSeverity,
 		Enabled: ep.Enabled, CreatedAt: ep.CreatedAt}
 }
+
+// DeliveryView is a delivery with its attempts, newest first.
+type DeliveryView struct {
+	ID          int64         `json:"id"`
+	EndpointID  int64         `json:"endpoint_id"`
+	ReportRunID *int64        `json:"report_run_id"`
+	MessageID   string        `json:"webhook_id"`
+	Status      string        `json:"status"`
+	Attempts    []AttemptView `json:"attempts"`
+	CreatedAt   time.Time     `json:"created_at"`
+	DeliveredAt *time.Time    `json:"delivered_at"`
+}
+
+// AttemptView is one attempt.
+type AttemptView struct {
+	At         time.Time `json:"at"`
+	StatusCode *int32    `json:"status_code"`
+	LatencyMs  int32     `json:"latency_ms"`
+	Error      *string   `json:"error"`
+	Response   *string   `json:"response"`
+}
+
+// MaxDeliveriesListed bounds a deliveries listing.
+const MaxDeliveriesListed = 200
+
+// ListDeliveries returns an endpoint's latest deliveries with their
+// attempts.
+func ListDeliveries(ctx context.Context, q *db.Queries, customerID, endpointID int64, limit int) ([]DeliveryView, error) {
+	if _, err := GetEndpoint(ctx, q, customerID, endpointID); err != nil {
+		return nil, err
+	}
+	rows, err := q.WebhookDeliveryListByEndpoint(ctx, db.WebhookDeliveryListByEndpointParams{CustomerID: customerID, EndpointID: endpointID,
+		MaxRows: int32(min(max(limit, 1), MaxDeliveriesListed))})
+	if err != nil {
+		return nil, fmt.Errorf("list webhook deliveries: %w", err)
+	}
+	ids := make([]int64, len(rows))
+	out := make([]DeliveryView, len(rows))
+	byID := map[int64]*DeliveryView{}
+	for i, d := range rows {
+		ids[i] = d.ID
+		out[i] = DeliveryView{ID: d.ID, EndpointID: d.EndpointID, ReportRunID: d.ReportRunID, MessageID: d.MessageID, Status: d.Status,
+			Attempts: []AttemptView{}, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt}
+		byID[d.ID] = &out[i]
+	}
+	attempts, err := q.WebhookAttemptListByDeliveries(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook attempts: %w", err)
+	}
+	for _, a := range attempts {
+		d := byID[a.DeliveryID]
+		d.Attempts = append(d.Attempts, AttemptView{At: a.AttemptedAt, StatusCode: a.StatusCode, LatencyMs: a.LatencyMs, Error: a.Error, Response: a.Response})
+	}
+	return out, nil
+}

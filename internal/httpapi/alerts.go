@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/alerts"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+)
+
+func (s *Server) routesAlerts() {
+	s.mux.HandleFunc("GET /api/v1/customers/{id}/alerts", s.forCustomer(s.listAlerts))
+	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/ack", s.forCustomer(s.changeAlert(alerts.Acknowledged)))
+	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/snooze", s.forCustomer(s.changeAlert(alerts.Snoozed)))
+	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/resolve", s.forCustomer(s.changeAlert(alerts.Resolved)))
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	subjects, err := alerts.List(r.Context(), db.New(s.cfg.Pool), cust.ID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": subjects})
+}
+
+func (s *Server) changeAlert(to alerts.State) customerHandler {
+	return func(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+		var body struct {
+			Payer     string `json:"payer"`
+			CPTGroup  string `json:"cpt_group"`
+			DriftType string `json:"drift_type"`
+			Note      string `json:"note"`
+			Until     string `json:"until"`
+		}
+		if !decodeJSON(w, r, &body) {
+			return
+		}
+		typ, err := drift.ParseType(body.DriftType)
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "invalid_request", err.Error(), nil)
+			return
+		}
+		change := alerts.Change{To: to, Note: body.Note, Actor: principalOf(r).actor()}
+		if body.Until != "" {
+			if change.Until, err = time.Parse(time.DateOnly, body.Until); err != nil {
+				writeError(w, http.StatusUnprocessableEntity, "invalid_request", "until: use YYYY-MM-DD", nil)
+				return
+			}
+		}
+		subject := alerts.Subject{Payer: body.Payer, CPTGroup: body.CPTGroup, DriftType: typ}
+		view, err := alerts.Update(r.Context(), s.cfg.Pool, cust.ID, subject, change, time.Now())
+		switch {
+		case errors.Is(err, alerts.ErrSubjectNotFound):
+			writeError(w, http.StatusNotFound, "not_found", "no alert for this payer, CPT group and drift type", nil)
+		case errors.As(err, new(*alerts.ChangeError)):
+			writeError(w, http.StatusUnprocessableEntity, "invalid_request", err.Error(), nil)
+		case err != nil:
+			s.internalError(w, r, err)
+		default:
+			writeJSON(w, http.StatusOK, view)
+		}
+	}
+}

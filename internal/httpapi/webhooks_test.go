@@ -1,0 +1,110 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/upstream-rcm/upstream/internal/httpapi"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
+)
+
+func TestWebhookEndpointsAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t, func(c *httpapi.Config) { c.WebhookGuard = webhooks.Guard{AllowPrivate: true} })
+	strict := newAPI(t) // the default: private destinations refused
+	id, key := e.customerWithKey("acme")
+	base := fmt.Sprintf("/api/v1/customers/%d/webhooks", id)
+	json := "application/json"
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer receiver.Close()
+
+	r := e.expect(e.do("POST", base, key, json, strings.NewReader(`{"url":"`+receiver.URL+`","format":"slack","min_severity":0.2}`)), 201, "create")
+	created := r.json(t)
+	secret, _ := created["secret"].(string)
+	if !strings.HasPrefix(secret, "whsec_") || created["format"] != "slack" || created["min_severity"] != 0.2 {
+		t.Fatalf("created = %s", r.body)
+	}
+	wid := int64(created["id"].(float64))
+	r = e.expect(e.do("GET", base, key, "", nil), 200, "list")
+	if strings.Contains(string(r.body), secret) || !strings.Contains(string(r.body), receiver.URL) {
+		t.Fatalf("list shows the secret or lacks the endpoint: %s", r.body)
+	}
+	for body, what := range map[string]string{
+		`{"url":"ftp://example.com/"}`:                    "scheme",
+		`{"url":"https://u:p@example.com/"}`:              "credentials",
+		`{"url":"https://example.com/","format":"x"}`:     "format",
+		`{"url":"https://example.com/","min_severity":2}`: "severity",
+	} {
+		e.expect(e.do("POST", base, key, json, strings.NewReader(body)), 422, what)
+	}
+	sid, skey := strict.customerWithKey("acme")
+	for _, url := range []string{"http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://localhost/x", "http://[::1]/"} {
+		r := strict.expect(strict.do("POST", fmt.Sprintf("/api/v1/customers/%d/webhooks", sid), skey, json, strings.NewReader(`{"url":"`+url+`"}`)), 422, "SSRF "+url)
+		if !strings.Contains(string(r.body), "private") {
+			t.Errorf("refusal of %s does not say why: %s", url, r.body)
+		}
+	}
+
+	r = e.expect(e.do("POST", fmt.Sprintf("%s/%d/rotate", base, wid), key, "", nil), 200, "rotate")
+	if rotated := r.json(t)["webhook"].(map[string]any)["secret"]; rotated == secret || !strings.HasPrefix(rotated.(string), "whsec_") {
+		t.Fatalf("rotate gave %v", rotated)
+	}
+	if r.json(t)["previous_secret_valid_until"] == nil {
+		t.Fatalf("rotation does not say how long the old secret stays valid: %s", r.body)
+	}
+	r = e.expect(e.do("POST", fmt.Sprintf("%s/%d/test", base, wid), key, "", nil), 202, "test delivery")
+	if r.json(t)["delivery_id"] == nil || r.json(t)["job_id"] == nil {
+		t.Fatalf("test = %s", r.body)
+	}
+	r = e.expect(e.do("GET", fmt.Sprintf("%s/%d/deliveries", base, wid), key, "", nil), 200, "deliveries")
+	if ds := r.json(t)["deliveries"].([]any); len(ds) != 1 || ds[0].(map[string]any)["status"] != "pending" {
+		t.Fatalf("deliveries = %s", r.body)
+	}
+	e.expect(e.do("GET", fmt.Sprintf("%s/%d/deliveries?limit=100000", base, wid), key, "", nil), 400, "limit")
+	r = e.expect(e.do("POST", fmt.Sprintf("%s/%d/disable", base, wid), key, "", nil), 200, "disable")
+	if r.json(t)["enabled"] != false {
+		t.Fatalf("disable = %s", r.body)
+	}
+	e.expect(e.do("POST", fmt.Sprintf("%s/%d/enable", base, wid), key, "", nil), 200, "enable")
+	e.expect(e.do("DELETE", fmt.Sprintf("%s/%d", base, wid), key, "", nil), 204, "delete")
+	e.expect(e.do("DELETE", fmt.Sprintf("%s/%d", base, wid), key, "", nil), 404, "delete again")
+	e.expect(e.do("POST", fmt.Sprintf("%s/x/rotate", base), key, "", nil), 404, "bad id")
+}
+
+func TestAlertLifecycleAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	base := fmt.Sprintf("/api/v1/customers/%d/alerts", id)
+	json := "application/json"
+	subject := `"payer":"Aetna","cpt_group":"E&M","drift_type":"DENIAL_RATE"`
+	e.expect(e.do("POST", base+"/ack", key, json, strings.NewReader(`{`+subject+`}`)), 404, "ack before any alert")
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO alert_subjects (customer_id, payer, cpt_group, drift_type, updated_by) VALUES ($1, 'Aetna', 'E&M', 'DENIAL_RATE', 'system')`, id); err != nil {
+		t.Fatal(err)
+	}
+	r := e.expect(e.do("POST", base+"/ack", key, json, strings.NewReader(`{`+subject+`,"note":"called the payer"}`)), 200, "ack")
+	if got := r.json(t); got["state"] != "acknowledged" || got["note"] != "called the payer" || !strings.HasPrefix(got["updated_by"].(string), "upk_") {
+		t.Fatalf("ack = %s, want acknowledged by the key's prefix", r.body)
+	}
+	e.expect(e.do("POST", base+"/snooze", key, json, strings.NewReader(`{`+subject+`}`)), 422, "snooze without a date")
+	e.expect(e.do("POST", base+"/snooze", key, json, strings.NewReader(`{`+subject+`,"until":"2001-01-01"}`)), 422, "snooze into the past")
+	e.expect(e.do("POST", base+"/snooze", key, json, strings.NewReader(`{`+subject+`,"until":"tomorrow"}`)), 422, "snooze bad date")
+	e.expect(e.do("POST", base+"/resolve", key, json, strings.NewReader(`{"payer":"Aetna","cpt_group":"E&M","drift_type":"NOPE"}`)), 422, "bad type")
+	e.expect(e.do("POST", base+"/resolve", adminKey, json, strings.NewReader(`{`+subject+`,"note":"`+strings.Repeat("x", 3000)+`"}`)), 422, "long note")
+	r = e.expect(e.do("POST", base+"/resolve", adminKey, json, strings.NewReader(`{`+subject+`}`)), 200, "resolve")
+	if r.json(t)["state"] != "resolved" || r.json(t)["updated_by"] != "admin" {
+		t.Fatalf("resolve = %s", r.body)
+	}
+	r = e.expect(e.do("GET", base, key, "", nil), 200, "list")
+	if as := r.json(t)["alerts"].([]any); len(as) != 1 || as[0].(map[string]any)["state"] != "resolved" {
+		t.Fatalf("alerts = %s", r.body)
+	}
+	var changes int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM alert_subject_changes WHERE customer_id = $1`, id).Scan(&changes); err != nil || changes != 2 {
+		t.Fatalf("%d changes recorded (%v), want 2", changes, err)
+	}
+}
