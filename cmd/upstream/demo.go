@@ -10,11 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/demo"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -22,6 +26,7 @@ import (
 type DemoCmd struct {
 	Seed    uint64        `default:"42" help:"Seed of the synthetic data."`
 	Timeout time.Duration `default:"5m" help:"How long to wait for the drift job."`
+	Webhook string        `help:"Also deliver the alerts to this URL as a signed webhook (a local receiver is allowed) and show the delivery."`
 }
 
 // Run resets the demo customer, uploads six months of synthetic claims
@@ -55,6 +60,15 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Printf("Loaded %d payer and %d CPT group mappings.\n", *counts.Payers, *counts.CPTGroups)
+	if c.Webhook != "" {
+		// The user named this receiver: a local one is fine here.
+		ep, err := webhooks.CreateEndpoint(ctx, q, webhooks.Guard{AllowPrivate: true}, cust.ID, webhooks.EndpointSpec{URL: c.Webhook})
+		if err != nil {
+			return fmt.Errorf("--webhook %s: %w", c.Webhook, err)
+		}
+		e.cli.AllowPrivateWebhooks = true
+		fmt.Printf("Webhook endpoint %d: %s, signing secret %s\n", ep.ID, ep.URL, ep.Secret)
+	}
 
 	client, err := e.riverClient(pool, nil)
 	if err != nil {
@@ -76,7 +90,8 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	// The demo prints its own story; workers log only warnings unless asked.
 	quiet := *e
 	quiet.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
-	states, err := quiet.workUntilFinalized(ctx, pool, jobs.Workers{jobs.QueueDrift: 2}, c.Timeout, *up.JobID)
+	workers := jobs.Workers{jobs.QueueDrift: 2, jobs.QueueWebhooks: 2}
+	states, err := quiet.workUntilFinalized(ctx, pool, workers, c.Timeout, *up.JobID)
 	if err != nil {
 		return err
 	}
@@ -87,6 +102,11 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	fmt.Println()
 	if err := printRun(run, runOutput{}); err != nil {
 		return err
+	}
+	if c.Webhook != "" {
+		if err := quiet.showDemoDelivery(ctx, pool, workers, c.Timeout, run.ReportRun.ID); err != nil {
+			return err
+		}
 	}
 	fmt.Printf(`
 Planted %[2]d days ago: UnitedHealthcare imaging denials up, Humana surgery
@@ -103,5 +123,34 @@ In the browser, with charts and River UI:
   UPSTREAM_ADMIN_KEY=pick-a-long-secret-key go run ./cmd/upstream serve
   then open http://127.0.0.1:8080/ and log in with that key.
 `, cust.Name, demo.ChangeDays)
+	return nil
+}
+
+// showDemoDelivery works the run's webhook deliveries to the end and says
+// how each went.
+func (e *env) showDemoDelivery(ctx context.Context, pool *pgxpool.Pool, workers jobs.Workers, timeout time.Duration, runID int64) error {
+	rows, err := pool.Query(ctx, `SELECT j.id FROM river_job j JOIN webhook_deliveries d ON d.id = (j.args->>'delivery_id')::bigint
+		WHERE j.kind = $1 AND d.report_run_id = $2`, jobs.WebhookDeliveryArgs{}.Kind(), runID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		fmt.Println("\nNo webhook delivery: this run has no deliverable alert.")
+		return nil
+	}
+	states, err := e.workUntilFinalized(ctx, pool, workers, timeout, ids...)
+	if err != nil {
+		return fmt.Errorf("webhook delivery still retrying (see `upstream webhook deliveries`): %w", err)
+	}
+	var status string
+	var attempts int
+	if err := pool.QueryRow(ctx, `SELECT status, attempts FROM webhook_deliveries WHERE report_run_id = $1`, runID).Scan(&status, &attempts); err != nil {
+		return err
+	}
+	fmt.Printf("\nWebhook delivery: %s after %d attempt(s) (job %s).\n", status, attempts, states[0])
 	return nil
 }

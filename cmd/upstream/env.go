@@ -18,6 +18,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -124,7 +125,8 @@ func dbAddress(host string, port uint16, database string) string {
 // insert only). River's own logs are kept to warnings
 // unless debugging: they describe River, not upstream's work.
 func (e *env) riverClient(pool *pgxpool.Pool, workers jobs.Workers, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
-	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger}, workers)
+	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger, PublicURL: e.cli.PublicURL,
+		Sender: webhooks.NewSender(e.webhookGuard(), jobs.WebhookTimeout)}, workers)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
 	for _, f := range configure {
 		f(cfg)
@@ -164,6 +166,11 @@ func (e *env) workUntilFinalized(ctx context.Context, pool *pgxpool.Pool, worker
 		}
 	}
 	return states, nil
+}
+
+// webhookGuard is the destination policy of webhook endpoints.
+func (e *env) webhookGuard() webhooks.Guard {
+	return webhooks.Guard{AllowPrivate: e.cli.AllowPrivateWebhooks}
 }
 
 // riverConfig lets callers of riverClient adjust River's configuration.

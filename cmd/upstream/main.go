@@ -24,6 +24,9 @@ type CLI struct {
 	PGData      string     `name:"pgdata" env:"UPSTREAM_PGDATA" help:"Data directory of the private cluster (default: /var/lib/upstream/pgdata as root, else ~/.local/share/upstream/pgdata)."`
 	PGPort      int        `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
 	LogLevel    slog.Level `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
+	// Webhook delivery happens in any process that works jobs.
+	AllowPrivateWebhooks bool   `name:"allow-private-webhooks" env:"UPSTREAM_ALLOW_PRIVATE_WEBHOOKS" help:"Allow webhook endpoints on loopback, private and link-local addresses (tests, on-premise receivers). Refused by default."`
+	PublicURL            string `name:"public-url" env:"UPSTREAM_PUBLIC_URL" help:"Base URL of the drift page, for links in notifications (e.g. https://upstream.example.com)."`
 
 	Demo     DemoCmd     `cmd:"" help:"Create a demo customer with synthetic claims and planted drift, run the pipeline, print the drift table."`
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the schema (River's and upstream's migrations) idempotently."`
@@ -37,6 +40,8 @@ type CLI struct {
 	Worker   WorkerCmd   `cmd:"" help:"Work jobs (drift computations) until SIGINT/SIGTERM; run several to scale out."`
 	Weekly   WeeklyCmd   `cmd:"" help:"Run the weekly fan-out now, exactly as the schedule would."`
 	Jobs     JobsCmd     `cmd:"" help:"Show River job counts; 'jobs wait' waits for the queue to drain."`
+	Webhook  WebhookCmd  `cmd:"" help:"Manage a customer's webhook endpoints and see their deliveries."`
+	Alerts   AlertsCmd   `cmd:"" help:"List and acknowledge, snooze or resolve a customer's alerts."`
 }
 
 // env carries what every command needs.

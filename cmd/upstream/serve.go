@@ -18,6 +18,7 @@ import (
 // WorkOpts configure job processing, shared by serve and worker.
 type WorkOpts struct {
 	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"4" help:"Concurrent drift computations in this process."`
+	WebhookWorkers  int           `name:"webhook-workers" env:"UPSTREAM_WEBHOOK_WORKERS" default:"4" help:"Concurrent webhook deliveries in this process (their own queue: a slow endpoint never holds a drift worker)."`
 	JobTimeout      time.Duration `name:"job-timeout" env:"UPSTREAM_JOB_TIMEOUT" default:"10m" help:"Longest a drift job may run before it is cancelled and retried."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"UPSTREAM_SHUTDOWN_TIMEOUT" default:"30s" help:"How long running jobs may finish after SIGINT/SIGTERM before they are cancelled (and retried elsewhere)."`
 }
@@ -27,6 +28,8 @@ func (o WorkOpts) Validate() error {
 	switch {
 	case o.DriftWorkers < 1:
 		return fmt.Errorf("--drift-workers (UPSTREAM_DRIFT_WORKERS) must be at least 1, got %d", o.DriftWorkers)
+	case o.WebhookWorkers < 1 || o.WebhookWorkers > 100:
+		return fmt.Errorf("--webhook-workers (UPSTREAM_WEBHOOK_WORKERS) must be from 1 to 100, got %d", o.WebhookWorkers)
 	case o.JobTimeout < time.Second:
 		return fmt.Errorf("--job-timeout (UPSTREAM_JOB_TIMEOUT) must be at least 1s, got %s", o.JobTimeout)
 	case o.ShutdownTimeout < 0:
@@ -36,7 +39,9 @@ func (o WorkOpts) Validate() error {
 }
 
 // workers is how many jobs of each queue the process works at once.
-func (o WorkOpts) workers() jobs.Workers { return jobs.Workers{jobs.QueueDrift: o.DriftWorkers} }
+func (o WorkOpts) workers() jobs.Workers {
+	return jobs.Workers{jobs.QueueDrift: o.DriftWorkers, jobs.QueueWebhooks: o.WebhookWorkers}
+}
 
 // poolSize is the connections a process needs: one per worker of every
 // queue, five for River (the notifier's LISTEN connection, fetches, leader
@@ -100,7 +105,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey,
-		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout})
+		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout, WebhookGuard: e.webhookGuard()})
 	if err != nil {
 		return err
 	}
