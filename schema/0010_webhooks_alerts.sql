@@ -99,7 +99,17 @@ CREATE INDEX alert_subject_changes_subject_idx ON alert_subject_changes (custome
 
 ALTER TABLE drift_events ADD COLUMN suppressed boolean NOT NULL DEFAULT false;
 
+-- Drift page sessions, server-side (scs postgresstore's table): they
+-- expire, and logging out deletes them.
+CREATE TABLE sessions (
+    token  text PRIMARY KEY,
+    data   bytea NOT NULL,
+    expiry timestamptz NOT NULL
+);
+CREATE INDEX sessions_expiry_idx ON sessions (expiry);
+
 -- +goose Down
+DROP TABLE sessions;
 ALTER TABLE drift_events DROP COLUMN suppressed;
 DROP TABLE alert_subject_changes;
 DROP TABLE alert_subjects;

@@ -163,6 +163,12 @@ type ReportRun struct {
 	SkippedGroups    []byte
 }
 
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
 type Upload struct {
 	ID               int64
 	CustomerID       int64

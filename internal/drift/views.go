@@ -69,6 +69,9 @@ type EventView struct {
 	CurrentSampleSize  int     `json:"current_sample_size"`
 	SeedRule           bool    `json:"seed_rule"`
 	Alert              bool    `json:"alert"`
+	// Suppressed alerts were not delivered: their subject was acknowledged
+	// or snoozed.
+	Suppressed bool `json:"suppressed"`
 	// The evidence (null when the group had no claims decided in a window):
 	// how it was compared, the compared values and sizes, p- and q-value,
 	// and the 95% interval of the change.
@@ -144,7 +147,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			BaselineStart: e.BaselineStart.Format(time.DateOnly), BaselineEnd: e.BaselineEnd.Format(time.DateOnly),
 			CurrentStart: e.CurrentStart.Format(time.DateOnly), CurrentEnd: e.CurrentEnd.Format(time.DateOnly),
 			BaselineSampleSize: int(e.BaselineSampleSize), CurrentSampleSize: int(e.CurrentSampleSize),
-			SeedRule: e.SeedRule, Alert: e.Alert, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
+			SeedRule: e.SeedRule, Alert: e.Alert, Suppressed: e.Suppressed, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
 			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
 			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize,
 		}

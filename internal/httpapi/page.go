@@ -1,20 +1,26 @@
 package httpapi
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"math"
 	"net/http"
 	"strconv"
 
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"github.com/alexedwards/scs/postgresstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/stdlib"
+	alertsdomain "github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"time"
 )
 
 //go:embed templates/*.html
@@ -24,6 +30,10 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"value": drift.FormatValue,
 	"delta": drift.FormatDelta,
 	"num":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	// subjectForm is what an alert's action forms carry.
+	"subjectForm": func(row eventRow, csrf string, run int64) map[string]any {
+		return map[string]any{"CSRF": csrf, "Payer": row.Payer, "CPTGroup": row.CPTGroup, "DriftType": row.DriftType, "Run": run}
+	},
 	"q": func(q *float64) string {
 		if q == nil {
 			return "-"
@@ -32,38 +42,87 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 }).ParseFS(templateFS, "templates/*.html"))
 
-const sessionCookie = "upstream_session"
-
-// sessionToken is what the login cookie holds: derived from the admin key,
-// never the key itself, and invalid as soon as the key changes.
-func (s *Server) sessionToken() string {
-	mac := hmac.New(sha256.New, []byte(s.cfg.AdminKey))
-	mac.Write([]byte("upstream drift page session v1"))
-	return hex.EncodeToString(mac.Sum(nil))
+// viewer is who a page session belongs to: the admin, or one customer.
+type viewer struct {
+	admin      bool
+	customerID int64
+	keyPrefix  string
 }
 
-func (s *Server) pageAuthorized(r *http.Request) bool {
-	if s.cfg.AdminKey == "" {
-		return false
+func (v viewer) actor() string { return principal{admin: v.admin, keyPrefix: v.keyPrefix}.actor() }
+
+// mayView reports whether the viewer may see a customer's pages.
+func (v viewer) mayView(customerID int64) bool { return v.admin || v.customerID == customerID }
+
+// newSessions keeps page sessions in the database: they expire (12 hours,
+// or 2 idle), logging out deletes them, and a new login gets a new token.
+func newSessions(cfg Config) *scs.SessionManager {
+	sm := scs.New()
+	// No cleanup goroutine of the store's: Start runs one bound to the
+	// server's context.
+	sm.Store = postgresstore.NewWithCleanupInterval(stdlib.OpenDBFromPool(cfg.Pool), 0)
+	sm.Lifetime = 12 * time.Hour
+	sm.IdleTimeout = 2 * time.Hour
+	sm.Cookie.Name = "upstream_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteStrictMode
+	sm.Cookie.Secure = cfg.SecureCookies
+	return sm
+}
+
+// cleanSessions deletes expired sessions until ctx ends.
+func (s *Server) cleanSessions(ctx context.Context) {
+	ticker := time.NewTicker(30 * time.Minute)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if _, err := s.cfg.Pool.Exec(ctx, `DELETE FROM sessions WHERE expiry < now()`); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.WarnContext(ctx, "delete expired sessions", "error", err)
+			}
+		}
 	}
+}
+
+// viewerOf returns the request's viewer: the admin key as a Bearer token
+// (scripts), else the session's.
+func (s *Server) viewerOf(r *http.Request) (viewer, bool) {
 	if s.isAdmin(r) {
-		return true
+		return viewer{admin: true}, true
 	}
-	c, err := r.Cookie(sessionCookie)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.sessionToken())) == 1
+	ctx := r.Context()
+	if s.sessions.GetBool(ctx, "admin") {
+		return viewer{admin: true}, true
+	}
+	if id := s.sessions.GetInt64(ctx, "customer_id"); id != 0 {
+		return viewer{customerID: id, keyPrefix: s.sessions.GetString(ctx, "key_prefix")}, true
+	}
+	return viewer{}, false
 }
 
 func (s *Server) routesPage() {
-	s.mux.HandleFunc("GET /login", s.loginForm)
-	s.mux.HandleFunc("POST /login", s.login)
-	s.mux.HandleFunc("POST /logout", s.logout)
-	s.mux.HandleFunc("GET /{$}", s.requirePage(s.customersPage))
-	s.mux.HandleFunc("GET /customers/{id}", s.requirePage(s.customerPage))
+	page := func(h http.HandlerFunc) http.Handler { return s.sessions.LoadAndSave(s.frameDenied(h)) }
+	s.mux.Handle("GET /login", page(s.loginForm))
+	s.mux.Handle("POST /login", page(s.login))
+	s.mux.Handle("POST /logout", page(s.requirePage(s.checkCSRF(s.logout))))
+	s.mux.Handle("GET /{$}", page(s.requirePage(s.customersPage)))
+	s.mux.Handle("GET /customers/{id}", page(s.requirePage(s.customerPage)))
+	s.mux.Handle("POST /customers/{id}/alerts/{action}", page(s.requirePage(s.checkCSRF(s.alertAction))))
+}
+
+// frameDenied forbids framing the page anywhere (clickjacking).
+func (s *Server) frameDenied(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		next(w, r)
+	}
 }
 
 func (s *Server) requirePage(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.pageAuthorized(r) {
+		if _, ok := s.viewerOf(r); !ok {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
@@ -71,9 +130,39 @@ func (s *Server) requirePage(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+// csrfToken returns the session's form token, creating it.
+func (s *Server) csrfToken(r *http.Request) string {
+	token := s.sessions.GetString(r.Context(), "csrf")
+	if token == "" {
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw) // crypto/rand does not fail
+		token = base64.RawURLEncoding.EncodeToString(raw)
+		s.sessions.Put(r.Context(), "csrf", token)
+	}
+	return token
+}
+
+// checkCSRF requires the session's token in the form: SameSite=Strict
+// cookies already keep other sites out, the token also keeps out a form
+// injected into a page of this origin's.
+func (s *Server) checkCSRF(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		want := s.sessions.GetString(r.Context(), "csrf")
+		if want == "" || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(want)) != 1 {
+			s.pageError(w, r, http.StatusForbidden, "This form has expired or did not come from this page: reload the page and try again.")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	if _, ok := s.viewerOf(r); ok {
+		data["CSRF"] = s.csrfToken(r)
+	}
 	w.WriteHeader(status)
 	if err := pageTemplates.ExecuteTemplate(w, name, data); err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "render page", "page", name, "error", err)
@@ -81,33 +170,63 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "login.html", map[string]any{"Disabled": s.cfg.AdminKey == ""})
+	s.render(w, r, http.StatusOK, "login.html", map[string]any{})
 }
 
+// login takes the admin key or a customer API key; the session remembers
+// who, never the key.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	key := r.PostFormValue("admin_key")
-	if s.cfg.AdminKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminKey)) != 1 {
-		s.render(w, r, http.StatusUnauthorized, "login.html", map[string]any{"Failed": true, "Disabled": s.cfg.AdminKey == ""})
+	key := r.PostFormValue("key")
+	v, ok := viewer{}, false
+	if s.cfg.AdminKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminKey)) == 1 {
+		v, ok = viewer{admin: true}, true
+	} else if id, err := customers.CustomerForAPIKey(r.Context(), db.New(s.cfg.Pool), key); err == nil {
+		v, ok = viewer{customerID: id, keyPrefix: customers.KeyPrefix(key)}, true
+	} else if !errors.Is(err, customers.ErrInvalidAPIKey) {
+		s.internalError(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.sessionToken(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	if !ok {
+		s.render(w, r, http.StatusUnauthorized, "login.html", map[string]any{"Failed": true})
+		return
+	}
+	// A new token on login: a session fixed before it is worth nothing.
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), "admin", v.admin)
+	s.sessions.Put(r.Context(), "customer_id", v.customerID)
+	s.sessions.Put(r.Context(), "key_prefix", v.keyPrefix)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// logout deletes the session from the database: its cookie is worthless.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// pageError renders an error as a page, not JSON.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	s.render(w, r, status, "error.html", map[string]any{"Title": http.StatusText(status), "Status": status, "Message": message})
+}
+
 func (s *Server) customersPage(w http.ResponseWriter, r *http.Request) {
+	if v, _ := s.viewerOf(r); !v.admin {
+		http.Redirect(w, r, fmt.Sprintf("/customers/%d", v.customerID), http.StatusSeeOther)
+		return
+	}
 	rows, err := db.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "customers.html", map[string]any{"Customers": rows})
+	s.render(w, r, http.StatusOK, "customers.html", map[string]any{"Title": "Customers", "Customers": rows})
 }
 
 // chart is an inline SVG comparing baseline and current for one event.
@@ -138,6 +257,8 @@ type eventRow struct {
 	Baseline, Current, Change string
 	BaselineSize, CurrentSize int
 	Worse                     bool // more denials or slower decisions
+	// Subject is the alert's lifecycle (alerts only).
+	Subject *alertsdomain.SubjectView
 }
 
 func newEventRow(e drift.EventView) eventRow {
@@ -153,13 +274,14 @@ func newEventRow(e drift.EventView) eventRow {
 func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		http.NotFound(w, r)
+		s.pageError(w, r, http.StatusNotFound, "Not found.")
 		return
 	}
 	q := db.New(s.cfg.Pool)
+	v, _ := s.viewerOf(r)
 	cust, err := customers.ByID(r.Context(), q, id)
-	if errors.Is(err, customers.ErrNotFound) {
-		http.NotFound(w, r)
+	if errors.Is(err, customers.ErrNotFound) || (err == nil && !v.mayView(id)) {
+		s.pageError(w, r, http.StatusNotFound, "Not found.")
 		return
 	}
 	if err != nil {
@@ -174,15 +296,15 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	var runID int64 // 0: the latest successful run
 	if v := r.URL.Query().Get("run"); v != "" {
 		if runID, err = strconv.ParseInt(v, 10, 64); err != nil || runID < 1 {
-			http.NotFound(w, r)
+			s.pageError(w, r, http.StatusNotFound, "Not found.")
 			return
 		}
 	}
-	data := map[string]any{"Customer": cust, "Runs": drift.ViewRuns(runs)}
+	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs)}
 	selected, err := drift.LoadRun(r.Context(), q, id, runID)
 	switch {
 	case errors.Is(err, drift.ErrRunNotFound):
-		http.NotFound(w, r)
+		s.pageError(w, r, http.StatusNotFound, "Not found.")
 		return
 	case errors.Is(err, drift.ErrNoSuccessfulRun):
 	case err != nil:
@@ -197,9 +319,66 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 			}
 			return out
 		}
+		subjects, err := alertsdomain.List(r.Context(), q, id)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		states := map[alertsdomain.Subject]alertsdomain.SubjectView{}
+		for _, sub := range subjects {
+			states[sub.Subject] = sub
+		}
+		alertRows := rows(alerts)
+		for i := range alertRows {
+			a := alertRows[i]
+			if sub, ok := states[alertsdomain.Subject{Payer: a.Payer, CPTGroup: a.CPTGroup, DriftType: a.DriftType}]; ok {
+				alertRows[i].Subject = &sub
+			}
+		}
 		data["Selected"] = selected.ReportRun
-		data["Alerts"] = rows(alerts)
+		data["Alerts"] = alertRows
+		data["SnoozeDefault"] = time.Now().UTC().AddDate(0, 0, 14).Format(time.DateOnly)
 		data["Events"] = rows(others)
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
+}
+
+// alertAction acknowledges, snoozes or resolves an alert's subject from the
+// page's buttons, as the viewer.
+func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	v, _ := s.viewerOf(r)
+	if err != nil || !v.mayView(id) {
+		s.pageError(w, r, http.StatusNotFound, "Not found.")
+		return
+	}
+	to := map[string]alertsdomain.State{"ack": alertsdomain.Acknowledged, "snooze": alertsdomain.Snoozed, "resolve": alertsdomain.Resolved}[r.PathValue("action")]
+	typ, err := drift.ParseType(r.PostFormValue("drift_type"))
+	if to == "" || err != nil {
+		s.pageError(w, r, http.StatusBadRequest, "Unknown action or drift type.")
+		return
+	}
+	change := alertsdomain.Change{To: to, Note: r.PostFormValue("note"), Actor: v.actor()}
+	if until := r.PostFormValue("until"); until != "" {
+		if change.Until, err = time.Parse(time.DateOnly, until); err != nil {
+			s.pageError(w, r, http.StatusUnprocessableEntity, "The snooze date must be YYYY-MM-DD.")
+			return
+		}
+	}
+	subject := alertsdomain.Subject{Payer: r.PostFormValue("payer"), CPTGroup: r.PostFormValue("cpt_group"), DriftType: typ}
+	_, err = alertsdomain.Update(r.Context(), s.cfg.Pool, id, subject, change, time.Now())
+	switch {
+	case errors.Is(err, alertsdomain.ErrSubjectNotFound):
+		s.pageError(w, r, http.StatusNotFound, "No alert for this payer, CPT group and drift type.")
+	case errors.As(err, new(*alertsdomain.ChangeError)):
+		s.pageError(w, r, http.StatusUnprocessableEntity, err.Error())
+	case err != nil:
+		s.internalError(w, r, err)
+	default:
+		back := fmt.Sprintf("/customers/%d", id)
+		if run, err := strconv.ParseInt(r.PostFormValue("run"), 10, 64); err == nil && run > 0 {
+			back += fmt.Sprintf("?run=%d", run)
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
+	}
 }

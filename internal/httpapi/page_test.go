@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,10 +41,10 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 		return resp.StatusCode, readAll(t, resp)
 	}
 	// Not logged in: the login form.
-	if status, body := get("/"); status != 200 || !strings.Contains(body, `name="admin_key"`) {
+	if status, body := get("/"); status != 200 || !strings.Contains(body, `name="key"`) {
 		t.Fatalf("anonymous / = %d, want the login form:\n%s", status, body)
 	}
-	resp, err := client.PostForm(e.url+"/login", url.Values{"admin_key": {"wrong"}})
+	resp, err := client.PostForm(e.url+"/login", url.Values{"key": {"wrong"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("wrong admin key: %d, want 401", resp.StatusCode)
 	}
-	resp, err = client.PostForm(e.url+"/login", url.Values{"admin_key": {adminKey}})
+	resp, err = client.PostForm(e.url+"/login", url.Values{"key": {adminKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,4 +122,123 @@ func readAll(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// pageClient is a browser: a cookie jar, and no automatic redirects so
+// tests see where the page sends it.
+type pageClient struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+func newPageClient(t *testing.T, base string) *pageClient {
+	jar, _ := cookiejar.New(nil)
+	return &pageClient{t: t, base: base, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *pageClient) get(path string) (int, http.Header, string) {
+	c.t.Helper()
+	resp, err := c.client.Get(c.base + path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header, readAll(c.t, resp)
+}
+
+func (c *pageClient) post(path string, form url.Values) (int, http.Header, string) {
+	c.t.Helper()
+	resp, err := c.client.PostForm(c.base+path, form)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header, readAll(c.t, resp)
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *pageClient) csrf(body string) string {
+	c.t.Helper()
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		c.t.Fatalf("no CSRF token on the page:\n%s", body)
+	}
+	return m[1]
+}
+
+// A customer key logs in to its own customer only and can act on its
+// alerts with a CSRF token; sessions live server-side, so logging out
+// makes the old cookie worthless.
+func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	acme, acmeKey := e.customerWithKey("acme")
+	globex, _ := e.customerWithKey("globex")
+	run := testfactory.ReportRun(t, e.pool, acme, nil, drift.Event{Payer: "Aetna", CPTGroup: "E&M", Type: drift.TypeDenialRate,
+		BaselineValue: 0.1, CurrentValue: 0.4, Severity: 0.6, Confidence: 1, BaselineSampleSize: 100, CurrentSampleSize: 80, SeedRule: true, Alert: true,
+		Evidence: &drift.Evidence{Method: drift.MethodDenialRate, P: 1e-5, Q: 1e-4}})
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO alert_subjects (customer_id, payer, cpt_group, drift_type, updated_by, last_alert_run_id)
+		VALUES ($1, 'Aetna', 'E&M', 'DENIAL_RATE', 'system', $2)`, acme, run.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	c := newPageClient(t, e.url)
+	if status, _, _ := c.post("/login", url.Values{"key": {acmeKey}}); status != http.StatusSeeOther {
+		t.Fatalf("customer login = %d, want 303", status)
+	}
+	if status, h, _ := c.get("/"); status != http.StatusSeeOther || h.Get("Location") != fmt.Sprintf("/customers/%d", acme) {
+		t.Fatalf("/ for a customer = %d to %q, want its own page", status, h.Get("Location"))
+	}
+	status, h, body := c.get(fmt.Sprintf("/customers/%d", acme))
+	if status != 200 || !strings.Contains(body, "Acknowledge") || h.Get("X-Frame-Options") != "DENY" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("own page = %d (frame headers %q, %q):\n%s", status, h.Get("X-Frame-Options"), h.Get("Content-Security-Policy"), body)
+	}
+	if status, h, body := c.get(fmt.Sprintf("/customers/%d", globex)); status != 404 || !strings.Contains(h.Get("Content-Type"), "text/html") || strings.Contains(body, "globex") {
+		t.Fatalf("another customer's page = %d %q, want an HTML 404 that does not name it", status, h.Get("Content-Type"))
+	}
+	token := c.csrf(body)
+	form := url.Values{"payer": {"Aetna"}, "cpt_group": {"E&M"}, "drift_type": {"DENIAL_RATE"}, "note": {"called them"}, "run": {fmt.Sprint(run.ID)}}
+	if status, _, _ := c.post(fmt.Sprintf("/customers/%d/alerts/ack", acme), form); status != http.StatusForbidden {
+		t.Fatalf("ack without the CSRF token = %d, want 403", status)
+	}
+	form.Set("csrf", token)
+	if status, _, _ := c.post(fmt.Sprintf("/customers/%d/alerts/ack", globex), form); status != 404 {
+		t.Fatalf("ack on another customer = %d, want 404", status)
+	}
+	if status, h, _ := c.post(fmt.Sprintf("/customers/%d/alerts/ack", acme), form); status != http.StatusSeeOther || !strings.Contains(h.Get("Location"), fmt.Sprint(run.ID)) {
+		t.Fatalf("ack = %d to %q, want back to the run", status, h.Get("Location"))
+	}
+	var state, by string
+	if err := e.pool.QueryRow(context.Background(), `SELECT state, updated_by FROM alert_subjects WHERE customer_id = $1`, acme).Scan(&state, &by); err != nil ||
+		state != "acknowledged" || !strings.HasPrefix(by, "upk_") || !strings.Contains(acmeKey, by) {
+		t.Fatalf("subject %s by %s (%v), want acknowledged by the key's prefix", state, by, err)
+	}
+	if _, _, body := c.get(fmt.Sprintf("/customers/%d", acme)); !strings.Contains(body, "acknowledged by upk_") {
+		t.Fatalf("page does not show the acknowledgement:\n%s", body)
+	}
+
+	// Log out: the session is deleted, so replaying its cookie gets the login.
+	cookies := c.client.Jar.Cookies(mustURL(t, e.url))
+	if status, _, _ := c.post("/logout", url.Values{"csrf": {token}}); status != http.StatusSeeOther {
+		t.Fatalf("logout = %d", status)
+	}
+	replay, _ := http.NewRequest("GET", e.url+fmt.Sprintf("/customers/%d", acme), nil)
+	for _, ck := range cookies {
+		replay.AddCookie(ck)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("the logged-out session's cookie still works: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var sessions int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM sessions`).Scan(&sessions); err != nil || sessions != 0 {
+		t.Fatalf("%d sessions left after logout (%v)", sessions, err)
+	}
 }

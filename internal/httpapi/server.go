@@ -17,6 +17,8 @@ import (
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
@@ -34,13 +36,17 @@ type Config struct {
 	UploadTimeout time.Duration
 	// WebhookGuard decides which webhook URLs may be registered.
 	WebhookGuard webhooks.Guard
+	// SecureCookies marks the page's session cookie Secure (serve behind
+	// HTTPS).
+	SecureCookies bool
 }
 
 // Server is upstream's HTTP server.
 type Server struct {
-	cfg     Config
-	mux     *http.ServeMux
-	riverUI *riverui.Handler
+	cfg      Config
+	mux      *http.ServeMux
+	riverUI  *riverui.Handler
+	sessions *scs.SessionManager
 }
 
 // New builds the server's routes.
@@ -51,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = 30 * time.Minute
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg)}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -75,8 +81,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start starts background services (River UI's).
+// Start starts background services (River UI's, expired session cleanup)
+// until ctx ends.
 func (s *Server) Start(ctx context.Context) error {
+	go s.cleanSessions(ctx)
 	if s.riverUI != nil {
 		if err := s.riverUI.Start(ctx); err != nil {
 			return fmt.Errorf("start River UI: %w", err)
