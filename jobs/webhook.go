@@ -19,7 +19,7 @@ import (
 // WebhookDeliveryArgs delivers one stored message to its endpoint. It is
 // inserted in the transaction that creates the delivery, unique per
 // delivery, and retried with River's backoff for days (MaxAttempts 20:
-// about 5.7 days of attempts).
+// about 6 days of attempts; TestWebhookRetriesSpanMoreThanADay).
 type WebhookDeliveryArgs struct {
 	DeliveryID int64 `json:"delivery_id" river:"unique"`
 }

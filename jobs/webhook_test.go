@@ -331,3 +331,23 @@ func TestDisabledEndpointCancelsItsDeliveries(t *testing.T) {
 		t.Fatalf("job %s, %d requests received; want cancelled, nothing sent, no delivery for the disabled endpoint's alert", state, len(rcv.received()))
 	}
 }
+
+// River's default retry policy spreads a delivery's 20 attempts over more
+// than a day, as the delivery contract asks.
+func TestWebhookRetriesSpanMoreThanADay(t *testing.T) {
+	t.Parallel()
+	opts := jobs.WebhookDeliveryArgs{}.InsertOpts()
+	policy := &river.DefaultClientRetryPolicy{}
+	var total time.Duration
+	now := time.Now()
+	var failed rivertype.JobRow // the policy counts the errors recorded so far
+	for attempt := 1; attempt < opts.MaxAttempts; attempt++ {
+		failed.Attempt = attempt
+		total += policy.NextRetry(&failed).Sub(now)
+		failed.Errors = append(failed.Errors, rivertype.AttemptError{Attempt: attempt})
+	}
+	if total < 24*time.Hour {
+		t.Fatalf("%d attempts span %s, want more than 24h", opts.MaxAttempts, total)
+	}
+	t.Logf("%d attempts span %s", opts.MaxAttempts, total.Round(time.Hour))
+}

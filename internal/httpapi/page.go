@@ -20,6 +20,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"time"
 )
 
@@ -340,6 +341,25 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		data["SnoozeDefault"] = time.Now().UTC().AddDate(0, 0, 14).Format(time.DateOnly)
 		data["Events"] = rows(others)
 	}
+	endpoints, err := q.WebhookEndpointListByCustomer(r.Context(), id)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	type endpointRow struct {
+		webhooks.EndpointView
+		Deliveries []webhooks.DeliveryView
+	}
+	var hooks []endpointRow
+	for _, ep := range endpoints {
+		deliveries, err := webhooks.ListDeliveries(r.Context(), q, id, ep.ID, 5)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		hooks = append(hooks, endpointRow{EndpointView: webhooks.ViewEndpoint(ep), Deliveries: deliveries})
+	}
+	data["Webhooks"] = hooks
 	s.render(w, r, http.StatusOK, "customer.html", data)
 }
 

@@ -185,6 +185,13 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := e.pool.Exec(context.Background(), `
+		WITH ep AS (INSERT INTO webhook_endpoints (customer_id, url, secret) VALUES ($1, 'https://hooks.example.com/acme', 'whsec_AAAA') RETURNING id),
+		     d AS (INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, message_id, payload, attempts)
+		           SELECT $1, id, $2, 'msg_page_test', '{}', 1 FROM ep RETURNING id)
+		INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, error) SELECT id, 503, 42, NULL FROM d`, acme, run.ID); err != nil {
+		t.Fatal(err)
+	}
 	c := newPageClient(t, e.url)
 	if status, _, _ := c.post("/login", url.Values{"key": {acmeKey}}); status != http.StatusSeeOther {
 		t.Fatalf("customer login = %d, want 303", status)
@@ -193,6 +200,9 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 		t.Fatalf("/ for a customer = %d to %q, want its own page", status, h.Get("Location"))
 	}
 	status, h, body := c.get(fmt.Sprintf("/customers/%d", acme))
+	if !regexp.MustCompile(`msg_page_test, run #\d+</td><td>pending</td>\s*<td>[0-9: -]+ 503 42 ms`).MatchString(body) {
+		t.Fatalf("the page does not show the delivery and its attempt:\n%s", body)
+	}
 	if status != 200 || !strings.Contains(body, "Acknowledge") || h.Get("X-Frame-Options") != "DENY" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Fatalf("own page = %d (frame headers %q, %q):\n%s", status, h.Get("X-Frame-Options"), h.Get("Content-Security-Policy"), body)
 	}
