@@ -1,9 +1,6 @@
 -- name: CustomerCreate :one
 INSERT INTO customers (name) VALUES (@name) RETURNING *;
 
--- name: CustomerGetByName :one
-SELECT * FROM customers WHERE name = @name;
-
 -- name: CustomerGetByID :one
 SELECT * FROM customers WHERE id = @id;
 
@@ -42,3 +39,11 @@ LEFT JOIN LATERAL (
     SELECT * FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
 ORDER BY c.name;
+
+-- name: CustomerGetByNameFold :many
+-- Case-insensitive lookup; an exact match first when names differ only in
+-- case.
+SELECT * FROM customers WHERE lower(name) = lower(@name) ORDER BY (name = @name) DESC, id LIMIT 2;
+
+-- name: CustomerListNames :many
+SELECT name FROM customers ORDER BY name LIMIT @max_rows;

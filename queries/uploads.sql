@@ -33,3 +33,20 @@ SELECT min_submitted_date FROM uploads
 WHERE customer_id = @customer_id AND min_submitted_date IS NOT NULL
 ORDER BY min_submitted_date
 LIMIT 1;
+
+-- name: UploadListByCustomer :many
+-- Newest first; keyset pagination on id.
+SELECT * FROM uploads
+WHERE customer_id = @customer_id
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: UploadGetForDelete :one
+-- Locked, so two deletions of one upload take turns and the second finds
+-- nothing.
+SELECT * FROM uploads WHERE customer_id = @customer_id AND id = @id FOR UPDATE;
+
+-- name: UploadDelete :exec
+-- Its claims go with it (ON DELETE CASCADE).
+DELETE FROM uploads WHERE customer_id = @customer_id AND id = @id;

@@ -23,8 +23,10 @@ CREATE TABLE claim_stats (
     decided_denied   bigint   NOT NULL,
     decided_days     bigint[] NOT NULL,
     PRIMARY KEY (customer_id, day, payer, cpt_group),
+    -- Both counts can reach 0 when an upload is deleted; such rows are
+    -- deleted in the same transaction.
     CONSTRAINT claim_stats_counts_valid CHECK (submitted_denied >= 0 AND submitted_denied <= submitted_claims
-        AND decided_denied >= 0 AND decided_denied <= decided_claims AND submitted_claims + decided_claims > 0),
+        AND decided_denied >= 0 AND decided_denied <= decided_claims),
     CONSTRAINT claim_stats_histograms_one_dimension CHECK (array_ndims(submitted_days) IS DISTINCT FROM 2 AND array_ndims(decided_days) IS DISTINCT FROM 2)
 );
 
@@ -45,6 +47,32 @@ BEGIN
             USING ERRCODE = 'numeric_value_out_of_range';
     END IF;
     RETURN coalesce(merged, '{}');
+END
+$$;
+-- +goose StatementEnd
+
+-- Subtracts histogram b from a (an upload's claims being deleted): bins
+-- that reach zero disappear, and a bin that would go negative means the
+-- statistics were already wrong, so it refuses.
+-- +goose StatementBegin
+CREATE FUNCTION claimstats_histogram_sub(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    result bigint[];
+    smallest numeric;
+BEGIN
+    SELECT array_agg((m.days << 32) | m.claims::bigint ORDER BY m.days) FILTER (WHERE m.claims > 0), min(m.claims)
+    INTO result, smallest
+    FROM (SELECT v.days, sum(v.claims * v.sign) AS claims
+          FROM (SELECT x >> 32 AS days, x & 4294967295 AS claims, 1 AS sign FROM unnest(a) AS x
+                UNION ALL
+                SELECT x >> 32, x & 4294967295, -1 FROM unnest(b) AS x) AS v
+          GROUP BY v.days) AS m;
+    IF smallest < 0 THEN
+        RAISE EXCEPTION 'claim statistics: subtracting more claims than a histogram bin holds'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN coalesce(result, '{}');
 END
 $$;
 -- +goose StatementEnd
@@ -130,4 +158,5 @@ SELECT customer_id, submitted_date, payer, cpt_group, decided_date - submitted_d
 FROM claim_records WHERE outcome IN ('PAID', 'DENIED')
 GROUP BY customer_id, submitted_date, payer, cpt_group, decided_date - submitted_date;
 DROP FUNCTION claimstats_histogram_add(bigint[], bigint[]);
+DROP FUNCTION claimstats_histogram_sub(bigint[], bigint[]);
 DROP TABLE claim_stats;

@@ -42,16 +42,72 @@ func Create(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 	return c, nil
 }
 
-// ByName returns the customer named name.
+// ByName returns the customer named name, ignoring case. When none
+// matches, the error suggests the closest existing name.
 func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error) {
-	c, err := q.CustomerGetByName(ctx, strings.TrimSpace(name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return db.Customer{}, fmt.Errorf("customer %q: %w (create it with `upstream customer create`)", name, ErrNotFound)
-	}
+	name = strings.TrimSpace(name)
+	matches, err := q.CustomerGetByNameFold(ctx, name)
 	if err != nil {
 		return db.Customer{}, fmt.Errorf("look up customer %q: %w", name, err)
 	}
-	return c, nil
+	if len(matches) > 0 {
+		return matches[0], nil // the exact spelling first when two differ only in case
+	}
+	hint := "create it with `upstream customer create`, or see `upstream customer list`"
+	names, err := q.CustomerListNames(ctx, maxNamesCompared)
+	if err == nil {
+		if near := closest(name, names); near != "" {
+			hint = fmt.Sprintf("did you mean %q?", near)
+		}
+	}
+	return db.Customer{}, fmt.Errorf("customer %q: %w (%s)", name, ErrNotFound, hint)
+}
+
+// maxNamesCompared bounds the names a lookup compares for a suggestion.
+const maxNamesCompared = 10000
+
+// closest returns the name within a small edit distance of name (case
+// ignored), or "".
+func closest(name string, names []string) string {
+	best, bestDist := "", max(2, len(name)/4)+1
+	target := strings.ToLower(name)
+	for _, n := range names {
+		if d := editDistance(target, strings.ToLower(n), bestDist); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit when it is
+// at least limit (names are short; rows stop early).
+func editDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d >= limit || -d >= limit {
+		return limit
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= limit {
+			return limit
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(rb)], limit)
 }
 
 // ByID returns the customer with id.

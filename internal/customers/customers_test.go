@@ -2,7 +2,9 @@ package customers_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +61,31 @@ func TestDeleteCustomerLeavesNoOrphans(t *testing.T) {
 		if count(table, ids[1]) == 0 {
 			t.Errorf("the other customer's %s rows are gone", table)
 		}
+	}
+}
+
+// Names are found whatever their case, and a near miss names the customer
+// the user probably meant.
+func TestByNameIgnoresCaseAndSuggestsNearMisses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	q := db.New(pool)
+	for _, name := range []string{"Acme Clinic", "Globex Health", "acme clinic"} {
+		testfactory.Customer(t, pool, name)
+	}
+	if c, err := customers.ByName(ctx, q, "  GLOBEX health "); err != nil || c.Name != "Globex Health" {
+		t.Fatalf("ByName(GLOBEX health) = %q, %v", c.Name, err)
+	}
+	if c, err := customers.ByName(ctx, q, "acme clinic"); err != nil || c.Name != "acme clinic" {
+		t.Fatalf("an exact spelling should win over a case variant: %q, %v", c.Name, err)
+	}
+	_, err := customers.ByName(ctx, q, "Globx Health")
+	if !errors.Is(err, customers.ErrNotFound) || !strings.Contains(err.Error(), `did you mean "Globex Health"?`) {
+		t.Fatalf("near miss: %v, want a suggestion of Globex Health", err)
+	}
+	_, err = customers.ByName(ctx, q, "Initech")
+	if !errors.Is(err, customers.ErrNotFound) || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("far miss: %v, want not found without a suggestion", err)
 	}
 }

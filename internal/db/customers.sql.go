@@ -43,15 +43,30 @@ func (q *Queries) CustomerGetByID(ctx context.Context, id int64) (Customer, erro
 	return i, err
 }
 
-const CustomerGetByName = `-- name: CustomerGetByName :one
-SELECT id, name, created_at FROM customers WHERE name = $1
+const CustomerGetByNameFold = `-- name: CustomerGetByNameFold :many
+SELECT id, name, created_at FROM customers WHERE lower(name) = lower($1) ORDER BY (name = $1) DESC, id LIMIT 2
 `
 
-func (q *Queries) CustomerGetByName(ctx context.Context, name string) (Customer, error) {
-	row := q.db.QueryRow(ctx, CustomerGetByName, name)
-	var i Customer
-	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
-	return i, err
+// Case-insensitive lookup; an exact match first when names differ only in
+// case.
+func (q *Queries) CustomerGetByNameFold(ctx context.Context, name string) ([]Customer, error) {
+	rows, err := q.db.Query(ctx, CustomerGetByNameFold, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Customer{}
+	for rows.Next() {
+		var i Customer
+		if err := rows.Scan(&i.ID, &i.Name, &i.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const CustomerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
@@ -96,6 +111,30 @@ func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg Customer
 			return nil, err
 		}
 		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const CustomerListNames = `-- name: CustomerListNames :many
+SELECT name FROM customers ORDER BY name LIMIT $1
+`
+
+func (q *Queries) CustomerListNames(ctx context.Context, maxRows int32) ([]string, error) {
+	rows, err := q.db.Query(ctx, CustomerListNames, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -88,6 +88,21 @@ func (q *Queries) UploadCreate(ctx context.Context, arg UploadCreateParams) (int
 	return id, err
 }
 
+const UploadDelete = `-- name: UploadDelete :exec
+DELETE FROM uploads WHERE customer_id = $1 AND id = $2
+`
+
+type UploadDeleteParams struct {
+	CustomerID int64
+	ID         int64
+}
+
+// Its claims go with it (ON DELETE CASCADE).
+func (q *Queries) UploadDelete(ctx context.Context, arg UploadDeleteParams) error {
+	_, err := q.db.Exec(ctx, UploadDelete, arg.CustomerID, arg.ID)
+	return err
+}
+
 const UploadFirstSubmittedDate = `-- name: UploadFirstSubmittedDate :one
 SELECT min_submitted_date FROM uploads
 WHERE customer_id = $1 AND min_submitted_date IS NOT NULL
@@ -165,6 +180,91 @@ func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Pa
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const UploadGetForDelete = `-- name: UploadGetForDelete :one
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND id = $2 FOR UPDATE
+`
+
+type UploadGetForDeleteParams struct {
+	CustomerID int64
+	ID         int64
+}
+
+// Locked, so two deletions of one upload take turns and the second finds
+// nothing.
+func (q *Queries) UploadGetForDelete(ctx context.Context, arg UploadGetForDeleteParams) (Upload, error) {
+	row := q.db.QueryRow(ctx, UploadGetForDelete, arg.CustomerID, arg.ID)
+	var i Upload
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.Filename,
+		&i.SHA256,
+		&i.Status,
+		&i.RowsTotal,
+		&i.Accepted,
+		&i.Rejected,
+		&i.Warnings,
+		&i.MinSubmittedDate,
+		&i.MaxSubmittedDate,
+		&i.Errors,
+		&i.JobID,
+		&i.JobCoalesced,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const UploadListByCustomer = `-- name: UploadListByCustomer :many
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads
+WHERE customer_id = $1
+  AND ($2::bigint IS NULL OR id < $2::bigint)
+ORDER BY id DESC
+LIMIT $3
+`
+
+type UploadListByCustomerParams struct {
+	CustomerID int64
+	BeforeID   *int64
+	MaxRows    int32
+}
+
+// Newest first; keyset pagination on id.
+func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCustomerParams) ([]Upload, error) {
+	rows, err := q.db.Query(ctx, UploadListByCustomer, arg.CustomerID, arg.BeforeID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Upload{}
+	for rows.Next() {
+		var i Upload
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.Filename,
+			&i.SHA256,
+			&i.Status,
+			&i.RowsTotal,
+			&i.Accepted,
+			&i.Rejected,
+			&i.Warnings,
+			&i.MinSubmittedDate,
+			&i.MaxSubmittedDate,
+			&i.Errors,
+			&i.JobID,
+			&i.JobCoalesced,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const UploadSetJob = `-- name: UploadSetJob :one

@@ -273,3 +273,73 @@ func TestStatisticsBackfillEqualsUploadedStatistics(t *testing.T) {
 	}
 	assertSameAggregate(t, ctx, pool, custID, w)
 }
+
+// Deleting an upload subtracts exactly its claims: the statistics equal
+// those of the remaining claims, through both statistics paths, while other
+// uploads of the customer commit at the same time.
+func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	readBack := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatBins: 5}
+	custID := testfactory.Customer(t, pool, "acme")
+	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	var ids []int64
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 21))
+		u := uploader
+		if seed%2 == 1 {
+			u = readBack
+		}
+		up, err := u.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 800, origin)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, up.ID)
+	}
+	var wg sync.WaitGroup
+	for i, id := range ids[:2] {
+		wg.Go(func() {
+			if _, err := uploader.DeleteUpload(ctx, custID, id); err != nil {
+				t.Errorf("delete upload %d: %v", id, err)
+			}
+		})
+		wg.Go(func() { // an upload racing the deletion over the same keys
+			rng := rand.New(rand.NewPCG(uint64(100+i), 21))
+			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("late%d.csv", i), strings.NewReader(randomClaims(rng, 800, origin))); err != nil {
+				t.Errorf("racing upload: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := uploader.DeleteUpload(ctx, custID, ids[0]); !errors.Is(err, ingest.ErrUploadNotFound) {
+		t.Fatalf("deleting it again: %v, want ErrUploadNotFound", err)
+	}
+	var claims, requests int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM claim_records WHERE upload_id = ANY($1)), (SELECT count(*) FROM drift_requests WHERE upload_id IS NULL)`,
+		ids[:2]).Scan(&claims, &requests); err != nil || claims != 0 || requests != 2 {
+		t.Fatalf("%d claims of deleted uploads left, %d drift requests from deletions (%v); want 0 and 2", claims, requests, err)
+	}
+	for _, w := range []drift.Windows{drift.WindowsFor(drift.DefaultParams(origin)), drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 180, CurrentDays: 30, MinVolume: 1})} {
+		assertSameAggregate(t, ctx, pool, custID, w)
+	}
+	// Deleting every upload leaves no statistics at all.
+	rows, err := pool.Query(ctx, `SELECT id FROM uploads WHERE customer_id = $1`, custID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range rest {
+		if _, err := readBack.DeleteUpload(ctx, custID, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_stats WHERE customer_id = $1`, custID).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d statistics rows left after deleting every upload (%v)", left, err)
+	}
+}
