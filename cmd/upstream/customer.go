@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"text/tabwriter"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -11,6 +13,48 @@ import (
 // CustomerCmd manages customers.
 type CustomerCmd struct {
 	Create CustomerCreateCmd `cmd:"" help:"Create a customer."`
+	List   CustomerListCmd   `cmd:"" help:"List customers with their latest run."`
+}
+
+// CustomerListCmd lists customers.
+type CustomerListCmd struct {
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+// Run lists the customers.
+func (c *CustomerListCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rows, err := db.New(pool).CustomerListWithLatestRun(ctx)
+	if err != nil {
+		return err
+	}
+	type customerView struct {
+		ID          int64  `json:"id"`
+		Name        string `json:"name"`
+		Uploads     int32  `json:"uploads"`
+		LatestRunID int64  `json:"latest_run_id,omitempty"`
+		LatestRun   string `json:"latest_run,omitempty"`
+	}
+	views := make([]customerView, len(rows))
+	for i, r := range rows {
+		views[i] = customerView{ID: r.ID, Name: r.Name, Uploads: r.Uploads, LatestRunID: r.RunID}
+		if r.RunID != 0 {
+			views[i].LatestRun = fmt.Sprintf("%s as of %s, %s, %d events", r.RunType, r.AsOf, r.Status, r.EventsCreated)
+		}
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"customers": views})
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tUPLOADS\tLATEST RUN")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", v.ID, v.Name, v.Uploads, orText(v.LatestRun, "-"))
+	}
+	return tw.Flush()
 }
 
 // CustomerCreateCmd creates a customer.

@@ -8,13 +8,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
+	"time"
 
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
-// UploadCmd uploads a claims file.
+// UploadCmd uploads claims files, lists and deletes uploads.
 type UploadCmd struct {
+	File   UploadFileCmd   `cmd:"" default:"withargs" help:"Upload a claims CSV file (the default: upstream upload --customer NAME FILE)."`
+	List   UploadListCmd   `cmd:"" help:"List a customer's uploads, newest first."`
+	Delete UploadDeleteCmd `cmd:"" help:"Delete an upload: its claims leave the statistics and a drift computation is requested."`
+}
+
+// UploadFileCmd uploads a claims file.
+type UploadFileCmd struct {
 	Customer string `required:"" help:"Customer name."`
 	File     string `arg:"" type:"existingfile" help:"Claims CSV file."`
 	MaxBytes int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
@@ -22,7 +32,7 @@ type UploadCmd struct {
 }
 
 // Run streams the file into the customer's claims.
-func (c *UploadCmd) Run(ctx context.Context, e *env) error {
+func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
 	if err != nil {
 		return err
@@ -89,4 +99,73 @@ func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// UploadListCmd lists uploads.
+type UploadListCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	Limit    int    `default:"50" help:"How many uploads (at most 500)."`
+	JSON     bool   `name:"json" help:"Print JSON."`
+}
+
+// Run lists the uploads.
+func (c *UploadListCmd) Run(ctx context.Context, e *env) error {
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ups, err := ingest.ListUploads(ctx, db.New(pool), cust.ID, c.Limit, 0)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"uploads": ups})
+	}
+	if len(ups) == 0 {
+		fmt.Printf("customer %q has no uploads\n", cust.Name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFILE\tUPLOADED\tROWS\tACCEPTED\tREJECTED\tWARNINGS\tSUBMITTED FROM\tTO")
+	for _, u := range ups {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", u.ID, u.Filename, u.CreatedAt.UTC().Format(time.RFC3339), u.Rows, u.Accepted,
+			u.Rejected, u.Warnings, orDash(u.MinSubmitted, ""), orDash(u.MaxSubmitted, ""))
+	}
+	return tw.Flush()
+}
+
+// UploadDeleteCmd deletes an upload.
+type UploadDeleteCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	ID       int64  `arg:"" help:"Upload ID (see 'upload list')."`
+	JSON     bool   `name:"json" help:"Print JSON."`
+}
+
+// Run deletes the upload in one transaction with its statistics and a
+// drift request.
+func (c *UploadDeleteCmd) Run(ctx context.Context, e *env) error {
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	client, err := e.riverClient(pool, nil)
+	if err != nil {
+		return err
+	}
+	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
+	deleted, err := uploader.DeleteUpload(ctx, cust.ID, c.ID)
+	if errors.Is(err, ingest.ErrUploadNotFound) {
+		return fmt.Errorf("customer %q has no upload %d (see `upstream upload list --customer %s`)", cust.Name, c.ID, cust.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(deleted)
+	}
+	fmt.Printf("deleted upload %d (%s, %d claims); drift job %d recomputes %s (run `upstream worker` if none is running)\n",
+		deleted.Upload.ID, deleted.Upload.Filename, deleted.Upload.Accepted, deleted.JobID, cust.Name)
+	return nil
 }

@@ -54,3 +54,16 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"key": key})
 }
+
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
+	rows, err := db.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, len(rows))
+	for i, c := range rows {
+		out[i] = map[string]any{"id": c.ID, "name": c.Name, "uploads": c.Uploads}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"customers": out})
+}

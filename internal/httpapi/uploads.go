@@ -91,3 +91,54 @@ func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, cust db.Custo
 	}
 	writeJSON(w, http.StatusOK, up)
 }
+
+func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	limit, before := 50, int64(0)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ingest.MaxUploadsListed {
+			writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit must be 1..%d", ingest.MaxUploadsListed), nil)
+			return
+		}
+		limit = n
+	}
+	if v := r.URL.Query().Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "invalid_request", "before must be an upload id", nil)
+			return
+		}
+		before = n
+	}
+	ups, err := ingest.ListUploads(r.Context(), db.New(s.cfg.Pool), cust.ID, limit+1, before)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	var next *int64
+	if len(ups) > limit {
+		ups = ups[:limit]
+		next = &ups[limit-1].ID
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uploads": ups, "next_before": next})
+}
+
+func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	id, err := strconv.ParseInt(r.PathValue("upload_id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
+		return
+	}
+	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River)}
+	deleted, err := uploader.DeleteUpload(r.Context(), cust.ID, id)
+	if errors.Is(err, ingest.ErrUploadNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.cfg.Logger.InfoContext(r.Context(), "upload deleted", "request_id", requestID(r.Context()), "customer_id", cust.ID, "upload_id", id)
+	writeJSON(w, http.StatusOK, deleted)
+}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upstream-rcm/upstream/internal/httpapi"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
@@ -107,4 +108,39 @@ func TestAlertLifecycleAPI(t *testing.T) {
 	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM alert_subject_changes WHERE customer_id = $1`, id).Scan(&changes); err != nil || changes != 2 {
 		t.Fatalf("%d changes recorded (%v), want 2", changes, err)
 	}
+}
+
+func TestUploadListAndDeleteAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	_, otherKey := e.customerWithKey("globex")
+	base := fmt.Sprintf("/api/v1/customers/%d/uploads", id)
+	var ids []int64
+	for _, salt := range []string{"a", "b", "c"} {
+		r := e.expect(e.do("POST", base+"?filename="+salt+".csv", key, "text/csv", strings.NewReader(claimsBody(20, salt, time.Now()))), 201, "upload")
+		ids = append(ids, int64(r.json(t)["id"].(float64)))
+	}
+	r := e.expect(e.do("GET", base+"?limit=2", key, "", nil), 200, "list")
+	page := r.json(t)
+	if ups := page["uploads"].([]any); len(ups) != 2 || int64(ups[0].(map[string]any)["id"].(float64)) != ids[2] || page["next_before"] == nil {
+		t.Fatalf("first page = %s", r.body)
+	}
+	r = e.expect(e.do("GET", fmt.Sprintf("%s?before=%d", base, int64(page["next_before"].(float64))), key, "", nil), 200, "second page")
+	if ups := r.json(t)["uploads"].([]any); len(ups) != 1 || int64(ups[0].(map[string]any)["id"].(float64)) != ids[0] {
+		t.Fatalf("second page = %s", r.body)
+	}
+	e.expect(e.do("GET", base+"?limit=0", key, "", nil), 400, "bad limit")
+	e.expect(e.do("DELETE", fmt.Sprintf("%s/%d", base, ids[1]), otherKey, "", nil), 404, "another customer's key")
+	r = e.expect(e.do("DELETE", fmt.Sprintf("%s/%d", base, ids[1]), key, "", nil), 200, "delete")
+	if r.json(t)["job_id"] == nil {
+		t.Fatalf("delete = %s, want the drift job", r.body)
+	}
+	e.expect(e.do("DELETE", fmt.Sprintf("%s/%d", base, ids[1]), key, "", nil), 404, "deleted twice")
+	e.expect(e.do("GET", fmt.Sprintf("%s/%d", base, ids[1]), key, "", nil), 404, "deleted upload")
+	r = e.expect(e.do("GET", "/api/v1/customers", adminKey, "", nil), 200, "customers")
+	if cs := r.json(t)["customers"].([]any); len(cs) != 2 {
+		t.Fatalf("customers = %s", r.body)
+	}
+	e.expect(e.do("GET", "/api/v1/customers", key, "", nil), 403, "customer key listing customers")
 }
