@@ -20,3 +20,21 @@ WHERE customer_id = @customer_id
   AND outcome IN ('PAID', 'DENIED')
 GROUP BY payer, cpt_group
 ORDER BY payer, cpt_group;
+
+-- name: ClaimDistinctPayers :many
+SELECT DISTINCT payer FROM claim_records WHERE customer_id = @customer_id;
+
+-- name: ClaimDistinctCPTs :many
+SELECT DISTINCT cpt FROM claim_records WHERE customer_id = @customer_id;
+
+-- name: ClaimReclassifyPayers :execrows
+-- Renames payers as the mappings now say (old -> new pairs computed by the
+-- same Go code the upload path uses).
+UPDATE claim_records c SET payer = m.new_payer
+FROM (SELECT unnest(@old_payers::text[]) AS old_payer, unnest(@new_payers::text[]) AS new_payer) AS m
+WHERE c.customer_id = @customer_id AND c.payer = m.old_payer;
+
+-- name: ClaimReclassifyCPTGroups :execrows
+UPDATE claim_records c SET cpt_group = m.cpt_group
+FROM (SELECT unnest(@cpts::text[]) AS cpt, unnest(@cpt_groups::text[]) AS cpt_group) AS m
+WHERE c.customer_id = @customer_id AND c.cpt = m.cpt AND c.cpt_group <> m.cpt_group;

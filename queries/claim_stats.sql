@@ -61,6 +61,41 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
     decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days);
 
+-- name: ClaimStatsRebuildCustomer :exec
+-- Rebuilds a customer's statistics from its claims (after reclassifying
+-- them); the caller deleted the old rows in the same transaction.
+WITH bins AS (
+    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
+           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
+    FROM claim_records c WHERE c.customer_id = @customer_id AND c.outcome IN ('PAID', 'DENIED')
+    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+    UNION ALL
+    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
+           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
+    FROM claim_records r WHERE r.customer_id = @customer_id AND r.outcome IN ('PAID', 'DENIED')
+    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
+),
+histograms AS (
+    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
+           array_agg((days << 32) | claims ORDER BY days) AS hist
+    FROM bins GROUP BY basis, day, payer, cpt_group
+)
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days)
+SELECT @customer_id::bigint, day, payer, cpt_group,
+       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
+       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
+FROM (SELECT * FROM histograms WHERE basis = 0) AS sb
+FULL JOIN (SELECT * FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
+ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days);
+
 -- name: ClaimStatsSubtractUpload :exec
 -- Takes one upload's claims out of the statistics before they are deleted,
 -- in the upload path's lock order (an INSERT whose every key conflicts, so
@@ -107,3 +142,6 @@ DELETE FROM claim_stats WHERE customer_id = @customer_id AND submitted_claims = 
 SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
 FROM claim_stats
 WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::date;
+
+-- name: ClaimStatsDeleteByCustomer :exec
+DELETE FROM claim_stats WHERE customer_id = @customer_id;

@@ -47,3 +47,9 @@ SELECT * FROM customers WHERE lower(name) = lower(@name) ORDER BY (name = @name)
 
 -- name: CustomerListNames :many
 SELECT name FROM customers ORDER BY name LIMIT @max_rows;
+
+-- name: CustomerLockExclusive :one
+-- FOR UPDATE conflicts with the FOR KEY SHARE of uploads' foreign-key
+-- checks and with computations: a reclassification waits for both and
+-- holds new ones off until it commits.
+SELECT * FROM customers WHERE id = @id FOR UPDATE;

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 // MappingsCmd manages mappings.
@@ -17,10 +18,11 @@ type MappingsCmd struct {
 
 // MappingsLoadCmd replaces mappings.
 type MappingsLoadCmd struct {
-	Customer  string `required:"" help:"Customer name."`
-	CPTGroups string `name:"cpt-groups" type:"existingfile" help:"CSV with header cpt,cpt_group."`
-	Payers    string `type:"existingfile" help:"CSV with header raw_name,normalized_name."`
-	JSON      bool   `name:"json" help:"Print JSON."`
+	Customer   string `required:"" help:"Customer name."`
+	CPTGroups  string `name:"cpt-groups" type:"existingfile" help:"CSV with header cpt,cpt_group."`
+	Payers     string `type:"existingfile" help:"CSV with header raw_name,normalized_name."`
+	Reclassify bool   `help:"Also re-apply the mappings to the claims already stored and rebuild the statistics, in the same transaction (fixes uploads made before the mappings)."`
+	JSON       bool   `name:"json" help:"Print JSON."`
 }
 
 // Run replaces the mappings in one transaction.
@@ -28,7 +30,7 @@ func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
 	if c.CPTGroups == "" && c.Payers == "" {
 		return errors.New("nothing to load: give --cpt-groups FILE and/or --payers FILE")
 	}
-	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
 	if err != nil {
 		return err
 	}
@@ -48,12 +50,27 @@ func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
 		defer file.Close()
 		*f.dst = file
 	}
-	counts, err := ingest.ReplaceMappings(ctx, pool, cust.ID, payers, groups)
-	if err != nil {
+	var counts ingest.MappingCounts
+	var res *ingest.Reclassified
+	if c.Reclassify {
+		client, err := e.riverClient(pool, nil)
+		if err != nil {
+			return err
+		}
+		uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
+		counts, res, err = uploader.ReplaceMappingsAndReclassify(ctx, cust.ID, payers, groups)
+		if err != nil {
+			return err
+		}
+	} else if counts, err = ingest.ReplaceMappings(ctx, pool, cust.ID, payers, groups); err != nil {
 		return err
 	}
 	if c.JSON {
-		return printJSON(counts)
+		return printJSON(map[string]any{"mappings": counts, "reclassified": res})
+	}
+	if res != nil {
+		fmt.Printf("reclassified stored claims: %d renamed to a mapped payer, %d moved to another CPT group; statistics rebuilt; drift job %d (run `upstream worker` if none is running)\n",
+			res.PayerClaims, res.GroupClaims, res.JobID)
 	}
 	if counts.Payers != nil {
 		fmt.Printf("payer mappings: %d (replaced)\n", *counts.Payers)

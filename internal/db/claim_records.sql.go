@@ -10,6 +10,54 @@ import (
 	"time"
 )
 
+const ClaimDistinctCPTs = `-- name: ClaimDistinctCPTs :many
+SELECT DISTINCT cpt FROM claim_records WHERE customer_id = $1
+`
+
+func (q *Queries) ClaimDistinctCPTs(ctx context.Context, customerID int64) ([]string, error) {
+	rows, err := q.db.Query(ctx, ClaimDistinctCPTs, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var cpt string
+		if err := rows.Scan(&cpt); err != nil {
+			return nil, err
+		}
+		items = append(items, cpt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ClaimDistinctPayers = `-- name: ClaimDistinctPayers :many
+SELECT DISTINCT payer FROM claim_records WHERE customer_id = $1
+`
+
+func (q *Queries) ClaimDistinctPayers(ctx context.Context, customerID int64) ([]string, error) {
+	rows, err := q.db.Query(ctx, ClaimDistinctPayers, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var payer string
+		if err := rows.Scan(&payer); err != nil {
+			return nil, err
+		}
+		items = append(items, payer)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimDriftAggregate = `-- name: ClaimDriftAggregate :many
 SELECT
     payer,
@@ -84,4 +132,46 @@ func (q *Queries) ClaimDriftAggregate(ctx context.Context, arg ClaimDriftAggrega
 		return nil, err
 	}
 	return items, nil
+}
+
+const ClaimReclassifyCPTGroups = `-- name: ClaimReclassifyCPTGroups :execrows
+UPDATE claim_records c SET cpt_group = m.cpt_group
+FROM (SELECT unnest($2::text[]) AS cpt, unnest($3::text[]) AS cpt_group) AS m
+WHERE c.customer_id = $1 AND c.cpt = m.cpt AND c.cpt_group <> m.cpt_group
+`
+
+type ClaimReclassifyCPTGroupsParams struct {
+	CustomerID int64
+	CPTs       []string
+	CPTGroups  []string
+}
+
+func (q *Queries) ClaimReclassifyCPTGroups(ctx context.Context, arg ClaimReclassifyCPTGroupsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, ClaimReclassifyCPTGroups, arg.CustomerID, arg.CPTs, arg.CPTGroups)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const ClaimReclassifyPayers = `-- name: ClaimReclassifyPayers :execrows
+UPDATE claim_records c SET payer = m.new_payer
+FROM (SELECT unnest($2::text[]) AS old_payer, unnest($3::text[]) AS new_payer) AS m
+WHERE c.customer_id = $1 AND c.payer = m.old_payer
+`
+
+type ClaimReclassifyPayersParams struct {
+	CustomerID int64
+	OldPayers  []string
+	NewPayers  []string
+}
+
+// Renames payers as the mappings now say (old -> new pairs computed by the
+// same Go code the upload path uses).
+func (q *Queries) ClaimReclassifyPayers(ctx context.Context, arg ClaimReclassifyPayersParams) (int64, error) {
+	result, err := q.db.Exec(ctx, ClaimReclassifyPayers, arg.CustomerID, arg.OldPayers, arg.NewPayers)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

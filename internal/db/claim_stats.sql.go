@@ -122,6 +122,15 @@ func (q *Queries) ClaimStatsAddUpload(ctx context.Context, arg ClaimStatsAddUplo
 	return err
 }
 
+const ClaimStatsDeleteByCustomer = `-- name: ClaimStatsDeleteByCustomer :exec
+DELETE FROM claim_stats WHERE customer_id = $1
+`
+
+func (q *Queries) ClaimStatsDeleteByCustomer(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, ClaimStatsDeleteByCustomer, customerID)
+	return err
+}
+
 const ClaimStatsDeleteEmpty = `-- name: ClaimStatsDeleteEmpty :exec
 DELETE FROM claim_stats WHERE customer_id = $1 AND submitted_claims = 0 AND decided_claims = 0
 `
@@ -186,6 +195,47 @@ func (q *Queries) ClaimStatsListDays(ctx context.Context, arg ClaimStatsListDays
 		return nil, err
 	}
 	return items, nil
+}
+
+const ClaimStatsRebuildCustomer = `-- name: ClaimStatsRebuildCustomer :exec
+WITH bins AS (
+    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
+           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
+    FROM claim_records c WHERE c.customer_id = $1 AND c.outcome IN ('PAID', 'DENIED')
+    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
+    UNION ALL
+    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
+           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
+    FROM claim_records r WHERE r.customer_id = $1 AND r.outcome IN ('PAID', 'DENIED')
+    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
+),
+histograms AS (
+    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
+           array_agg((days << 32) | claims ORDER BY days) AS hist
+    FROM bins GROUP BY basis, day, payer, cpt_group
+)
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days)
+SELECT $1::bigint, day, payer, cpt_group,
+       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
+       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
+FROM (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 0) AS sb
+FULL JOIN (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
+ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days)
+`
+
+// Rebuilds a customer's statistics from its claims (after reclassifying
+// them); the caller deleted the old rows in the same transaction.
+func (q *Queries) ClaimStatsRebuildCustomer(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, ClaimStatsRebuildCustomer, customerID)
+	return err
 }
 
 const ClaimStatsSubtractUpload = `-- name: ClaimStatsSubtractUpload :exec

@@ -196,6 +196,20 @@ func (q *Queries) CustomerListWithLatestRun(ctx context.Context) ([]CustomerList
 	return items, nil
 }
 
+const CustomerLockExclusive = `-- name: CustomerLockExclusive :one
+SELECT id, name, created_at FROM customers WHERE id = $1 FOR UPDATE
+`
+
+// FOR UPDATE conflicts with the FOR KEY SHARE of uploads' foreign-key
+// checks and with computations: a reclassification waits for both and
+// holds new ones off until it commits.
+func (q *Queries) CustomerLockExclusive(ctx context.Context, id int64) (Customer, error) {
+	row := q.db.QueryRow(ctx, CustomerLockExclusive, id)
+	var i Customer
+	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
+	return i, err
+}
+
 const CustomerLockForDrift = `-- name: CustomerLockForDrift :one
 SELECT id, name, created_at FROM customers WHERE id = $1 FOR NO KEY UPDATE
 `

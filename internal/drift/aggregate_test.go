@@ -343,3 +343,50 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 		t.Fatalf("%d statistics rows left after deleting every upload (%v)", left, err)
 	}
 }
+
+// The mistake of uploading before loading mappings is fixed by loading
+// them with reclassification: the statistics then equal those of a
+// customer who loaded the mappings first and uploaded the same file.
+func TestReclassifyingEqualsUploadingWithMappings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	file := randomClaims(rand.New(rand.NewPCG(3, 3)), 3000, origin)
+	const payers = "raw_name,normalized_name\nAETNA INC,Aetna\nHumana,Humana Inc.\n"
+	const groups = "cpt,cpt_group\n99213,E&M\n99214,E&M\n70553,Imaging\n"
+
+	clean := testfactory.Customer(t, pool, "clean")
+	if _, err := ingest.ReplaceMappings(ctx, pool, clean, strings.NewReader(payers), strings.NewReader(groups)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uploader.Upload(ctx, clean, "claims.csv", strings.NewReader(file)); err != nil {
+		t.Fatal(err)
+	}
+	fixed := testfactory.Customer(t, pool, "fixed")
+	if _, err := uploader.Upload(ctx, fixed, "claims.csv", strings.NewReader(file)); err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := uploader.ReplaceMappingsAndReclassify(ctx, fixed, strings.NewReader(payers), strings.NewReader(groups))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PayerClaims == 0 || res.GroupClaims == 0 || res.JobID == 0 {
+		t.Fatalf("reclassified = %+v, want payers renamed, groups moved and a drift job", res)
+	}
+	for _, w := range []drift.Windows{drift.WindowsFor(drift.DefaultParams(origin)), drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 200, CurrentDays: 20, MinVolume: 1})} {
+		want, err := drift.Aggregate(ctx, pool, clean, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := drift.Aggregate(ctx, pool, fixed, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("reclassified statistics:\n%+v\nwant those of the clean upload:\n%+v", got, want)
+		}
+		assertSameAggregate(t, ctx, pool, fixed, w)
+	}
+}

@@ -230,6 +230,17 @@ func TestMappingsEndpoints(t *testing.T) {
 	if d := r.json(t)["error"].(map[string]any)["details"].([]any); len(d) != 1 {
 		t.Fatalf("details = %v", d)
 	}
+	// Reclassify: claims uploaded under the old groups move to the new ones.
+	e.expect(e.do("POST", fmt.Sprintf("/api/v1/customers/%d/uploads?filename=c.csv", id), key, "text/csv", strings.NewReader(claimsBody(30, "x", time.Now()))), 201, "upload")
+	e.expect(e.do("PUT", base+"/cpt-groups?reclassify=maybe", key, "text/csv", strings.NewReader("cpt,cpt_group\n99213,Office\n")), 400, "bad reclassify")
+	r = e.expect(e.do("PUT", base+"/cpt-groups?reclassify=true", key, "text/csv", strings.NewReader("cpt,cpt_group\n99213,Office\n")), 200, "reclassify")
+	if rc := r.json(t)["reclassified"].(map[string]any); rc["cpt_group_claims_moved"].(float64) != 30 || rc["job_id"] == nil {
+		t.Fatalf("reclassify = %s, want the 30 claims moved and a drift job", r.body)
+	}
+	var groups int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(DISTINCT cpt_group) FROM claim_stats WHERE customer_id = $1 AND cpt_group = 'Office'`, id).Scan(&groups); err != nil || groups != 1 {
+		t.Fatalf("statistics not rebuilt under the new group (%d, %v)", groups, err)
+	}
 }
 
 func TestDriftRunsReportRunsAndEvents(t *testing.T) {

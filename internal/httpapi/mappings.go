@@ -3,21 +3,39 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func (s *Server) putMappings(kind string) customerHandler {
 	return func(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 		body := http.MaxBytesReader(w, r.Body, 64<<20)
+		var payers, groups io.Reader = body, nil
+		if kind != "payers" {
+			payers, groups = nil, body
+		}
+		reclassify := false
+		if v := r.URL.Query().Get("reclassify"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_request", "reclassify must be true or false", nil)
+				return
+			}
+			reclassify = b
+		}
 		var counts ingest.MappingCounts
+		var res *ingest.Reclassified
 		var err error
-		if kind == "payers" {
-			counts, err = ingest.ReplaceMappings(r.Context(), s.cfg.Pool, cust.ID, body, nil)
+		if reclassify {
+			uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River)}
+			counts, res, err = uploader.ReplaceMappingsAndReclassify(r.Context(), cust.ID, payers, groups)
 		} else {
-			counts, err = ingest.ReplaceMappings(r.Context(), s.cfg.Pool, cust.ID, nil, body)
+			counts, err = ingest.ReplaceMappings(r.Context(), s.cfg.Pool, cust.ID, payers, groups)
 		}
 		var mfe *ingest.MappingFileError
 		var tooLarge *http.MaxBytesError
@@ -28,6 +46,8 @@ func (s *Server) putMappings(kind string) customerHandler {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "mapping file too large", nil)
 		case err != nil:
 			s.internalError(w, r, err)
+		case res != nil:
+			writeJSON(w, http.StatusOK, map[string]any{"payers": counts.Payers, "cpt_groups": counts.CPTGroups, "reclassified": res})
 		default:
 			writeJSON(w, http.StatusOK, counts)
 		}

@@ -69,15 +69,31 @@ func LoadMappings(ctx context.Context, q *db.Queries, customerID int64) (*Mappin
 // raw_name,normalized_name) and/or CPT group mappings (cpt,cpt_group); a nil
 // reader leaves that kind unchanged. Both files are validated completely
 // before anything is written, and both are replaced in one transaction.
-// Mappings apply to uploads that follow; stored claims keep their values.
+// Mappings apply to uploads that follow; stored claims keep their values
+// unless reclassified (ReplaceMappingsAndReclassify).
 func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, payers, cptGroups io.Reader) (MappingCounts, error) {
+	counts, _, err := replaceMappings(ctx, pool, nil, customerID, payers, cptGroups)
+	return counts, err
+}
+
+// ReplaceMappingsAndReclassify replaces the mappings as ReplaceMappings
+// does and, in the same transaction, re-applies them to the customer's
+// stored claims, rebuilds its statistics and requests a drift computation
+// (see Reclassify).
+func (u *Uploader) ReplaceMappingsAndReclassify(ctx context.Context, customerID int64, payers, cptGroups io.Reader) (MappingCounts, *Reclassified, error) {
+	return replaceMappings(ctx, u.Pool, u, customerID, payers, cptGroups)
+}
+
+// replaceMappings validates the files, then stores them and, when u is not
+// nil, reclassifies, in one transaction.
+func replaceMappings(ctx context.Context, pool *pgxpool.Pool, u *Uploader, customerID int64, payers, cptGroups io.Reader) (MappingCounts, *Reclassified, error) {
 	var counts MappingCounts
 	var payerRows []db.PayerMappingInsertManyParams
 	var groupRows []db.CPTGroupMappingInsertManyParams
 	if payers != nil {
 		pairs, err := readMappingFile("payers", payers, "raw_name", "normalized_name", PayerKey)
 		if err != nil {
-			return counts, err
+			return counts, nil, err
 		}
 		for _, p := range pairs {
 			payerRows = append(payerRows, db.PayerMappingInsertManyParams{
@@ -87,7 +103,7 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 	if cptGroups != nil {
 		pairs, err := readMappingFile("cpt-groups", cptGroups, "cpt", "cpt_group", CPTKey)
 		if err != nil {
-			return counts, err
+			return counts, nil, err
 		}
 		for _, p := range pairs {
 			groupRows = append(groupRows, db.CPTGroupMappingInsertManyParams{
@@ -97,11 +113,34 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return counts, fmt.Errorf("begin mapping replacement: %w", err)
+		return counts, nil, fmt.Errorf("begin mapping replacement: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := db.New(tx)
-	if payers != nil {
+	if counts, err = storeMappings(ctx, q, customerID, payerRows, groupRows, payers != nil, cptGroups != nil); err != nil {
+		return counts, nil, err
+	}
+	var res *Reclassified
+	if u != nil {
+		if res, err = u.reclassifyTx(ctx, q, customerID); err != nil {
+			return counts, nil, err
+		}
+		job, err := u.EnqueueDrift(ctx, tx, customerID)
+		if err != nil {
+			return counts, nil, fmt.Errorf("enqueue drift job: %w", err)
+		}
+		res.JobID = job.JobID
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return counts, nil, fmt.Errorf("commit mapping replacement: %w", err)
+	}
+	return counts, res, nil
+}
+
+func storeMappings(ctx context.Context, q *db.Queries, customerID int64, payerRows []db.PayerMappingInsertManyParams,
+	groupRows []db.CPTGroupMappingInsertManyParams, replacePayers, replaceGroups bool) (MappingCounts, error) {
+	var counts MappingCounts
+	if replacePayers {
 		if err := q.PayerMappingDeleteByCustomer(ctx, customerID); err != nil {
 			return counts, fmt.Errorf("delete payer mappings: %w", err)
 		}
@@ -111,7 +150,7 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 		n := len(payerRows)
 		counts.Payers = &n
 	}
-	if cptGroups != nil {
+	if replaceGroups {
 		if err := q.CPTGroupMappingDeleteByCustomer(ctx, customerID); err != nil {
 			return counts, fmt.Errorf("delete CPT group mappings: %w", err)
 		}
@@ -120,9 +159,6 @@ func ReplaceMappings(ctx context.Context, pool *pgxpool.Pool, customerID int64, 
 		}
 		n := len(groupRows)
 		counts.CPTGroups = &n
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return counts, fmt.Errorf("commit mapping replacement: %w", err)
 	}
 	return counts, nil
 }
