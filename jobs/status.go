@@ -110,3 +110,14 @@ func WaitFinalized(ctx context.Context, pool *pgxpool.Pool, id int64, poll time.
 		}
 	}
 }
+
+// WorkerAlive reports whether a River client that works jobs is running
+// against the database: started clients elect a leader and keep renewing
+// it (insert-only clients never do).
+func WorkerAlive(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	var alive bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())`).Scan(&alive); err != nil {
+		return false, fmt.Errorf("look for a running worker: %w", err)
+	}
+	return alive, nil
+}

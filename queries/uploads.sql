@@ -13,7 +13,9 @@ SET status             = 'completed',
     warnings           = @warnings,
     min_submitted_date = sqlc.narg(min_submitted_date),
     max_submitted_date = sqlc.narg(max_submitted_date),
-    errors             = @errors
+    errors             = @errors,
+    warning_details    = @warning_details,
+    notices            = @notices
 WHERE id = @id
 RETURNING *;
 

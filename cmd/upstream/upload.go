@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -25,14 +27,20 @@ type UploadCmd struct {
 
 // UploadFileCmd uploads a claims file.
 type UploadFileCmd struct {
-	Customer string `required:"" help:"Customer name."`
-	File     string `arg:"" type:"existingfile" help:"Claims CSV file."`
-	MaxBytes int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
-	JSON     bool   `name:"json" help:"Print JSON."`
+	Customer     string `required:"" help:"Customer name."`
+	File         string `arg:"" type:"existingfile" help:"Claims CSV file."`
+	MaxBytes     int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
+	DateFormat   string `name:"date-format" help:"How to read slash dates: MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD (default: detect, and refuse a DD/MM file read as MM/DD)."`
+	AllowRejects bool   `name:"allow-rejects" help:"Store the valid rows even when more than half of the rows are rejected."`
+	JSON         bool   `name:"json" help:"Print JSON."`
 }
 
 // Run streams the file into the customer's claims.
 func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
+	dateFormat, err := ingest.ParseDateFormat(c.DateFormat)
+	if err != nil {
+		return fmt.Errorf("--date-format: %w", err)
+	}
 	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
 	if err != nil {
 		return err
@@ -47,7 +55,8 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer f.Close()
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client), MaxBytes: c.MaxBytes}
+	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client), MaxBytes: c.MaxBytes,
+		DateFormat: dateFormat, AllowRejects: c.AllowRejects}
 	up, err := uploader.Upload(ctx, cust.ID, filepath.Base(c.File), f)
 	var dup *ingest.DuplicateError
 	if errors.As(err, &dup) && c.JSON {
@@ -64,6 +73,10 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	if errors.As(err, &noRows) {
 		printRowErrors(os.Stderr, noRows.Stats.Errors, noRows.Stats.Rejected)
 	}
+	var tooMany *ingest.TooManyRejectsError
+	if errors.As(err, &tooMany) {
+		printRowErrors(os.Stderr, tooMany.Stats.Errors, tooMany.Stats.Rejected)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
@@ -78,7 +91,17 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	} else {
 		fmt.Printf("  drift job %d enqueued\n", *up.JobID)
 	}
+	printWorkerHint(ctx, pool, cust.Name)
 	printRowErrors(os.Stdout, up.Errors, up.Rejected)
+	for _, w := range up.WarningDetails {
+		fmt.Printf("  warning: row %d, %s: %s\n", w.Row, w.Field, w.Message)
+	}
+	if up.Warnings > len(up.WarningDetails) {
+		fmt.Printf("  ... and %d more warnings\n", up.Warnings-len(up.WarningDetails))
+	}
+	for _, n := range up.Notices {
+		fmt.Printf("  note: %s\n", n)
+	}
 	return nil
 }
 
@@ -168,4 +191,18 @@ func (c *UploadDeleteCmd) Run(ctx context.Context, e *env) error {
 	fmt.Printf("deleted upload %d (%s, %d claims); drift job %d recomputes %s (run `upstream worker` if none is running)\n",
 		deleted.Upload.ID, deleted.Upload.Filename, deleted.Upload.Accepted, deleted.JobID, cust.Name)
 	return nil
+}
+
+// printWorkerHint says whether a worker will pick the job up, and how to
+// start one when none is running.
+func printWorkerHint(ctx context.Context, pool *pgxpool.Pool, customer string) {
+	alive, err := jobs.WorkerAlive(ctx, pool)
+	switch {
+	case err != nil:
+		return // a hint, not worth failing the command
+	case alive:
+		fmt.Println("  a worker is running: the results appear in `upstream drift events --customer " + customer + "` shortly")
+	default:
+		fmt.Println("  no worker is running: start one with `upstream worker` (or `upstream serve`), or compute now with `upstream drift run --customer " + customer + " --wait`")
+	}
 }

@@ -185,6 +185,8 @@ type Upload struct {
 	JobID            *int64
 	JobCoalesced     bool
 	CreatedAt        time.Time
+	WarningDetails   []byte
+	Notices          []byte
 }
 
 type WebhookAttempt struct {

@@ -20,9 +20,11 @@ SET status             = 'completed',
     warnings           = $5,
     min_submitted_date = $6,
     max_submitted_date = $7,
-    errors             = $8
-WHERE id = $9
-RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at
+    errors             = $8,
+    warning_details    = $9,
+    notices            = $10
+WHERE id = $11
+RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices
 `
 
 type UploadCompleteParams struct {
@@ -34,6 +36,8 @@ type UploadCompleteParams struct {
 	MinSubmittedDate *time.Time
 	MaxSubmittedDate *time.Time
 	Errors           []byte
+	WarningDetails   []byte
+	Notices          []byte
 	ID               int64
 }
 
@@ -47,6 +51,8 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 		arg.MinSubmittedDate,
 		arg.MaxSubmittedDate,
 		arg.Errors,
+		arg.WarningDetails,
+		arg.Notices,
 		arg.ID,
 	)
 	var i Upload
@@ -66,6 +72,8 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 		&i.JobID,
 		&i.JobCoalesced,
 		&i.CreatedAt,
+		&i.WarningDetails,
+		&i.Notices,
 	)
 	return i, err
 }
@@ -119,7 +127,7 @@ func (q *Queries) UploadFirstSubmittedDate(ctx context.Context, customerID int64
 }
 
 const UploadGetByID = `-- name: UploadGetByID :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND id = $2
 `
 
 type UploadGetByIDParams struct {
@@ -146,12 +154,14 @@ func (q *Queries) UploadGetByID(ctx context.Context, arg UploadGetByIDParams) (U
 		&i.JobID,
 		&i.JobCoalesced,
 		&i.CreatedAt,
+		&i.WarningDetails,
+		&i.Notices,
 	)
 	return i, err
 }
 
 const UploadGetBySHA256 = `-- name: UploadGetBySHA256 :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND sha256 = $2
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND sha256 = $2
 `
 
 type UploadGetBySHA256Params struct {
@@ -178,12 +188,14 @@ func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Pa
 		&i.JobID,
 		&i.JobCoalesced,
 		&i.CreatedAt,
+		&i.WarningDetails,
+		&i.Notices,
 	)
 	return i, err
 }
 
 const UploadGetForDelete = `-- name: UploadGetForDelete :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads WHERE customer_id = $1 AND id = $2 FOR UPDATE
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND id = $2 FOR UPDATE
 `
 
 type UploadGetForDeleteParams struct {
@@ -212,12 +224,14 @@ func (q *Queries) UploadGetForDelete(ctx context.Context, arg UploadGetForDelete
 		&i.JobID,
 		&i.JobCoalesced,
 		&i.CreatedAt,
+		&i.WarningDetails,
+		&i.Notices,
 	)
 	return i, err
 }
 
 const UploadListByCustomer = `-- name: UploadListByCustomer :many
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at FROM uploads
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads
 WHERE customer_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -256,6 +270,8 @@ func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCust
 			&i.JobID,
 			&i.JobCoalesced,
 			&i.CreatedAt,
+			&i.WarningDetails,
+			&i.Notices,
 		); err != nil {
 			return nil, err
 		}
@@ -268,7 +284,7 @@ func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCust
 }
 
 const UploadSetJob = `-- name: UploadSetJob :one
-UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at
+UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices
 `
 
 type UploadSetJobParams struct {
@@ -296,6 +312,8 @@ func (q *Queries) UploadSetJob(ctx context.Context, arg UploadSetJobParams) (Upl
 		&i.JobID,
 		&i.JobCoalesced,
 		&i.CreatedAt,
+		&i.WarningDetails,
+		&i.Notices,
 	)
 	return i, err
 }

@@ -37,11 +37,30 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.UploadTimeout + time.Minute))
 
 	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River), MaxBytes: maxBytes}
+	var err error
+	if uploader.DateFormat, err = ingest.ParseDateFormat(r.URL.Query().Get("date_format")); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
+		return
+	}
+	if v := r.URL.Query().Get("allow_rejects"); v != "" {
+		if uploader.AllowRejects, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "allow_rejects must be true or false", nil)
+			return
+		}
+	}
 	up, err := uploader.Upload(r.Context(), cust.ID, filename, r.Body)
 	var dup *ingest.DuplicateError
 	var header *ingest.HeaderError
 	var noRows *ingest.NoValidRowsError
+	var tooMany *ingest.TooManyRejectsError
+	var order *ingest.DateOrderError
 	switch {
+	case errors.As(err, &tooMany):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnprocessableEntity, "too_many_rejects", err.Error(), tooMany.Stats.Errors)
+	case errors.As(err, &order):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnprocessableEntity, "date_order", err.Error(), []ingest.RowError{})
 	case errors.As(err, &dup):
 		metrics.Uploads.WithLabelValues("duplicate").Inc()
 		writeError(w, http.StatusConflict, "duplicate_upload", err.Error(), map[string]any{"duplicate_of": dup.First.ID, "filename": dup.First.Filename})

@@ -144,3 +144,24 @@ func TestUploadListAndDeleteAPI(t *testing.T) {
 	}
 	e.expect(e.do("GET", "/api/v1/customers", key, "", nil), 403, "customer key listing customers")
 }
+
+func TestUploadGuardsAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	base := fmt.Sprintf("/api/v1/customers/%d/uploads", id)
+	ddmm := "payer,cpt,submitted_date,decided_date,outcome\nA,1,23/04/2026,25/04/2026,PAID\nA,1,03/04/2026,05/04/2026,PAID\n"
+	r := e.expect(e.do("POST", base+"?filename=d.csv", key, "text/csv", strings.NewReader(ddmm)), 422, "DD/MM refused")
+	if r.json(t)["error"].(map[string]any)["code"] != "date_order" {
+		t.Fatalf("DD/MM = %s", r.body)
+	}
+	e.expect(e.do("POST", base+"?filename=d.csv&date_format=DD%2FMM%2FYYYY", key, "text/csv", strings.NewReader(ddmm)), 201, "DD/MM with its format")
+	e.expect(e.do("POST", base+"?filename=d.csv&date_format=nope", key, "text/csv", strings.NewReader(ddmm)), 400, "bad format")
+	bad := "payer,cpt,submitted_date,decided_date,outcome\nA,1,x,2026-01-01,PAID\nA,1,y,2026-01-01,PAID\nA,1,2026-01-01,2026-01-02,PAID\n"
+	r = e.expect(e.do("POST", base+"?filename=b.csv", key, "text/csv", strings.NewReader(bad)), 422, "mostly rejected")
+	if d := r.json(t)["error"].(map[string]any)["details"].([]any); len(d) != 2 {
+		t.Fatalf("mostly rejected = %s, want both row errors", r.body)
+	}
+	e.expect(e.do("POST", base+"?filename=b.csv&allow_rejects=true", key, "text/csv", strings.NewReader(bad)), 201, "allowed")
+	e.expect(e.do("POST", base+"?filename=b.csv&allow_rejects=yes-please", key, "text/csv", strings.NewReader(bad)), 400, "bad allow_rejects")
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,8 +82,10 @@ type Stats struct {
 	Rows     int // data rows read (accepted + rejected)
 	Accepted int
 	Rejected int
-	Warnings int        // accepted rows with a warning (unusual outcome)
+	Warnings int        // accepted rows with a warning (unusual outcome, future date)
 	Errors   []RowError // the first MaxStoredRowErrors rejections
+	// WarningDetails are the first MaxStoredRowErrors warnings.
+	WarningDetails []RowError
 	// MinSubmitted and MaxSubmitted bound the accepted rows' submitted dates;
 	// zero when nothing was accepted.
 	MinSubmitted, MaxSubmitted time.Time
@@ -118,6 +121,33 @@ func (m *Mappings) CPTGroup(code string) string {
 	return UnmappedCPTGroup
 }
 
+// DateFormat says how slash dates are read.
+type DateFormat string
+
+// Date formats. Auto reads M/D/YYYY and YYYY/M/D and notices files that
+// are D/M/YYYY (DateOrderError).
+const (
+	DateAuto     DateFormat = ""
+	DateMonthDay DateFormat = "MM/DD/YYYY"
+	DateDayMonth DateFormat = "DD/MM/YYYY"
+	DateISO      DateFormat = "YYYY-MM-DD"
+)
+
+// ParseDateFormat reads a --date-format value.
+func ParseDateFormat(s string) (DateFormat, error) {
+	switch f := DateFormat(strings.ToUpper(strings.TrimSpace(s))); f {
+	case DateAuto, DateMonthDay, DateDayMonth, DateISO:
+		return f, nil
+	}
+	return "", fmt.Errorf("date format %q: use MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD", s)
+}
+
+// Dates outside these years are row errors: typos, not claims.
+const (
+	MinClaimYear = 1900
+	MaxClaimYear = 2200
+)
+
 // Parser reads claims from a CSV stream, one row at a time.
 type Parser struct {
 	r        *csv.Reader
@@ -126,6 +156,103 @@ type Parser struct {
 	stats    Stats
 	claim    Claim
 	err      error
+	// DateFormat is how slash dates are read (DateAuto by default).
+	DateFormat DateFormat
+	// Today, when set, makes claims dated after it a warning.
+	Today time.Time
+	// The first slash dates whose first field (day-first evidence) or
+	// second field (month-first evidence) exceeds 12.
+	dayFirst, monthFirst *RowError
+}
+
+// DateOrderError is a file whose slash dates are D/M/YYYY, or mix both
+// orders, while read as M/D/YYYY: its rows would be rejected or, worse,
+// stored with day and month swapped.
+type DateOrderError struct{ Message string }
+
+func (e *DateOrderError) Error() string { return e.Message }
+
+// DateOrderProblem reports, at the end of the file, a date order the
+// automatic reading cannot trust.
+func (p *Parser) DateOrderProblem() error {
+	if p.DateFormat != DateAuto || p.dayFirst == nil {
+		return nil
+	}
+	if p.monthFirst != nil {
+		return &DateOrderError{Message: fmt.Sprintf("dates mix day-first and month-first orders (row %d: %s; row %d: %s): fix the file",
+			p.dayFirst.Row, p.dayFirst.Message, p.monthFirst.Row, p.monthFirst.Message)}
+	}
+	return &DateOrderError{Message: fmt.Sprintf("dates look like DD/MM/YYYY (row %d, %s, cannot be a month first): "+
+		"upload again with --date-format DD/MM/YYYY (API: date_format=DD/MM/YYYY)", p.dayFirst.Row, p.dayFirst.Message)}
+}
+
+func (p *Parser) warn(e RowError) {
+	p.stats.Warnings++
+	if len(p.stats.WarningDetails) < MaxStoredRowErrors {
+		p.stats.WarningDetails = append(p.stats.WarningDetails, e)
+	}
+}
+
+// noteDateOrder records which order a slash date proves, if any.
+func (p *Parser) noteDateOrder(line int, field, s string) {
+	a, b, ok := slashFields(s)
+	if !ok {
+		return
+	}
+	if a > 12 && p.dayFirst == nil {
+		p.dayFirst = &RowError{Row: line, Field: field, Message: fmt.Sprintf("%s %q", field, s)}
+	}
+	if b > 12 && p.monthFirst == nil {
+		p.monthFirst = &RowError{Row: line, Field: field, Message: fmt.Sprintf("%s %q", field, s)}
+	}
+}
+
+// slashFields returns the first two numbers of a N/N/YYYY date.
+func slashFields(s string) (a, b int, ok bool) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 || len(parts[2]) != 4 {
+		return 0, 0, false
+	}
+	a, errA := strconv.Atoi(parts[0])
+	b, errB := strconv.Atoi(parts[1])
+	return a, b, errA == nil && errB == nil
+}
+
+// parseDate reads a date in the parser's format.
+func (p *Parser) parseDate(line int, field, s string) (time.Time, *RowError) {
+	var t time.Time
+	ok := false
+	switch p.DateFormat {
+	case DateAuto:
+		p.noteDateOrder(line, field, s)
+		t, ok = ParseDate(s)
+	case DateMonthDay:
+		t, ok = parseLayouts(s, "1/2/2006", "2006-01-02")
+	case DateDayMonth:
+		t, ok = parseLayouts(s, "2/1/2006", "2006-01-02")
+	case DateISO:
+		t, ok = parseLayouts(s, "2006-01-02")
+	}
+	if !ok {
+		format := "YYYY-MM-DD, MM/DD/YYYY or YYYY/MM/DD"
+		if p.DateFormat != DateAuto {
+			format = string(p.DateFormat) + ", as --date-format says"
+		}
+		return t, &RowError{Row: line, Field: field, Message: fmt.Sprintf("unparseable date %q (use %s)", s, format)}
+	}
+	if y := t.Year(); y < MinClaimYear || y > MaxClaimYear {
+		return t, &RowError{Row: line, Field: field, Message: fmt.Sprintf("date %q is out of range (years %d to %d)", s, MinClaimYear, MaxClaimYear)}
+	}
+	return t, nil
+}
+
+func parseLayouts(s string, layouts ...string) (time.Time, bool) {
+	for _, layout := range layouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // NewParser reads the header row and returns a parser positioned on the
@@ -281,20 +408,23 @@ func (p *Parser) parseRecord(line int, record []string) *RowError {
 	if rowErr != nil {
 		return rowErr
 	}
-	submitted, ok := ParseDate(submittedRaw)
-	if !ok {
-		return &RowError{Row: line, Field: ColSubmittedDate, Message: fmt.Sprintf("unparseable date %q (use YYYY-MM-DD, MM/DD/YYYY or YYYY/MM/DD)", submittedRaw)}
+	submitted, rowErr := p.parseDate(line, ColSubmittedDate, submittedRaw)
+	if rowErr != nil {
+		return rowErr
 	}
-	decided, ok := ParseDate(decidedRaw)
-	if !ok {
-		return &RowError{Row: line, Field: ColDecidedDate, Message: fmt.Sprintf("unparseable date %q (use YYYY-MM-DD, MM/DD/YYYY or YYYY/MM/DD)", decidedRaw)}
+	decided, rowErr := p.parseDate(line, ColDecidedDate, decidedRaw)
+	if rowErr != nil {
+		return rowErr
 	}
 	if decided.Before(submitted) {
 		return &RowError{Row: line, Field: ColDecidedDate, Message: fmt.Sprintf("decided %s before submitted %s", decided.Format(time.DateOnly), submitted.Format(time.DateOnly))}
 	}
 	outcome, usual := NormalizeOutcome(outcomeRaw)
-	if !usual {
-		p.stats.Warnings++
+	switch {
+	case !usual:
+		p.warn(RowError{Row: line, Field: ColOutcome, Message: fmt.Sprintf("unusual outcome %q stored as OTHER", outcomeRaw)})
+	case !p.Today.IsZero() && decided.After(p.Today):
+		p.warn(RowError{Row: line, Field: ColDecidedDate, Message: fmt.Sprintf("decided %s, in the future", decided.Format(time.DateOnly))})
 	}
 
 	c := &p.claim

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,26 +86,59 @@ type Uploader struct {
 	// MaxStatBins bounds the drift statistics accumulated in memory while
 	// streaming; claimstats.DefaultMaxBins when zero.
 	MaxStatBins int
+	// DateFormat is how slash dates are read; DateAuto detects D/M/YYYY
+	// files and refuses them rather than swap days and months.
+	DateFormat DateFormat
+	// MaxRejectShare refuses a file with a larger share of rejected rows
+	// (DefaultMaxRejectShare when zero) unless AllowRejects.
+	MaxRejectShare float64
+	AllowRejects   bool
+	// Now is the clock for future-date warnings; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultMaxRejectShare is the share of rejected rows past which a file is
+// refused: a file mostly rejected is a wrong file, not a few bad rows.
+const DefaultMaxRejectShare = 0.5
+
+// TooManyRejectsError is a file with too large a share of rejected rows.
+type TooManyRejectsError struct {
+	Stats    Stats
+	MaxShare float64
+}
+
+func (e *TooManyRejectsError) Error() string {
+	msg := fmt.Sprintf("%d of %d rows rejected (more than %.0f%%): nothing stored; fix the file or pass --allow-rejects (API: allow_rejects=true)",
+		e.Stats.Rejected, e.Stats.Rows, 100*e.MaxShare)
+	if len(e.Stats.Errors) > 0 {
+		first := e.Stats.Errors[0]
+		msg += fmt.Sprintf(" (first: row %d, %s: %s)", first.Row, first.Field, first.Message)
+	}
+	return msg
 }
 
 // Upload is a stored upload's summary, with SPEC's JSON field names.
 type Upload struct {
-	ID           int64      `json:"id"`
-	CustomerID   int64      `json:"customer_id"`
-	Filename     string     `json:"filename"`
-	SHA256       string     `json:"sha256"`
-	Status       string     `json:"status"`
-	Rows         int        `json:"rows"`
-	Accepted     int        `json:"accepted"`
-	Rejected     int        `json:"rejected"`
-	Warnings     int        `json:"warnings"`
-	Errors       []RowError `json:"errors"`
-	MinSubmitted *string    `json:"min_submitted_date"`
-	MaxSubmitted *string    `json:"max_submitted_date"`
-	DuplicateOf  *int64     `json:"duplicate_of"`
-	JobID        *int64     `json:"job_id"`
-	JobCoalesced bool       `json:"job_coalesced"`
-	CreatedAt    time.Time  `json:"created_at"`
+	ID         int64      `json:"id"`
+	CustomerID int64      `json:"customer_id"`
+	Filename   string     `json:"filename"`
+	SHA256     string     `json:"sha256"`
+	Status     string     `json:"status"`
+	Rows       int        `json:"rows"`
+	Accepted   int        `json:"accepted"`
+	Rejected   int        `json:"rejected"`
+	Warnings   int        `json:"warnings"`
+	Errors     []RowError `json:"errors"`
+	// WarningDetails lists the first row warnings; Notices what to fix
+	// about the file as a whole.
+	WarningDetails []RowError `json:"warning_details"`
+	Notices        []string   `json:"notices"`
+	MinSubmitted   *string    `json:"min_submitted_date"`
+	MaxSubmitted   *string    `json:"max_submitted_date"`
+	DuplicateOf    *int64     `json:"duplicate_of"`
+	JobID          *int64     `json:"job_id"`
+	JobCoalesced   bool       `json:"job_coalesced"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 // UploadFromRow converts a stored upload row.
@@ -120,6 +154,12 @@ func UploadFromRow(u db.Upload) (*Upload, error) {
 	}
 	if err := json.Unmarshal(u.Errors, &out.Errors); err != nil {
 		return nil, fmt.Errorf("decode row errors of upload %d: %w", u.ID, err)
+	}
+	if err := json.Unmarshal(u.WarningDetails, &out.WarningDetails); err != nil {
+		return nil, fmt.Errorf("decode warnings of upload %d: %w", u.ID, err)
+	}
+	if err := json.Unmarshal(u.Notices, &out.Notices); err != nil {
+		return nil, fmt.Errorf("decode notices of upload %d: %w", u.ID, err)
 	}
 	return out, nil
 }
@@ -177,6 +217,12 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, err
 	}
+	parser.DateFormat = u.DateFormat
+	now := time.Now
+	if u.Now != nil {
+		now = u.Now
+	}
+	parser.Today = now().UTC()
 	uploadID, err := q.UploadCreate(ctx, db.UploadCreateParams{CustomerID: customerID, Filename: filename})
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
@@ -196,8 +242,29 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 		return nil, err
 	}
 	stats := parser.Stats()
+	if err := parser.DateOrderProblem(); err != nil {
+		return nil, err
+	}
 	if stats.Accepted == 0 {
 		return nil, &NoValidRowsError{Stats: stats}
+	}
+	maxShare := cmp.Or(u.MaxRejectShare, DefaultMaxRejectShare)
+	if !u.AllowRejects && float64(stats.Rejected) > maxShare*float64(stats.Rows) {
+		return nil, &TooManyRejectsError{Stats: stats, MaxShare: maxShare}
+	}
+	notices := []string{}
+	if len(mappings.Payers) == 0 && len(mappings.CPTGroups) == 0 {
+		notices = append(notices, "this customer has no payer or CPT group mappings: every CPT code went to group OTHER and payers keep their spellings; "+
+			"load them with `upstream mappings load --reclassify` to fix this upload too")
+	} else if src.other*2 > stats.Accepted {
+		notices = append(notices, fmt.Sprintf("%d of %d claims landed in CPT group OTHER: the CPT group mappings miss most of this file's codes; "+
+			"complete them and load them with --reclassify", src.other, stats.Accepted))
+	}
+	for _, w := range stats.WarningDetails {
+		if w.Field == ColDecidedDate { // the future-date warning
+			notices = append(notices, "some claims are decided in the future: check the file's dates")
+			break
+		}
 	}
 
 	digest := hex.EncodeToString(hasher.Sum(nil))
@@ -205,11 +272,19 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("encode row errors: %w", err)
 	}
+	warningsJSON, err := json.Marshal(nonNil(stats.WarningDetails))
+	if err != nil {
+		return nil, fmt.Errorf("encode warnings: %w", err)
+	}
+	noticesJSON, err := json.Marshal(notices)
+	if err != nil {
+		return nil, fmt.Errorf("encode notices: %w", err)
+	}
 	_, err = q.UploadComplete(ctx, db.UploadCompleteParams{
 		ID: uploadID, SHA256: &digest,
 		RowsTotal: int32(stats.Rows), Accepted: int32(stats.Accepted), Rejected: int32(stats.Rejected), Warnings: int32(stats.Warnings),
 		MinSubmittedDate: &stats.MinSubmitted, MaxSubmittedDate: &stats.MaxSubmitted,
-		Errors: errorsJSON,
+		Errors: errorsJSON, WarningDetails: warningsJSON, Notices: noticesJSON,
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "uploads_customer_sha256_key" {
@@ -268,12 +343,16 @@ type claimSource struct {
 	customerID, uploadID int64
 	stats                *claimstats.Accumulator
 	values               []any
+	other                int // accepted claims in group OTHER
 }
 
 func (s *claimSource) Next() bool { return s.parser.Next() }
 
 func (s *claimSource) Values() ([]any, error) {
 	c := s.parser.Claim()
+	if c.CPTGroup == UnmappedCPTGroup {
+		s.other++
+	}
 	if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
 		s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
 			Payer: c.Payer, CPTGroup: c.CPTGroup, Denied: c.Outcome == OutcomeDenied})

@@ -1,0 +1,119 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/ingest"
+)
+
+func csvRows(rows ...string) string {
+	return "payer,cpt,submitted_date,decided_date,outcome\n" + strings.Join(rows, "\n") + "\n"
+}
+
+// A DD/MM/YYYY file read as MM/DD would store some rows with day and month
+// swapped and reject the rest: it is refused whole, naming a row that
+// proves it, and accepted as it is with --date-format DD/MM/YYYY.
+func TestDayFirstDatesAreDetectedNotSwapped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	file := csvRows("A,1,03/04/2026,05/04/2026,PAID", "A,1,23/04/2026,25/04/2026,DENIED", "A,1,01/05/2026,02/05/2026,PAID")
+	_, err := e.uploader.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file))
+	var order *ingest.DateOrderError
+	if !errors.As(err, &order) || !strings.Contains(err.Error(), "row 3") || !strings.Contains(err.Error(), "DD/MM/YYYY") {
+		t.Fatalf("DD/MM file: %v, want a DateOrderError naming row 3", err)
+	}
+	if n := e.counts(t).claims; n != 0 {
+		t.Fatalf("%d claims stored from a refused file", n)
+	}
+	dayFirst := *e.uploader
+	dayFirst.DateFormat = ingest.DateDayMonth
+	up, err := dayFirst.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file))
+	if err != nil || up.Accepted != 3 || *up.MinSubmitted != "2026-04-03" || *up.MaxSubmitted != "2026-05-01" {
+		t.Fatalf("with --date-format DD/MM/YYYY: %+v, %v; want 3 claims from 3 April to 1 May", up, err)
+	}
+	mixed := csvRows("A,1,23/04/2026,25/04/2026,PAID", "A,1,04/23/2026,04/25/2026,PAID")
+	if _, err := e.uploader.Upload(ctx, cust, "mixed.csv", strings.NewReader(mixed)); !errors.As(err, &order) || !strings.Contains(err.Error(), "mix") {
+		t.Fatalf("mixed orders: %v, want refused as mixed", err)
+	}
+	if _, err := ingest.ParseDateFormat("dd/mm/yyyy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.ParseDateFormat("YYYY.MM.DD"); err == nil {
+		t.Fatal("an unknown date format was accepted")
+	}
+}
+
+// A file mostly rejected is refused, with its first errors, unless the
+// user says so.
+func TestMostlyRejectedFileIsRefusedUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	var rows []string
+	for i := range 10 {
+		if i < 6 {
+			rows = append(rows, fmt.Sprintf("A,1,2026-01-%02d,bad,PAID", i+1))
+		} else {
+			rows = append(rows, fmt.Sprintf("A,1,2026-01-%02d,2026-02-01,PAID", i+1))
+		}
+	}
+	_, err := e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...)))
+	var tooMany *ingest.TooManyRejectsError
+	if !errors.As(err, &tooMany) || tooMany.Stats.Rejected != 6 || len(tooMany.Stats.Errors) != 6 || !strings.Contains(err.Error(), "row 2") {
+		t.Fatalf("60%% rejected: %v, want refused with the first errors", err)
+	}
+	if n := e.counts(t).uploads; n != 0 {
+		t.Fatalf("%d uploads stored", n)
+	}
+	allowed := *e.uploader
+	allowed.AllowRejects = true
+	if up, err := allowed.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...))); err != nil || up.Accepted != 4 {
+		t.Fatalf("with --allow-rejects: %+v, %v", up, err)
+	}
+}
+
+// Warnings are listed, not only counted; out-of-range dates are row
+// errors; missing mappings and future dates are called out.
+func TestUploadWarningsAreListed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	u := *e.uploader
+	u.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
+	up, err := u.Upload(ctx, cust, "w.csv", strings.NewReader(csvRows(
+		"A,1,2026-01-02,2026-01-05,PENDED",
+		"A,1,2026-11-20,2026-12-24,PAID",
+		"A,1,2026-01-02,9999-12-31,PAID",
+		"A,1,0001-01-01,2026-01-05,PAID",
+		"A,1,2026-01-03,2026-01-04,DENIED",
+		"A,1,2026-01-04,2026-01-04,PAID",
+		"A,1,2026-01-05,2026-01-06,PAID",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Warnings != 2 || len(up.WarningDetails) != 2 || up.WarningDetails[0].Row != 2 || !strings.Contains(up.WarningDetails[1].Message, "future") {
+		t.Fatalf("warnings = %d %+v, want the unusual outcome (row 2) and the future decision listed", up.Warnings, up.WarningDetails)
+	}
+	if up.Rejected != 2 || !strings.Contains(up.Errors[0].Message, "out of range") || up.Errors[1].Row != 5 {
+		t.Fatalf("errors = %+v, want rows 4 and 5 out of range", up.Errors)
+	}
+	joined := strings.Join(up.Notices, "\n")
+	if !strings.Contains(joined, "no payer or CPT group mappings") || !strings.Contains(joined, "future") {
+		t.Fatalf("notices = %q, want the missing mappings and the future dates", up.Notices)
+	}
+	stored, err := ingest.GetUpload(ctx, db.New(e.pool), cust, up.ID)
+	if err != nil || len(stored.WarningDetails) != 2 || len(stored.Notices) != len(up.Notices) {
+		t.Fatalf("stored upload keeps %d warnings and %d notices (%v)", len(stored.WarningDetails), len(stored.Notices), err)
+	}
+}
