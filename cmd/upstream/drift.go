@@ -68,7 +68,8 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 		if c.JSON {
 			return printJSON(map[string]any{"job_id": jobID})
 		}
-		fmt.Printf("drift job %d enqueued for %s as of %s (run `upstream worker`, or pass --wait)\n", jobID, cust.Name, asOf.Format(time.DateOnly))
+		fmt.Printf("drift job %d enqueued for %s as of %s\n", jobID, cust.Name, asOf.Format(time.DateOnly))
+		printWorkerHint(ctx, pool, cust.Name)
 		return nil
 	}
 

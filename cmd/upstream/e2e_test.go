@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -165,4 +166,60 @@ func waitHTTP(t *testing.T, url string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready after 60s", url)
+}
+
+// Exit codes and messages a script or a person relies on: usage errors are
+// one message and a pointer to --help (exit 2), failures exit 1, --version
+// prints the build.
+func TestExitCodesAndUsageErrors(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dsn := testdb.URL(t)
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	for _, args := range [][]string{{"bogus"}, {"upload", "--customer"}, {"drift", "run"}} {
+		code, out := run(args...)
+		if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 1 || !strings.Contains(out, "--help") {
+			t.Errorf("%v: exit %d, output %q; want exit 2 with the message and one line about --help", args, code, out)
+		}
+	}
+	if code, out := run("--version"); code != 0 || !strings.HasPrefix(out, "upstream ") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	if code, out := run("drift", "events", "--customer", "nobody"); code != 1 || !strings.Contains(out, `customer "nobody"`) {
+		t.Errorf("unknown customer: exit %d, %q; want exit 1 naming it", code, out)
+	}
+	if code, out := run("customer", "create", "Acme Clinic"); code != 0 || !strings.Contains(out, "Acme Clinic") {
+		t.Fatalf("customer create: %d %q", code, out)
+	}
+	if code, out := run("drift", "events", "--customer", "acme clinc"); code != 1 || !strings.Contains(out, `did you mean "Acme Clinic"?`) {
+		t.Errorf("near miss: exit %d, %q; want a suggestion", code, out)
+	}
+	if code, out := run("jobs", "wait", "--timeout", "30s"); code != 0 || !strings.Contains(out, "no unfinished jobs") {
+		t.Errorf("jobs wait on an empty queue: %d %q", code, out)
+	}
+	path := filepath.Join(t.TempDir(), "claims.csv")
+	if err := os.WriteFile(path, []byte("payer,cpt,submitted_date,decided_date,outcome\nA,1,2026-01-02,2026-01-05,PAID\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run("upload", "--customer", "acme clinic", path)
+	if code != 0 || !strings.Contains(out, "no worker is running") || !strings.Contains(out, "no payer or CPT group mappings") {
+		t.Fatalf("upload without a worker or mappings: %d %q; want it to say so", code, out)
+	}
+	// The job waits and no worker runs: jobs wait fails fast, naming the fix.
+	start := time.Now()
+	if code, out := run("jobs", "wait", "--timeout", "2m"); code != 1 || !strings.Contains(out, "no worker is running") || time.Since(start) > time.Minute {
+		t.Errorf("jobs wait with no worker: exit %d after %s, %q; want a fast failure naming the fix", code, time.Since(start).Round(time.Second), out)
+	}
 }

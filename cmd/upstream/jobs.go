@@ -48,7 +48,8 @@ type JobsWaitCmd struct {
 	Timeout time.Duration `default:"5m" help:"Give up (exit 1) after this long."`
 }
 
-// Run polls until the queue is idle.
+// Run polls until the queue is idle, saying how many jobs remain, and
+// fails fast when jobs wait and no worker is running.
 func (c *JobsWaitCmd) Run(ctx context.Context, e *env) error {
 	pool, err := e.openPool(ctx, 2)
 	if err != nil {
@@ -57,9 +58,38 @@ func (c *JobsWaitCmd) Run(ctx context.Context, e *env) error {
 	defer pool.Close()
 	waitCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	if err := jobs.WaitIdle(waitCtx, pool, 200*time.Millisecond); err != nil {
-		return fmt.Errorf("jobs wait: %w", err)
+	const noWorkerGrace = 10 * time.Second // a worker starting up, or between leader terms
+	var idleSince time.Time
+	last := int64(-1)
+	for {
+		n, err := jobs.Unfinished(waitCtx, pool)
+		if err != nil {
+			return fmt.Errorf("jobs wait: %w", err)
+		}
+		if n == 0 {
+			fmt.Println("no unfinished jobs")
+			return nil
+		}
+		if n != last {
+			fmt.Fprintf(os.Stderr, "%d unfinished jobs...\n", n)
+			last = n
+		}
+		alive, err := jobs.WorkerAlive(waitCtx, pool)
+		if err != nil {
+			return fmt.Errorf("jobs wait: %w", err)
+		}
+		switch {
+		case alive:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		case time.Since(idleSince) > noWorkerGrace:
+			return fmt.Errorf("jobs wait: %d jobs are waiting and no worker is running: start one with `upstream worker` (or `upstream serve`)", n)
+		}
+		select {
+		case <-waitCtx.Done():
+			return fmt.Errorf("jobs wait: %d jobs still unfinished after %s", n, c.Timeout)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	fmt.Println("no unfinished jobs")
-	return nil
 }

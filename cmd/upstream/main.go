@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 
@@ -20,10 +21,12 @@ import (
 
 // CLI is the command line: global flags and one struct per command.
 type CLI struct {
-	DatabaseURL string     `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Empty: the private local cluster (see 'upstream db')."`
-	PGData      string     `name:"pgdata" env:"UPSTREAM_PGDATA" help:"Data directory of the private cluster (default: /var/lib/upstream/pgdata as root, else ~/.local/share/upstream/pgdata)."`
-	PGPort      int        `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
-	LogLevel    slog.Level `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
+	DatabaseURL string           `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL. Empty: the private local cluster (see 'upstream db')."`
+	PGData      string           `name:"pgdata" env:"UPSTREAM_PGDATA" help:"Data directory of the private cluster (default: /var/lib/upstream/pgdata as root, else ~/.local/share/upstream/pgdata)."`
+	PGPort      int              `name:"pgport" env:"UPSTREAM_PGPORT" default:"54329" help:"Loopback port of the private cluster."`
+	LogLevel    slog.Level       `name:"log-level" env:"UPSTREAM_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
+	LogFormat   string           `name:"log-format" env:"UPSTREAM_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+	Version     kong.VersionFlag `name:"version" help:"Print the version and exit."`
 	// Webhook delivery happens in any process that works jobs.
 	AllowPrivateWebhooks bool   `name:"allow-private-webhooks" env:"UPSTREAM_ALLOW_PRIVATE_WEBHOOKS" help:"Allow webhook endpoints on loopback, private and link-local addresses (tests, on-premise receivers). Refused by default."`
 	PublicURL            string `name:"public-url" env:"UPSTREAM_PUBLIC_URL" help:"Base URL of the drift page, for links in notifications (e.g. https://upstream.example.com)."`
@@ -50,25 +53,76 @@ type env struct {
 	logger *slog.Logger
 }
 
-func main() {
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report it
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run parses args, runs the command and returns the exit code.
+func run(args []string) int {
 	var cli CLI
-	kctx := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("upstream"),
 		kong.Description("Payer-drift detection for healthcare revenue-cycle teams."),
-		kong.UsageOnError(),
 		// Defaults that live in the domain packages, written once.
 		kong.Vars{
 			"weekly_schedule":  jobs.DefaultWeeklySchedule,
 			"max_upload_bytes": strconv.FormatInt(ingest.DefaultMaxBytes, 10),
+			"version":          version(),
 		},
 	)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cli.LogLevel}))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "upstream: %v\n", err)
+		return exitFailure
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		// The message and where to look, not 40 lines of help.
+		fmt.Fprintf(os.Stderr, "upstream: %v\nRun 'upstream --help' (or 'upstream COMMAND --help') for usage.\n", err)
+		return exitUsage
+	}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cli.LogLevel})
+	if cli.LogFormat == "json" {
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cli.LogLevel})
+	}
+	logger := slog.New(handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	err := kctx.Run(&env{cli: &cli, logger: logger})
-	if err != nil {
+	err = kctx.Run(&env{cli: &cli, logger: logger})
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		fmt.Fprintf(os.Stderr, "upstream: interrupted: %v\n", err)
+		return exitInterrupted
+	default:
 		fmt.Fprintf(os.Stderr, "upstream: %v\n", err)
-		os.Exit(1)
+		return exitFailure
 	}
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return "upstream " + v + " " + info.GoVersion
 }

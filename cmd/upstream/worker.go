@@ -2,7 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -10,6 +16,7 @@ import (
 // WorkerCmd runs job workers only.
 type WorkerCmd struct {
 	WorkOpts
+	MetricsAddr string `name:"metrics-addr" env:"UPSTREAM_METRICS_ADDR" help:"Also serve Prometheus /metrics on this address (e.g. 127.0.0.1:9101), so scaled-out workers report their computations."`
 }
 
 // Run works jobs until SIGINT or SIGTERM.
@@ -29,7 +36,23 @@ func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start River client: %w", err)
 	}
-	e.logger.Info("worker started", "drift_workers", c.DriftWorkers)
+	if c.MetricsAddr != "" {
+		listener, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr %s: %w", c.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() {
+			if err := srv.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.logger.Error("metrics server", "error", err)
+			}
+		}()
+		defer srv.Close()
+		e.logger.Info("serving metrics", "addr", listener.Addr().String())
+	}
+	e.logger.Info("worker started", "drift_workers", c.DriftWorkers, "webhook_workers", c.WebhookWorkers)
 	<-ctx.Done()
 	e.logger.Info("shutting down: letting running jobs finish", "timeout", c.ShutdownTimeout)
 	if err := jobs.StopGracefully(client, c.ShutdownTimeout, e.logger); err != nil {
