@@ -57,7 +57,13 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	defer f.Close()
 	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client), MaxBytes: c.MaxBytes,
 		DateFormat: dateFormat, AllowRejects: c.AllowRejects}
-	up, err := uploader.Upload(ctx, cust.ID, filepath.Base(c.File), f)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	progress := newProgressReader(f, size, c.JSON)
+	up, err := uploader.Upload(ctx, cust.ID, filepath.Base(c.File), progress)
+	progress.done()
 	var dup *ingest.DuplicateError
 	if errors.As(err, &dup) && c.JSON {
 		first, convErr := ingest.UploadFromRow(dup.First)

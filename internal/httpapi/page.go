@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"context"
@@ -110,6 +111,7 @@ func (s *Server) routesPage() {
 	s.mux.Handle("POST /logout", page(s.requirePage(s.checkCSRF(s.logout))))
 	s.mux.Handle("GET /{$}", page(s.requirePage(s.customersPage)))
 	s.mux.Handle("GET /customers/{id}", page(s.requirePage(s.customerPage)))
+	s.mux.Handle("GET /customers/{id}/events.csv", page(s.requirePage(s.eventsCSV)))
 	s.mux.Handle("POST /customers/{id}/alerts/{action}", page(s.requirePage(s.checkCSRF(s.alertAction))))
 }
 
@@ -301,8 +303,14 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs)}
+	filter, ok := pageFilter(r)
+	if !ok {
+		s.pageError(w, r, http.StatusBadRequest, "Unknown drift type in the filter.")
+		return
+	}
+	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs), "Filter": filter}
 	selected, err := drift.LoadRun(r.Context(), q, id, runID)
+	selected.Events = filter.apply(selected.Events)
 	switch {
 	case errors.Is(err, drift.ErrRunNotFound):
 		s.pageError(w, r, http.StatusNotFound, "Not found.")
@@ -312,6 +320,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	default:
+		data["Payers"] = payersOf(selected.Events, filter)
 		alerts, others := drift.Alerts(selected.Events)
 		rows := func(events []drift.EventView) []eventRow {
 			out := make([]eventRow, len(events))
@@ -400,5 +409,90 @@ func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
 			back += fmt.Sprintf("?run=%d", run)
 		}
 		http.Redirect(w, r, back, http.StatusSeeOther)
+	}
+}
+
+// pageFilters are the customer page's filters (query parameters payer,
+// type, alerts), also applied to its CSV download.
+type pageFilters struct {
+	Payer      string
+	Type       drift.Type
+	AlertsOnly bool
+}
+
+func pageFilter(r *http.Request) (pageFilters, bool) {
+	q := r.URL.Query()
+	f := pageFilters{Payer: q.Get("payer"), AlertsOnly: q.Get("alerts") == "1"}
+	if v := q.Get("type"); v != "" {
+		t, err := drift.ParseType(v)
+		if err != nil {
+			return f, false
+		}
+		f.Type = t
+	}
+	return f, true
+}
+
+func (f pageFilters) apply(events []drift.EventView) []drift.EventView {
+	out := []drift.EventView{}
+	for _, e := range events {
+		if (f.Payer == "" || e.Payer == f.Payer) && (f.Type == "" || e.DriftType == f.Type) && (!f.AlertsOnly || e.Alert) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// payersOf lists the payers the filter can choose from, the chosen one
+// included when the filter emptied the list.
+func payersOf(events []drift.EventView, f pageFilters) []string {
+	seen := map[string]bool{}
+	var out []string
+	if f.Payer != "" {
+		seen[f.Payer], out = true, append(out, f.Payer)
+	}
+	for _, e := range events {
+		if !seen[e.Payer] {
+			seen[e.Payer] = true
+			out = append(out, e.Payer)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// eventsCSV downloads the selected run's events, filtered as on the page.
+func (s *Server) eventsCSV(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	v, _ := s.viewerOf(r)
+	if err != nil || !v.mayView(id) {
+		s.pageError(w, r, http.StatusNotFound, "Not found.")
+		return
+	}
+	var runID int64
+	if q := r.URL.Query().Get("run"); q != "" {
+		if runID, err = strconv.ParseInt(q, 10, 64); err != nil || runID < 1 {
+			s.pageError(w, r, http.StatusNotFound, "Not found.")
+			return
+		}
+	}
+	filter, ok := pageFilter(r)
+	if !ok {
+		s.pageError(w, r, http.StatusBadRequest, "Unknown drift type in the filter.")
+		return
+	}
+	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), id, runID)
+	if errors.Is(err, drift.ErrRunNotFound) || errors.Is(err, drift.ErrNoSuccessfulRun) {
+		s.pageError(w, r, http.StatusNotFound, "No such run.")
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="drift-events-run-%d.csv"`, run.ReportRun.ID))
+	if err := drift.WriteEventsCSV(w, filter.apply(run.Events)); err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "write CSV", "error", err)
 	}
 }

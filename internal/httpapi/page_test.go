@@ -230,6 +230,24 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 		t.Fatalf("page does not show the acknowledgement:\n%s", body)
 	}
 
+	// Filters and the CSV download of what the page shows.
+	if _, _, body := c.get(fmt.Sprintf("/customers/%d?payer=Cigna", acme)); strings.Contains(body, `data-payer="Aetna"`) {
+		t.Fatalf("payer filter kept Aetna:\n%s", body)
+	}
+	if _, _, body := c.get(fmt.Sprintf("/customers/%d?alerts=1&type=DENIAL_RATE", acme)); !strings.Contains(body, `class="event alert" data-payer="Aetna"`) || !strings.Contains(body, `id="csv"`) {
+		t.Fatalf("alerts filter lost the alert or the CSV link:\n%s", body)
+	}
+	if status, _, _ := c.get(fmt.Sprintf("/customers/%d?type=NOPE", acme)); status != 400 {
+		t.Fatalf("bad type filter = %d, want 400", status)
+	}
+	status, h, csvBody := c.get(fmt.Sprintf("/customers/%d/events.csv?run=%d&alerts=1", acme, run.ID))
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") || strings.Count(csvBody, "\n") != 2 || !strings.Contains(csvBody, "Aetna") {
+		t.Fatalf("CSV = %d %q:\n%s", status, h.Get("Content-Type"), csvBody)
+	}
+	if status, _, _ := c.get(fmt.Sprintf("/customers/%d/events.csv", globex)); status != 404 {
+		t.Fatalf("another customer's CSV = %d, want 404", status)
+	}
+
 	// Log out: the session is deleted, so replaying its cookie gets the login.
 	cookies := c.client.Jar.Cookies(mustURL(t, e.url))
 	if status, _, _ := c.post("/logout", url.Values{"csrf": {token}}); status != http.StatusSeeOther {
