@@ -145,3 +145,11 @@ WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::da
 
 -- name: ClaimStatsDeleteByCustomer :exec
 DELETE FROM claim_stats WHERE customer_id = @customer_id;
+
+-- name: ClaimStatsListCellDays :many
+-- One (payer, CPT group)'s rows of [@start, @end), for its weekly trend.
+SELECT day, decided_claims, decided_denied, decided_days
+FROM claim_stats
+WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::date
+  AND payer = @payer AND cpt_group = @cpt_group
+ORDER BY day;

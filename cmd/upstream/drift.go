@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/trends"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -21,6 +22,7 @@ type DriftCmd struct {
 	Run    DriftRunCmd    `cmd:"" help:"Enqueue a manual drift computation."`
 	Runs   DriftRunsCmd   `cmd:"" help:"List a customer's report runs, newest first."`
 	Events DriftEventsCmd `cmd:"" help:"Show drift events (latest successful run by default), by severity."`
+	Trend  DriftTrendCmd  `cmd:"" help:"Weekly trend of one payer and CPT group: volume, denial rate with its interval, median days, alerts."`
 }
 
 // DriftRunCmd enqueues a manual drift job.
@@ -246,4 +248,55 @@ func orText(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// DriftTrendCmd prints a weekly series.
+type DriftTrendCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	Payer    string `required:"" help:"Payer (as in drift events)."`
+	CPTGroup string `required:"" name:"cpt-group" help:"CPT group."`
+	Weeks    int    `default:"26" help:"How many weeks (1 to 156)."`
+	AsOf     string `name:"as-of" help:"Last week ends the day before (default: today)."`
+	JSON     bool   `name:"json" help:"Print JSON."`
+}
+
+// Run prints the series, oldest week first.
+func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
+	asOf := time.Now()
+	if c.AsOf != "" {
+		t, err := time.Parse(time.DateOnly, c.AsOf)
+		if err != nil {
+			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
+		}
+		asOf = t
+	}
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	s, err := trends.WeeklySeries(ctx, db.New(pool), cust.ID, c.Payer, c.CPTGroup, asOf, c.Weeks)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(s)
+	}
+	fmt.Printf("%s / %s, claims decided each week:\n", s.Payer, s.CPTGroup)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WEEK\tCLAIMS\tDENIAL RATE\t95% INTERVAL\tMEDIAN DAYS\tALERTS")
+	for _, w := range s.Weeks {
+		rate, interval, median := "-", "-", "-"
+		if w.Volume > 0 {
+			rate = drift.FormatValue(drift.TypeDenialRate, w.DenialRate)
+			interval = fmt.Sprintf("%.1f-%.1f%%", 100*w.RateLow, 100*w.RateHigh)
+			median = drift.FormatValue(drift.TypeDecisionTime, *w.MedianDays)
+		}
+		var alerts []string
+		for _, a := range w.Alerts {
+			alerts = append(alerts, string(a))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", w.Start, w.Volume, rate, interval, median, strings.Join(alerts, " "))
+	}
+	return tw.Flush()
 }

@@ -369,3 +369,24 @@ func (w *windowSum) addBin(d, n int64) {
 	}
 	w.sparse[int32(d)] += n
 }
+
+// HistogramOf decodes a stored histogram (claim_stats.*_days).
+func HistogramOf(bins []int64) Histogram {
+	h := make(Histogram, len(bins))
+	for i, v := range bins {
+		h[i].Days, h[i].Claims = unpackBin(v)
+	}
+	return h
+}
+
+// Add returns the sum of two histograms.
+func (h Histogram) Add(o Histogram) Histogram {
+	var w windowSum
+	for _, b := range h {
+		w.addBin(int64(b.Days), b.Claims)
+	}
+	for _, b := range o {
+		w.addBin(int64(b.Days), b.Claims)
+	}
+	return w.window().Days
+}

@@ -141,6 +141,61 @@ func (q *Queries) ClaimStatsDeleteEmpty(ctx context.Context, customerID int64) e
 	return err
 }
 
+const ClaimStatsListCellDays = `-- name: ClaimStatsListCellDays :many
+SELECT day, decided_claims, decided_denied, decided_days
+FROM claim_stats
+WHERE customer_id = $1 AND day >= $2::date AND day < $3::date
+  AND payer = $4 AND cpt_group = $5
+ORDER BY day
+`
+
+type ClaimStatsListCellDaysParams struct {
+	CustomerID int64
+	Start      time.Time
+	EndDate    time.Time
+	Payer      string
+	CPTGroup   string
+}
+
+type ClaimStatsListCellDaysRow struct {
+	Day           time.Time
+	DecidedClaims int64
+	DecidedDenied int64
+	DecidedDays   []int64
+}
+
+// One (payer, CPT group)'s rows of [@start, @end), for its weekly trend.
+func (q *Queries) ClaimStatsListCellDays(ctx context.Context, arg ClaimStatsListCellDaysParams) ([]ClaimStatsListCellDaysRow, error) {
+	rows, err := q.db.Query(ctx, ClaimStatsListCellDays,
+		arg.CustomerID,
+		arg.Start,
+		arg.EndDate,
+		arg.Payer,
+		arg.CPTGroup,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimStatsListCellDaysRow{}
+	for rows.Next() {
+		var i ClaimStatsListCellDaysRow
+		if err := rows.Scan(
+			&i.Day,
+			&i.DecidedClaims,
+			&i.DecidedDenied,
+			&i.DecidedDays,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimStatsListDays = `-- name: ClaimStatsListDays :many
 SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
 FROM claim_stats

@@ -114,6 +114,55 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 	return result.RowsAffected(), nil
 }
 
+const DriftEventListAlertsOfCell = `-- name: DriftEventListAlertsOfCell :many
+SELECT r.as_of, e.drift_type
+FROM drift_events e
+JOIN report_runs r ON r.customer_id = e.customer_id AND r.id = e.report_run_id
+WHERE e.customer_id = $1 AND e.payer = $2 AND e.cpt_group = $3 AND e.alert
+  AND r.as_of >= $4::date AND r.as_of < $5::date
+ORDER BY r.as_of
+`
+
+type DriftEventListAlertsOfCellParams struct {
+	CustomerID int64
+	Payer      string
+	CPTGroup   string
+	Start      time.Time
+	EndDate    time.Time
+}
+
+type DriftEventListAlertsOfCellRow struct {
+	AsOf      time.Time
+	DriftType string
+}
+
+// The alerts one (payer, CPT group) raised in runs as of [@start, @end).
+func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEventListAlertsOfCellParams) ([]DriftEventListAlertsOfCellRow, error) {
+	rows, err := q.db.Query(ctx, DriftEventListAlertsOfCell,
+		arg.CustomerID,
+		arg.Payer,
+		arg.CPTGroup,
+		arg.Start,
+		arg.EndDate,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DriftEventListAlertsOfCellRow{}
+	for rows.Next() {
+		var i DriftEventListAlertsOfCellRow
+		if err := rows.Scan(&i.AsOf, &i.DriftType); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
 SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"context"
 	"crypto/rand"
@@ -21,6 +22,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/trends"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"time"
 )
@@ -369,6 +371,15 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		hooks = append(hooks, endpointRow{EndpointView: webhooks.ViewEndpoint(ep), Deliveries: deliveries})
 	}
 	data["Webhooks"] = hooks
+	if payer, group := r.URL.Query().Get("trend_payer"), r.URL.Query().Get("trend_group"); payer != "" && group != "" {
+		series, err := trends.WeeklySeries(r.Context(), q, id, payer, group, time.Now(), trends.DefaultWeeks)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		data["Trend"] = series
+		data["TrendCharts"] = trendCharts(series)
+	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
 }
 
@@ -495,4 +506,64 @@ func (s *Server) eventsCSV(w http.ResponseWriter, r *http.Request) {
 	if err := drift.WriteEventsCSV(w, filter.apply(run.Events)); err != nil {
 		s.cfg.Logger.WarnContext(r.Context(), "write CSV", "error", err)
 	}
+}
+
+// trendChart is one inline SVG line chart of a weekly series, with its axes
+// labelled and the weeks that raised alerts marked.
+type trendChart struct {
+	Title              string
+	Top, Bottom        string // y-axis labels
+	First, Last        string // x-axis labels
+	Line, Band         string // SVG points
+	Alerts             []chartPoint
+	Width, Height, Pad float64
+}
+
+type chartPoint struct{ X, Y float64 }
+
+func trendCharts(s *trends.Series) []trendChart {
+	const width, height, pad = 560.0, 140.0, 40.0
+	n := len(s.Weeks)
+	x := func(i int) float64 { return pad + (width-2*pad)*float64(i)/float64(max(n-1, 1)) }
+	build := func(title string, value func(trends.Week) (v, lo, hi float64, ok bool), format func(float64) string, band bool, alertType drift.Type) trendChart {
+		c := trendChart{Title: title, First: s.Weeks[0].Start, Last: s.Weeks[n-1].Start, Width: width, Height: height, Pad: pad}
+		top := 0.0
+		for _, w := range s.Weeks {
+			if v, _, hi, ok := value(w); ok {
+				top = math.Max(top, math.Max(v, hi))
+			}
+		}
+		if top == 0 {
+			top = 1
+		}
+		y := func(v float64) float64 { return height - pad/2 - (height-pad)*v/top }
+		c.Top, c.Bottom = format(top), format(0)
+		var upper, lower []string
+		for i, w := range s.Weeks {
+			v, lo, hi, ok := value(w)
+			if !ok {
+				continue
+			}
+			c.Line += fmt.Sprintf("%.1f,%.1f ", x(i), y(v))
+			if band {
+				upper = append(upper, fmt.Sprintf("%.1f,%.1f", x(i), y(hi)))
+				lower = append([]string{fmt.Sprintf("%.1f,%.1f", x(i), y(lo))}, lower...)
+			}
+			if slices.Contains(w.Alerts, alertType) {
+				c.Alerts = append(c.Alerts, chartPoint{x(i), y(v)})
+			}
+		}
+		c.Band = strings.Join(append(upper, lower...), " ")
+		return c
+	}
+	rate := build("Denial rate (claims decided each week), 95% interval shaded", func(w trends.Week) (float64, float64, float64, bool) {
+		return w.DenialRate, w.RateLow, w.RateHigh, w.Volume > 0
+	}, func(v float64) string { return drift.FormatValue(drift.TypeDenialRate, v) }, true, drift.TypeDenialRate)
+	days := build("Median days to decision", func(w trends.Week) (float64, float64, float64, bool) {
+		if w.MedianDays == nil {
+			return 0, 0, 0, false
+		}
+		return *w.MedianDays, 0, 0, true
+	}, func(v float64) string { return drift.FormatValue(drift.TypeDecisionTime, v) }, false, drift.TypeDecisionTime)
+	return []trendChart{rate, days}
 }

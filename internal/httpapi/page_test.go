@@ -230,6 +230,11 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 		t.Fatalf("page does not show the acknowledgement:\n%s", body)
 	}
 
+	// The trend of an alert's payer and group, drawn with labelled axes.
+	if _, _, body := c.get(fmt.Sprintf("/customers/%d?trend_payer=Aetna&trend_group=E%%26M", acme)); strings.Count(body, `<svg class="trend"`) != 2 ||
+		!strings.Contains(body, "Trend: Aetna / E&amp;M, last 26 weeks") {
+		t.Fatalf("trend charts missing:\n%s", body)
+	}
 	// Filters and the CSV download of what the page shows.
 	if _, _, body := c.get(fmt.Sprintf("/customers/%d?payer=Cigna", acme)); strings.Contains(body, `data-payer="Aetna"`) {
 		t.Fatalf("payer filter kept Aetna:\n%s", body)

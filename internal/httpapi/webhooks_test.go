@@ -165,3 +165,23 @@ func TestUploadGuardsAPI(t *testing.T) {
 	e.expect(e.do("POST", base+"?filename=b.csv&allow_rejects=true", key, "text/csv", strings.NewReader(bad)), 201, "allowed")
 	e.expect(e.do("POST", base+"?filename=b.csv&allow_rejects=yes-please", key, "text/csv", strings.NewReader(bad)), 400, "bad allow_rejects")
 }
+
+func TestTrendAPI(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	base := fmt.Sprintf("/api/v1/customers/%d/trend", id)
+	e.expect(e.do("POST", fmt.Sprintf("/api/v1/customers/%d/uploads?filename=a.csv", id), key, "text/csv", strings.NewReader(claimsBody(50, "x", time.Now()))), 201, "upload")
+	r := e.expect(e.do("GET", base+"?payer=Payer%20x&cpt_group=OTHER&weeks=8", key, "", nil), 200, "trend")
+	weeks := r.json(t)["weeks"].([]any)
+	total := 0.0
+	for _, w := range weeks {
+		total += w.(map[string]any)["volume"].(float64)
+	}
+	if len(weeks) != 8 || total == 0 {
+		t.Fatalf("trend = %s", r.body)
+	}
+	e.expect(e.do("GET", base+"?payer=x", key, "", nil), 400, "no group")
+	e.expect(e.do("GET", base+"?payer=x&cpt_group=y&weeks=1000", key, "", nil), 400, "too many weeks")
+	e.expect(e.do("GET", base+"?payer=x&cpt_group=y&as_of=yesterday", key, "", nil), 400, "bad as_of")
+}

@@ -1,0 +1,86 @@
+// Package trends answers "is this new, or a long slide?": weekly series of
+// one (payer, CPT group) from the statistics, read-only.
+package trends
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+)
+
+// Bounds of a series.
+const (
+	DefaultWeeks = 26
+	MaxWeeks     = 156
+)
+
+// Week is one week of claims decided [Start, End).
+type Week struct {
+	Start      string       `json:"start"`
+	End        string       `json:"end"` // exclusive
+	Volume     int          `json:"volume"`
+	Denied     int          `json:"denied"`
+	DenialRate float64      `json:"denial_rate"`
+	RateLow    float64      `json:"denial_rate_low"` // 95% Wilson interval
+	RateHigh   float64      `json:"denial_rate_high"`
+	MedianDays *float64     `json:"median_days"` // null for an empty week
+	Alerts     []drift.Type `json:"alerts"`      // alerts raised by runs as of this week
+}
+
+// Series is the weekly trend of one (payer, CPT group).
+type Series struct {
+	Payer    string `json:"payer"`
+	CPTGroup string `json:"cpt_group"`
+	Weeks    []Week `json:"weeks"`
+}
+
+// WeeklySeries returns the weeks ending at asOf (exclusive), oldest first,
+// by decision date, as the evidence compares them.
+func WeeklySeries(ctx context.Context, q *db.Queries, customerID int64, payer, cptGroup string, asOf time.Time, weeks int) (*Series, error) {
+	if weeks < 1 || weeks > MaxWeeks {
+		return nil, fmt.Errorf("weeks must be from 1 to %d, got %d", MaxWeeks, weeks)
+	}
+	end := drift.Date(asOf)
+	start := end.AddDate(0, 0, -7*weeks)
+	rows, err := q.ClaimStatsListCellDays(ctx, db.ClaimStatsListCellDaysParams{CustomerID: customerID, Start: start, EndDate: end,
+		Payer: payer, CPTGroup: cptGroup})
+	if err != nil {
+		return nil, fmt.Errorf("read statistics: %w", err)
+	}
+	alerts, err := q.DriftEventListAlertsOfCell(ctx, db.DriftEventListAlertsOfCellParams{CustomerID: customerID, Payer: payer,
+		CPTGroup: cptGroup, Start: start, EndDate: end})
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	s := &Series{Payer: payer, CPTGroup: cptGroup, Weeks: make([]Week, weeks)}
+	hists := make([]claimstats.Histogram, weeks)
+	index := func(day time.Time) int { return int(day.Sub(start).Hours() / 24 / 7) }
+	for i := range s.Weeks {
+		ws := start.AddDate(0, 0, 7*i)
+		s.Weeks[i] = Week{Start: ws.Format(time.DateOnly), End: ws.AddDate(0, 0, 7).Format(time.DateOnly), Alerts: []drift.Type{}}
+	}
+	for _, r := range rows {
+		i := index(r.Day)
+		s.Weeks[i].Volume += int(r.DecidedClaims)
+		s.Weeks[i].Denied += int(r.DecidedDenied)
+		hists[i] = hists[i].Add(claimstats.HistogramOf(r.DecidedDays))
+	}
+	for _, a := range alerts {
+		i := index(a.AsOf)
+		s.Weeks[i].Alerts = append(s.Weeks[i].Alerts, drift.Type(a.DriftType))
+	}
+	for i := range s.Weeks {
+		w := &s.Weeks[i]
+		if w.Volume > 0 {
+			w.DenialRate = float64(w.Denied) / float64(w.Volume)
+			w.RateLow, w.RateHigh = drift.Wilson(w.Denied, w.Volume, 1.959963984540054)
+			m := hists[i].Median()
+			w.MedianDays = &m
+		}
+	}
+	return s, nil
+}
