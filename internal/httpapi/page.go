@@ -242,8 +242,9 @@ type chart struct {
 
 const chartBarMax = 160.0
 
-func chartFor(t drift.Type, baseline, current float64) chart {
-	scale := math.Max(math.Abs(baseline), math.Abs(current))
+// chartFor draws baseline against current on a scale shared by every row
+// of the same metric, so rows can be compared.
+func chartFor(t drift.Type, baseline, current, scale float64) chart {
 	c := chart{}
 	if scale > 0 {
 		c.BaselineWidth = math.Max(1, chartBarMax*math.Abs(baseline)/scale)
@@ -266,12 +267,19 @@ type eventRow struct {
 	Subject *alertsdomain.SubjectView
 }
 
-func newEventRow(e drift.EventView) eventRow {
-	b, c, nb, nc := e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
+// shown returns the values a row shows: for alerts, those the evidence
+// compared.
+func shown(e drift.EventView) (baseline, current float64, baselineSize, currentSize int) {
 	if e.Alert {
-		b, c, nb, nc = e.Compared()
+		return e.Compared()
 	}
-	return eventRow{EventView: e, Chart: chartFor(e.DriftType, b, c),
+	return e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
+}
+
+// newEventRow draws an event with scales[its drift type] as the full bar.
+func newEventRow(e drift.EventView, scales map[drift.Type]float64) eventRow {
+	b, c, nb, nc := shown(e)
+	return eventRow{EventView: e, Chart: chartFor(e.DriftType, b, c, scales[e.DriftType]),
 		Baseline: drift.FormatValue(e.DriftType, b), Current: drift.FormatValue(e.DriftType, c), Change: drift.FormatDelta(e.DriftType, c-b),
 		BaselineSize: nb, CurrentSize: nc, Worse: c > b}
 }
@@ -324,10 +332,15 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	default:
 		data["Payers"] = payersOf(selected.Events, filter)
 		alerts, others := drift.Alerts(selected.Events)
+		scales := map[drift.Type]float64{}
+		for _, e := range selected.Events {
+			b, c, _, _ := shown(e)
+			scales[e.DriftType] = math.Max(scales[e.DriftType], math.Max(math.Abs(b), math.Abs(c)))
+		}
 		rows := func(events []drift.EventView) []eventRow {
 			out := make([]eventRow, len(events))
 			for i, e := range events {
-				out[i] = newEventRow(e)
+				out[i] = newEventRow(e, scales)
 			}
 			return out
 		}

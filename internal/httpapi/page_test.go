@@ -26,7 +26,9 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 			Severity: 0.46, Confidence: 1, BaselineSampleSize: 564, CurrentSampleSize: 84, SeedRule: true, Alert: true,
 			Evidence: &drift.Evidence{Method: drift.MethodDenialRate, P: 1e-6, Q: 4e-5}},
 		drift.Event{Payer: "Humana <script>", CPTGroup: "Surgery", Type: drift.TypeDecisionTime, BaselineValue: 12, CurrentValue: 25,
-			Severity: 1, Confidence: 1, BaselineSampleSize: 584, CurrentSampleSize: 90})
+			Severity: 1, Confidence: 1, BaselineSampleSize: 584, CurrentSampleSize: 90},
+		drift.Event{Payer: "Cigna", CPTGroup: "Lab", Type: drift.TypeDenialRate, BaselineValue: 0.05, CurrentValue: 0.155,
+			Severity: 0.2, Confidence: 1, BaselineSampleSize: 100, CurrentSampleSize: 50})
 	runID := run.ID
 
 	jar, _ := cookiejar.New(nil)
@@ -75,8 +77,12 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	// it, collapsed.
 	alertsAt, othersAt := strings.Index(body, `<table id="alerts">`), strings.Index(body, `<details id="other-events">`)
 	rows := regexp.MustCompile(`(?s)<tr class="event[^"]*"(.*?)</tr>`).FindAllStringSubmatch(body, -1)
-	if len(rows) != 2 || alertsAt < 0 || othersAt < alertsAt || !strings.Contains(body, "1 other event:") {
-		t.Fatalf("%d event rows, want an alert table then 1 other event collapsed:\n%s", len(rows), body)
+	if len(rows) != 3 || alertsAt < 0 || othersAt < alertsAt || !strings.Contains(body, "2 other events:") {
+		t.Fatalf("%d event rows, want an alert table then 2 other events collapsed:\n%s", len(rows), body)
+	}
+	// Bars share one scale per metric: 15.5% is half of the largest rate.
+	if !strings.Contains(rows[2][1], `class="current" x="0" y="21" width="80"`) {
+		t.Errorf("Cigna's current bar is not on the denial rates' shared scale:\n%s", rows[2][1])
 	}
 	alertRow := regexp.MustCompile(`(?s)<tr class="event alert"(.*?)</tr>`).FindStringSubmatch(body)
 	if alertRow == nil || !strings.Contains(alertRow[1], "UnitedHealthcare") || !strings.Contains(alertRow[1], "very strong evidence (q = 4e-05)") ||
