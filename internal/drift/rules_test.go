@@ -1,7 +1,9 @@
 package drift
 
 import (
+	"encoding/csv"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -167,5 +169,32 @@ func TestEvaluateBothTypesAndOrdering(t *testing.T) {
 	}
 	if time.Confidence != 1 {
 		t.Fatalf("confidence = %v, want 1 for 140 claims", time.Confidence)
+	}
+}
+
+// Text cells a spreadsheet would run as formulas are neutralized in the CSV
+// exports (API and CLI share WriteEventsCSV); numbers are not touched.
+func TestCSVExportNeutralizesFormulas(t *testing.T) {
+	var b strings.Builder
+	events := []EventView{
+		{Payer: "=HYPERLINK(\"http://evil\")", CPTGroup: "+1", DriftType: TypeDenialRate, DeltaValue: -0.05},
+		{Payer: "@SUM(A1)", CPTGroup: "-2", DriftType: TypeDenialRate},
+		{Payer: "\tTab", CPTGroup: "\rCR", DriftType: TypeDenialRate},
+		{Payer: "Aetna", CPTGroup: "E&M", DriftType: TypeDenialRate},
+	}
+	if err := WriteEventsCSV(&b, events); err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(strings.NewReader(b.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][2]string{{"'=HYPERLINK(\"http://evil\")", "'+1"}, {"'@SUM(A1)", "'-2"}, {"'\tTab", "'\rCR"}, {"Aetna", "E&M"}} {
+		if got := [2]string{records[i+1][1], records[i+1][2]}; got != want {
+			t.Errorf("row %d: %q, want %q", i+1, got, want)
+		}
+	}
+	if records[1][6] != "-0.05" {
+		t.Errorf("a negative delta became %q", records[1][6])
 	}
 }

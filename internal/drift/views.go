@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -168,7 +169,7 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, e := range events {
-		if err := cw.Write([]string{strconv.FormatInt(e.ReportRunID, 10), e.Payer, e.CPTGroup, string(e.DriftType),
+		if err := cw.Write([]string{strconv.FormatInt(e.ReportRunID, 10), CSVText(e.Payer), CSVText(e.CPTGroup), string(e.DriftType),
 			f(e.BaselineValue), f(e.CurrentValue), f(e.DeltaValue), f(e.Severity), f(e.Confidence),
 			e.BaselineStart, e.BaselineEnd, e.CurrentStart, e.CurrentEnd,
 			strconv.Itoa(e.BaselineSampleSize), strconv.Itoa(e.CurrentSampleSize),
@@ -182,6 +183,17 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// CSVText neutralizes a text cell that a spreadsheet would run as a
+// formula (OWASP's CSV injection advice): a value starting with =, +, -, @,
+// tab or carriage return gets a leading single quote. Payers and groups come
+// from customers' files; numbers we write are left as they are.
+func CSVText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // orEmpty formats a nullable value for CSV: empty for null.
