@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -406,6 +407,27 @@ func TestHealthReadinessMetricsAndRiverUI(t *testing.T) {
 	}
 	e.expect(e.do("GET", "/riverui/", "", "", nil), 401, "River UI without key")
 	e.expect(e.do("GET", "/riverui/", adminKey, "", nil), 200, "River UI with admin key")
+	// A browser's basic-auth credentials do not make a cross-site form post
+	// a River UI action; a Bearer token, or the same origin, does.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+adminKey))
+	action := "/riverui/api/jobs/retry"
+	for name, headers := range map[string][]string{
+		"cross-site text/plain form":  {"Authorization", basic, "Sec-Fetch-Site", "cross-site", "Content-Type", "text/plain"},
+		"same-site other subdomain":   {"Authorization", basic, "Sec-Fetch-Site", "same-site"},
+		"old browser, foreign origin": {"Authorization", basic, "Origin", "https://evil.example"},
+	} {
+		if r := e.do("POST", action, "", "", strings.NewReader(`{"job_ids":[1]}`), headers...); r.status != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", name, r.status)
+		}
+	}
+	for name, headers := range map[string][]string{
+		"same origin": {"Authorization", basic, "Sec-Fetch-Site", "same-origin", "Content-Type", "application/json"},
+		"bearer":      {"Authorization", "bearer " + adminKey, "Sec-Fetch-Site", "cross-site", "Content-Type", "application/json"},
+	} {
+		if r := e.do("POST", action, "", "", strings.NewReader(`{"job_ids":[1]}`), headers...); r.status == http.StatusForbidden || r.status == http.StatusUnauthorized {
+			t.Errorf("%s: %d, want River UI to handle it", name, r.status)
+		}
+	}
 	r = e.do("GET", "/healthz", "", "", nil, "X-Request-ID", "abc-123")
 	if r.header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request ID not echoed: %q", r.header.Get("X-Request-ID"))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -39,7 +38,7 @@ func principalOf(r *http.Request) principal {
 // ok is false (and a 401 written) when the key is missing or invalid.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	h := r.Header.Get("Authorization")
-	key, found := strings.CutPrefix(h, "Bearer ")
+	key, found := bearerToken(h)
 	if !found || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="upstream"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing API key: send Authorization: Bearer KEY", nil)

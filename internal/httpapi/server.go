@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -116,8 +117,8 @@ func (s *Server) isAdmin(r *http.Request) bool {
 		return false
 	}
 	key := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		key = strings.TrimPrefix(h, "Bearer ")
+	if token, ok := bearerToken(r.Header.Get("Authorization")); ok {
+		key = token
 	} else if _, pass, ok := r.BasicAuth(); ok {
 		key = pass
 	}
@@ -135,6 +136,47 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			http.Error(w, "admin key required", http.StatusUnauthorized)
 			return
 		}
+		if crossSiteWrite(r) {
+			http.Error(w, "cross-site request refused: use River UI from this origin, or send the admin key as a Bearer token", http.StatusForbidden)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// crossSiteWrite reports an unsafe request that a browser made for another
+// site: a browser sends basic-auth credentials with any request to this
+// origin, so River UI's actions (retry, delete) need this check. A Bearer
+// token is never sent by a browser on its own, so it passes.
+func crossSiteWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	if _, ok := bearerToken(r.Header.Get("Authorization")); ok {
+		return false
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "":
+		// Older browsers: fall back to Origin, which they send on POST.
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return false // not a browser (curl, scripts)
+		}
+		u, err := url.Parse(origin)
+		return err != nil || u.Host != r.Host
+	}
+	return true // cross-site or same-site (another subdomain)
+}
+
+// bearerToken returns the token of an Authorization header using the
+// Bearer scheme, whose name is case-insensitive (RFC 9110).
+func bearerToken(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(scheme):]), true
 }

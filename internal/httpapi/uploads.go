@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusBadRequest, "invalid_request", "query parameter filename is required", nil)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/csv") && !strings.HasPrefix(ct, "text/plain") {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !csvMediaType(ct) {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "upload the file as Content-Type: text/csv", nil)
 		return
 	}
@@ -160,4 +161,11 @@ func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	}
 	s.cfg.Logger.InfoContext(r.Context(), "upload deleted", "request_id", requestID(r.Context()), "customer_id", cust.ID, "upload_id", id)
 	writeJSON(w, http.StatusOK, deleted)
+}
+
+// csvMediaType accepts text/csv and text/plain, in any case, with any
+// parameters.
+func csvMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "text/csv" || mt == "text/plain") // ParseMediaType lower-cases
 }

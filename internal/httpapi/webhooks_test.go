@@ -185,3 +185,23 @@ func TestTrendAPI(t *testing.T) {
 	e.expect(e.do("GET", base+"?payer=x&cpt_group=y&weeks=1000", key, "", nil), 400, "too many weeks")
 	e.expect(e.do("GET", base+"?payer=x&cpt_group=y&as_of=yesterday", key, "", nil), 400, "bad as_of")
 }
+
+// Small HTTP manners: wrong methods are 405 with Allow, media types and the
+// Bearer scheme are case-insensitive.
+func TestMethodsMediaTypesAndSchemes(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	r := e.expect(e.do("PATCH", fmt.Sprintf("/api/v1/customers/%d/uploads", id), key, "", nil), 405, "PATCH uploads")
+	if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+		t.Fatalf("Allow = %q", allow)
+	}
+	e.expect(e.do("GET", "/api/v1/nothing-here", key, "", nil), 404, "unknown path")
+	e.expect(e.do("POST", fmt.Sprintf("/api/v1/customers/%d/uploads?filename=a.csv", id), key, "TEXT/CSV; charset=UTF-8",
+		strings.NewReader(claimsBody(5, "x", time.Now()))), 201, "upper-case media type")
+	e.expect(e.do("POST", fmt.Sprintf("/api/v1/customers/%d/uploads?filename=b.csv", id), key, "application/json", strings.NewReader("{}")), 415, "JSON upload")
+	req := e.do("GET", fmt.Sprintf("/api/v1/customers/%d/report-runs", id), "", "", nil, "Authorization", "BEARER "+key)
+	if req.status != 200 {
+		t.Fatalf("upper-case scheme: %d", req.status)
+	}
+}
