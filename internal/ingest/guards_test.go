@@ -117,3 +117,21 @@ func TestUploadWarningsAreListed(t *testing.T) {
 		t.Fatalf("stored upload keeps %d warnings and %d notices (%v)", len(stored.WarningDetails), len(stored.Notices), err)
 	}
 }
+
+// A mapping file of many bad rows keeps the first 100 errors and counts
+// the rest, instead of holding (and answering with) all of them.
+func TestMappingErrorsAreBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	var b strings.Builder
+	b.WriteString("raw_name,normalized_name\n")
+	for range 50_000 {
+		b.WriteString(",\n")
+	}
+	_, err := ingest.ReplaceMappings(context.Background(), e.pool, cust, strings.NewReader(b.String()), nil)
+	var mfe *ingest.MappingFileError
+	if !errors.As(err, &mfe) || len(mfe.Errors) != ingest.MaxStoredRowErrors || mfe.Total != 50_000 || !strings.Contains(err.Error(), "and 49990 more") {
+		t.Fatalf("%d errors kept of %d (%v)", len(mfe.Errors), mfe.Total, err)
+	}
+}

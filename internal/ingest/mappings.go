@@ -18,8 +18,9 @@ const MaxMappingRows = 1_000_000
 
 // MappingFileError lists what is wrong with a mapping file.
 type MappingFileError struct {
-	File   string // "payers" or "cpt-groups"
-	Errors []RowError
+	File   string     // "payers" or "cpt-groups"
+	Errors []RowError // the first MaxStoredRowErrors
+	Total  int        // how many problems in all
 }
 
 func (e *MappingFileError) Error() string {
@@ -27,7 +28,7 @@ func (e *MappingFileError) Error() string {
 	fmt.Fprintf(&b, "invalid %s mapping file:", e.File)
 	for i, re := range e.Errors {
 		if i == 10 {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Errors)-10)
+			fmt.Fprintf(&b, "\n  ... and %d more", max(e.Total, len(e.Errors))-10)
 			break
 		}
 		if re.Row > 0 {
@@ -198,6 +199,13 @@ func readMappingFile(file string, r io.Reader, keyCol, valueCol string, keyOf fu
 	}
 	var pairs []mappingPair
 	var problems []RowError
+	total := 0
+	problem := func(e RowError) { // keep the first few, count them all
+		total++
+		if len(problems) < MaxStoredRowErrors {
+			problems = append(problems, e)
+		}
+	}
 	seen := map[string]mappingPair{}
 	for {
 		record, err := cr.Read()
@@ -209,7 +217,7 @@ func readMappingFile(file string, r io.Reader, keyCol, valueCol string, keyOf fu
 			if !errors.As(err, &parseErr) {
 				return nil, fmt.Errorf("read %s mapping file: %w", file, err)
 			}
-			problems = append(problems, RowError{Row: parseErr.StartLine, Message: "malformed CSV: " + parseErr.Err.Error()})
+			problem(RowError{Row: parseErr.StartLine, Message: "malformed CSV: " + parseErr.Err.Error()})
 			continue
 		}
 		line, _ := cr.FieldPos(0)
@@ -222,14 +230,14 @@ func readMappingFile(file string, r io.Reader, keyCol, valueCol string, keyOf fu
 		p := mappingPair{key: get(keyIdx), value: get(valueIdx), row: line}
 		switch {
 		case p.key == "":
-			problems = append(problems, RowError{Row: line, Field: keyCol, Message: "required value is empty"})
+			problem(RowError{Row: line, Field: keyCol, Message: "required value is empty"})
 		case p.value == "":
-			problems = append(problems, RowError{Row: line, Field: valueCol, Message: "required value is empty"})
+			problem(RowError{Row: line, Field: valueCol, Message: "required value is empty"})
 		default:
 			k := keyOf(p.key)
 			if prev, dup := seen[k]; dup {
 				if prev.value != p.value {
-					problems = append(problems, RowError{Row: line, Field: keyCol,
+					problem(RowError{Row: line, Field: keyCol,
 						Message: fmt.Sprintf("%q is mapped to %q here but to %q on row %d", p.key, p.value, prev.value, prev.row)})
 				}
 				continue
@@ -242,7 +250,7 @@ func readMappingFile(file string, r io.Reader, keyCol, valueCol string, keyOf fu
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &MappingFileError{File: file, Errors: problems}
+		return nil, &MappingFileError{File: file, Errors: problems, Total: total}
 	}
 	return pairs, nil
 }
