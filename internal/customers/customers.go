@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -182,4 +183,40 @@ func CustomerForAPIKey(ctx context.Context, q *db.Queries, key string) (int64, e
 		return 0, ErrInvalidAPIKey
 	}
 	return k.CustomerID, nil
+}
+
+// APIKeyView is a key as it may be shown: its prefix, never the key.
+type APIKeyView struct {
+	Prefix    string     `json:"prefix"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// ListAPIKeys returns the customer's keys by prefix.
+func ListAPIKeys(ctx context.Context, q *db.Queries, customerID int64) ([]APIKeyView, error) {
+	rows, err := q.APIKeyListByCustomer(ctx, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	out := make([]APIKeyView, len(rows))
+	for i, r := range rows {
+		out[i] = APIKeyView{Prefix: r.KeyPrefix, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
+	}
+	return out, nil
+}
+
+// ErrAPIKeyNotFound is returned when no active key has the prefix.
+var ErrAPIKeyNotFound = errors.New("no active API key with this prefix")
+
+// RevokeAPIKey revokes the customer's active key with prefix: it stops
+// working at once.
+func RevokeAPIKey(ctx context.Context, q *db.Queries, customerID int64, prefix string) error {
+	n, err := q.APIKeyRevoke(ctx, db.APIKeyRevokeParams{CustomerID: customerID, KeyPrefix: prefix})
+	if err != nil {
+		return fmt.Errorf("revoke API key: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("key %s: %w", prefix, ErrAPIKeyNotFound)
+	}
+	return nil
 }

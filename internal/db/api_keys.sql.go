@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const APIKeyCreate = `-- name: APIKeyCreate :one
@@ -49,4 +50,58 @@ func (q *Queries) APIKeyGetByHash(ctx context.Context, keySha256 []byte) (APIKey
 		&i.RevokedAt,
 	)
 	return i, err
+}
+
+const APIKeyListByCustomer = `-- name: APIKeyListByCustomer :many
+SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = $1 ORDER BY id
+`
+
+type APIKeyListByCustomerRow struct {
+	ID        int64
+	KeyPrefix string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+func (q *Queries) APIKeyListByCustomer(ctx context.Context, customerID int64) ([]APIKeyListByCustomerRow, error) {
+	rows, err := q.db.Query(ctx, APIKeyListByCustomer, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []APIKeyListByCustomerRow{}
+	for rows.Next() {
+		var i APIKeyListByCustomerRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.KeyPrefix,
+			&i.CreatedAt,
+			&i.RevokedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const APIKeyRevoke = `-- name: APIKeyRevoke :execrows
+UPDATE api_keys SET revoked_at = now()
+WHERE customer_id = $1 AND key_prefix = $2 AND revoked_at IS NULL
+`
+
+type APIKeyRevokeParams struct {
+	CustomerID int64
+	KeyPrefix  string
+}
+
+func (q *Queries) APIKeyRevoke(ctx context.Context, arg APIKeyRevokeParams) (int64, error) {
+	result, err := q.db.Exec(ctx, APIKeyRevoke, arg.CustomerID, arg.KeyPrefix)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -9,6 +9,8 @@ import (
 func (s *Server) routesAPI() {
 	s.mux.HandleFunc("POST /api/v1/customers", s.adminOnly(s.createCustomer))
 	s.mux.HandleFunc("POST /api/v1/customers/{id}/api-keys", s.adminOnly(s.createAPIKey))
+	s.mux.HandleFunc("GET /api/v1/customers/{id}/api-keys", s.adminOnly(s.listAPIKeys))
+	s.mux.HandleFunc("DELETE /api/v1/customers/{id}/api-keys/{prefix}", s.adminOnly(s.revokeAPIKey))
 	s.mux.HandleFunc("PUT /api/v1/customers/{id}/mappings/cpt-groups", s.forCustomer(s.putMappings("cpt-groups")))
 	s.mux.HandleFunc("PUT /api/v1/customers/{id}/mappings/payers", s.forCustomer(s.putMappings("payers")))
 	s.mux.HandleFunc("POST /api/v1/customers/{id}/uploads", s.forCustomer(s.createUpload))

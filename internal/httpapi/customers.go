@@ -67,3 +67,43 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"customers": out})
 }
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+		return
+	}
+	q := db.New(s.cfg.Pool)
+	if _, err := customers.ByID(r.Context(), q, id); errors.Is(err, customers.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+		return
+	} else if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	keys, err := customers.ListAPIKeys(r.Context(), q, id)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys})
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+		return
+	}
+	err = customers.RevokeAPIKey(r.Context(), db.New(s.cfg.Pool), id, r.PathValue("prefix"))
+	if errors.Is(err, customers.ErrAPIKeyNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no active API key with this prefix", nil)
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

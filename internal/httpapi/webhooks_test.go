@@ -205,3 +205,25 @@ func TestMethodsMediaTypesAndSchemes(t *testing.T) {
 		t.Fatalf("upper-case scheme: %d", req.status)
 	}
 }
+
+func TestAPIKeysListAndRevoke(t *testing.T) {
+	t.Parallel()
+	e := newAPI(t)
+	id, key := e.customerWithKey("acme")
+	base := fmt.Sprintf("/api/v1/customers/%d/api-keys", id)
+	r := e.expect(e.do("GET", base, adminKey, "", nil), 200, "list")
+	keys := r.json(t)["api_keys"].([]any)
+	prefix := keys[0].(map[string]any)["prefix"].(string)
+	if len(keys) != 1 || !strings.HasPrefix(key, prefix) || strings.Contains(string(r.body), key) {
+		t.Fatalf("keys = %s, want the key's prefix only", r.body)
+	}
+	e.expect(e.do("GET", base, key, "", nil), 403, "a customer key listing keys")
+	e.expect(e.do("GET", fmt.Sprintf("/api/v1/customers/%d/report-runs", id), key, "", nil), 200, "key works")
+	e.expect(e.do("DELETE", base+"/"+prefix, adminKey, "", nil), 204, "revoke")
+	e.expect(e.do("GET", fmt.Sprintf("/api/v1/customers/%d/report-runs", id), key, "", nil), 401, "revoked key")
+	e.expect(e.do("DELETE", base+"/"+prefix, adminKey, "", nil), 404, "revoke again")
+	r = e.expect(e.do("GET", base, adminKey, "", nil), 200, "list after")
+	if r.json(t)["api_keys"].([]any)[0].(map[string]any)["revoked_at"] == nil {
+		t.Fatalf("keys = %s, want it marked revoked", r.body)
+	}
+}
