@@ -135,3 +135,20 @@ func TestMappingErrorsAreBounded(t *testing.T) {
 		t.Fatalf("%d errors kept of %d (%v)", len(mfe.Errors), mfe.Total, err)
 	}
 }
+
+// A BOM before a quoted header is a header; a file of lone CRs is named.
+func TestBOMBeforeQuotedHeaderAndCROnlyLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	bom := "\ufeff\"payer\",\"cpt\",\"submitted_date\",\"decided_date\",\"outcome\"\nA,1,2026-01-02,2026-01-05,PAID\n"
+	if up, err := e.uploader.Upload(context.Background(), cust, "bom.csv", strings.NewReader(bom)); err != nil || up.Accepted != 1 {
+		t.Fatalf("BOM + quoted header: %+v, %v", up, err)
+	}
+	cr := "payer,cpt,submitted_date,decided_date,outcome\rA,1,2026-01-02,2026-01-05,PAID\r"
+	_, err := e.uploader.Upload(context.Background(), cust, "cr.csv", strings.NewReader(cr))
+	var header *ingest.HeaderError
+	if !errors.As(err, &header) || !strings.Contains(err.Error(), "carriage return") {
+		t.Fatalf("CR-only file: %v, want a header error naming the line endings", err)
+	}
+}

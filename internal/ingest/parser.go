@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -261,7 +262,13 @@ func NewParser(r io.Reader, mappings *Mappings) (*Parser, error) {
 	if mappings == nil {
 		mappings = &Mappings{}
 	}
-	cr := csv.NewReader(r)
+	// A byte-order mark goes before the CSV reader sees it, so a quoted
+	// first header ("\ufeff\"payer\"") is still a quoted field.
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // short and long rows are judged per field below
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -274,6 +281,13 @@ func NewParser(r io.Reader, mappings *Mappings) (*Parser, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range header {
+		if strings.ContainsRune(name, '\r') {
+			// encoding/csv splits records on \n only: a file of lone CRs
+			// (classic Mac) reads as one record.
+			return nil, &HeaderError{Message: "lines end in a lone carriage return (CR): save the file with LF or CRLF line endings"}
+		}
 	}
 	cols := make(map[string]int, len(header))
 	for i, name := range header {
