@@ -10,3 +10,8 @@ SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = 
 -- name: APIKeyRevoke :execrows
 UPDATE api_keys SET revoked_at = now()
 WHERE customer_id = @customer_id AND key_prefix = @key_prefix AND revoked_at IS NULL;
+
+-- name: APIKeyActiveExists :one
+-- Whether the customer still has an active key with this prefix: a page
+-- session opened with a key ends when the key is revoked.
+SELECT EXISTS (SELECT 1 FROM api_keys WHERE customer_id = @customer_id AND key_prefix = @key_prefix AND revoked_at IS NULL);

@@ -10,6 +10,24 @@ import (
 	"time"
 )
 
+const APIKeyActiveExists = `-- name: APIKeyActiveExists :one
+SELECT EXISTS (SELECT 1 FROM api_keys WHERE customer_id = $1 AND key_prefix = $2 AND revoked_at IS NULL)
+`
+
+type APIKeyActiveExistsParams struct {
+	CustomerID int64
+	KeyPrefix  string
+}
+
+// Whether the customer still has an active key with this prefix: a page
+// session opened with a key ends when the key is revoked.
+func (q *Queries) APIKeyActiveExists(ctx context.Context, arg APIKeyActiveExistsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, APIKeyActiveExists, arg.CustomerID, arg.KeyPrefix)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const APIKeyCreate = `-- name: APIKeyCreate :one
 INSERT INTO api_keys (customer_id, key_sha256, key_prefix) VALUES ($1, $2, $3) RETURNING id, customer_id, key_sha256, key_prefix, created_at, revoked_at
 `

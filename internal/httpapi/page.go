@@ -101,7 +101,13 @@ func (s *Server) viewerOf(r *http.Request) (viewer, bool) {
 		return viewer{admin: true}, true
 	}
 	if id := s.sessions.GetInt64(ctx, "customer_id"); id != 0 {
-		return viewer{customerID: id, keyPrefix: s.sessions.GetString(ctx, "key_prefix")}, true
+		v := viewer{customerID: id, keyPrefix: s.sessions.GetString(ctx, "key_prefix")}
+		// The session lives as long as the key it was opened with.
+		active, err := db.New(s.cfg.Pool).APIKeyActiveExists(ctx, db.APIKeyActiveExistsParams{CustomerID: id, KeyPrefix: v.keyPrefix})
+		if err == nil && !active {
+			_ = s.sessions.Destroy(ctx) // revoked: the session goes too
+		}
+		return v, err == nil && active
 	}
 	return viewer{}, false
 }

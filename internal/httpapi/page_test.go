@@ -259,6 +259,21 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 		t.Fatalf("another customer's CSV = %d, want 404", status)
 	}
 
+	// Revoking the key ends the sessions opened with it.
+	other := newPageClient(t, e.url)
+	if status, _, _ := other.post("/login", url.Values{"key": {acmeKey}}); status != http.StatusSeeOther {
+		t.Fatalf("second login = %d", status)
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE api_keys SET revoked_at = now() WHERE customer_id = $1`, acme); err != nil {
+		t.Fatal(err)
+	}
+	if status, h, _ := other.get(fmt.Sprintf("/customers/%d", acme)); status != http.StatusSeeOther || h.Get("Location") != "/login" {
+		t.Fatalf("a session of a revoked key still works: %d %q", status, h.Get("Location"))
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE api_keys SET revoked_at = NULL WHERE customer_id = $1`, acme); err != nil {
+		t.Fatal(err)
+	}
+
 	// Log out: the session is deleted, so replaying its cookie gets the login.
 	cookies := c.client.Jar.Cookies(mustURL(t, e.url))
 	if status, _, _ := c.post("/logout", url.Values{"csrf": {token}}); status != http.StatusSeeOther {
