@@ -152,3 +152,39 @@ func TestBOMBeforeQuotedHeaderAndCROnlyLines(t *testing.T) {
 		t.Fatalf("CR-only file: %v, want a header error naming the line endings", err)
 	}
 }
+
+// Values PostgreSQL text cannot hold, and values past their column's
+// bound, are row errors naming the field, never a failed upload.
+func TestUnstorableValuesAreRowErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	up, err := e.uploader.Upload(context.Background(), cust, "hostile.csv", strings.NewReader(csvRows(
+		"A\x00B,1,2026-01-02,2026-01-05,PAID",
+		"A\xff\xfe,1,2026-01-02,2026-01-05,PAID",
+		strings.Repeat("P", 3000)+",1,2026-01-02,2026-01-05,PAID",
+		"A,"+strings.Repeat("9", 30)+",2026-01-02,2026-01-05,PAID",
+		"A,1,2026-01-02,2026-01-05,PAID",
+	)))
+	var tooMany *ingest.TooManyRejectsError
+	if !errors.As(err, &tooMany) {
+		t.Fatalf("4 of 5 rows are unstorable: %+v, %v; want the file refused as mostly rejected", up, err)
+	}
+	allowed := *e.uploader
+	allowed.AllowRejects = true
+	up, err = allowed.Upload(context.Background(), cust, "hostile.csv", strings.NewReader(csvRows(
+		"A\x00B,1,2026-01-02,2026-01-05,PAID",
+		"A\xff\xfe,1,2026-01-02,2026-01-05,PAID",
+		strings.Repeat("P", 3000)+",1,2026-01-02,2026-01-05,PAID",
+		"A,"+strings.Repeat("9", 30)+",2026-01-02,2026-01-05,PAID",
+		"A,1,2026-01-02,2026-01-05,PAID",
+	)))
+	if err != nil || up.Accepted != 1 || up.Rejected != 4 {
+		t.Fatalf("upload = %+v, %v; want 1 accepted, 4 row errors", up, err)
+	}
+	for i, want := range []string{"NUL", "UTF-8", "3000 bytes", "30 bytes"} {
+		if !strings.Contains(up.Errors[i].Message, want) {
+			t.Errorf("error %d = %+v, want it to mention %s", i, up.Errors[i], want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -393,8 +394,38 @@ func (p *Parser) field(record []string, name string) string {
 	return strings.TrimSpace(record[i])
 }
 
+// maxFieldLength bounds each text column, in bytes: longer values are row
+// errors (a payer of kilobytes is a broken file, and would break the
+// statistics' B-tree keys).
+var maxFieldLength = map[string]int{
+	ColPayer: 200, ColCPT: 20, ColSubmittedDate: 32, ColDecidedDate: 32, ColOutcome: 32,
+	ColAllowedAmount: 32, ColDenialReasonCode: 50, ColDenialReasonText: 500,
+}
+
+// textColumns are checked in this order, so a row's error is stable.
+var textColumns = []string{ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+
+// checkText refuses values PostgreSQL text cannot hold (NUL, invalid UTF-8)
+// and values past their column's bound.
+func checkText(line int, name, v string) *RowError {
+	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return &RowError{Row: line, Field: name, Message: "contains a NUL byte"}
+	case !utf8.ValidString(v):
+		return &RowError{Row: line, Field: name, Message: "is not valid UTF-8 (save the file as UTF-8)"}
+	case len(v) > maxFieldLength[name]:
+		return &RowError{Row: line, Field: name, Message: fmt.Sprintf("is %d bytes long, more than %d", len(v), maxFieldLength[name])}
+	}
+	return nil
+}
+
 // parseRecord validates one record into p.claim.
 func (p *Parser) parseRecord(line int, record []string) *RowError {
+	for _, name := range textColumns {
+		if rowErr := checkText(line, name, p.field(record, name)); rowErr != nil {
+			return rowErr
+		}
+	}
 	required := func(name string) (string, *RowError) {
 		v := p.field(record, name)
 		if v == "" {
