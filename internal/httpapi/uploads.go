@@ -68,6 +68,9 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	case errors.Is(err, ingest.ErrTooLarge):
 		metrics.Uploads.WithLabelValues("too_large").Inc()
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", err.Error(), nil)
+	case errors.As(err, new(*ingest.RecordTooLongError)):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnprocessableEntity, "record_too_long", err.Error(), nil)
 	case errors.As(err, &header), errors.Is(err, ingest.ErrNoHeader):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
 		writeError(w, http.StatusUnprocessableEntity, "invalid_file", err.Error(), []ingest.RowError{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,38 @@ func TestUnstorableValuesAreRowErrors(t *testing.T) {
 		if !strings.Contains(up.Errors[i].Message, want) {
 			t.Errorf("error %d = %+v, want it to mention %s", i, up.Errors[i], want)
 		}
+	}
+}
+
+// endless yields an unclosed quote and then data forever, counting what
+// was read.
+type endless struct{ read int }
+
+func (r *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = "abc\n"[(r.read+i)%4]
+	}
+	r.read += len(p)
+	return len(p), nil
+}
+
+// A record larger than the cap (an unclosed quote before an endless file)
+// fails at the cap, naming its row, having read a bounded amount.
+func TestRecordLargerThanTheCapFailsEarly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	rest := &endless{}
+	body := io.MultiReader(strings.NewReader(csvRows("A,1,2026-01-02,2026-01-05,PAID")+"\"B,1,2026-01-02,"), rest)
+	_, err := e.uploader.Upload(context.Background(), cust, "quote.csv", body)
+	var tooLong *ingest.RecordTooLongError
+	if !errors.As(err, &tooLong) || tooLong.Row != 3 {
+		t.Fatalf("unclosed quote: %v, want a RecordTooLongError at row 3", err)
+	}
+	if rest.read > 1<<20 {
+		t.Fatalf("read %d bytes of an endless record, want at most about the %d-byte cap", rest.read, ingest.MaxRecordBytes)
+	}
+	if n := e.counts(t).uploads; n != 0 {
+		t.Fatalf("%d uploads stored", n)
 	}
 }

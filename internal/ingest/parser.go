@@ -265,7 +265,7 @@ func NewParser(r io.Reader, mappings *Mappings) (*Parser, error) {
 	}
 	// A byte-order mark goes before the CSV reader sees it, so a quoted
 	// first header ("\ufeff\"payer\"") is still a quoted field.
-	br := bufio.NewReader(r)
+	br := bufio.NewReader(&recordLimitReader{r: r, max: MaxRecordBytes, line: 1})
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}
@@ -555,4 +555,54 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxRecordBytes bounds one CSV record (a row, quoted newlines included):
+// an unclosed quote must not make the reader hold the rest of the file.
+const MaxRecordBytes = 64 << 10
+
+// RecordTooLongError is a record past MaxRecordBytes; nothing is stored.
+type RecordTooLongError struct {
+	Row   int // the line the record starts on
+	Limit int
+}
+
+func (e *RecordTooLongError) Error() string {
+	return fmt.Sprintf("row %d: record longer than %d bytes (an unclosed quote?): fix the file", e.Row, e.Limit)
+}
+
+// recordLimitReader follows RFC 4180 quoting as the bytes stream by and
+// fails once one record grows past max, before encoding/csv buffers it.
+// A doubled quote inside a quoted field toggles twice, so it nets out.
+type recordLimitReader struct {
+	r        io.Reader
+	max      int
+	inQuote  bool
+	length   int // bytes of the current record so far
+	line     int // current line, 1-based
+	startRow int // line the current record started on
+}
+
+func (l *recordLimitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if l.length == 0 {
+			l.startRow = l.line
+		}
+		l.length++
+		switch p[i] {
+		case '"':
+			l.inQuote = !l.inQuote
+		case '\n':
+			l.line++
+			if !l.inQuote {
+				l.length = 0
+				continue
+			}
+		}
+		if l.length > l.max {
+			return i, &RecordTooLongError{Row: l.startRow, Limit: l.max}
+		}
+	}
+	return n, err
 }
