@@ -53,6 +53,11 @@ func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
 	}
 }
 
+// DefaultJobTimeout is how long a drift job may run before River cancels
+// and retries it, in every process that works jobs (River's own default is
+// one minute).
+const DefaultJobTimeout = 10 * time.Minute
+
 // Workers is how many jobs of each queue a process works at once. A queue
 // that is absent (or at 0) is not worked there; nil means insert only.
 type Workers map[string]int
@@ -60,7 +65,7 @@ type Workers map[string]int
 // Config returns the River configuration of a process that works the given
 // queues; every worker is registered, so any process can work any queue.
 func Config(deps *Deps, workers Workers) *river.Config {
-	cfg := &river.Config{Logger: deps.logger()}
+	cfg := &river.Config{Logger: deps.logger(), JobTimeout: DefaultJobTimeout}
 	queues := map[string]river.QueueConfig{}
 	for queue, n := range workers {
 		if n > 0 {

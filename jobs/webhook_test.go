@@ -351,3 +351,14 @@ func TestWebhookRetriesSpanMoreThanADay(t *testing.T) {
 	}
 	t.Logf("%d attempts span %s", opts.MaxAttempts, total.Round(time.Hour))
 }
+
+// Every process that works jobs (drift run --wait, weekly --wait, demo)
+// gets the drift job timeout, not River's one-minute default.
+func TestConfigUsesTheDriftJobTimeout(t *testing.T) {
+	t.Parallel()
+	for _, workers := range []jobs.Workers{nil, {jobs.QueueDrift: 2}} {
+		if got := jobs.Config(&jobs.Deps{}, workers).JobTimeout; got != jobs.DefaultJobTimeout {
+			t.Errorf("workers %v: job timeout %s, want %s", workers, got, jobs.DefaultJobTimeout)
+		}
+	}
+}

@@ -74,6 +74,7 @@ func run(args []string) int {
 			"weekly_schedule":  jobs.DefaultWeeklySchedule,
 			"max_upload_bytes": strconv.FormatInt(ingest.DefaultMaxBytes, 10),
 			"version":          version(),
+			"job_timeout":      jobs.DefaultJobTimeout.String(),
 		},
 	)
 	if err != nil {
