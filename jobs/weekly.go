@@ -91,8 +91,45 @@ func (w *WeeklyFanoutWorker) Work(ctx context.Context, job *river.Job[WeeklyFano
 	if err != nil {
 		return err
 	}
-	w.deps.logger().InfoContext(ctx, "weekly fan-out", "as_of", job.Args.AsOf, "customers_lacking_run", res.Candidates, "jobs_enqueued", res.Enqueued)
+	swept, err := SweepDriftRequests(ctx, w.deps.Pool, river.ClientFromContext[pgx.Tx](ctx))
+	if err != nil {
+		return err
+	}
+	w.deps.logger().InfoContext(ctx, "weekly fan-out", "as_of", job.Args.AsOf, "customers_lacking_run", res.Candidates,
+		"jobs_enqueued", res.Enqueued, "orphaned_requests_enqueued", swept)
 	return nil
+}
+
+// maxSweep bounds the customers one sweep enqueues; the next fan-out
+// interval takes the rest.
+const maxSweep = 10_000
+
+// SweepDriftRequests enqueues a drift job for every customer whose drift
+// requests wait with no job to consume them: their job was cancelled (say
+// from River UI) or discarded after its last attempt. The job is unique per
+// customer while unfinished, so customers whose job is still coming are
+// skipped by River, and a sweep racing an upload inserts one job. It
+// returns how many jobs it inserted.
+func SweepDriftRequests(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx]) (int, error) {
+	ids, err := db.New(pool).DriftRequestListCustomers(ctx, maxSweep)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: CustomerDriftArgs{CustomerID: id}}
+	}
+	res, err := client.InsertMany(ctx, params)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue drift jobs for waiting requests: %w", err)
+	}
+	inserted := 0
+	for _, r := range res {
+		if !r.UniqueSkippedAsDuplicate {
+			inserted++
+		}
+	}
+	return inserted, nil
 }
 
 // FanOutResult says what a fan-out did.

@@ -183,3 +183,41 @@ func TestShutdownCancelsLongJobWhichIsRetried(t *testing.T) {
 		t.Fatalf("%d runs left running", n)
 	}
 }
+
+// Requests whose job was cancelled (say from River UI) or discarded are
+// picked up by the sweep the fan-out runs; a customer whose job is still
+// coming gets no second one.
+func TestSweepRescuesRequestsOfCancelledAndDiscardedJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	cancelled, discarded, waiting := h.customer(t, "cancelled"), h.customer(t, "discarded"), h.customer(t, "waiting")
+	var jobIDs []int64
+	for _, cust := range []int64{cancelled, discarded, waiting} {
+		up := h.upload(t, cust, "claims.csv", driftingClaims("Aetna"))
+		jobIDs = append(jobIDs, *up.JobID)
+	}
+	if _, err := h.inserter.JobCancel(ctx, jobIDs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE id = $1`, jobIDs[1]); err != nil {
+		t.Fatal(err)
+	}
+	swept, err := jobs.SweepDriftRequests(ctx, h.pool, h.inserter)
+	if err != nil || swept != 2 {
+		t.Fatalf("swept %d (%v), want the cancelled and the discarded customers' requests", swept, err)
+	}
+	if again, err := jobs.SweepDriftRequests(ctx, h.pool, h.inserter); err != nil || again != 0 {
+		t.Fatalf("a second sweep inserted %d (%v), want 0: their jobs are queued", again, err)
+	}
+	h.startClient(t, 2, nil)
+	h.waitIdle(t)
+	for _, cust := range []int64{cancelled, discarded, waiting} {
+		if n := h.count(t, `SELECT count(*) FROM report_runs WHERE customer_id = $1 AND run_type = 'upload' AND status = 'success'`, cust); n != 1 {
+			t.Errorf("customer %d has %d upload runs, want 1", cust, n)
+		}
+	}
+	if n := h.count(t, `SELECT count(*) FROM drift_requests`); n != 0 {
+		t.Fatalf("%d drift requests left", n)
+	}
+}

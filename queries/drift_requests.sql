@@ -8,3 +8,8 @@ SELECT count(*) FROM drift_requests WHERE customer_id = @customer_id;
 -- Runs under the customer's drift lock: requests visible now are reflected
 -- by this computation; later ones remain and trigger a follow-up.
 DELETE FROM drift_requests WHERE customer_id = @customer_id;
+
+-- name: DriftRequestListCustomers :many
+-- Customers with requests waiting, oldest request first, for the sweep
+-- that rescues requests whose job was cancelled or discarded.
+SELECT customer_id FROM drift_requests GROUP BY customer_id ORDER BY min(id) LIMIT @max_rows;

@@ -54,3 +54,29 @@ func (q *Queries) DriftRequestCreate(ctx context.Context, arg DriftRequestCreate
 	)
 	return i, err
 }
+
+const DriftRequestListCustomers = `-- name: DriftRequestListCustomers :many
+SELECT customer_id FROM drift_requests GROUP BY customer_id ORDER BY min(id) LIMIT $1
+`
+
+// Customers with requests waiting, oldest request first, for the sweep
+// that rescues requests whose job was cancelled or discarded.
+func (q *Queries) DriftRequestListCustomers(ctx context.Context, maxRows int32) ([]int64, error) {
+	rows, err := q.db.Query(ctx, DriftRequestListCustomers, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var customer_id int64
+		if err := rows.Scan(&customer_id); err != nil {
+			return nil, err
+		}
+		items = append(items, customer_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
