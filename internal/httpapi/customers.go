@@ -33,21 +33,30 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"id": cust.ID, "name": cust.Name})
 }
 
-func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+// pathCustomer returns the existing customer of an admin path's {id}; ok
+// is false (and a 404 or 500 written) otherwise.
+func (s *Server) pathCustomer(w http.ResponseWriter, r *http.Request) (id int64, ok bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
-		return
+		return 0, false
 	}
-	q := db.New(s.cfg.Pool)
-	if _, err := customers.ByID(r.Context(), q, id); errors.Is(err, customers.ErrNotFound) {
+	if _, err := customers.ByID(r.Context(), db.New(s.cfg.Pool), id); errors.Is(err, customers.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
-		return
+		return 0, false
 	} else if err != nil {
 		s.internalError(w, r, err)
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathCustomer(w, r)
+	if !ok {
 		return
 	}
-	key, err := customers.IssueAPIKey(r.Context(), q, id)
+	key, err := customers.IssueAPIKey(r.Context(), db.New(s.cfg.Pool), id)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -69,20 +78,11 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
+	id, ok := s.pathCustomer(w, r)
+	if !ok {
 		return
 	}
-	q := db.New(s.cfg.Pool)
-	if _, err := customers.ByID(r.Context(), q, id); errors.Is(err, customers.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
-		return
-	} else if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	keys, err := customers.ListAPIKeys(r.Context(), q, id)
+	keys, err := customers.ListAPIKeys(r.Context(), db.New(s.cfg.Pool), id)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
