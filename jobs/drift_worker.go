@@ -81,7 +81,17 @@ type Deps struct {
 	// PublicURL is where people open the drift page, for links in
 	// notifications (empty: no link).
 	PublicURL string
+	// LockWait bounds a job's wait for its customer's lock
+	// (DefaultLockWait when zero); past it the job snoozes for BusySnooze
+	// (DefaultBusySnooze when zero) instead of holding a worker.
+	LockWait, BusySnooze time.Duration
 }
+
+// Defaults of Deps.LockWait and Deps.BusySnooze.
+const (
+	DefaultLockWait   = 5 * time.Second
+	DefaultBusySnooze = 30 * time.Second
+)
 
 // AddDriftWorkers registers the drift workers (upload, manual, weekly) and
 // the weekly fan-out.
@@ -173,10 +183,17 @@ func (d *Deps) logger() *slog.Logger {
 // own and returns the error, so River retries with backoff.
 func computeAndComplete[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T], req drift.Request) error {
 	req.JobID, req.Attempt = &job.ID, job.Attempt
+	req.LockWait = cmp.Or(d.LockWait, DefaultLockWait)
 	logger := d.logger().With("job_id", job.ID, "customer_id", req.CustomerID, "run_type", req.RunType, "attempt", job.Attempt)
 	outcome, err := computeInTx(ctx, d, job, req)
 	if errors.Is(err, drift.ErrCustomerNotFound) {
 		return river.JobCancel(err)
+	}
+	if errors.Is(err, drift.ErrCustomerBusy) {
+		// Not a failure: this customer's other computation will finish;
+		// free the worker for other customers and come back.
+		logger.InfoContext(ctx, "customer busy; snoozing")
+		return river.JobSnooze(cmp.Or(d.BusySnooze, DefaultBusySnooze))
 	}
 	if err != nil {
 		// The job's context may be cancelled; the failure must still land.

@@ -359,3 +359,42 @@ func deref[T any](p *T) any {
 	}
 	return *p
 }
+
+// A job that finds its customer locked by another computation waits a
+// bounded time and then snoozes, freeing the worker, instead of holding it
+// for the whole job timeout; it completes once the lock is free.
+func TestJobWaitingForACustomerLockSnoozes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	cust := h.customer(t, "acme")
+	h.upload(t, cust, "claims.csv", driftingClaims("Aetna"))
+	holder, err := h.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE`, cust); err != nil {
+		t.Fatal(err)
+	}
+	h.startClientWith(t, 1, &jobs.Deps{Now: h.deps.Now, LockWait: 200 * time.Millisecond, BusySnooze: 500 * time.Millisecond})
+	deadline := time.Now().Add(20 * time.Second)
+	// River records snoozes in the job's metadata (a short snooze makes the
+	// job available again at once rather than scheduled).
+	for h.count(t, `SELECT count(*) FROM river_job WHERE kind = 'customer_drift' AND coalesce((metadata->>'snoozes')::int, 0) >= 2`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the job never snoozed while the customer was locked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := h.count(t, `SELECT count(*) FROM report_runs`); n != 0 {
+		t.Fatalf("%d runs recorded while busy, want none (a busy customer is not a failure)", n)
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitIdle(t)
+	if n := h.count(t, `SELECT count(*) FROM report_runs WHERE status = 'success'`); n != 1 {
+		t.Fatalf("%d successful runs after the lock was released, want 1", n)
+	}
+}

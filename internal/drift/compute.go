@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -43,6 +45,9 @@ type Request struct {
 	// ConsumeRequests deletes the customer's pending drift requests: the
 	// computation reflects every upload committed before it took the lock.
 	ConsumeRequests bool
+	// LockWait bounds the wait for the customer's lock (0: no bound);
+	// past it Compute returns ErrCustomerBusy.
+	LockWait time.Duration
 }
 
 // Outcome is what Compute did.
@@ -56,6 +61,10 @@ type Outcome struct {
 
 // ErrCustomerNotFound is returned for a computation of an unknown customer.
 var ErrCustomerNotFound = errors.New("customer not found")
+
+// ErrCustomerBusy is returned when another computation of the customer
+// held its lock for longer than Request.LockWait.
+var ErrCustomerBusy = errors.New("another drift computation of this customer is running")
 
 // Compute runs one drift computation inside tx, which the caller commits:
 //  1. lock the customer row FOR NO KEY UPDATE, serializing computations of
@@ -72,11 +81,27 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		return nil, err
 	}
 	q := db.New(tx)
+	if req.LockWait > 0 {
+		// Bounded: a job waiting on another computation of the customer
+		// would hold a worker slot for the whole job timeout.
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", req.LockWait.Milliseconds())); err != nil {
+			return nil, fmt.Errorf("set lock timeout: %w", err)
+		}
+	}
 	if _, err := q.CustomerLockForDrift(ctx, req.CustomerID); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
 			return nil, fmt.Errorf("customer %d: %w", req.CustomerID, ErrCustomerNotFound)
+		case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable:
+			return nil, fmt.Errorf("customer %d: %w", req.CustomerID, ErrCustomerBusy)
 		}
 		return nil, fmt.Errorf("lock customer %d for drift: %w", req.CustomerID, err)
+	}
+	if req.LockWait > 0 {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = 0"); err != nil {
+			return nil, fmt.Errorf("reset lock timeout: %w", err)
+		}
 	}
 	p := req.Params
 	if req.RunType == RunWeekly {
