@@ -398,3 +398,25 @@ func TestJobWaitingForACustomerLockSnoozes(t *testing.T) {
 		t.Fatalf("%d successful runs after the lock was released, want 1", n)
 	}
 }
+
+// A job whose worker died mid-computation (kill -9: the row stays running)
+// is rescued once its timeout plus RescueGrace has passed, and another
+// client finishes it; with River's default (an hour past the timeout) this
+// job would wait.
+func TestJobOfADeadWorkerIsRescuedAndFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	cust := h.customer(t, "acme")
+	up := h.upload(t, cust, "claims.csv", driftingClaims("Aetna"))
+	// What a worker killed after fetching the job leaves behind.
+	if _, err := h.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '15 minutes',
+		attempted_by = ARRAY['killed-worker'] WHERE id = $1`, *up.JobID); err != nil {
+		t.Fatal(err)
+	}
+	h.startClient(t, 1, nil) // job timeout 10 minutes: rescue after 11
+	h.waitIdle(t)
+	if n := h.count(t, `SELECT count(*) FROM report_runs WHERE status = 'success' AND job_id = $1`, *up.JobID); n != 1 {
+		t.Fatalf("%d successful runs of the dead worker's job, want 1", n)
+	}
+}

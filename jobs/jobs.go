@@ -58,6 +58,18 @@ func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
 // one minute).
 const DefaultJobTimeout = 10 * time.Minute
 
+// RescueGrace is how long past its timeout a job may stay running before
+// River's rescuer takes it back (its worker died: kill -9, lost machine).
+// River's own default is an hour past the timeout.
+const RescueGrace = time.Minute
+
+// SetJobTimeout sets a configuration's job timeout and, with it, how soon
+// a job whose worker died is rescued and retried elsewhere.
+func SetJobTimeout(cfg *river.Config, timeout time.Duration) {
+	cfg.JobTimeout = timeout
+	cfg.RescueStuckJobsAfter = timeout + RescueGrace
+}
+
 // Workers is how many jobs of each queue a process works at once. A queue
 // that is absent (or at 0) is not worked there; nil means insert only.
 type Workers map[string]int
@@ -65,7 +77,8 @@ type Workers map[string]int
 // Config returns the River configuration of a process that works the given
 // queues; every worker is registered, so any process can work any queue.
 func Config(deps *Deps, workers Workers) *river.Config {
-	cfg := &river.Config{Logger: deps.logger(), JobTimeout: DefaultJobTimeout}
+	cfg := &river.Config{Logger: deps.logger()}
+	SetJobTimeout(cfg, DefaultJobTimeout)
 	queues := map[string]river.QueueConfig{}
 	for queue, n := range workers {
 		if n > 0 {

@@ -95,7 +95,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer pool.Close()
 	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) {
-		cfg.JobTimeout = c.JobTimeout
+		jobs.SetJobTimeout(cfg, c.JobTimeout)
 		cfg.PeriodicJobs = jobs.PeriodicJobs(schedule, c.FanoutInterval)
 	})
 	if err != nil {

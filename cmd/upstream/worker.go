@@ -29,7 +29,7 @@ func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) { cfg.JobTimeout = c.JobTimeout })
+	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) { jobs.SetJobTimeout(cfg, c.JobTimeout) })
 	if err != nil {
 		return err
 	}
