@@ -75,6 +75,10 @@ func (e *env) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 		pool.Close()
 		return nil, err
 	}
+	if err := st.CheckNotNewer(); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if st.PendingMigrations {
 		pool.Close()
 		return nil, errors.New("the database schema is not current: run `upstream migrate` first")

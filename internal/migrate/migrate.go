@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -56,6 +57,13 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Result, 
 		}
 	}()
 
+	st, err := GetStatus(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CheckNotNewer(); err != nil {
+		return nil, err
+	}
 	res := &Result{}
 	riverMigrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -161,6 +169,22 @@ type Status struct {
 	PendingMigrations bool  // whether Up has anything to apply
 }
 
+// ErrSchemaNewer is returned for a database migrated by a newer upstream:
+// this binary would misread it, so it refuses to run.
+var ErrSchemaNewer = errors.New("the database schema is newer than this binary knows: upgrade upstream")
+
+// CheckNotNewer refuses a database whose River or upstream schema is
+// newer than this binary's migrations.
+func (st *Status) CheckNotNewer() error {
+	if st.RiverVersion > st.RiverLatest {
+		return fmt.Errorf("%w (River schema version %d, this binary knows %d)", ErrSchemaNewer, st.RiverVersion, st.RiverLatest)
+	}
+	if st.AppVersion > st.AppLatest {
+		return fmt.Errorf("%w (upstream schema version %d, this binary knows %d)", ErrSchemaNewer, st.AppVersion, st.AppLatest)
+	}
+	return nil
+}
+
 // GetStatus reads the schema versions without changing anything.
 func GetStatus(ctx context.Context, pool *pgxpool.Pool) (*Status, error) {
 	st := &Status{}
@@ -170,12 +194,16 @@ func GetStatus(ctx context.Context, pool *pgxpool.Pool) (*Status, error) {
 	}
 	all := riverMigrator.AllVersions()
 	st.RiverLatest = all[len(all)-1].Version
-	existing, err := riverMigrator.ExistingVersions(ctx)
-	if err != nil {
+	// Read directly rather than through rivermigrate, which fails on a
+	// version it does not know instead of reporting it.
+	var table *string
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('river_migration')::text`).Scan(&table); err != nil {
 		return nil, fmt.Errorf("read River schema version: %w", err)
 	}
-	if len(existing) > 0 {
-		st.RiverVersion = existing[len(existing)-1].Version
+	if table != nil {
+		if err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main'`).Scan(&st.RiverVersion); err != nil {
+			return nil, fmt.Errorf("read River schema version: %w", err)
+		}
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()

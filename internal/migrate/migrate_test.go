@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -151,5 +152,35 @@ func TestTwoProcessesMigrateAtOnce(t *testing.T) {
 	}
 	if river != st.RiverLatest || int64(app) != st.AppLatest || st.PendingMigrations {
 		t.Fatalf("processes applied %d River and %d upstream migrations, status %+v; want each exactly once", river, app, st)
+	}
+}
+
+// A database a newer upstream (or River) migrated is refused, not
+// misread.
+func TestUpRefusesANewerSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, bump := range map[string]string{
+		"upstream": `INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, true)`,
+		"River":    `INSERT INTO river_migration (line, version) VALUES ('main', 999)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pool := testdb.NewPool(t, testdb.EmptyURL(t))
+			if _, err := migrate.Up(ctx, pool, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, bump); err != nil {
+				t.Fatal(err)
+			}
+			_, err := migrate.Up(ctx, pool, nil)
+			if !errors.Is(err, migrate.ErrSchemaNewer) || !strings.Contains(err.Error(), "999") {
+				t.Fatalf("Up on a newer %s schema: %v, want ErrSchemaNewer naming version 999", name, err)
+			}
+			st, err := migrate.GetStatus(ctx, pool)
+			if err != nil || !errors.Is(st.CheckNotNewer(), migrate.ErrSchemaNewer) {
+				t.Fatalf("status check: %+v, %v", st, err)
+			}
+		})
 	}
 }
