@@ -55,6 +55,8 @@ type viewer struct {
 
 func (v viewer) actor() string { return principal{admin: v.admin, keyPrefix: v.keyPrefix}.actor() }
 
+type viewerKey struct{}
+
 // mayView reports whether the viewer may see a customer's pages.
 func (v viewer) mayView(customerID int64) bool { return v.admin || v.customerID == customerID }
 
@@ -93,6 +95,9 @@ func (s *Server) cleanSessions(ctx context.Context) {
 // viewerOf returns the request's viewer: the admin key as a Bearer token
 // (scripts), else the session's.
 func (s *Server) viewerOf(r *http.Request) (viewer, bool) {
+	if v, ok := r.Context().Value(viewerKey{}).(viewer); ok {
+		return v, true // requirePage checked it already
+	}
 	if s.isAdmin(r) {
 		return viewer{admin: true}, true
 	}
@@ -133,11 +138,13 @@ func (s *Server) frameDenied(next http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) requirePage(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.viewerOf(r); !ok {
+		v, ok := s.viewerOf(r)
+		if !ok {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		next(w, r)
+		// Once per request: a customer's session costs a key lookup.
+		next(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
 	}
 }
 
