@@ -8,7 +8,7 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     baseline_start, baseline_end, current_start, current_end,
     baseline_sample_size, current_sample_size,
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
-    test_baseline_value, test_current_value, test_baseline_size, test_current_size)
+    test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers)
 SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
     @baseline_start, @baseline_end, @current_start, @current_end,
@@ -17,7 +17,8 @@ SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
     CASE WHEN e.has_interval THEN e.delta_low END, CASE WHEN e.has_interval THEN e.delta_high END,
     CASE WHEN e.method <> '' THEN e.test_baseline_value END, CASE WHEN e.method <> '' THEN e.test_current_value END,
-    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END
+    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END,
+    e.drivers
 FROM (
     SELECT unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group, unnest(@drift_types::text[]) AS drift_type,
         unnest(@baseline_values::float8[]) AS baseline_value, unnest(@current_values::float8[]) AS current_value,
@@ -29,7 +30,8 @@ FROM (
         unnest(@has_intervals::bool[]) AS has_interval,
         unnest(@delta_lows::float8[]) AS delta_low, unnest(@delta_highs::float8[]) AS delta_high,
         unnest(@test_baseline_values::float8[]) AS test_baseline_value, unnest(@test_current_values::float8[]) AS test_current_value,
-        unnest(@test_baseline_sizes::int[]) AS test_baseline_size, unnest(@test_current_sizes::int[]) AS test_current_size
+        unnest(@test_baseline_sizes::int[]) AS test_baseline_size, unnest(@test_current_sizes::int[]) AS test_current_size,
+        unnest(@drivers::jsonb[]) AS drivers
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING;
 

@@ -36,6 +36,8 @@ const DefaultMaxBins = 400_000
 type Claim struct {
 	SubmittedDate, DecidedDate time.Time // UTC calendar dates
 	Payer, CPTGroup            string
+	CPT                        string
+	ReasonCode                 string // "" when the claim has none
 	Denied                     bool
 }
 
@@ -95,8 +97,9 @@ type entry struct{ submitted, decided side }
 // Accumulator collects the statistics of the claims an upload streams,
 // while they stay few enough to hold.
 type Accumulator struct {
-	max, bins int
+	max, bins int // histogram bins and driver keys held
 	entries   map[key]*entry
+	drivers   map[driverKey]*driverCounts
 	overflow  bool
 }
 
@@ -106,7 +109,7 @@ func NewAccumulator(maxBins int) *Accumulator {
 	if maxBins <= 0 {
 		maxBins = DefaultMaxBins
 	}
-	return &Accumulator{max: maxBins, entries: map[key]*entry{}}
+	return &Accumulator{max: maxBins, entries: map[key]*entry{}, drivers: map[driverKey]*driverCounts{}}
 }
 
 func (a *Accumulator) entry(day time.Time, c Claim) *entry {
@@ -132,8 +135,9 @@ func (a *Accumulator) Add(c Claim) {
 	if a.entry(c.DecidedDate, c).decided.add(days, c.Denied) {
 		a.bins++
 	}
+	a.bins += a.addDriver(c, DriverCPT, c.CPT) + a.addDriver(c, DriverReason, c.ReasonCode)
 	if a.bins > a.max {
-		a.overflow, a.entries = true, nil
+		a.overflow, a.entries, a.drivers = true, nil, nil
 	}
 }
 
@@ -143,6 +147,9 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 	if a.overflow {
 		if err := q.ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
+		}
+		if err := q.ClaimDriversAddUpload(ctx, db.ClaimDriversAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+			return fmt.Errorf("update claim drivers from stored claims: %w", err)
 		}
 		return nil
 	}
@@ -166,6 +173,44 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 	}
 	if err := q.ClaimStatsAdd(ctx, p); err != nil {
 		return fmt.Errorf("update claim statistics: %w", err)
+	}
+	return a.storeDrivers(ctx, q, customerID)
+}
+
+// SubtractUpload takes an upload's claims out of the statistics, before the
+// caller deletes them in the same transaction. Each table is written in its
+// lock order, claim_stats before claim_drivers as an upload does.
+func SubtractUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
+	if err := q.ClaimStatsSubtractUpload(ctx, db.ClaimStatsSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
+	}
+	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
+		return fmt.Errorf("delete emptied statistics: %w", err)
+	}
+	if err := q.ClaimDriversSubtractUpload(ctx, db.ClaimDriversSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+		return fmt.Errorf("subtract upload %d from the drivers: %w", uploadID, err)
+	}
+	if err := q.ClaimDriversDeleteEmpty(ctx, customerID); err != nil {
+		return fmt.Errorf("delete emptied drivers: %w", err)
+	}
+	return nil
+}
+
+// Rebuild recomputes a customer's statistics from its stored claims (after
+// they were reclassified). The caller holds the customer's row lock FOR
+// UPDATE, so no upload writes the same rows meanwhile.
+func Rebuild(ctx context.Context, q *db.Queries, customerID int64) error {
+	if err := q.ClaimStatsDeleteByCustomer(ctx, customerID); err != nil {
+		return fmt.Errorf("delete statistics: %w", err)
+	}
+	if err := q.ClaimStatsRebuildCustomer(ctx, customerID); err != nil {
+		return fmt.Errorf("rebuild statistics: %w", err)
+	}
+	if err := q.ClaimDriversDeleteByCustomer(ctx, customerID); err != nil {
+		return fmt.Errorf("delete drivers: %w", err)
+	}
+	if err := q.ClaimDriversRebuildCustomer(ctx, customerID); err != nil {
+		return fmt.Errorf("rebuild drivers: %w", err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     baseline_start, baseline_end, current_start, current_end,
     baseline_sample_size, current_sample_size,
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
-    test_baseline_value, test_current_value, test_baseline_size, test_current_size)
+    test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers)
 SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
     $3, $4, $5, $6,
@@ -25,7 +25,8 @@ SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
     CASE WHEN e.has_interval THEN e.delta_low END, CASE WHEN e.has_interval THEN e.delta_high END,
     CASE WHEN e.method <> '' THEN e.test_baseline_value END, CASE WHEN e.method <> '' THEN e.test_current_value END,
-    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END
+    CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END,
+    e.drivers
 FROM (
     SELECT unnest($7::text[]) AS payer, unnest($8::text[]) AS cpt_group, unnest($9::text[]) AS drift_type,
         unnest($10::float8[]) AS baseline_value, unnest($11::float8[]) AS current_value,
@@ -37,7 +38,8 @@ FROM (
         unnest($22::bool[]) AS has_interval,
         unnest($23::float8[]) AS delta_low, unnest($24::float8[]) AS delta_high,
         unnest($25::float8[]) AS test_baseline_value, unnest($26::float8[]) AS test_current_value,
-        unnest($27::int[]) AS test_baseline_size, unnest($28::int[]) AS test_current_size
+        unnest($27::int[]) AS test_baseline_size, unnest($28::int[]) AS test_current_size,
+        unnest($29::jsonb[]) AS drivers
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 `
@@ -71,6 +73,7 @@ type DriftEventInsertManyParams struct {
 	TestCurrentValues   []float64
 	TestBaselineSizes   []int32
 	TestCurrentSizes    []int32
+	Drivers             [][]byte
 }
 
 // The unique constraint is the last line of defence, never the first: the
@@ -107,6 +110,7 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.TestCurrentValues,
 		arg.TestBaselineSizes,
 		arg.TestCurrentSizes,
+		arg.Drivers,
 	)
 	if err != nil {
 		return 0, err
@@ -164,7 +168,7 @@ func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEvent
 }
 
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
 `
@@ -214,6 +218,7 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.TestBaselineSize,
 			&i.TestCurrentSize,
 			&i.Suppressed,
+			&i.Drivers,
 		); err != nil {
 			return nil, err
 		}

@@ -52,6 +52,17 @@ type CPTGroupMapping struct {
 	CPTGroup   string
 }
 
+type ClaimDriver struct {
+	CustomerID int64
+	Payer      string
+	CPTGroup   string
+	Day        time.Time
+	Kind       string
+	Code       string
+	Claims     int64
+	Denied     int64
+}
+
 type ClaimRecord struct {
 	ID               int64
 	CustomerID       int64
@@ -118,6 +129,7 @@ type DriftEvent struct {
 	TestBaselineSize   *int32
 	TestCurrentSize    *int32
 	Suppressed         bool
+	Drivers            []byte
 }
 
 type DriftRequest struct {

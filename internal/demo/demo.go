@@ -52,6 +52,20 @@ type profile struct {
 	currentDenialRate float64
 	currentDays       int
 	dailyVolume       float64
+	// plantedDenial is why the claims denied above the baseline rate in the
+	// current period were denied: one reason, one CPT code.
+	plantedDenial *denial
+}
+
+type denial struct{ code, text, cpt string }
+
+// usualDenials are the reasons denials have everywhere (CARC codes).
+var usualDenials = []denial{
+	{code: "CO-16", text: "Claim lacks information needed for adjudication"},
+	{code: "CO-18", text: "Exact duplicate claim"},
+	{code: "CO-50", text: "Not deemed a medical necessity"},
+	{code: "CO-97", text: "Included in the allowance for another service"},
+	{code: "CO-197", text: "Precertification/authorization absent"},
 }
 
 var groupCPTs = map[string][]string{
@@ -74,8 +88,12 @@ var payers = map[string][]string{
 
 // Planted drifts (what `upstream demo` should find).
 var planted = map[[2]string]func(p *profile){
-	// Denial rate up: UnitedHealthcare imaging denials 8% -> 31%.
-	{"UnitedHealthcare", "Imaging"}: func(p *profile) { p.denialRate, p.currentDenialRate = 0.08, 0.31 },
+	// Denial rate up: UnitedHealthcare imaging denials 8% -> 31%, the new
+	// ones MRIs (70553) denied for missing prior authorization.
+	{"UnitedHealthcare", "Imaging"}: func(p *profile) {
+		p.denialRate, p.currentDenialRate = 0.08, 0.31
+		p.plantedDenial = &denial{code: "CO-197", text: "Precertification/authorization absent", cpt: "70553"}
+	},
 	// Decision time up: Humana surgery 12 -> 25 days.
 	{"Humana", "Surgery"}: func(p *profile) { p.decisionDays, p.currentDays = 12, 25 },
 	// An improvement at a busy payer: Cigna E&M denials 24% -> 7%, on twice
@@ -115,25 +133,32 @@ func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 				}
 				for range n {
 					id++
-					denialRate, days := p.denialRate, p.decisionDays
-					if !day.Before(changed) {
+					denialRate, days, current := p.denialRate, p.decisionDays, !day.Before(changed)
+					if current {
 						denialRate, days = p.currentDenialRate, p.currentDays
 					}
 					decided := day.AddDate(0, 0, max(0, days+rng.IntN(7)-3))
-					outcome, code, text := "PAID", "", ""
+					outcome, why := "PAID", denial{}
 					switch r := rng.Float64(); {
 					case r < denialRate:
-						outcome, code, text = []string{"DENIED", "Denied", "REJECTED"}[rng.IntN(3)], "CO-197", "Precertification/authorization absent"
+						outcome = []string{"DENIED", "Denied", "REJECTED"}[rng.IntN(3)]
+						why = usualDenials[rng.IntN(len(usualDenials))]
+						if current && p.plantedDenial != nil && r >= p.denialRate {
+							why = *p.plantedDenial
+						}
 					case r > 0.995:
 						outcome = "PENDED" // unusual outcome: stored as OTHER with a warning
 					}
 					cpt := groupCPTs[group][rng.IntN(len(groupCPTs[group]))]
+					if why.cpt != "" {
+						cpt = why.cpt
+					}
 					raw := p.rawNames[rng.IntN(len(p.rawNames))]
 					if !decided.Before(asOf) {
 						continue // not decided yet: not in the export
 					}
 					fmt.Fprintf(bw, "C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s\n", id, raw, cpt, day.Format(time.DateOnly),
-						decided.Format(time.DateOnly), outcome, 80+rng.Float64()*900, code, text)
+						decided.Format(time.DateOnly), outcome, 80+rng.Float64()*900, why.code, why.text)
 				}
 			}
 		}

@@ -79,6 +79,22 @@ func TestDemoDataAlertsExactlyThePlantedDrift(t *testing.T) {
 			if len(alerts) != len(want) || !want[alerts[0]] || !want[alerts[1]] || !want[alerts[2]] {
 				t.Fatalf("alerts = %q, want exactly the planted %v", alerts, slices.Sorted(maps.Keys(want)))
 			}
+			// The alerts name what was planted: UHC's new denials are MRIs
+			// without prior authorization; the others carry no drivers or
+			// none planted to find.
+			for _, e := range out.Events {
+				switch {
+				case !e.Alert || e.Type != drift.TypeDenialRate:
+					if e.Drivers != nil {
+						t.Errorf("%s/%s %s (alert %v) has drivers", e.Payer, e.CPTGroup, e.Type, e.Alert)
+					}
+				case e.Payer == "UnitedHealthcare":
+					if d := e.Drivers; d == nil || len(d.DenialReasons) == 0 || d.DenialReasons[0].Code != "CO-197" ||
+						len(d.CPTCodes) == 0 || d.CPTCodes[0].Code != "70553" {
+						t.Errorf("UnitedHealthcare/Imaging drivers = %+v, want CO-197 and 70553 first", d)
+					}
+				}
+			}
 		})
 	}
 }

@@ -29,13 +29,14 @@ import (
 
 func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
 	var b strings.Builder
-	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+	b.WriteString("payer,cpt,submitted_date,decided_date,outcome,denial_reason_code\n")
 	for range n {
 		sub := origin.AddDate(0, 0, -rng.IntN(200))
 		outcome := []string{"PAID", "DENIED", "denied", "approved", "pending", "PAID"}[rng.IntN(6)]
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s\n", []string{"Aetna", "AETNA INC", "Cigna", "Humana"}[rng.IntN(4)],
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s\n", []string{"Aetna", "AETNA INC", "Cigna", "Humana"}[rng.IntN(4)],
 			[]string{"99213", "99214", "70553", "0001U"}[rng.IntN(4)], sub.Format(time.DateOnly),
-			sub.AddDate(0, 0, rng.IntN(rng.IntN(60)+1)).Format(time.DateOnly), outcome)
+			sub.AddDate(0, 0, rng.IntN(rng.IntN(60)+1)).Format(time.DateOnly), outcome,
+			[]string{"", "", "CO-16", "CO-50", "co-50", "PR-1"}[rng.IntN(6)])
 	}
 	return b.String()
 }
@@ -102,6 +103,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 
 func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows) {
 	t.Helper()
+	assertDriversEqualClaims(t, ctx, pool, customerID)
 	q := db.New(pool)
 	fromStats, err := drift.Aggregate(ctx, pool, customerID, w)
 	if err != nil {
@@ -264,6 +266,11 @@ func TestStatisticsBackfillEqualsUploadedStatistics(t *testing.T) {
 	if _, err := provider.UpTo(ctx, 9); err != nil {
 		t.Fatalf("migrate up to 9: %v", err)
 	}
+	// And the later migrations, 0012's drivers backfill among them
+	// (assertSameAggregate checks them against the claims).
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
 	after, err := drift.Aggregate(ctx, pool, custID, w)
 	if err != nil {
 		t.Fatal(err)
@@ -388,5 +395,47 @@ func TestReclassifyingEqualsUploadingWithMappings(t *testing.T) {
 			t.Fatalf("reclassified statistics:\n%+v\nwant those of the clean upload:\n%+v", got, want)
 		}
 		assertSameAggregate(t, ctx, pool, fixed, w)
+	}
+}
+
+// assertDriversEqualClaims checks claim_drivers row for row against a
+// GROUP BY of the customer's claim rows.
+func assertDriversEqualClaims(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64) {
+	t.Helper()
+	const stored = `SELECT payer, cpt_group, day, kind, code, claims, denied FROM claim_drivers WHERE customer_id = $1`
+	const raw = `SELECT payer, cpt_group, decided_date, k.kind, CASE k.kind WHEN 'cpt' THEN cpt ELSE coalesce(denial_reason_code, '') END,
+		count(*), count(*) FILTER (WHERE outcome = 'DENIED')
+		FROM claim_records, (VALUES ('cpt'), ('reason')) k(kind)
+		WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED') GROUP BY 1, 2, 3, 4, 5`
+	read := func(query string) map[string][2]int64 {
+		rows, err := pool.Query(ctx, query, customerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][2]int64{}
+		var payer, group, kind, code string
+		var day time.Time
+		var claims, denied int64
+		if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &day, &kind, &code, &claims, &denied}, func() error {
+			out[fmt.Sprintf("%q/%q/%s/%s/%q", payer, group, day.Format(time.DateOnly), kind, code)] = [2]int64{claims, denied}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got, want := read(stored), read(raw)
+	if !reflect.DeepEqual(got, want) {
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("drivers %s = %v, claims give %v", k, got[k], v)
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("drivers %s = %v, not in the claims", k, v)
+			}
+		}
+		t.FailNow()
 	}
 }

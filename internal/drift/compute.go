@@ -143,8 +143,15 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		LimitDecidedAges(groups, max(0, int((w.BaselineStart.Unix()-first.Unix())/86400)))
 	}
 	res := Evaluate(p, groups)
+	if err := explainAlerts(ctx, q, req.CustomerID, w, res.Events); err != nil {
+		return nil, err
+	}
 
-	created, err := q.DriftEventInsertMany(ctx, eventParams(req.CustomerID, run.ID, w, res.Events))
+	params, err := eventParams(req.CustomerID, run.ID, w, res.Events)
+	if err != nil {
+		return nil, err
+	}
+	created, err := q.DriftEventInsertMany(ctx, params)
 	if err != nil {
 		return nil, fmt.Errorf("insert drift events: %w", err)
 	}
@@ -217,7 +224,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEventInsertManyParams {
+func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEventInsertManyParams, error) {
 	p := db.DriftEventInsertManyParams{
 		CustomerID: customerID, ReportRunID: runID,
 		BaselineStart: w.BaselineStart, BaselineEnd: w.BaselineEnd, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd,
@@ -249,8 +256,13 @@ func eventParams(customerID, runID int64, w Windows, events []Event) db.DriftEve
 		p.TestCurrentValues = append(p.TestCurrentValues, ev.CurrentValue)
 		p.TestBaselineSizes = append(p.TestBaselineSizes, int32(ev.BaselineSize))
 		p.TestCurrentSizes = append(p.TestCurrentSizes, int32(ev.CurrentSize))
+		drivers, err := encodeDrivers(e.Drivers)
+		if err != nil {
+			return p, err
+		}
+		p.Drivers = append(p.Drivers, drivers)
 	}
-	return p
+	return p, nil
 }
 
 // RecordFailure stores a failed run for req with its error, in its own

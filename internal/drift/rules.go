@@ -191,6 +191,8 @@ type Event struct {
 	// Evidence is the test of this group and metric; nil when it had no
 	// claims decided in one of the windows.
 	Evidence *Evidence
+	// Drivers says what moved a DENIAL_RATE alert; nil for other events.
+	Drivers *Drivers
 }
 
 // SkippedGroup is a group the seed rule did not consider for low volume.

@@ -85,6 +85,8 @@ type EventView struct {
 	TestCurrentValue  *float64 `json:"test_current_value"`
 	TestBaselineSize  *int32   `json:"test_baseline_size"`
 	TestCurrentSize   *int32   `json:"test_current_size"`
+	// Drivers says what moved a DENIAL_RATE alert (null otherwise).
+	Drivers *Drivers `json:"drivers"`
 }
 
 // RunWithEvents is what `drift events --json` and `drift run --wait --json`
@@ -150,7 +152,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			BaselineSampleSize: int(e.BaselineSampleSize), CurrentSampleSize: int(e.CurrentSampleSize),
 			SeedRule: e.SeedRule, Alert: e.Alert, Suppressed: e.Suppressed, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
 			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
-			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize,
+			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize, Drivers: decodeDrivers(e.Drivers),
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
@@ -61,11 +62,8 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 	if err != nil {
 		return nil, err
 	}
-	if err := q.ClaimStatsSubtractUpload(ctx, db.ClaimStatsSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
-		return nil, fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
-	}
-	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
-		return nil, fmt.Errorf("delete emptied statistics: %w", err)
+	if err := claimstats.SubtractUpload(ctx, q, customerID, uploadID); err != nil {
+		return nil, err
 	}
 	if err := q.UploadDelete(ctx, db.UploadDeleteParams{CustomerID: customerID, ID: uploadID}); err != nil {
 		return nil, fmt.Errorf("delete upload %d: %w", uploadID, err)

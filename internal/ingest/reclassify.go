@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
@@ -81,11 +82,8 @@ func (u *Uploader) reclassifyTx(ctx context.Context, q *db.Queries, customerID i
 		CPTs: cpts, CPTGroups: groups}); err != nil {
 		return nil, fmt.Errorf("regroup CPT codes: %w", err)
 	}
-	if err := q.ClaimStatsDeleteByCustomer(ctx, customerID); err != nil {
-		return nil, fmt.Errorf("delete statistics: %w", err)
-	}
-	if err := q.ClaimStatsRebuildCustomer(ctx, customerID); err != nil {
-		return nil, fmt.Errorf("rebuild statistics: %w", err)
+	if err := claimstats.Rebuild(ctx, q, customerID); err != nil {
+		return nil, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID}); err != nil {
 		return nil, fmt.Errorf("request drift computation: %w", err)

@@ -355,7 +355,8 @@ func (s *claimSource) Values() ([]any, error) {
 	}
 	if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
 		s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
-			Payer: c.Payer, CPTGroup: c.CPTGroup, Denied: c.Outcome == OutcomeDenied})
+			Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
+			Denied: c.Outcome == OutcomeDenied})
 	}
 	// pgx encodes the row before asking for the next, so one slice serves.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
@@ -364,6 +365,13 @@ func (s *claimSource) Values() ([]any, error) {
 }
 
 func (s *claimSource) Err() error { return s.parser.Err() }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
 
 // hashingLimitReader hashes what it reads and fails past a byte limit.
 type hashingLimitReader struct {

@@ -1,0 +1,156 @@
+package drift
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// MaxDrivers bounds the codes of each kind an alert names.
+const MaxDrivers = 5
+
+// Driver is one code's part in a denial rate's change, by decision date
+// like the alert's evidence. A code's share is its denials over all the
+// group's claims decided in the window, so the shares of one kind add up to
+// the denial rate and their changes add up to the alert's change: the
+// codes listed first moved the rate most.
+type Driver struct {
+	Code           string  `json:"code"` // "" for denials without a reason code
+	BaselineDenied int64   `json:"baseline_denied"`
+	CurrentDenied  int64   `json:"current_denied"`
+	BaselineShare  float64 `json:"baseline_share"`
+	CurrentShare   float64 `json:"current_share"`
+	Change         float64 `json:"change"`
+	// For CPT codes, the code's own claims (its volume may have moved
+	// instead of its denials).
+	BaselineClaims int64 `json:"baseline_claims,omitempty"`
+	CurrentClaims  int64 `json:"current_claims,omitempty"`
+}
+
+// Drivers says what moved a DENIAL_RATE alert: the denial reason codes and
+// the CPT codes within the group whose share changed most in the alert's
+// direction.
+type Drivers struct {
+	DenialReasons []Driver `json:"denial_reasons"`
+	CPTCodes      []Driver `json:"cpt_codes"`
+}
+
+// Explain breaks a group's denial rate change down by code, from its codes'
+// counts in the decision-date windows. Each kind's codes come sorted by
+// their change in the direction of the rate's change, largest first; codes
+// that moved the other way or not at all are left out unless all is set.
+func Explain(counts []claimstats.CodeCounts, all bool) Drivers {
+	out := Drivers{DenialReasons: []Driver{}, CPTCodes: []Driver{}}
+	for _, kind := range []string{claimstats.DriverReason, claimstats.DriverCPT} {
+		var baseline, current int64 // the group's claims in each window
+		for _, c := range counts {
+			if c.Kind == kind {
+				baseline += c.BaselineClaims
+				current += c.CurrentClaims
+			}
+		}
+		var ds []Driver
+		var change float64
+		for _, c := range counts {
+			if c.Kind != kind {
+				continue
+			}
+			d := Driver{Code: c.Code, BaselineDenied: c.BaselineDenied, CurrentDenied: c.CurrentDenied,
+				BaselineShare: share(c.BaselineDenied, baseline), CurrentShare: share(c.CurrentDenied, current)}
+			d.Change = d.CurrentShare - d.BaselineShare
+			if kind == claimstats.DriverCPT {
+				d.BaselineClaims, d.CurrentClaims = c.BaselineClaims, c.CurrentClaims
+			}
+			change += d.Change
+			ds = append(ds, d)
+		}
+		sign := 1.0
+		if change < 0 {
+			sign = -1
+		}
+		slices.SortFunc(ds, func(a, b Driver) int {
+			return cmp.Or(cmp.Compare(sign*b.Change, sign*a.Change), strings.Compare(a.Code, b.Code))
+		})
+		if !all {
+			ds = slices.DeleteFunc(ds, func(d Driver) bool { return sign*d.Change <= 0 })
+			ds = ds[:min(len(ds), MaxDrivers)]
+		}
+		if kind == claimstats.DriverReason {
+			out.DenialReasons = append(out.DenialReasons, ds...)
+		} else {
+			out.CPTCodes = append(out.CPTCodes, ds...)
+		}
+	}
+	return out
+}
+
+func share(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
+}
+
+// explainAlerts attaches drivers to the run's DENIAL_RATE alerts, read from
+// claim_drivers in the run's transaction: one index range scan per alert.
+func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windows, events []Event) error {
+	for i := range events {
+		e := &events[i]
+		if !e.Alert || e.Type != TypeDenialRate {
+			continue
+		}
+		counts, err := claimstats.Drivers(ctx, q, customerID, e.Payer, e.CPTGroup, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+		if err != nil {
+			return err
+		}
+		d := Explain(counts, false)
+		e.Drivers = &d
+	}
+	return nil
+}
+
+func encodeDrivers(d *Drivers) ([]byte, error) {
+	if d == nil {
+		return nil, nil // NULL: not a DENIAL_RATE alert
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode drivers: %w", err)
+	}
+	return b, nil
+}
+
+func decodeDrivers(raw []byte) *Drivers {
+	if raw == nil {
+		return nil
+	}
+	var d Drivers
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil // written by encodeDrivers; unreadable means a newer shape
+	}
+	return &d
+}
+
+// DriverLabel names a code for people: the missing reason code too.
+func DriverLabel(code string) string {
+	if code == "" {
+		return "(no reason code)"
+	}
+	return code
+}
+
+// FormatDriver says in one phrase how a code moved: "CO-50 2.1% → 9.8%
+// (+7.7 pts, 12 → 41 denials)".
+func FormatDriver(d Driver) string {
+	return fmt.Sprintf("%s %.1f%% → %.1f%% (%+.1f pts, %d → %d denials)", DriverLabel(d.Code),
+		d.BaselineShare*100, d.CurrentShare*100, roundPts(d.Change), d.BaselineDenied, d.CurrentDenied)
+}
+
+func roundPts(v float64) float64 { return math.Round(v*1000) / 10 }

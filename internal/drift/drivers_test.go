@@ -1,0 +1,152 @@
+package drift_test
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
+)
+
+// A DENIAL_RATE alert's drivers are what counting the uploaded claims by
+// hand gives: each code's denials over the window's claims decided, the
+// codes that moved with the alert, largest change first. Over all codes
+// the changes add up to the alert's change.
+func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	cust := testfactory.Customer(t, pool, "acme")
+	asOf := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	p := drift.DefaultParams(asOf)
+	w := drift.WindowsFor(p)
+
+	rng := rand.New(rand.NewPCG(5, 5))
+	reasons := []string{"", "CO-16", "CO-50", "CO-97", "PR-204", "CO-18", "CO-4"}
+	var claims []testfactory.Claim
+	for range 6000 {
+		c := testfactory.Claim{Payer: "Aetna", CPT: []string{"99213", "99214", "99215", "G0439"}[rng.IntN(4)],
+			Submitted: asOf.AddDate(0, 0, -1-rng.IntN(140)), DecisionDays: rng.IntN(20)}
+		decided := c.Submitted.AddDate(0, 0, c.DecisionDays)
+		if !decided.Before(asOf) {
+			continue
+		}
+		rate := 0.12
+		if !decided.Before(w.CurrentStart) {
+			rate = 0.30 // the rise: mostly CO-50 on 99214
+		}
+		if r := rng.Float64(); r < rate {
+			c.Outcome, c.ReasonCode = "DENIED", reasons[rng.IntN(len(reasons))]
+			if r >= 0.12 {
+				c.ReasonCode = "CO-50"
+				if rng.IntN(3) > 0 {
+					c.CPT = "99214"
+				}
+			}
+		}
+		claims = append(claims, c)
+	}
+	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alert *drift.Event
+	for i, e := range out.Events {
+		if e.Alert && e.Type == drift.TypeDenialRate {
+			alert = &out.Events[i]
+		}
+	}
+	if alert == nil || alert.Drivers == nil {
+		t.Fatalf("no DENIAL_RATE alert with drivers in %+v", out.Events)
+	}
+
+	// By hand, from the claims as written to the file.
+	type counts struct{ baseline, current int64 }
+	denied := map[[2]string]*counts{}
+	cptClaims := map[string]*counts{}
+	var total counts
+	for _, c := range claims {
+		decided := c.Submitted.AddDate(0, 0, c.DecisionDays)
+		if decided.Before(w.BaselineStart) || !decided.Before(w.CurrentEnd) {
+			continue
+		}
+		cur := !decided.Before(w.CurrentStart)
+		bump := func(n *counts) {
+			if cur {
+				n.current++
+			} else {
+				n.baseline++
+			}
+		}
+		bump(&total)
+		if cptClaims[c.CPT] == nil {
+			cptClaims[c.CPT] = &counts{}
+		}
+		bump(cptClaims[c.CPT])
+		if c.Outcome == "DENIED" {
+			for _, k := range [][2]string{{"reason", c.ReasonCode}, {"cpt", c.CPT}} {
+				if denied[k] == nil {
+					denied[k] = &counts{}
+				}
+				bump(denied[k])
+			}
+		}
+	}
+	want := func(kind string) []drift.Driver {
+		var ds []drift.Driver
+		for k, n := range denied {
+			if k[0] != kind {
+				continue
+			}
+			d := drift.Driver{Code: k[1], BaselineDenied: n.baseline, CurrentDenied: n.current,
+				BaselineShare: float64(n.baseline) / float64(total.baseline), CurrentShare: float64(n.current) / float64(total.current)}
+			d.Change = d.CurrentShare - d.BaselineShare
+			if kind == "cpt" {
+				d.BaselineClaims, d.CurrentClaims = cptClaims[k[1]].baseline, cptClaims[k[1]].current
+			}
+			if d.Change > 0 {
+				ds = append(ds, d)
+			}
+		}
+		slices.SortFunc(ds, func(a, b drift.Driver) int { return cmp.Compare(b.Change, a.Change) })
+		return ds[:min(len(ds), drift.MaxDrivers)]
+	}
+	if got, w := alert.Drivers.DenialReasons, want("reason"); !slices.Equal(got, w) || got[0].Code != "CO-50" {
+		t.Errorf("denial reasons:\n got %+v\nwant %+v (CO-50 first)", got, w)
+	}
+	if got, w := alert.Drivers.CPTCodes, want("cpt"); !slices.Equal(got, w) || got[0].Code != "99214" {
+		t.Errorf("CPT codes:\n got %+v\nwant %+v (99214 first)", got, w)
+	}
+
+	// Every code, both kinds: the parts add up to the evidence's change.
+	all, err := claimstats.Drivers(ctx, db.New(tx), cust, "Aetna", "OTHER", w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := drift.Explain(all, true)
+	change := alert.Evidence.CurrentValue - alert.Evidence.BaselineValue
+	for kind, ds := range map[string][]drift.Driver{"reasons": full.DenialReasons, "cpt": full.CPTCodes} {
+		var sum float64
+		for _, d := range ds {
+			sum += d.Change
+		}
+		if math.Abs(sum-change) > 1e-12 {
+			t.Errorf("%s: changes add up to %v, the alert's change is %v", kind, sum, change)
+		}
+	}
+}
