@@ -125,8 +125,9 @@ func TestAlertIsDeliveredThroughFailuresWithStableIDAndPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	if payload.Type != webhooks.TypeAlerts || payload.Data.Customer.Name != "acme" || len(payload.Data.Alerts) != 1 ||
-		payload.Data.Alerts[0].Payer != "Aetna" || payload.Data.Alerts[0].DriftType != drift.TypeDenialRate || payload.Data.Alerts[0].QValue == nil {
-		t.Fatalf("payload = %s", got[0].body)
+		payload.Data.Alerts[0].Payer != "Aetna" || payload.Data.Alerts[0].DriftType != drift.TypeDenialRate || payload.Data.Alerts[0].QValue == nil ||
+		payload.Data.Alerts[0].Drivers == nil || len(payload.Data.Alerts[0].Drivers.DenialReasons) != 1 || len(payload.Data.Alerts[0].Drivers.CPTCodes) != 1 {
+		t.Fatalf("payload = %s, want one alert with its evidence and drivers", got[0].body)
 	}
 	var status string
 	var attempts int

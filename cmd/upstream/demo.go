@@ -115,7 +115,10 @@ alerts above, and nothing else is. The export, like a real one, holds only
 claims decided by today, so the seed rule (claims submitted in each window)
 sees recent claims decide "faster" and misses the slowdown; the evidence
 compares claims decided in each window, which the export does not bias.
+The new UnitedHealthcare denials were planted as MRIs (70553) denied for
+missing prior authorization (CO-197): what "why" names first.
 Explore further:
+  go run ./cmd/upstream drift trend  --customer %[1]s --payer UnitedHealthcare --cpt-group Imaging
   go run ./cmd/upstream drift runs   --customer %[1]s
   go run ./cmd/upstream drift events --customer %[1]s --json
   go run ./cmd/upstream drift run    --customer %[1]s --current-days 28 --wait

@@ -201,6 +201,7 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 		if err := printAlertTable(alerts); err != nil {
 			return err
 		}
+		printDrivers(alerts)
 	}
 	if len(others) == 0 {
 		return nil
@@ -223,6 +224,32 @@ func printAlertTable(events []drift.EventView) error {
 			orText(ev.FormatInterval(), "-"), ev.EvidenceWords(), *ev.QValue, nb, nc, map[bool]string{true: "fired", false: "silent"}[ev.SeedRule])
 	}
 	return tw.Flush()
+}
+
+// printDrivers says what moved each DENIAL_RATE alert: the codes whose
+// share of the rate changed most.
+func printDrivers(alerts []drift.EventView) {
+	for _, ev := range alerts {
+		d := ev.Drivers
+		if d == nil || len(d.DenialReasons)+len(d.CPTCodes) == 0 {
+			continue
+		}
+		b, c, _, _ := ev.Compared()
+		fmt.Printf("\nwhy %s / %s's denial rate went %s (each code's denials per claim decided, by window):\n", ev.Payer, ev.CPTGroup,
+			map[bool]string{true: "up", false: "down"}[c > b])
+		for _, kind := range []struct {
+			label string
+			ds    []drift.Driver
+		}{{"denial reasons", d.DenialReasons}, {"CPT codes", d.CPTCodes}} {
+			for i, x := range kind.ds {
+				label := ""
+				if i == 0 {
+					label = kind.label
+				}
+				fmt.Printf("  %-15s %s\n", label, drift.FormatDriver(x))
+			}
+		}
+	}
 }
 
 func printEventTable(events []drift.EventView) error {

@@ -154,3 +154,26 @@ func FormatDriver(d Driver) string {
 }
 
 func roundPts(v float64) float64 { return math.Round(v*1000) / 10 }
+
+// Summary names the top n codes of each kind in one line, for CSV cells
+// and chat messages: "reason CO-50 +6.7 pts, reason CO-16 +0.4 pts; CPT
+// 99214 +5.1 pts". Empty when there is nothing to name.
+func (d *Drivers) Summary(n int) string {
+	if d == nil {
+		return ""
+	}
+	var parts []string
+	for _, kind := range []struct {
+		label string
+		ds    []Driver
+	}{{"reason", d.DenialReasons}, {"CPT", d.CPTCodes}} {
+		var items []string
+		for _, x := range kind.ds[:min(n, len(kind.ds))] {
+			items = append(items, fmt.Sprintf("%s %s %+.1f pts", kind.label, DriverLabel(x.Code), roundPts(x.Change)))
+		}
+		if len(items) > 0 {
+			parts = append(parts, strings.Join(items, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -161,7 +161,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 var eventCSVHeader = []string{"report_run_id", "payer", "cpt_group", "drift_type", "baseline_value", "current_value", "delta_value",
 	"severity", "confidence", "baseline_start", "baseline_end", "current_start", "current_end", "baseline_sample_size", "current_sample_size",
 	"seed_rule", "alert", "method", "p_value", "q_value", "delta_low", "delta_high",
-	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size"}
+	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size", "drivers"}
 
 // WriteEventsCSV writes events as CSV with a header row.
 func WriteEventsCSV(w io.Writer, events []EventView) error {
@@ -179,7 +179,8 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 			orEmpty(e.PValue, f), orEmpty(e.QValue, f), orEmpty(e.DeltaLow, f), orEmpty(e.DeltaHigh, f),
 			orEmpty(e.TestBaselineValue, f), orEmpty(e.TestCurrentValue, f),
 			orEmpty(e.TestBaselineSize, func(n int32) string { return strconv.Itoa(int(n)) }),
-			orEmpty(e.TestCurrentSize, func(n int32) string { return strconv.Itoa(int(n)) })}); err != nil {
+			orEmpty(e.TestCurrentSize, func(n int32) string { return strconv.Itoa(int(n)) }),
+			CSVText(e.Drivers.Summary(MaxDrivers))}); err != nil {
 			return err
 		}
 	}

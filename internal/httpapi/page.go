@@ -31,9 +31,10 @@ import (
 var templateFS embed.FS
 
 var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"value": drift.FormatValue,
-	"delta": drift.FormatDelta,
-	"num":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"value":  drift.FormatValue,
+	"delta":  drift.FormatDelta,
+	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"driver": drift.FormatDriver,
 	// subjectForm is what an alert's action forms carry.
 	"subjectForm": func(row eventRow, csrf string, run int64) map[string]any {
 		return map[string]any{"CSRF": csrf, "Payer": row.Payer, "CPTGroup": row.CPTGroup, "DriftType": row.DriftType, "Run": run}

@@ -24,7 +24,9 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	run := testfactory.ReportRun(t, e.pool, id, &testfactory.RunOpts{RunType: drift.RunWeekly, ClaimsRead: 420},
 		drift.Event{Payer: "UnitedHealthcare", CPTGroup: "Imaging", Type: drift.TypeDenialRate, BaselineValue: 0.08, CurrentValue: 0.31,
 			Severity: 0.46, Confidence: 1, BaselineSampleSize: 564, CurrentSampleSize: 84, SeedRule: true, Alert: true,
-			Evidence: &drift.Evidence{Method: drift.MethodDenialRate, P: 1e-6, Q: 4e-5}},
+			Evidence: &drift.Evidence{Method: drift.MethodDenialRate, P: 1e-6, Q: 4e-5},
+			Drivers: &drift.Drivers{DenialReasons: []drift.Driver{{Code: "CO-197", BaselineDenied: 12, CurrentDenied: 20, BaselineShare: 0.02, CurrentShare: 0.2, Change: 0.18}},
+				CPTCodes: []drift.Driver{{Code: "<b>70553", BaselineDenied: 10, CurrentDenied: 19, BaselineShare: 0.03, CurrentShare: 0.19, Change: 0.16}}}},
 		drift.Event{Payer: "Humana <script>", CPTGroup: "Surgery", Type: drift.TypeDecisionTime, BaselineValue: 12, CurrentValue: 25,
 			Severity: 1, Confidence: 1, BaselineSampleSize: 584, CurrentSampleSize: 90},
 		drift.Event{Payer: "Cigna", CPTGroup: "Lab", Type: drift.TypeDenialRate, BaselineValue: 0.05, CurrentValue: 0.155,
@@ -88,6 +90,13 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 	if alertRow == nil || !strings.Contains(alertRow[1], "UnitedHealthcare") || !strings.Contains(alertRow[1], "very strong evidence (q = 4e-05)") ||
 		!strings.Contains(alertRow[1], "&#43;23.0 pts") || strings.Index(body, alertRow[0]) > othersAt {
 		t.Fatalf("alert row = %q, want UnitedHealthcare with its evidence and its change in points, before the other events", alertRow)
+	}
+	// Why: the alert's drivers in a row right after it.
+	why := regexp.MustCompile(`(?s)<tr class="drivers">(.*?)</tr>`).FindStringSubmatch(body)
+	if why == nil || strings.Index(body, why[0]) < strings.Index(body, alertRow[0]) || strings.Index(body, why[0]) > othersAt ||
+		!strings.Contains(why[1], "denial reason CO-197 2.0% → 20.0% (&#43;18.0 pts, 12 → 20 denials)") ||
+		!strings.Contains(why[1], "CPT &lt;b&gt;70553 3.0% → 19.0%") {
+		t.Errorf("drivers row = %q, want CO-197 and 70553 after the alert", why)
 	}
 	// Each with a two-bar chart labelled in its unit.
 	for i, want := range []struct{ payer, baseline, current string }{

@@ -6,6 +6,7 @@ package testfactory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -168,14 +169,21 @@ func ReportRun(tb testing.TB, pool *pgxpool.Pool, customerID int64, opts *RunOpt
 		if ev := e.Evidence; ev != nil {
 			method, pValue, qValue = &ev.Method, &ev.P, &ev.Q
 		}
+		var drivers []byte
+		if e.Drivers != nil {
+			var err error
+			if drivers, err = json.Marshal(e.Drivers); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		if _, err := pool.Exec(ctx, `INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
 				baseline_value, current_value, delta_value, severity, confidence,
 				baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size,
-				seed_rule, alert, method, p_value, q_value)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+				seed_rule, alert, method, p_value, q_value, drivers)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			customerID, id, e.Payer, e.CPTGroup, e.Type, e.BaselineValue, e.CurrentValue, e.CurrentValue-e.BaselineValue,
 			e.Severity, e.Confidence, w.BaselineStart, w.BaselineEnd, w.CurrentStart, w.CurrentEnd,
-			e.BaselineSampleSize, e.CurrentSampleSize, seedRule, e.Alert, method, pValue, qValue); err != nil {
+			e.BaselineSampleSize, e.CurrentSampleSize, seedRule, e.Alert, method, pValue, qValue, drivers); err != nil {
 			tb.Fatalf("insert drift event: %v", err)
 		}
 	}

@@ -75,6 +75,9 @@ func SlackText(p Payload) string {
 		b0, c, _, _ := a.Compared()
 		fmt.Fprintf(&b, "\n• %s / %s: %s %s → %s (%s), %s", a.Payer, a.CPTGroup, strings.ToLower(strings.ReplaceAll(string(a.DriftType), "_", " ")),
 			drift.FormatValue(a.DriftType, b0), drift.FormatValue(a.DriftType, c), drift.FormatDelta(a.DriftType, c-b0), a.Evidence)
+		if why := a.Drivers.Summary(2); why != "" {
+			fmt.Fprintf(&b, "; driven by %s", why)
+		}
 	}
 	if p.Data.Link != "" {
 		fmt.Fprintf(&b, "\n%s", p.Data.Link)
