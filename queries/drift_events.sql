@@ -47,10 +47,11 @@ WHERE customer_id = @customer_id AND report_run_id = @report_run_id
   AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type;
 
 -- name: DriftEventListAlertsOfCell :many
--- The alerts one (payer, CPT group) raised in runs as of [@start, @end).
+-- The alerts one (payer, CPT group) raised in runs as of (@start, @end]: a
+-- run as of D compares windows ending the day before D.
 SELECT r.as_of, e.drift_type
 FROM drift_events e
 JOIN report_runs r ON r.customer_id = e.customer_id AND r.id = e.report_run_id
 WHERE e.customer_id = @customer_id AND e.payer = @payer AND e.cpt_group = @cpt_group AND e.alert
-  AND r.as_of >= @start::date AND r.as_of < @end_date::date
+  AND r.as_of > @start::date AND r.as_of <= @end_date::date
 ORDER BY r.as_of;

@@ -6,7 +6,9 @@
 // every claim. The package accumulates an upload's statistics while the
 // claims stream, stores them, reads them back from stored claims when there
 // are too many to hold, and aggregates them per (payer, CPT group) and
-// window, by submission date and by decision date.
+// window, by submission date and by decision date. Beside them it keeps
+// claim_drivers (drivers.go): the same claims by decision day and CPT code
+// or denial reason code, which say what moved an alert's denial rate.
 //
 // Lock ordering: concurrent uploads of one customer upsert overlapping rows.
 // Every path writes its keys in one statement in one order, (day, payer, CPT

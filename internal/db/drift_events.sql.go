@@ -123,7 +123,7 @@ SELECT r.as_of, e.drift_type
 FROM drift_events e
 JOIN report_runs r ON r.customer_id = e.customer_id AND r.id = e.report_run_id
 WHERE e.customer_id = $1 AND e.payer = $2 AND e.cpt_group = $3 AND e.alert
-  AND r.as_of >= $4::date AND r.as_of < $5::date
+  AND r.as_of > $4::date AND r.as_of <= $5::date
 ORDER BY r.as_of
 `
 
@@ -140,7 +140,8 @@ type DriftEventListAlertsOfCellRow struct {
 	DriftType string
 }
 
-// The alerts one (payer, CPT group) raised in runs as of [@start, @end).
+// The alerts one (payer, CPT group) raised in runs as of (@start, @end]: a
+// run as of D compares windows ending the day before D.
 func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEventListAlertsOfCellParams) ([]DriftEventListAlertsOfCellRow, error) {
 	rows, err := q.db.Query(ctx, DriftEventListAlertsOfCell,
 		arg.CustomerID,

@@ -28,7 +28,7 @@ type Week struct {
 	RateLow    float64      `json:"denial_rate_low"` // 95% Wilson interval
 	RateHigh   float64      `json:"denial_rate_high"`
 	MedianDays *float64     `json:"median_days"` // null for an empty week
-	Alerts     []drift.Type `json:"alerts"`      // alerts raised by runs as of this week
+	Alerts     []drift.Type `json:"alerts"`      // alerts of runs whose current window ends in this week
 }
 
 // Series is the weekly trend of one (payer, CPT group).
@@ -70,7 +70,7 @@ func WeeklySeries(ctx context.Context, q *db.Queries, customerID int64, payer, c
 		hists[i] = hists[i].Add(claimstats.HistogramOf(r.DecidedDays))
 	}
 	for _, a := range alerts {
-		i := index(a.AsOf)
+		i := index(a.AsOf.AddDate(0, 0, -1)) // its current window's last day
 		s.Weeks[i].Alerts = append(s.Weeks[i].Alerts, drift.Type(a.DriftType))
 	}
 	for i := range s.Weeks {

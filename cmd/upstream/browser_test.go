@@ -1,0 +1,271 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/upstream-rcm/upstream/internal/testdb"
+)
+
+// chromium finds the browser: $UPSTREAM_CHROMIUM or Debian's chromium.
+// Without one the browser test skips, unless UPSTREAM_REQUIRE_BROWSER is
+// set (CI installs chromium and sets it, so the test cannot skip there).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("UPSTREAM_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("UPSTREAM_REQUIRE_BROWSER") != "" {
+		t.Fatal("no chromium found and UPSTREAM_REQUIRE_BROWSER is set (apt-get install chromium)")
+	}
+	t.Skip("no chromium on this machine: the browser test needs Debian's chromium package (.ci/run installs it)")
+	return ""
+}
+
+// artifactsDir is where a failing browser test leaves its screenshots.
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("UPSTREAM_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "upstream-test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The drift page as a user meets it, in headless Chromium: the demo's data
+// and a delivered webhook, `upstream serve`, then log in, open the
+// customer, read the alerts and why they fired, open a trend chart, filter,
+// download the CSV and acknowledge an alert.
+func TestDriftPageInARealBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and drives a browser")
+	}
+	t.Parallel()
+	chrome := chromium(t)
+	bin := buildBinary(t)
+	dsn := testdb.URL(t)
+	const admin = "browser-test-admin-key-0123456789"
+	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn")
+
+	var hooks atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		hooks.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	demoCmd := exec.Command(bin, "demo", "--webhook", receiver.URL+"/hooks")
+	demoCmd.Env = env
+	if out, err := demoCmd.CombinedOutput(); err != nil {
+		t.Fatalf("upstream demo: %v\n%s", err, out)
+	}
+	if hooks.Load() == 0 {
+		t.Fatal("the demo delivered no webhook")
+	}
+
+	addr := freeAddr(t)
+	serve := exec.Command(bin, "serve", "--addr", addr, "--admin-key", admin)
+	serve.Env = env
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve.Stdout, serve.Stderr = logFile, logFile
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = serve.Process.Kill(); _ = serve.Wait() })
+	base := "http://" + addr
+	waitHTTP(t, base+"/readyz")
+
+	downloads := t.TempDir()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	t.Cleanup(cancelAlloc) // cleanups, not defers: the screenshot below runs before them
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancel)
+	// The first Run starts the browser and must not carry a timeout (it
+	// would stop the browser); each step below gets its own.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	step := "start the browser"
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		shotCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(shotCtx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Logf("no screenshot: %v", err)
+			return
+		}
+		path := filepath.Join(artifactsDir(t), fmt.Sprintf("%s-%d.png", t.Name(), time.Now().Unix()))
+		if err := os.WriteFile(path, png, 0o644); err == nil {
+			t.Logf("screenshot at the failed step %q: %s", step, path)
+		}
+	})
+	stepCtx := func(name string) (context.Context, context.CancelFunc) {
+		step = name
+		return context.WithTimeout(ctx, 30*time.Second)
+	}
+	run := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		c, cancel := stepCtx(name)
+		defer cancel()
+		if err := chromedp.Do(c, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		c, cancel := stepCtx("read " + sel)
+		defer cancel()
+		s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	// waitURL waits for a navigation the last step started.
+	waitURL := func(part string) string {
+		t.Helper()
+		c, cancel := stepCtx("wait for " + part)
+		defer cancel()
+		for {
+			loc, err := chromedp.Run(c, chromedp.Evaluate[string]("document.readyState === 'complete' ? location.href : ''"))
+			if err != nil {
+				t.Fatalf("wait for a location with %q: %v", part, err)
+			}
+			if strings.Contains(loc, part) {
+				return loc
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	count := func(sel string) int {
+		t.Helper()
+		c, cancel := stepCtx("count " + sel)
+		defer cancel()
+		n, err := chromedp.Run(c, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+		if err != nil {
+			t.Fatalf("count %s: %v", sel, err)
+		}
+		return n
+	}
+
+	run("log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="key"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="key"]`), admin),
+		chromedp.Submit(chromedp.CSS(`input[name="key"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/customers/"]`)))
+	run("open the customer",
+		chromedp.Click(chromedp.Search(`//a[text()="demo-clinic"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#alerts`)))
+
+	// The three planted alerts, the UnitedHealthcare one with its drivers.
+	if n := count(`#alerts tr.event.alert`); n != 3 {
+		t.Fatalf("%d alert rows, want the demo's 3", n)
+	}
+	why := text(`#alerts tr.drivers`)
+	if !strings.Contains(why, "denial reason CO-197") || !strings.Contains(why, "CPT 70553") {
+		t.Fatalf("drivers = %q, want CO-197 and 70553", why)
+	}
+	if caption := text(`#alerts caption`); !strings.Contains(caption, "Alerts of run") {
+		t.Fatalf("alerts caption = %q", caption)
+	}
+
+	run("open the trend",
+		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] a[href*="trend_payer"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#trend`)))
+	if n := count(`svg.trend`); n < 2 {
+		t.Fatalf("%d trend charts, want volume, denial rate and days", n)
+	}
+	if n := count(`svg.trend circle.alert-week`); n == 0 {
+		t.Fatal("the trend marks no alert week")
+	}
+	if h := text(`#trend`); !strings.Contains(h, "UnitedHealthcare / Imaging") {
+		t.Fatalf("trend heading = %q", h)
+	}
+
+	run("filter to one payer's alerts",
+		chromedp.SetValue(chromedp.CSS(`#filters select[name="payer"]`), "UnitedHealthcare"),
+		chromedp.Click(chromedp.CSS(`#filters input[name="alerts"]`)),
+		chromedp.Click(chromedp.CSS(`#filters button`)))
+	if loc := waitURL("alerts=1"); !strings.Contains(loc, "payer=UnitedHealthcare") || !strings.Contains(loc, "alerts=1") {
+		t.Fatalf("location after filtering = %s", loc)
+	}
+	if n, others := count(`tr.event`), count(`tr.event:not([data-payer="UnitedHealthcare"])`); n != 1 || others != 0 {
+		t.Fatalf("%d event rows (%d of other payers) after filtering, want UnitedHealthcare's one alert", n, others)
+	}
+
+	// The CSV link downloads the filtered events, through the session.
+	dlCtx, cancelDl := stepCtx("download the CSV")
+	defer cancelDl()
+	progress := chromedp.Events(dlCtx, browser.DownloadProgress)
+	run("download the CSV",
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			events := true
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: &events})
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(`#csv`)))
+	var guid string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("the CSV download did not complete: %v", err)
+		}
+		if ev.State == browser.DownloadProgressStateCompleted {
+			guid = ev.GUID
+			break
+		}
+	}
+	csvBytes, err := os.ReadFile(filepath.Join(downloads, guid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csvBytes)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "report_run_id,payer,") || !strings.Contains(lines[1], "UnitedHealthcare,Imaging,DENIAL_RATE") ||
+		!strings.Contains(lines[1], "reason CO-197") {
+		t.Fatalf("downloaded CSV:\n%s\nwant the header and UnitedHealthcare's alert with its drivers", csvBytes)
+	}
+
+	run("acknowledge the alert",
+		chromedp.SendKeys(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] form[action$="/alerts/ack"] input[name="note"]`), "prior auth fixed with UHC"),
+		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] form[action$="/alerts/ack"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#alerts`)))
+	if state := text(`tr.event.alert[data-payer="UnitedHealthcare"] td.lifecycle`); !strings.Contains(state, "acknowledged") ||
+		!strings.Contains(state, "prior auth fixed with UHC") {
+		t.Fatalf("lifecycle after acknowledging = %q", state)
+	}
+	// The demo's delivery is on the page with its attempt.
+	if d := text(`#webhooks`); !strings.Contains(d, "delivered") || !strings.Contains(d, "204") {
+		t.Fatalf("webhook deliveries = %q, want the demo's delivered alert", d)
+	}
+}
