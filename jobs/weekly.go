@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,12 +31,29 @@ type WeeklySchedule struct {
 	sched cron.Schedule
 }
 
-// ParseWeeklySchedule parses a standard five-field cron expression.
+// MaxTickGap is the longest a schedule may go without a tick: a weekly
+// product, so monthly at most (31 days). It also bounds LastTick's search.
+const MaxTickGap = 31 * 24 * time.Hour
+
+// ParseWeeklySchedule parses a standard five-field cron expression that
+// ticks at least every MaxTickGap.
 func ParseWeeklySchedule(expr string) (*WeeklySchedule, error) {
 	sched, err := cron.ParseStandard("CRON_TZ=UTC " + expr)
 	if err != nil {
 		return nil, fmt.Errorf("weekly schedule %q is not a valid cron expression (minute hour day-of-month month day-of-week, e.g. %q): %w",
 			expr, DefaultWeeklySchedule, err)
+	}
+	// Day by day over five years (leap days and 31sts included): which days
+	// have a tick, and the longest run of days without one.
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := start
+	for day := start; day.Before(start.AddDate(5, 0, 0)); day = day.AddDate(0, 0, 1) {
+		if next := sched.Next(day.Add(-time.Nanosecond)); next.Before(day.AddDate(0, 0, 1)) {
+			last = day
+		} else if day.Sub(last) > MaxTickGap {
+			return nil, fmt.Errorf("weekly schedule %q goes more than %d days without a run (after %s): use one that runs at least monthly, e.g. %q",
+				expr, int(MaxTickGap.Hours()/24), last.Format(time.DateOnly), DefaultWeeklySchedule)
+		}
 	}
 	return &WeeklySchedule{expr: expr, sched: sched}, nil
 }
@@ -44,27 +62,65 @@ func ParseWeeklySchedule(expr string) (*WeeklySchedule, error) {
 // PeriodicSchedule.
 func (s *WeeklySchedule) Next(t time.Time) time.Time { return s.sched.Next(t) }
 
-// LastTick returns the latest tick at or before now.
+// LastTick returns the latest tick at or before now, never a later one.
 func (s *WeeklySchedule) LastTick(now time.Time) time.Time {
-	for lookback := 8 * 24 * time.Hour; ; lookback *= 2 {
-		t := s.sched.Next(now.Add(-lookback))
-		if !t.After(now) || lookback > 400*24*time.Hour {
-			for next := s.sched.Next(t); !next.After(now); next = s.sched.Next(next) {
-				t = next
-			}
-			return t
-		}
+	// A tick lies within MaxTickGap before now (ParseWeeklySchedule); walk
+	// forward from there to the last one not after now.
+	t := s.sched.Next(now.Add(-MaxTickGap - time.Minute))
+	for next := s.sched.Next(t); !next.After(now); next = s.sched.Next(next) {
+		t = next
 	}
+	return t
 }
 
 // AsOf returns the as-of date of the weekly run due at now: the date (UTC)
 // of the latest scheduled tick, whenever the fan-out actually runs.
 func (s *WeeklySchedule) AsOf(now time.Time) time.Time { return drift.Date(s.LastTick(now)) }
 
+// WeekOf returns the as-of date of the schedule week holding day: the
+// latest tick on or before the end of that day. Every day of a week gives
+// the same date, so `weekly --as-of` on Monday and on Tuesday is one
+// weekly run.
+func (s *WeeklySchedule) WeekOf(day time.Time) time.Time {
+	return drift.Date(s.LastTick(drift.Date(day).AddDate(0, 0, 1).Add(-time.Nanosecond)))
+}
+
+// MaxBackfillWeeks bounds the weeks a fan-out covers: the latest tick and
+// the ticks before it, for a service that was down or a leader that was
+// lost when they fired.
+const MaxBackfillWeeks = 4
+
+// backfillPriority is River's priority of the jobs making up missed weeks:
+// after uploads' and this week's runs (priority 1).
+const backfillPriority = 3
+
+// periodicEarly is how early River may insert a periodic job: it inserts
+// one whose next run is under 100 ms away. A fan-out fired just before its
+// tick still belongs to that tick.
+const periodicEarly = time.Second
+
+// FanoutArgs returns the fan-out due at now: the latest tick's week, and
+// the MaxBackfillWeeks-1 weeks before it to make up, oldest first.
+func (s *WeeklySchedule) FanoutArgs(now time.Time) WeeklyFanoutArgs {
+	tick := s.LastTick(now.Add(periodicEarly))
+	args := WeeklyFanoutArgs{AsOf: drift.Date(tick).Format(time.DateOnly)}
+	for range MaxBackfillWeeks - 1 {
+		tick = s.LastTick(tick.Add(-time.Nanosecond))
+		// Several ticks a day are one as-of date.
+		if d := drift.Date(tick).Format(time.DateOnly); d != args.AsOf && !slices.Contains(args.Missed, d) {
+			args.Missed = append([]string{d}, args.Missed...)
+		}
+	}
+	return args
+}
+
 // WeeklyFanoutArgs enqueues the week's drift job for every customer that
-// lacks a successful weekly run for AsOf. Unique per week while unfinished.
+// lacks a successful weekly run for AsOf, and for each earlier week in
+// Missed for every customer that existed by then. Unique per week while
+// unfinished.
 type WeeklyFanoutArgs struct {
-	AsOf string `json:"as_of" river:"unique"` // YYYY-MM-DD
+	AsOf   string   `json:"as_of" river:"unique"`            // YYYY-MM-DD
+	Missed []string `json:"missed,omitempty" river:"unique"` // earlier weeks, oldest first
 }
 
 // Kind identifies the job type to River.
@@ -83,20 +139,34 @@ type WeeklyFanoutWorker struct {
 
 // Work enqueues the missing weekly jobs.
 func (w *WeeklyFanoutWorker) Work(ctx context.Context, job *river.Job[WeeklyFanoutArgs]) error {
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	backfilled := 0
+	for _, week := range job.Args.Missed {
+		asOf, err := parseAsOf(week)
+		if err != nil {
+			return err
+		}
+		// Only customers that existed by then missed that week's run.
+		res, err := fanOut(ctx, w.deps.Pool, client, asOf, &asOf)
+		if err != nil {
+			return err
+		}
+		backfilled += res.Enqueued
+	}
 	asOf, err := parseAsOf(job.Args.AsOf)
 	if err != nil {
 		return err
 	}
-	res, err := FanOut(ctx, w.deps.Pool, river.ClientFromContext[pgx.Tx](ctx), asOf)
+	res, err := FanOut(ctx, w.deps.Pool, client, asOf)
 	if err != nil {
 		return err
 	}
-	swept, err := SweepDriftRequests(ctx, w.deps.Pool, river.ClientFromContext[pgx.Tx](ctx))
+	swept, err := SweepDriftRequests(ctx, w.deps.Pool, client)
 	if err != nil {
 		return err
 	}
 	w.deps.logger().InfoContext(ctx, "weekly fan-out", "as_of", job.Args.AsOf, "customers_lacking_run", res.Candidates,
-		"jobs_enqueued", res.Enqueued, "orphaned_requests_enqueued", swept)
+		"jobs_enqueued", res.Enqueued, "missed_weeks", job.Args.Missed, "backfill_jobs_enqueued", backfilled, "orphaned_requests_enqueued", swept)
 	return nil
 }
 
@@ -144,6 +214,12 @@ type FanOutResult struct {
 // It is idempotent: weekly jobs are unique per (customer, as_of), and the
 // workers skip weeks that already succeeded.
 func FanOut(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], asOf time.Time) (*FanOutResult, error) {
+	return fanOut(ctx, pool, client, asOf, nil)
+}
+
+// fanOut is FanOut, for the customers created before createdBefore when it
+// is set.
+func fanOut(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], asOf time.Time, createdBefore *time.Time) (*FanOutResult, error) {
 	p := drift.DefaultParams(asOf)
 	asOfText := p.AsOf.Format(time.DateOnly)
 	res := &FanOutResult{}
@@ -151,7 +227,7 @@ func FanOut(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 	for {
 		ids, err := db.New(pool).CustomerListLackingWeeklyRun(ctx, db.CustomerListLackingWeeklyRunParams{
 			AfterID: after, AsOf: p.AsOf, BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays),
-			MinVolume: int32(p.MinVolume), MaxRows: fanoutBatch})
+			MinVolume: int32(p.MinVolume), MaxRows: fanoutBatch, CreatedBefore: createdBefore})
 		if err != nil {
 			return nil, fmt.Errorf("list customers lacking a weekly run for %s: %w", asOfText, err)
 		}
@@ -161,6 +237,10 @@ func FanOut(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		params := make([]river.InsertManyParams, len(ids))
 		for i, id := range ids {
 			params[i] = river.InsertManyParams{Args: WeeklyDriftArgs{CustomerID: id, AsOf: asOfText}}
+			if createdBefore != nil {
+				// Making up a missed week must not hold up uploads' runs.
+				params[i].InsertOpts = &river.InsertOpts{Priority: backfillPriority}
+			}
 		}
 		if err := insertBatch(ctx, pool, client, params, res); err != nil {
 			return nil, err
@@ -194,10 +274,10 @@ func insertBatch(ctx context.Context, pool *pgxpool.Pool, client *river.Client[p
 
 // PeriodicJobs returns the schedule's periodic jobs: the fan-out at every
 // tick, and again at interval (and on start) so that a missed tick is made
-// up. Both compute the as-of date from the schedule when they fire.
+// up. Both compute the weeks from the schedule when they fire.
 func PeriodicJobs(schedule *WeeklySchedule, interval time.Duration) []*river.PeriodicJob {
 	construct := func() (river.JobArgs, *river.InsertOpts) {
-		return WeeklyFanoutArgs{AsOf: schedule.AsOf(time.Now()).Format(time.DateOnly)}, nil
+		return schedule.FanoutArgs(time.Now()), nil
 	}
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(schedule, construct, &river.PeriodicJobOpts{ID: "weekly_fanout_tick"}),

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,123 @@ func TestWeeklyScheduleAsOfIsTheScheduledMonday(t *testing.T) {
 	}
 	if _, err := jobs.ParseWeeklySchedule("every monday"); err == nil {
 		t.Fatal("invalid cron expression accepted")
+	}
+	// A fan-out River fires 100 ms before the tick is the tick's, and it
+	// makes up the three weeks before, oldest first.
+	tick := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+	args := s.FanoutArgs(tick.Add(-100 * time.Millisecond))
+	if args.AsOf != "2026-11-23" || fmt.Sprint(args.Missed) != "[2026-11-02 2026-11-09 2026-11-16]" {
+		t.Fatalf("FanoutArgs 100 ms before the tick = %+v, want as of 2026-11-23 making up the 3 weeks before", args)
+	}
+	// Any day of a week is that week's run.
+	for day, want := range map[string]string{"2026-11-23": "2026-11-23", "2026-11-24": "2026-11-23", "2026-11-29": "2026-11-23", "2026-11-22": "2026-11-16"} {
+		d, _ := time.Parse(time.DateOnly, day)
+		if got := s.WeekOf(d).Format(time.DateOnly); got != want {
+			t.Errorf("WeekOf(%s) = %s, want %s", day, got, want)
+		}
+	}
+}
+
+// Sparse schedules are refused with a clear message, and LastTick never
+// returns a tick after now: checked against walking the schedule from a
+// tick known to be earlier.
+func TestScheduleLastTickIsNeverInTheFuture(t *testing.T) {
+	t.Parallel()
+	for _, expr := range []string{"0 0 29 2 *", "0 0 31 * *", "0 0 1 1 *", "*/5 * 30 * *"} {
+		if _, err := jobs.ParseWeeklySchedule(expr); err == nil || !strings.Contains(err.Error(), "more than 31 days without a run") {
+			t.Errorf("sparse schedule %q: %v, want refused", expr, err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, expr := range []string{jobs.DefaultWeeklySchedule, "0 6 1 * *", "17 * * * *", "30 2 * * 1,4", "0 0 28 * *"} {
+		s, err := jobs.ParseWeeklySchedule(expr)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		for range 200 {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(3 * 365 * 24 * time.Hour))))
+			got := s.LastTick(now)
+			want := s.Next(now.AddDate(0, -2, 0)) // a tick two months back, then walk
+			for next := s.Next(want); !next.After(now); next = s.Next(next) {
+				want = next
+			}
+			if got.After(now) || !got.Equal(want) {
+				t.Fatalf("%q: LastTick(%s) = %s, want %s", expr, now, got, want)
+			}
+		}
+	}
+}
+
+// weekly --as-of on Monday and again on Tuesday is one weekly run: both
+// days are the week scheduled on Monday.
+func TestWeeklyAsOfAnyDayOfAWeekIsOneRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	schedule, err := jobs.ParseWeeklySchedule(jobs.DefaultWeeklySchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust := h.customer(t, "acme")
+	h.upload(t, cust, "claims.csv", driftingClaims("Aetna"))
+	h.startClient(t, 2, nil)
+	for _, day := range []time.Time{time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)} {
+		if _, err := jobs.FanOut(context.Background(), h.pool, h.inserter, schedule.WeekOf(day)); err != nil {
+			t.Fatal(err)
+		}
+		h.waitIdle(t)
+	}
+	if n := h.count(t, `SELECT count(*) FROM report_runs WHERE run_type = 'weekly'`); n != 1 {
+		t.Fatalf("%d weekly runs for Monday and Tuesday of one week, want 1", n)
+	}
+}
+
+// A fan-out makes up the weeks it missed (at most MaxBackfillWeeks in all),
+// oldest first, behind uploads in priority, and only for customers that
+// existed in each week.
+func TestFanOutBackfillsMissedWeeksOldestFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	schedule, err := jobs.ParseWeeklySchedule(jobs.DefaultWeeklySchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, recent, fresh := h.customer(t, "old"), h.customer(t, "recent"), h.customer(t, "fresh")
+	for cust, created := range map[int64]string{old: "2026-09-01", recent: "2026-11-10", fresh: "2026-11-27"} {
+		if _, err := h.pool.Exec(ctx, `UPDATE customers SET created_at = $2::date WHERE id = $1`, cust, created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := schedule.FanoutArgs(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	if _, err := h.inserter.Insert(ctx, args, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.startClient(t, 1, nil)
+	h.waitIdle(t)
+	rows, err := h.pool.Query(ctx, `SELECT args->>'customer_id', args->>'as_of', priority FROM river_job WHERE kind = 'weekly_drift' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var customer, week string
+	var priority int
+	if _, err := pgx.ForEachRow(rows, []any{&customer, &week, &priority}, func() error {
+		got = append(got, fmt.Sprintf("%s %s p%d", map[string]string{fmt.Sprint(old): "old", fmt.Sprint(recent): "recent", fmt.Sprint(fresh): "fresh"}[customer], week, priority))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"old 2026-11-02 p3",
+		"old 2026-11-09 p3",
+		"old 2026-11-16 p3", "recent 2026-11-16 p3",
+		"old 2026-11-23 p1", "recent 2026-11-23 p1", "fresh 2026-11-23 p1",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("weekly jobs in insertion order:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := h.count(t, `SELECT count(*) FROM report_runs WHERE run_type = 'weekly' AND status = 'success'`); n != len(want) {
+		t.Fatalf("%d successful weekly runs, want %d", n, len(want))
 	}
 }
 

@@ -20,6 +20,7 @@ DELETE FROM customers WHERE id = @id;
 -- unique index on successful weekly runs answers the NOT EXISTS.
 SELECT c.id FROM customers c
 WHERE c.id > @after_id
+  AND (sqlc.narg(created_before)::date IS NULL OR c.created_at < (sqlc.narg(created_before)::date)::timestamp AT TIME ZONE 'UTC')
   AND NOT EXISTS (
       SELECT 1 FROM report_runs r
       WHERE r.customer_id = c.id AND r.run_type = 'weekly' AND r.status = 'success' AND r.as_of = @as_of

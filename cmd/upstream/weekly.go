@@ -12,7 +12,7 @@ import (
 
 // WeeklyCmd runs the weekly fan-out now.
 type WeeklyCmd struct {
-	AsOf     string        `name:"as-of" help:"As-of date YYYY-MM-DD (default: this week's scheduled date)."`
+	AsOf     string        `name:"as-of" help:"A day YYYY-MM-DD of the week to run (default: this week): the run is as of that week's scheduled date, so any day of a week gives the same run."`
 	Schedule string        `env:"UPSTREAM_WEEKLY_SCHEDULE" default:"${weekly_schedule}" help:"Cron schedule (UTC) that defines this week's date."`
 	Wait     bool          `help:"Work the weekly jobs in this process too and wait until they finish."`
 	Timeout  time.Duration `default:"10m" help:"With --wait: how long to wait."`
@@ -27,8 +27,12 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	}
 	asOf := schedule.AsOf(time.Now())
 	if c.AsOf != "" {
-		if asOf, err = time.Parse(time.DateOnly, c.AsOf); err != nil {
+		day, err := time.Parse(time.DateOnly, c.AsOf)
+		if err != nil {
 			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
+		}
+		if asOf = schedule.WeekOf(day); !asOf.Equal(day) {
+			fmt.Printf("%s is in the week scheduled on %s (%s): running that week\n", c.AsOf, asOf.Format(time.DateOnly), c.Schedule)
 		}
 	}
 	pool, err := e.openPool(ctx, 8)

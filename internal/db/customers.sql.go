@@ -72,21 +72,23 @@ func (q *Queries) CustomerGetByNameFold(ctx context.Context, name string) ([]Cus
 const CustomerListLackingWeeklyRun = `-- name: CustomerListLackingWeeklyRun :many
 SELECT c.id FROM customers c
 WHERE c.id > $1
+  AND ($2::date IS NULL OR c.created_at < ($2::date)::timestamp AT TIME ZONE 'UTC')
   AND NOT EXISTS (
       SELECT 1 FROM report_runs r
-      WHERE r.customer_id = c.id AND r.run_type = 'weekly' AND r.status = 'success' AND r.as_of = $2
-        AND r.baseline_days = $3 AND r.current_days = $4 AND r.min_volume = $5)
+      WHERE r.customer_id = c.id AND r.run_type = 'weekly' AND r.status = 'success' AND r.as_of = $3
+        AND r.baseline_days = $4 AND r.current_days = $5 AND r.min_volume = $6)
 ORDER BY c.id
-LIMIT $6
+LIMIT $7
 `
 
 type CustomerListLackingWeeklyRunParams struct {
-	AfterID      int64
-	AsOf         time.Time
-	BaselineDays int32
-	CurrentDays  int32
-	MinVolume    int32
-	MaxRows      int32
+	AfterID       int64
+	CreatedBefore *time.Time
+	AsOf          time.Time
+	BaselineDays  int32
+	CurrentDays   int32
+	MinVolume     int32
+	MaxRows       int32
 }
 
 // The weekly fan-out's worklist, in keyset-paginated batches; the partial
@@ -94,6 +96,7 @@ type CustomerListLackingWeeklyRunParams struct {
 func (q *Queries) CustomerListLackingWeeklyRun(ctx context.Context, arg CustomerListLackingWeeklyRunParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, CustomerListLackingWeeklyRun,
 		arg.AfterID,
+		arg.CreatedBefore,
 		arg.AsOf,
 		arg.BaselineDays,
 		arg.CurrentDays,
