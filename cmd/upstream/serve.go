@@ -62,6 +62,9 @@ type ServeCmd struct {
 	FanoutInterval time.Duration `name:"fanout-interval" env:"UPSTREAM_FANOUT_INTERVAL" default:"15m" help:"Also run the fan-out this often (and at start) to make up missed ticks."`
 	MaxUploadBytes int64         `name:"max-upload-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
 	UploadTimeout  time.Duration `name:"upload-timeout" env:"UPSTREAM_UPLOAD_TIMEOUT" default:"30m" help:"How long one upload request may take."`
+	StallTimeout   time.Duration `name:"upload-stall-timeout" env:"UPSTREAM_UPLOAD_STALL_TIMEOUT" default:"30s" help:"Abort an upload whose body sends nothing for this long."`
+	MaxUploads     int           `name:"max-uploads" env:"UPSTREAM_MAX_UPLOADS" default:"4" help:"Uploads in flight at once (each holds a database connection while it streams); more get 429."`
+	MaxCustUploads int           `name:"max-uploads-per-customer" env:"UPSTREAM_MAX_UPLOADS_PER_CUSTOMER" default:"2" help:"Uploads in flight at once for one customer; more get 429."`
 	WorkOpts
 }
 
@@ -89,7 +92,9 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer listener.Close()
 
-	pool, err := e.openPool(ctx, c.poolSize(10))
+	// Uploads hold connections while they stream; reads and /readyz keep
+	// ten of their own beside them.
+	pool, err := e.openPool(ctx, c.poolSize(10+max(c.MaxUploads, 0)))
 	if err != nil {
 		return err
 	}
@@ -105,7 +110,8 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey,
-		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout, WebhookGuard: e.webhookGuard()})
+		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout, UploadStallTimeout: c.StallTimeout,
+		MaxUploads: c.MaxUploads, MaxUploadsPerCustomer: c.MaxCustUploads, WebhookGuard: e.webhookGuard()})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 }
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away and cancelled the work: not our failure.
+		s.cfg.Logger.InfoContext(r.Context(), "request aborted by the client", "request_id", requestID(r.Context()), "error", err)
+		writeError(w, http.StatusServiceUnavailable, "aborted", "request aborted", nil)
+		return
+	}
 	s.cfg.Logger.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "error", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error (request "+requestID(r.Context())+")", nil)
 }

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -35,6 +36,14 @@ type Config struct {
 	// UploadTimeout is how long one upload request may take to read (30
 	// minutes if 0); other requests get the server's short timeouts.
 	UploadTimeout time.Duration
+	// UploadStallTimeout aborts an upload whose body sends nothing for
+	// this long (DefaultUploadStallTimeout if 0).
+	UploadStallTimeout time.Duration
+	// MaxUploads and MaxUploadsPerCustomer bound the uploads in flight
+	// (DefaultMaxUploads, DefaultMaxUploadsPerCustomer if 0). Each holds a
+	// pooled connection while its body streams: keep MaxUploads well below
+	// the pool's size so that reads and /readyz keep theirs.
+	MaxUploads, MaxUploadsPerCustomer int
 	// WebhookGuard decides which webhook URLs may be registered.
 	WebhookGuard webhooks.Guard
 	// SecureCookies marks the page's session cookie Secure (serve behind
@@ -48,6 +57,7 @@ type Server struct {
 	mux      *http.ServeMux
 	riverUI  *riverui.Handler
 	sessions *scs.SessionManager
+	uploads  *uploadLimiter
 }
 
 // New builds the server's routes.
@@ -58,7 +68,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = 30 * time.Minute
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg)}
+	if cfg.UploadStallTimeout <= 0 {
+		cfg.UploadStallTimeout = DefaultUploadStallTimeout
+	}
+	cfg.MaxUploads = cmp.Or(max(cfg.MaxUploads, 0), DefaultMaxUploads)
+	cfg.MaxUploadsPerCustomer = cmp.Or(max(cfg.MaxUploadsPerCustomer, 0), DefaultMaxUploadsPerCustomer)
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg),
+		uploads: newUploadLimiter(cfg.MaxUploads, cfg.MaxUploadsPerCustomer)}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

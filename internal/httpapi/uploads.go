@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -31,11 +34,30 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("file of %d bytes exceeds the limit of %d", r.ContentLength, maxBytes), nil)
 		return
 	}
+	release, ok := s.uploads.acquire(cust.ID)
+	if !ok {
+		metrics.Uploads.WithLabelValues("busy").Inc()
+		w.Header().Set("Retry-After", "10")
+		// Without it net/http would first read the unread body to keep the
+		// connection: from a stalled client, forever.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusTooManyRequests, "too_many_uploads", fmt.Sprintf(
+			"too many uploads in flight (at most %d per customer, %d in all): retry when one has finished", s.cfg.MaxUploadsPerCustomer, s.cfg.MaxUploads), nil)
+		return
+	}
+	defer release()
 	// Large files take time: this request's read and write deadlines are
-	// long; the server's defaults stay short.
+	// long (the server's defaults stay short), but a body may not stall.
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
-	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.UploadTimeout + time.Minute))
+	deadline := time.Now().Add(s.cfg.UploadTimeout)
+	_ = rc.SetWriteDeadline(deadline.Add(time.Minute))
+	body := bufio.NewReaderSize(&stallReader{body: r.Body, rc: rc, stall: s.cfg.UploadStallTimeout, deadline: deadline}, 64<<10)
+	// The upload's transaction (a pooled connection) starts only once the
+	// body has begun: headers sent with no body hold nothing.
+	if _, err := body.Peek(1); err != nil && !errors.Is(err, io.EOF) {
+		s.uploadBodyFailed(w, r, cust, err)
+		return
+	}
 
 	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River), MaxBytes: maxBytes}
 	var err error
@@ -49,7 +71,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 			return
 		}
 	}
-	up, err := uploader.Upload(r.Context(), cust.ID, filename, r.Body)
+	up, err := uploader.Upload(r.Context(), cust.ID, filename, body)
 	var dup *ingest.DuplicateError
 	var header *ingest.HeaderError
 	var noRows *ingest.NoValidRowsError
@@ -77,6 +99,8 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	case errors.As(err, &noRows):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
 		writeError(w, http.StatusUnprocessableEntity, "invalid_file", err.Error(), noRows.Stats.Errors)
+	case err != nil && bodyFailed(r, err):
+		s.uploadBodyFailed(w, r, cust, err)
 	case err != nil:
 		metrics.Uploads.WithLabelValues("failed").Inc()
 		s.internalError(w, r, err)
@@ -87,6 +111,35 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		s.cfg.Logger.InfoContext(r.Context(), "upload stored", "request_id", requestID(r.Context()), "customer_id", cust.ID,
 			"upload_id", up.ID, "accepted", up.Accepted, "rejected", up.Rejected, "job_id", up.JobID)
 		writeJSON(w, http.StatusCreated, up)
+	}
+}
+
+// bodyFailed tells an upload that failed because of its body's transport
+// (a stall, the upload timeout, a client that went away) from our failures.
+func bodyFailed(r *http.Request, err error) bool {
+	return errors.Is(err, errBodyStalled) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		r.Context().Err() != nil
+}
+
+// uploadBodyFailed answers an upload whose body did not arrive: nothing
+// was stored (the transaction rolled back). A stall or the upload timeout
+// is a 408; a client that went away is logged as an abort, not an error,
+// and its answer goes nowhere.
+func (s *Server) uploadBodyFailed(w http.ResponseWriter, r *http.Request, cust db.Customer, err error) {
+	w.Header().Set("Connection", "close") // the rest of the body is not worth waiting for
+	switch {
+	case errors.Is(err, errBodyStalled):
+		metrics.Uploads.WithLabelValues("stalled").Inc()
+		s.cfg.Logger.InfoContext(r.Context(), "upload body stalled", "request_id", requestID(r.Context()), "customer_id", cust.ID, "stall_timeout", s.cfg.UploadStallTimeout)
+		writeError(w, http.StatusRequestTimeout, "upload_stalled", fmt.Sprintf("the upload sent no bytes for %s: nothing was stored", s.cfg.UploadStallTimeout), nil)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		metrics.Uploads.WithLabelValues("stalled").Inc()
+		s.cfg.Logger.InfoContext(r.Context(), "upload timed out", "request_id", requestID(r.Context()), "customer_id", cust.ID, "upload_timeout", s.cfg.UploadTimeout)
+		writeError(w, http.StatusRequestTimeout, "upload_timeout", fmt.Sprintf("the upload took longer than %s: nothing was stored", s.cfg.UploadTimeout), nil)
+	default:
+		metrics.Uploads.WithLabelValues("aborted").Inc()
+		s.cfg.Logger.InfoContext(r.Context(), "upload aborted by the client", "request_id", requestID(r.Context()), "customer_id", cust.ID, "error", err)
+		writeError(w, http.StatusBadRequest, "upload_aborted", "the upload body ended early: nothing was stored", nil)
 	}
 }
 
