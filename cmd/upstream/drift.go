@@ -76,6 +76,11 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	}
 
 	states, err := e.workUntilFinalized(ctx, pool, jobs.Workers{jobs.QueueDrift: 2}, c.Timeout, jobID)
+	if err != nil && ctx.Err() != nil {
+		// The job is in River, not in this process: it was not lost.
+		return fmt.Errorf("stopped waiting: drift job %d stays queued, and a worker will run it (or finish the run this process started); see `upstream drift runs --customer %s`: %w",
+			jobID, cust.Name, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,13 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	if errors.As(err, &tooMany) {
 		printRowErrors(os.Stderr, tooMany.Stats.Errors, tooMany.Stats.Rejected)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ingest.ErrCommitUnknown):
+		return fmt.Errorf("%s: %w\ncheck whether it is there before uploading again: upstream upload list --customer %q (an upload of the same file again is refused as a duplicate if it was stored)",
+			c.File, err, cust.Name)
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%s: interrupted before the upload committed: nothing was stored (%w)", c.File, err)
+	case err != nil:
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
 	if c.JSON {

@@ -75,7 +75,7 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue drift job: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := commit(ctx, tx); err != nil {
 		return nil, fmt.Errorf("commit upload deletion: %w", err)
 	}
 	return &Deleted{Upload: up, Job: &job, JobID: job.JobID}, nil

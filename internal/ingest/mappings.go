@@ -132,7 +132,7 @@ func replaceMappings(ctx context.Context, pool *pgxpool.Pool, u *Uploader, custo
 		}
 		res.JobID = job.JobID
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := commit(ctx, tx); err != nil {
 		return counts, nil, fmt.Errorf("commit mapping replacement: %w", err)
 	}
 	return counts, res, nil

@@ -39,7 +39,7 @@ func (u *Uploader) Reclassify(ctx context.Context, customerID int64) (*Reclassif
 		return nil, fmt.Errorf("enqueue drift job: %w", err)
 	}
 	res.JobID = job.JobID
-	if err := tx.Commit(ctx); err != nil {
+	if err := commit(ctx, tx); err != nil {
 		return nil, fmt.Errorf("commit reclassification: %w", err)
 	}
 	return res, nil

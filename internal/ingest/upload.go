@@ -310,10 +310,32 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("record drift job on upload: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit upload: %w", err)
+	if err := commit(ctx, tx); err != nil {
+		return nil, fmt.Errorf("commit upload %d of %s: %w", uploadID, filename, err)
 	}
 	return UploadFromRow(row)
+}
+
+// commitTimeout bounds a commit that outlives its caller's context.
+const commitTimeout = time.Minute
+
+// ErrCommitUnknown means the connection failed while a commit was on its
+// way: the server may or may not have committed. Look the result up (the
+// upload list, by file name and SHA-256) before trying again.
+var ErrCommitUnknown = errors.New("the connection failed while committing, so whether it was stored is unknown")
+
+// commit commits tx even when ctx is cancelled: once everything is sent, an
+// interrupt (Ctrl-C) must not leave the outcome unknown, as cancelling a
+// commit in flight would. Only a lost connection still can, and says so.
+func commit(ctx context.Context, tx pgx.Tx) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	err := tx.Commit(ctx)
+	var pgErr *pgconn.PgError
+	if err == nil || errors.As(err, &pgErr) {
+		return err // committed, or refused by the server (rolled back)
+	}
+	return fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 }
 
 func (u *Uploader) duplicateError(ctx context.Context, customerID int64, digest string) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -334,5 +335,61 @@ func TestReplaceMappingsValidatesAndReplacesAtomically(t *testing.T) {
 	}
 	if _, err := ingest.ReplaceMappings(ctx, e.pool, cust, strings.NewReader("name,value\n"), nil); err == nil {
 		t.Fatal("mapping file with wrong header accepted")
+	}
+}
+
+// An upload interrupted at any moment (Ctrl-C cancels its context) is
+// stored if and only if it reports success: an interrupt that lands while
+// the commit is on its way no longer reports a failure for an upload that
+// committed. Each trial cancels at a random point of the upload's time.
+func TestInterruptedUploadIsStoredIfAndOnlyIfItSucceeded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	ctx := context.Background()
+	typical := time.Hour
+	for i := range 3 {
+		body := claimsCSV(200, fmt.Sprint("warmup", i))
+		e.pool.Reset()
+		start := time.Now()
+		if _, err := e.uploader.Upload(ctx, cust, fmt.Sprintf("warmup-%d.csv", i), strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		typical = min(typical, time.Since(start))
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	var succeeded, interrupted int
+	for i := range 60 {
+		name := fmt.Sprintf("trial-%d.csv", i)
+		// An interrupted query costs pgx its connection: every trial
+		// starts on a new one, as the warm-ups did.
+		e.pool.Reset()
+		body := claimsCSV(200, name)
+		cctx, cancel := context.WithCancel(ctx)
+		delay := time.Duration(rng.Int64N(int64(typical) * 3 / 2))
+		timer := time.AfterFunc(delay, cancel)
+		_, err := e.uploader.Upload(cctx, cust, name, strings.NewReader(body))
+		timer.Stop()
+		cancel()
+		var stored int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE customer_id = $1 AND filename = $2`, cust, name).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case errors.Is(err, ingest.ErrCommitUnknown):
+			t.Fatalf("trial %d: outcome unknown without a lost connection: %v", i, err)
+		case err == nil && stored != 1:
+			t.Fatalf("trial %d: reported stored, %d uploads found", i, stored)
+		case err != nil && stored != 0:
+			t.Fatalf("trial %d: reported %v, yet the upload was stored", i, err)
+		case err == nil:
+			succeeded++
+		default:
+			interrupted++
+		}
+	}
+	t.Logf("%d uploads committed, %d interrupted before committing", succeeded, interrupted)
+	if succeeded == 0 || interrupted == 0 {
+		t.Fatalf("%d committed and %d interrupted: the trials did not cover both outcomes", succeeded, interrupted)
 	}
 }
