@@ -19,7 +19,9 @@ WHERE customer_id = @customer_id
   AND submitted_date < @current_end::date
   AND outcome IN ('PAID', 'DENIED')
 GROUP BY payer, cpt_group
-ORDER BY payer, cpt_group;
+-- Byte order, as claimstats.Aggregate sorts, whatever the database's
+-- collation.
+ORDER BY payer COLLATE "C", cpt_group COLLATE "C";
 
 -- name: ClaimDistinctPayers :many
 SELECT DISTINCT payer FROM claim_records WHERE customer_id = @customer_id;

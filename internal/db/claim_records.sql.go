@@ -76,7 +76,7 @@ WHERE customer_id = $2
   AND submitted_date < $4::date
   AND outcome IN ('PAID', 'DENIED')
 GROUP BY payer, cpt_group
-ORDER BY payer, cpt_group
+ORDER BY payer COLLATE "C", cpt_group COLLATE "C"
 `
 
 type ClaimDriftAggregateParams struct {
@@ -100,6 +100,8 @@ type ClaimDriftAggregateRow struct {
 // One pass over the customer's PAID/DENIED claims in both windows (an index
 // range scan on (customer_id, submitted_date)), aggregated per group.
 // percentile_cont(0.5) is the median with the two middle values averaged.
+// Byte order, as claimstats.Aggregate sorts, whatever the database's
+// collation.
 func (q *Queries) ClaimDriftAggregate(ctx context.Context, arg ClaimDriftAggregateParams) ([]ClaimDriftAggregateRow, error) {
 	rows, err := q.db.Query(ctx, ClaimDriftAggregate,
 		arg.CurrentStart,

@@ -439,3 +439,47 @@ func assertDriversEqualClaims(t *testing.T, ctx context.Context, pool *pgxpool.P
 		t.FailNow()
 	}
 }
+
+// Under a database collation that orders text differently from bytes
+// (ICU en-US: "Aetna" < "AETNA INC" < "banana" < "Banana", where bytes give
+// "AETNA INC" < "Aetna" < "Banana" < "banana"), concurrent uploads through
+// both statistics paths still lock in one order (Go sorts bytewise, the SQL
+// paths sort COLLATE "C"): none deadlocks and the statistics sum up exactly.
+func TestStatisticsLockOrderUnderANonCCollation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t, testdb.CollatedURL(t, "en-US"))
+	var differs bool
+	if err := pool.QueryRow(ctx, `SELECT 'banana' < 'Banana' AND 'Aetna' < 'AETNA INC'`).Scan(&differs); err != nil || !differs {
+		t.Fatalf("the database's collation orders like bytes (%v): the test would prove nothing", err)
+	}
+	uploader := testfactory.Uploader(t, pool)
+	custID := testfactory.Customer(t, pool, "acme")
+	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	payers := []string{"Aetna", "AETNA INC", "aetna", "Banana", "banana", "Éclair", "eclair", "Zeta"}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				u := *uploader
+				if i%2 == 1 {
+					u.MaxStatBins = 5 // the read-back path, sorted in SQL
+				}
+				rng := rand.New(rand.NewPCG(uint64(round*8+i), 5))
+				var b strings.Builder
+				b.WriteString("payer,cpt,submitted_date,decided_date,outcome,denial_reason_code\n")
+				for range 600 {
+					sub := origin.AddDate(0, 0, -rng.IntN(30))
+					fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s\n", payers[rng.IntN(len(payers))], []string{"a1", "A1", "b2"}[rng.IntN(3)],
+						sub.Format(time.DateOnly), sub.AddDate(0, 0, rng.IntN(5)).Format(time.DateOnly),
+						[]string{"PAID", "DENIED"}[rng.IntN(2)], []string{"", "co-50", "CO-50"}[rng.IntN(3)])
+				}
+				if _, err := u.Upload(ctx, custID, fmt.Sprintf("u%d-%d.csv", round, i), strings.NewReader(b.String())); err != nil {
+					t.Errorf("upload %d of round %d: %v", i, round, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 20, CurrentDays: 10, MinVolume: 1}))
+}

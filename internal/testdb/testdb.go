@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -152,4 +153,53 @@ func NewPool(t testing.TB, dsn string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// CollatedURL returns the URL of a fresh, fully migrated database whose
+// default collation is the ICU locale (e.g. "en-US"), not the test
+// cluster's C: for tests of code that must not depend on the database's
+// collation. It is dropped when the test ends; it skips when the server
+// lacks ICU.
+func CollatedURL(t testing.TB, icuLocale string) string {
+	t.Helper()
+	conf, err := server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	admin, err := pgxpool.New(ctx, conf.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("collated_%d_%d", os.Getpid(), time.Now().UnixNano())
+	// ICU_LOCALE takes a literal, not a parameter; the locale is the
+	// caller's constant.
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '%s' LOCALE 'C'`,
+		name, strings.ReplaceAll(icuLocale, "'", ""))); err != nil {
+		t.Skipf("server cannot create an ICU database (%v)", err)
+	}
+	u, err := url.Parse(conf.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = migrate.Up(ctx, pool, nil)
+	pool.Close()
+	if err != nil {
+		t.Fatalf("migrate %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		admin, err := pgxpool.New(context.Background(), conf.URL())
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+	})
+	return u.String()
 }
