@@ -32,12 +32,12 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 WITH bins AS (
     SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
            count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
+    FROM claim_records c WHERE c.customer_id = @customer_id AND c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
     GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
     UNION ALL
     SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
            count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
+    FROM claim_records r WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
     GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
 ),
 histograms AS (
@@ -103,12 +103,12 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 WITH bins AS (
     SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
            count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
+    FROM claim_records c WHERE c.customer_id = @customer_id AND c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
     GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
     UNION ALL
     SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
            count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
+    FROM claim_records r WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
     GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
 ),
 histograms AS (

@@ -61,7 +61,7 @@ func wantViolation(t *testing.T, pool *pgxpool.Pool, code, constraint, sql strin
 }
 
 const insertClaim = `INSERT INTO claim_records (customer_id, upload_id, source_row, payer, cpt, cpt_group, submitted_date, decided_date, outcome)
-	VALUES ($1, $2, 2, 'Aetna', '99213', 'E&M', $3, $4, $5)`
+	VALUES ($1, $2, (SELECT coalesce(max(source_row), 1) + 1 FROM claim_records), 'Aetna', '99213', 'E&M', $3, $4, $5)`
 
 func TestCustomerNameIsUnique(t *testing.T) {
 	t.Parallel()
@@ -98,6 +98,33 @@ func TestClaimCannotPointAtAnotherCustomersUpload(t *testing.T) {
 	mustQueryRow(t, pool, &otherID, `INSERT INTO customers (name) VALUES ('globex') RETURNING id`)
 	wantViolation(t, pool, pgerrcode.ForeignKeyViolation, "claim_records_upload_fkey",
 		insertClaim, otherID, a.uploadID, "2026-01-10", "2026-01-12", "PAID")
+	wantViolation(t, pool, pgerrcode.ForeignKeyViolation, "claim_records_upload_fkey",
+		insertClaim, a.customerID, a.uploadID+1000, "2026-01-10", "2026-01-12", "PAID")
+	// Nor be moved to one.
+	mustExec(t, pool, insertClaim, a.customerID, a.uploadID, "2026-01-10", "2026-01-12", "PAID")
+	wantViolation(t, pool, pgerrcode.ForeignKeyViolation, "claim_records_upload_fkey",
+		`UPDATE claim_records SET customer_id = $1`, otherID)
+}
+
+// Deleting an upload deletes its claims and no other upload's, as the
+// foreign key's cascade did.
+func TestDeletingAnUploadDeletesItsClaims(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	a := newFixture(t, pool, "acme")
+	var second int64
+	mustQueryRow(t, pool, &second, `INSERT INTO uploads (customer_id, filename) VALUES ($1, 'second.csv') RETURNING id`, a.customerID)
+	for range 3 {
+		mustExec(t, pool, insertClaim, a.customerID, a.uploadID, "2026-01-10", "2026-01-12", "PAID")
+		mustExec(t, pool, insertClaim, a.customerID, second, "2026-01-10", "2026-01-12", "PAID")
+	}
+	mustExec(t, pool, `DELETE FROM uploads WHERE id = $1`, a.uploadID)
+	var left, ofDeleted int64
+	mustQueryRow(t, pool, &left, `SELECT count(*) FROM claim_records`)
+	mustQueryRow(t, pool, &ofDeleted, `SELECT count(*) FROM claim_records WHERE upload_id = $1`, a.uploadID)
+	if left != 3 || ofDeleted != 0 {
+		t.Fatalf("%d claims left, %d of the deleted upload; want the other upload's 3 and none", left, ofDeleted)
+	}
 }
 
 func TestUploadHashIsUniquePerCustomer(t *testing.T) {

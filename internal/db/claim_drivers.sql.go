@@ -54,12 +54,12 @@ const ClaimDriversAddUpload = `-- name: ClaimDriversAddUpload :exec
 WITH keys AS (
     SELECT c.payer, c.cpt_group, c.decided_date AS day, 'cpt' AS kind, c.cpt AS code,
            count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
+    FROM claim_records c WHERE c.customer_id = $1 AND c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
     GROUP BY c.payer, c.cpt_group, c.decided_date, c.cpt
     UNION ALL
     SELECT r.payer, r.cpt_group, r.decided_date, 'reason', coalesce(r.denial_reason_code, ''),
            count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
+    FROM claim_records r WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
     GROUP BY r.payer, r.cpt_group, r.decided_date, coalesce(r.denial_reason_code, '')
 )
 INSERT INTO claim_drivers AS d (customer_id, payer, cpt_group, day, kind, code, claims, denied)
@@ -124,12 +124,12 @@ const ClaimDriversSubtractUpload = `-- name: ClaimDriversSubtractUpload :exec
 WITH keys AS (
     SELECT c.payer, c.cpt_group, c.decided_date AS day, 'cpt' AS kind, c.cpt AS code,
            count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
+    FROM claim_records c WHERE c.customer_id = $1 AND c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
     GROUP BY c.payer, c.cpt_group, c.decided_date, c.cpt
     UNION ALL
     SELECT r.payer, r.cpt_group, r.decided_date, 'reason', coalesce(r.denial_reason_code, ''),
            count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
+    FROM claim_records r WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
     GROUP BY r.payer, r.cpt_group, r.decided_date, coalesce(r.denial_reason_code, '')
 )
 INSERT INTO claim_drivers AS d (customer_id, payer, cpt_group, day, kind, code, claims, denied)

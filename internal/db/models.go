@@ -64,7 +64,6 @@ type ClaimDriver struct {
 }
 
 type ClaimRecord struct {
-	ID               int64
 	CustomerID       int64
 	UploadID         int64
 	SourceRow        int32
