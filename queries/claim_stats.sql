@@ -1,19 +1,25 @@
 -- name: ClaimStatsAdd :exec
 -- Adds statistics accumulated while an upload streamed, one element per
--- key, given in claimstats' lock order. Each key's histograms are the
--- slices [from, to] (1-based, inclusive; empty when from > to) of the
--- flattened bin arrays.
+-- key, given in claimstats' lock order. Each key's histograms and code
+-- counts are the slices [from, to] (1-based, inclusive; empty when from >
+-- to) of the flattened arrays; its codes come as one text[] literal each
+-- (slicing a text[] costs a walk from its start, so slices of a flattened
+-- one would cost quadratic time).
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
 SELECT @customer_id, k.day, k.payer, k.cpt_group,
        k.submitted_claims, k.submitted_denied, coalesce((@submitted_bins::bigint[])[k.submitted_from:k.submitted_to], '{}'),
-       k.decided_claims, k.decided_denied, coalesce((@decided_bins::bigint[])[k.decided_from:k.decided_to], '{}')
+       k.decided_claims, k.decided_denied, coalesce((@decided_bins::bigint[])[k.decided_from:k.decided_to], '{}'),
+       k.cpt_codes::text[], coalesce((@cpt_counts::bigint[])[k.cpt_from:k.cpt_to], '{}'),
+       k.reason_codes::text[], coalesce((@reason_counts::bigint[])[k.reason_from:k.reason_to], '{}')
 FROM (
     SELECT unnest(@days::date[]) AS day, unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group,
            unnest(@submitted_claims::bigint[]) AS submitted_claims, unnest(@submitted_denied::bigint[]) AS submitted_denied,
            unnest(@submitted_from::int[]) AS submitted_from, unnest(@submitted_to::int[]) AS submitted_to,
            unnest(@decided_claims::bigint[]) AS decided_claims, unnest(@decided_denied::bigint[]) AS decided_denied,
-           unnest(@decided_from::int[]) AS decided_from, unnest(@decided_to::int[]) AS decided_to
+           unnest(@decided_from::int[]) AS decided_from, unnest(@decided_to::int[]) AS decided_to,
+           unnest(@cpt_codes::text[]) AS cpt_codes, unnest(@cpt_from::int[]) AS cpt_from, unnest(@cpt_to::int[]) AS cpt_to,
+           unnest(@reason_codes::text[]) AS reason_codes, unnest(@reason_from::int[]) AS reason_from, unnest(@reason_to::int[]) AS reason_to
 ) AS k
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
@@ -21,7 +27,9 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims + EXCLUDED.decided_claims,
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days);
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m);
 
 -- name: ClaimStatsAddUpload :exec
 -- Adds one upload's claims, read back in its transaction right after COPY
@@ -29,108 +37,51 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 -- distinct keys to accumulate them in memory. Keys go in claimstats' lock
 -- order: COLLATE "C" is byte order, the order Go sorts strings in, whatever
 -- the database's collation.
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = @customer_id AND c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT @customer_id::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT * FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT * FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
     submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims + EXCLUDED.decided_claims,
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days);
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m);
 
 -- name: ClaimStatsRebuildCustomer :exec
 -- Rebuilds a customer's statistics from its claims (after reclassifying
 -- them); the caller deleted the old rows in the same transaction.
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = @customer_id AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = @customer_id AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
-INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT @customer_id::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT * FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT * FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
-ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
-    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
-    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
-    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
-    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
-    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days);
+INSERT INTO claim_stats (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims(@customer_id::bigint, 0, 9223372036854775807) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C";
 
 -- name: ClaimStatsSubtractUpload :exec
 -- Takes one upload's claims out of the statistics before they are deleted,
 -- in the upload path's lock order (an INSERT whose every key conflicts, so
 -- it updates in the order given, like the uploads it may race with).
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = @customer_id AND c.upload_id = @upload_id AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT @customer_id::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT * FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT * FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
     submitted_days = claimstats_histogram_sub(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims - EXCLUDED.decided_claims,
     decided_denied = s.decided_denied - EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days);
+    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m);
 
 -- name: ClaimStatsDeleteEmpty :exec
 -- Rows an upload deletion emptied.
@@ -153,3 +104,16 @@ FROM claim_stats
 WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::date
   AND payer = @payer AND cpt_group = @cpt_group
 ORDER BY day;
+
+-- name: ClaimStatsCodesOfCells :many
+-- The codes of some (payer, CPT group) cells' rows in [@start, @end), to
+-- explain their alerts: a range scan on the primary key.
+SELECT day, payer, cpt_group, cpt_codes, cpt_counts, reason_codes, reason_counts
+FROM claim_stats
+WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::date
+  AND (payer, cpt_group) IN (SELECT unnest(@payers::text[]), unnest(@cpt_groups::text[]))
+  AND (cardinality(cpt_codes) > 0 OR cardinality(reason_codes) > 0);
+
+-- name: SetLocalWorkMem :exec
+-- For the statistics read-back of a large upload, in its transaction only.
+SELECT set_config('work_mem', '64MB', true);

@@ -6,9 +6,11 @@
 // every claim. The package accumulates an upload's statistics while the
 // claims stream, stores them, reads them back from stored claims when there
 // are too many to hold, and aggregates them per (payer, CPT group) and
-// window, by submission date and by decision date. Beside them it keeps
-// claim_drivers (drivers.go): the same claims by decision day and CPT code
-// or denial reason code, which say what moved an alert's denial rate.
+// window, by submission date and by decision date.
+//
+// The same rows keep, on the decision-date basis, the claims by CPT code and
+// by denial reason code (drivers.go), which say what moved an alert's
+// denial rate.
 //
 // Lock ordering: concurrent uploads of one customer upsert overlapping rows.
 // Every path writes its keys in one statement in one order, (day, payer, CPT
@@ -30,9 +32,10 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
-// DefaultMaxBins bounds the histogram bins an upload accumulates in memory;
-// past it, the statistics are computed from the stored claims instead.
-const DefaultMaxBins = 400_000
+// DefaultMaxBins bounds the histogram bins and codes an upload accumulates
+// in memory (about 16 bytes each with their share of the keys); past it,
+// the statistics are computed from the stored claims instead.
+const DefaultMaxBins = 3_000_000
 
 // Claim is what the statistics need of a PAID or DENIED claim.
 type Claim struct {
@@ -49,43 +52,33 @@ func (c Claim) DecisionDays() int32 {
 	return int32((c.DecidedDate.Unix() - c.SubmittedDate.Unix()) / 86400)
 }
 
+// key is one claim_stats row of the upload: a day (days since the Unix
+// epoch) and a (payer, CPT group) cell, interned.
 type key struct {
-	day      time.Time
-	payer    string
-	cptGroup string
+	day  int32
+	cell int32
 }
 
-func compareKeys(a, b key) int {
-	return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.payer, b.payer), cmp.Compare(a.cptGroup, b.cptGroup))
-}
-
-// side is one basis of one key: claims, denials and days to decision.
+// side is one basis of one key: claims, denials and the histogram of days
+// to decision as packed bins (days << 32 | claims), sorted by days. Slices
+// rather than maps: an upload holds millions of bins.
 type side struct {
 	claims, denied int64
-	days           map[int32]int64
+	bins           []int64
 }
 
 func (s *side) add(days int32, denied bool) (newBin bool) {
-	if s.days == nil {
-		s.days = map[int32]int64{}
-	}
-	_, seen := s.days[days]
-	s.days[days]++
 	s.claims++
 	if denied {
 		s.denied++
 	}
-	return !seen
-}
-
-// bins appends the histogram in its stored form, days << 32 | claims, in
-// order of days. An upload is bounded in bytes, far below 2^32 claims in
-// one bin.
-func (s *side) bins(dst []int64) []int64 {
-	for _, d := range slices.Sorted(maps.Keys(s.days)) {
-		dst = append(dst, packBin(d, s.days[d]))
+	i, found := slices.BinarySearchFunc(s.bins, days, func(b int64, d int32) int { return cmp.Compare(int32(b>>32), d) })
+	if found {
+		s.bins[i]++ // days < 2^31 and claims < 2^32 per bin in one upload (bounded in bytes)
+		return false
 	}
-	return dst
+	s.bins = slices.Insert(s.bins, i, packBin(days, 1))
+	return true
 }
 
 // packBin and unpackBin convert a histogram bin to and from its stored
@@ -94,52 +87,127 @@ func packBin(days int32, claims int64) int64 { return int64(days)<<32 | claims&0
 
 func unpackBin(v int64) (days int32, claims int64) { return int32(v >> 32), v & 0xffffffff }
 
-type entry struct{ submitted, decided side }
+// codeCount is one code's claims and denials on a key's decision day.
+type codeCount struct {
+	code           int32 // interned
+	claims, denied uint32
+}
+
+func addCode(codes []codeCount, code int32, denied bool) ([]codeCount, bool) {
+	for i := range codes {
+		if codes[i].code == code {
+			codes[i].claims++
+			if denied {
+				codes[i].denied++
+			}
+			return codes, false
+		}
+	}
+	c := codeCount{code: code, claims: 1}
+	if denied {
+		c.denied = 1
+	}
+	return append(codes, c), true
+}
+
+type entry struct {
+	submitted, decided side
+	cpts, reasons      []codeCount // decision-date basis
+}
 
 // Accumulator collects the statistics of the claims an upload streams,
-// while they stay few enough to hold.
+// while they stay few enough to hold: histogram bins and codes are counted
+// against a bound, past which Store reads the stored claims back instead.
 type Accumulator struct {
-	max, bins int // histogram bins and driver keys held
-	entries   map[key]*entry
-	drivers   map[driverKey]*driverCounts
+	max, used int
+	index     map[key]int32
+	entries   [][]entry // in chunks of entryChunk, so growing never copies them
+	keys      []key
+	cells     map[[2]string]int32
+	cellNames [][2]string
+	codes     map[string]int32
+	codeNames []string
 	overflow  bool
 }
 
-// NewAccumulator holds at most maxBins histogram bins (DefaultMaxBins when
-// maxBins <= 0) before it gives up and Store reads the claims back.
+// NewAccumulator holds at most maxBins histogram bins and codes
+// (DefaultMaxBins when maxBins <= 0) before it gives up and Store reads the
+// claims back.
 func NewAccumulator(maxBins int) *Accumulator {
 	if maxBins <= 0 {
 		maxBins = DefaultMaxBins
 	}
-	return &Accumulator{max: maxBins, entries: map[key]*entry{}, drivers: map[driverKey]*driverCounts{}}
+	return &Accumulator{max: maxBins, index: map[key]int32{}, cells: map[[2]string]int32{}, codes: map[string]int32{}}
 }
 
-func (a *Accumulator) entry(day time.Time, c Claim) *entry {
-	k := key{day: day, payer: c.Payer, cptGroup: c.CPTGroup}
-	e := a.entries[k]
-	if e == nil {
-		e = &entry{}
-		a.entries[k] = e
+// epochDay is a UTC calendar date as days since 1970-01-01.
+func epochDay(t time.Time) int32 { return int32(t.Unix() / 86400) }
+
+const entryChunk = 4096
+
+func (a *Accumulator) entry(day time.Time, cell int32) *entry {
+	k := key{day: epochDay(day), cell: cell}
+	i, ok := a.index[k]
+	if !ok {
+		i = int32(len(a.keys))
+		a.index[k] = i
+		if int(i)%entryChunk == 0 {
+			a.entries = append(a.entries, make([]entry, 0, entryChunk))
+		}
+		last := len(a.entries) - 1
+		a.entries[last] = append(a.entries[last], entry{})
+		a.keys = append(a.keys, k)
 	}
-	return e
+	return a.at(i)
+}
+
+func (a *Accumulator) at(i int32) *entry { return &a.entries[i/entryChunk][i%entryChunk] }
+
+func (a *Accumulator) cell(payer, cptGroup string) int32 {
+	c := [2]string{payer, cptGroup}
+	i, ok := a.cells[c]
+	if !ok {
+		i = int32(len(a.cellNames))
+		a.cells[c] = i
+		a.cellNames = append(a.cellNames, c)
+	}
+	return i
+}
+
+func (a *Accumulator) code(code string) int32 {
+	i, ok := a.codes[code]
+	if !ok {
+		i = int32(len(a.codeNames))
+		a.codes[code] = i
+		a.codeNames = append(a.codeNames, code)
+	}
+	return i
 }
 
 // Add counts one PAID or DENIED claim, on the day it was submitted and on
-// the day it was decided.
+// the day it was decided (with its CPT and reason codes).
 func (a *Accumulator) Add(c Claim) {
 	if a.overflow {
 		return
 	}
 	days := c.DecisionDays()
-	if a.entry(c.SubmittedDate, c).submitted.add(days, c.Denied) {
-		a.bins++
+	cell := a.cell(c.Payer, c.CPTGroup)
+	if a.entry(c.SubmittedDate, cell).submitted.add(days, c.Denied) {
+		a.used++
 	}
-	if a.entry(c.DecidedDate, c).decided.add(days, c.Denied) {
-		a.bins++
+	e := a.entry(c.DecidedDate, cell)
+	if e.decided.add(days, c.Denied) {
+		a.used++
 	}
-	a.bins += a.addDriver(c, DriverCPT, c.CPT) + a.addDriver(c, DriverReason, c.ReasonCode)
-	if a.bins > a.max {
-		a.overflow, a.entries, a.drivers = true, nil, nil
+	var added bool
+	if e.cpts, added = addCode(e.cpts, a.code(c.CPT), c.Denied); added {
+		a.used++
+	}
+	if e.reasons, added = addCode(e.reasons, a.code(c.ReasonCode), c.Denied); added {
+		a.used++
+	}
+	if a.used > a.max {
+		*a = Accumulator{max: a.max, overflow: true}
 	}
 }
 
@@ -147,53 +215,90 @@ func (a *Accumulator) Add(c Claim) {
 // memory, or, past the bound, from the upload's claims just stored.
 func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
 	if a.overflow {
+		// The read-back sorts and groups the upload's claims: room to do it
+		// in memory rather than in temporary files, for this transaction.
+		if err := q.SetLocalWorkMem(ctx); err != nil {
+			return fmt.Errorf("set work_mem: %w", err)
+		}
 		if err := q.ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
 		}
-		if err := q.ClaimDriversAddUpload(ctx, db.ClaimDriversAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
-			return fmt.Errorf("update claim drivers from stored claims: %w", err)
-		}
 		return nil
 	}
-	keys := slices.SortedFunc(maps.Keys(a.entries), compareKeys) // the lock order; see the package comment
+	// The lock order (see the package comment): day, then payer and CPT
+	// group bytewise.
+	order := make([]int32, len(a.keys))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int {
+		ki, kj := a.keys[i], a.keys[j]
+		ci, cj := a.cellNames[ki.cell], a.cellNames[kj.cell]
+		return cmp.Or(cmp.Compare(ki.day, kj.day), cmp.Compare(ci[0], cj[0]), cmp.Compare(ci[1], cj[1]))
+	})
+	// In batches, in order: the lock order holds across them, and no one
+	// statement's parameters hold the whole upload's statistics.
+	for len(order) > 0 {
+		n := min(len(order), storeBatch)
+		if err := q.ClaimStatsAdd(ctx, a.params(customerID, order[:n])); err != nil {
+			return fmt.Errorf("update claim statistics: %w", err)
+		}
+		order = order[n:]
+	}
+	return nil
+}
+
+// storeBatch is how many keys one statement of Store writes.
+const storeBatch = 10_000
+
+func (a *Accumulator) params(customerID int64, keys []int32) db.ClaimStatsAddParams {
 	p := db.ClaimStatsAddParams{CustomerID: customerID}
-	for _, k := range keys {
-		e := a.entries[k]
-		p.Days = append(p.Days, k.day)
-		p.Payers = append(p.Payers, k.payer)
-		p.CPTGroups = append(p.CPTGroups, k.cptGroup)
+	var literal []byte
+	appendCodes := func(codes []codeCount, names *[]string, counts *[]int64, from, to *[]int32) {
+		slices.SortFunc(codes, func(x, y codeCount) int { return cmp.Compare(a.codeNames[x.code], a.codeNames[y.code]) })
+		*from = append(*from, int32(len(*counts)+1))
+		literal = append(literal[:0], '{')
+		for i, c := range codes {
+			if i > 0 {
+				literal = append(literal, ',')
+			}
+			literal = appendArrayElement(literal, a.codeNames[c.code])
+			*counts = append(*counts, int64(c.claims)<<32|int64(c.denied))
+		}
+		*names = append(*names, string(append(literal, '}')))
+		*to = append(*to, int32(len(*counts)))
+	}
+	for _, i := range keys {
+		k, e := a.keys[i], a.at(i)
+		cell := a.cellNames[k.cell]
+		p.Days = append(p.Days, time.Unix(int64(k.day)*86400, 0).UTC())
+		p.Payers = append(p.Payers, cell[0])
+		p.CPTGroups = append(p.CPTGroups, cell[1])
 		p.SubmittedClaims = append(p.SubmittedClaims, e.submitted.claims)
 		p.SubmittedDenied = append(p.SubmittedDenied, e.submitted.denied)
 		p.SubmittedFrom = append(p.SubmittedFrom, int32(len(p.SubmittedBins)+1))
-		p.SubmittedBins = e.submitted.bins(p.SubmittedBins)
+		p.SubmittedBins = append(p.SubmittedBins, e.submitted.bins...)
 		p.SubmittedTo = append(p.SubmittedTo, int32(len(p.SubmittedBins)))
 		p.DecidedClaims = append(p.DecidedClaims, e.decided.claims)
 		p.DecidedDenied = append(p.DecidedDenied, e.decided.denied)
 		p.DecidedFrom = append(p.DecidedFrom, int32(len(p.DecidedBins)+1))
-		p.DecidedBins = e.decided.bins(p.DecidedBins)
+		p.DecidedBins = append(p.DecidedBins, e.decided.bins...)
 		p.DecidedTo = append(p.DecidedTo, int32(len(p.DecidedBins)))
+		appendCodes(e.cpts, &p.CPTCodes, &p.CPTCounts, &p.CPTFrom, &p.CPTTo)
+		appendCodes(e.reasons, &p.ReasonCodes, &p.ReasonCounts, &p.ReasonFrom, &p.ReasonTo)
 	}
-	if err := q.ClaimStatsAdd(ctx, p); err != nil {
-		return fmt.Errorf("update claim statistics: %w", err)
-	}
-	return a.storeDrivers(ctx, q, customerID)
+	return p
 }
 
 // SubtractUpload takes an upload's claims out of the statistics, before the
-// caller deletes them in the same transaction. Each table is written in its
-// lock order, claim_stats before claim_drivers as an upload does.
+// caller deletes them in the same transaction, in the upload path's lock
+// order.
 func SubtractUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
 	if err := q.ClaimStatsSubtractUpload(ctx, db.ClaimStatsSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
 		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
 	}
 	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
 		return fmt.Errorf("delete emptied statistics: %w", err)
-	}
-	if err := q.ClaimDriversSubtractUpload(ctx, db.ClaimDriversSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
-		return fmt.Errorf("subtract upload %d from the drivers: %w", uploadID, err)
-	}
-	if err := q.ClaimDriversDeleteEmpty(ctx, customerID); err != nil {
-		return fmt.Errorf("delete emptied drivers: %w", err)
 	}
 	return nil
 }
@@ -207,12 +312,6 @@ func Rebuild(ctx context.Context, q *db.Queries, customerID int64) error {
 	}
 	if err := q.ClaimStatsRebuildCustomer(ctx, customerID); err != nil {
 		return fmt.Errorf("rebuild statistics: %w", err)
-	}
-	if err := q.ClaimDriversDeleteByCustomer(ctx, customerID); err != nil {
-		return fmt.Errorf("delete drivers: %w", err)
-	}
-	if err := q.ClaimDriversRebuildCustomer(ctx, customerID); err != nil {
-		return fmt.Errorf("rebuild drivers: %w", err)
 	}
 	return nil
 }
@@ -436,4 +535,17 @@ func (h Histogram) Add(o Histogram) Histogram {
 		w.addBin(int64(b.Days), b.Claims)
 	}
 	return w.window().Days
+}
+
+// appendArrayElement appends s to a text[] literal as a quoted element:
+// any text round-trips, commas, quotes and backslashes included.
+func appendArrayElement(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, s[i])
+	}
+	return append(dst, '"')
 }

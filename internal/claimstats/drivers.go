@@ -1,77 +1,18 @@
 package claimstats
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 )
 
-// Driver kinds in claim_drivers: what a (payer, CPT group)'s claims are
-// broken down by.
+// Driver kinds: what a (payer, CPT group)'s claims are broken down by.
 const (
 	DriverCPT    = "cpt"    // CPT code within the group
 	DriverReason = "reason" // denial reason code; "" when a claim has none
 )
-
-// driverKey is one claim_drivers row. Its lock order is the table's key
-// order, (payer, CPT group, day, kind, code), strings bytewise; uploads
-// write claim_stats first and claim_drivers second, so the two tables'
-// locks are taken in one global order too.
-type driverKey struct {
-	payer, cptGroup string
-	day             time.Time
-	kind, code      string
-}
-
-func compareDriverKeys(a, b driverKey) int {
-	return cmp.Or(cmp.Compare(a.payer, b.payer), cmp.Compare(a.cptGroup, b.cptGroup), a.day.Compare(b.day),
-		cmp.Compare(a.kind, b.kind), cmp.Compare(a.code, b.code))
-}
-
-type driverCounts struct{ claims, denied int64 }
-
-// addDriver counts c under one code on the day it was decided; it returns 1
-// for a new key (memory the accumulator must bound), else 0.
-func (a *Accumulator) addDriver(c Claim, kind, code string) int {
-	k := driverKey{payer: c.Payer, cptGroup: c.CPTGroup, day: c.DecidedDate, kind: kind, code: code}
-	n, seen := a.drivers[k]
-	if !seen {
-		n = &driverCounts{}
-		a.drivers[k] = n
-	}
-	n.claims++
-	if c.Denied {
-		n.denied++
-	}
-	if seen {
-		return 0
-	}
-	return 1
-}
-
-func (a *Accumulator) storeDrivers(ctx context.Context, q *db.Queries, customerID int64) error {
-	keys := slices.SortedFunc(maps.Keys(a.drivers), compareDriverKeys)
-	p := db.ClaimDriversAddParams{CustomerID: customerID}
-	for _, k := range keys {
-		n := a.drivers[k]
-		p.Payers = append(p.Payers, k.payer)
-		p.CPTGroups = append(p.CPTGroups, k.cptGroup)
-		p.Days = append(p.Days, k.day)
-		p.Kinds = append(p.Kinds, k.kind)
-		p.Codes = append(p.Codes, k.code)
-		p.Claims = append(p.Claims, n.claims)
-		p.Denied = append(p.Denied, n.denied)
-	}
-	if err := q.ClaimDriversAdd(ctx, p); err != nil {
-		return fmt.Errorf("update claim drivers: %w", err)
-	}
-	return nil
-}
 
 // CodeCounts is one code's claims and denials in the two decision-date
 // windows of a (payer, CPT group).
@@ -81,18 +22,67 @@ type CodeCounts struct {
 	CurrentClaims, CurrentDenied   int64
 }
 
-// Drivers reads one (payer, CPT group)'s codes over the decision-date
-// windows [baselineStart, currentStart) and [currentStart, currentEnd).
-func Drivers(ctx context.Context, q *db.Queries, customerID int64, payer, cptGroup string, baselineStart, currentStart, currentEnd time.Time) ([]CodeCounts, error) {
-	rows, err := q.ClaimDriversWindows(ctx, db.ClaimDriversWindowsParams{CustomerID: customerID, Payer: payer, CPTGroup: cptGroup,
-		BaselineStart: baselineStart, CurrentStart: currentStart, CurrentEnd: currentEnd})
-	if err != nil {
-		return nil, fmt.Errorf("read drivers of %s / %s: %w", payer, cptGroup, err)
+// Cell is a (payer, CPT group).
+type Cell struct{ Payer, CPTGroup string }
+
+// Drivers reads the codes of the cells' claims decided in the windows
+// [baselineStart, currentStart) and [currentStart, currentEnd), in one
+// query: per cell, each code with its counts in both windows, ordered by
+// kind and code.
+func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []Cell, baselineStart, currentStart, currentEnd time.Time) (map[Cell][]CodeCounts, error) {
+	out := map[Cell][]CodeCounts{}
+	if len(cells) == 0 {
+		return out, nil
 	}
-	out := make([]CodeCounts, len(rows))
-	for i, r := range rows {
-		out[i] = CodeCounts{Kind: r.Kind, Code: r.Code, BaselineClaims: r.BaselineClaims, BaselineDenied: r.BaselineDenied,
-			CurrentClaims: r.CurrentClaims, CurrentDenied: r.CurrentDenied}
+	p := db.ClaimStatsCodesOfCellsParams{CustomerID: customerID, Start: baselineStart, EndDate: currentEnd}
+	for _, c := range cells {
+		p.Payers = append(p.Payers, c.Payer)
+		p.CPTGroups = append(p.CPTGroups, c.CPTGroup)
+	}
+	rows, err := q.ClaimStatsCodesOfCells(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("read the codes of %d cells: %w", len(cells), err)
+	}
+	type codeKey struct{ kind, code string }
+	sums := map[Cell]map[codeKey]*CodeCounts{}
+	add := func(cell Cell, kind string, codes []string, counts []int64, current bool) error {
+		if len(codes) != len(counts) {
+			return fmt.Errorf("codes of %s / %s: %d codes, %d counts", cell.Payer, cell.CPTGroup, len(codes), len(counts))
+		}
+		if sums[cell] == nil {
+			sums[cell] = map[codeKey]*CodeCounts{}
+		}
+		for i, code := range codes {
+			k := codeKey{kind, code}
+			c := sums[cell][k]
+			if c == nil {
+				c = &CodeCounts{Kind: kind, Code: code}
+				sums[cell][k] = c
+			}
+			claims, denied := counts[i]>>32, counts[i]&0xffffffff
+			if current {
+				c.CurrentClaims += claims
+				c.CurrentDenied += denied
+			} else {
+				c.BaselineClaims += claims
+				c.BaselineDenied += denied
+			}
+		}
+		return nil
+	}
+	for _, r := range rows {
+		cell, current := Cell{r.Payer, r.CPTGroup}, !r.Day.Before(currentStart)
+		if err := add(cell, DriverCPT, r.CPTCodes, r.CPTCounts, current); err != nil {
+			return nil, err
+		}
+		if err := add(cell, DriverReason, r.ReasonCodes, r.ReasonCounts, current); err != nil {
+			return nil, err
+		}
+	}
+	for cell, codes := range sums {
+		for _, c := range codes {
+			out[cell] = append(out[cell], *c)
+		}
 	}
 	return out, nil
 }

@@ -12,16 +12,20 @@ import (
 
 const ClaimStatsAdd = `-- name: ClaimStatsAdd :exec
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
 SELECT $1, k.day, k.payer, k.cpt_group,
        k.submitted_claims, k.submitted_denied, coalesce(($2::bigint[])[k.submitted_from:k.submitted_to], '{}'),
-       k.decided_claims, k.decided_denied, coalesce(($3::bigint[])[k.decided_from:k.decided_to], '{}')
+       k.decided_claims, k.decided_denied, coalesce(($3::bigint[])[k.decided_from:k.decided_to], '{}'),
+       k.cpt_codes::text[], coalesce(($4::bigint[])[k.cpt_from:k.cpt_to], '{}'),
+       k.reason_codes::text[], coalesce(($5::bigint[])[k.reason_from:k.reason_to], '{}')
 FROM (
-    SELECT unnest($4::date[]) AS day, unnest($5::text[]) AS payer, unnest($6::text[]) AS cpt_group,
-           unnest($7::bigint[]) AS submitted_claims, unnest($8::bigint[]) AS submitted_denied,
-           unnest($9::int[]) AS submitted_from, unnest($10::int[]) AS submitted_to,
-           unnest($11::bigint[]) AS decided_claims, unnest($12::bigint[]) AS decided_denied,
-           unnest($13::int[]) AS decided_from, unnest($14::int[]) AS decided_to
+    SELECT unnest($6::date[]) AS day, unnest($7::text[]) AS payer, unnest($8::text[]) AS cpt_group,
+           unnest($9::bigint[]) AS submitted_claims, unnest($10::bigint[]) AS submitted_denied,
+           unnest($11::int[]) AS submitted_from, unnest($12::int[]) AS submitted_to,
+           unnest($13::bigint[]) AS decided_claims, unnest($14::bigint[]) AS decided_denied,
+           unnest($15::int[]) AS decided_from, unnest($16::int[]) AS decided_to,
+           unnest($17::text[]) AS cpt_codes, unnest($18::int[]) AS cpt_from, unnest($19::int[]) AS cpt_to,
+           unnest($20::text[]) AS reason_codes, unnest($21::int[]) AS reason_from, unnest($22::int[]) AS reason_to
 ) AS k
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
@@ -29,13 +33,17 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims + EXCLUDED.decided_claims,
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days)
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m)
 `
 
 type ClaimStatsAddParams struct {
 	CustomerID      int64
 	SubmittedBins   []int64
 	DecidedBins     []int64
+	CPTCounts       []int64
+	ReasonCounts    []int64
 	Days            []time.Time
 	Payers          []string
 	CPTGroups       []string
@@ -47,17 +55,27 @@ type ClaimStatsAddParams struct {
 	DecidedDenied   []int64
 	DecidedFrom     []int32
 	DecidedTo       []int32
+	CPTCodes        []string
+	CPTFrom         []int32
+	CPTTo           []int32
+	ReasonCodes     []string
+	ReasonFrom      []int32
+	ReasonTo        []int32
 }
 
 // Adds statistics accumulated while an upload streamed, one element per
-// key, given in claimstats' lock order. Each key's histograms are the
-// slices [from, to] (1-based, inclusive; empty when from > to) of the
-// flattened bin arrays.
+// key, given in claimstats' lock order. Each key's histograms and code
+// counts are the slices [from, to] (1-based, inclusive; empty when from >
+// to) of the flattened arrays; its codes come as one text[] literal each
+// (slicing a text[] costs a walk from its start, so slices of a flattened
+// one would cost quadratic time).
 func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsAdd,
 		arg.CustomerID,
 		arg.SubmittedBins,
 		arg.DecidedBins,
+		arg.CPTCounts,
+		arg.ReasonCounts,
 		arg.Days,
 		arg.Payers,
 		arg.CPTGroups,
@@ -69,42 +87,32 @@ func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) er
 		arg.DecidedDenied,
 		arg.DecidedFrom,
 		arg.DecidedTo,
+		arg.CPTCodes,
+		arg.CPTFrom,
+		arg.CPTTo,
+		arg.ReasonCodes,
+		arg.ReasonFrom,
+		arg.ReasonTo,
 	)
 	return err
 }
 
 const ClaimStatsAddUpload = `-- name: ClaimStatsAddUpload :exec
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = $1 AND c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT $1::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims($1::bigint, $2::bigint, $2::bigint) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
     submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims + EXCLUDED.decided_claims,
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days)
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m)
 `
 
 type ClaimStatsAddUploadParams struct {
@@ -120,6 +128,68 @@ type ClaimStatsAddUploadParams struct {
 func (q *Queries) ClaimStatsAddUpload(ctx context.Context, arg ClaimStatsAddUploadParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsAddUpload, arg.CustomerID, arg.UploadID)
 	return err
+}
+
+const ClaimStatsCodesOfCells = `-- name: ClaimStatsCodesOfCells :many
+SELECT day, payer, cpt_group, cpt_codes, cpt_counts, reason_codes, reason_counts
+FROM claim_stats
+WHERE customer_id = $1 AND day >= $2::date AND day < $3::date
+  AND (payer, cpt_group) IN (SELECT unnest($4::text[]), unnest($5::text[]))
+  AND (cardinality(cpt_codes) > 0 OR cardinality(reason_codes) > 0)
+`
+
+type ClaimStatsCodesOfCellsParams struct {
+	CustomerID int64
+	Start      time.Time
+	EndDate    time.Time
+	Payers     []string
+	CPTGroups  []string
+}
+
+type ClaimStatsCodesOfCellsRow struct {
+	Day          time.Time
+	Payer        string
+	CPTGroup     string
+	CPTCodes     []string
+	CPTCounts    []int64
+	ReasonCodes  []string
+	ReasonCounts []int64
+}
+
+// The codes of some (payer, CPT group) cells' rows in [@start, @end), to
+// explain their alerts: a range scan on the primary key.
+func (q *Queries) ClaimStatsCodesOfCells(ctx context.Context, arg ClaimStatsCodesOfCellsParams) ([]ClaimStatsCodesOfCellsRow, error) {
+	rows, err := q.db.Query(ctx, ClaimStatsCodesOfCells,
+		arg.CustomerID,
+		arg.Start,
+		arg.EndDate,
+		arg.Payers,
+		arg.CPTGroups,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimStatsCodesOfCellsRow{}
+	for rows.Next() {
+		var i ClaimStatsCodesOfCellsRow
+		if err := rows.Scan(
+			&i.Day,
+			&i.Payer,
+			&i.CPTGroup,
+			&i.CPTCodes,
+			&i.CPTCounts,
+			&i.ReasonCodes,
+			&i.ReasonCounts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ClaimStatsDeleteByCustomer = `-- name: ClaimStatsDeleteByCustomer :exec
@@ -253,37 +323,12 @@ func (q *Queries) ClaimStatsListDays(ctx context.Context, arg ClaimStatsListDays
 }
 
 const ClaimStatsRebuildCustomer = `-- name: ClaimStatsRebuildCustomer :exec
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = $1 AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = $1 AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
-INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT $1::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
-ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
-    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
-    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
-    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
-    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
-    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days)
+INSERT INTO claim_stats (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims($1::bigint, 0, 9223372036854775807) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 `
 
 // Rebuilds a customer's statistics from its claims (after reclassifying
@@ -294,37 +339,21 @@ func (q *Queries) ClaimStatsRebuildCustomer(ctx context.Context, customerID int6
 }
 
 const ClaimStatsSubtractUpload = `-- name: ClaimStatsSubtractUpload :exec
-WITH bins AS (
-    SELECT 0 AS basis, c.submitted_date AS day, c.payer, c.cpt_group, (c.decided_date - c.submitted_date)::bigint AS days,
-           count(*) AS claims, count(*) FILTER (WHERE c.outcome = 'DENIED') AS denied
-    FROM claim_records c WHERE c.customer_id = $1 AND c.upload_id = $2 AND c.outcome IN ('PAID', 'DENIED')
-    GROUP BY c.submitted_date, c.payer, c.cpt_group, c.decided_date - c.submitted_date
-    UNION ALL
-    SELECT 1, r.decided_date, r.payer, r.cpt_group, (r.decided_date - r.submitted_date)::bigint,
-           count(*), count(*) FILTER (WHERE r.outcome = 'DENIED')
-    FROM claim_records r WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.outcome IN ('PAID', 'DENIED')
-    GROUP BY r.decided_date, r.payer, r.cpt_group, r.decided_date - r.submitted_date
-),
-histograms AS (
-    SELECT basis, day, payer, cpt_group, sum(claims)::bigint AS claims, sum(denied)::bigint AS denied,
-           array_agg((days << 32) | claims ORDER BY days) AS hist
-    FROM bins GROUP BY basis, day, payer, cpt_group
-)
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days)
-SELECT $1::bigint, day, payer, cpt_group,
-       coalesce(sb.claims, 0), coalesce(sb.denied, 0), coalesce(sb.hist, '{}'),
-       coalesce(db.claims, 0), coalesce(db.denied, 0), coalesce(db.hist, '{}')
-FROM (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 0) AS sb
-FULL JOIN (SELECT basis, day, payer, cpt_group, claims, denied, hist FROM histograms WHERE basis = 1) AS db USING (day, payer, cpt_group)
-ORDER BY day, payer COLLATE "C", cpt_group COLLATE "C"
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM claimstats_of_claims($1::bigint, $2::bigint, $2::bigint) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
     submitted_days = claimstats_histogram_sub(s.submitted_days, EXCLUDED.submitted_days),
     decided_claims = s.decided_claims - EXCLUDED.decided_claims,
     decided_denied = s.decided_denied - EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days)
+    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m)
 `
 
 type ClaimStatsSubtractUploadParams struct {
@@ -337,5 +366,15 @@ type ClaimStatsSubtractUploadParams struct {
 // it updates in the order given, like the uploads it may race with).
 func (q *Queries) ClaimStatsSubtractUpload(ctx context.Context, arg ClaimStatsSubtractUploadParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsSubtractUpload, arg.CustomerID, arg.UploadID)
+	return err
+}
+
+const SetLocalWorkMem = `-- name: SetLocalWorkMem :exec
+SELECT set_config('work_mem', '64MB', true)
+`
+
+// For the statistics read-back of a large upload, in its transaction only.
+func (q *Queries) SetLocalWorkMem(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, SetLocalWorkMem)
 	return err
 }

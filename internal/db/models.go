@@ -52,17 +52,6 @@ type CPTGroupMapping struct {
 	CPTGroup   string
 }
 
-type ClaimDriver struct {
-	CustomerID int64
-	Payer      string
-	CPTGroup   string
-	Day        time.Time
-	Kind       string
-	Code       string
-	Claims     int64
-	Denied     int64
-}
-
 type ClaimRecord struct {
 	CustomerID       int64
 	UploadID         int64
@@ -89,6 +78,10 @@ type ClaimStat struct {
 	DecidedClaims   int64
 	DecidedDenied   int64
 	DecidedDays     []int64
+	CPTCodes        []string
+	CPTCounts       []int64
+	ReasonCodes     []string
+	ReasonCounts    []int64
 }
 
 type Customer struct {

@@ -398,11 +398,15 @@ func TestReclassifyingEqualsUploadingWithMappings(t *testing.T) {
 	}
 }
 
-// assertDriversEqualClaims checks claim_drivers row for row against a
+// assertDriversEqualClaims checks the statistics' codes one by one against a
 // GROUP BY of the customer's claim rows.
 func assertDriversEqualClaims(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64) {
 	t.Helper()
-	const stored = `SELECT payer, cpt_group, day, kind, code, claims, denied FROM claim_drivers WHERE customer_id = $1`
+	const stored = `SELECT payer, cpt_group, day, 'cpt', code, n >> 32, n & 4294967295
+		FROM claim_stats, unnest(cpt_codes, cpt_counts) u(code, n) WHERE customer_id = $1
+		UNION ALL
+		SELECT payer, cpt_group, day, 'reason', code, n >> 32, n & 4294967295
+		FROM claim_stats, unnest(reason_codes, reason_counts) u(code, n) WHERE customer_id = $1`
 	const raw = `SELECT payer, cpt_group, decided_date, k.kind, CASE k.kind WHEN 'cpt' THEN cpt ELSE coalesce(denial_reason_code, '') END,
 		count(*), count(*) FILTER (WHERE outcome = 'DENIED')
 		FROM claim_records, (VALUES ('cpt'), ('reason')) k(kind)

@@ -99,19 +99,23 @@ func share(n, of int64) float64 {
 }
 
 // explainAlerts attaches drivers to the run's DENIAL_RATE alerts, read from
-// claim_drivers in the run's transaction: one index range scan per alert.
+// the statistics in the run's transaction, in one query for all of them.
 func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windows, events []Event) error {
+	var cells []claimstats.Cell
+	for _, e := range events {
+		if e.Alert && e.Type == TypeDenialRate {
+			cells = append(cells, claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup})
+		}
+	}
+	counts, err := claimstats.Drivers(ctx, q, customerID, cells, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	if err != nil {
+		return err
+	}
 	for i := range events {
-		e := &events[i]
-		if !e.Alert || e.Type != TypeDenialRate {
-			continue
+		if e := &events[i]; e.Alert && e.Type == TypeDenialRate {
+			d := Explain(counts[claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup}], false)
+			e.Drivers = &d
 		}
-		counts, err := claimstats.Drivers(ctx, q, customerID, e.Payer, e.CPTGroup, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
-		if err != nil {
-			return err
-		}
-		d := Explain(counts, false)
-		e.Drivers = &d
 	}
 	return nil
 }

@@ -134,11 +134,12 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 	}
 
 	// Every code, both kinds: the parts add up to the evidence's change.
-	all, err := claimstats.Drivers(ctx, db.New(tx), cust, "Aetna", "OTHER", w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	cell := claimstats.Cell{Payer: "Aetna", CPTGroup: "OTHER"}
+	all, err := claimstats.Drivers(ctx, db.New(tx), cust, []claimstats.Cell{cell}, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := drift.Explain(all, true)
+	full := drift.Explain(all[cell], true)
 	change := alert.Evidence.CurrentValue - alert.Evidence.BaselineValue
 	for kind, ds := range map[string][]drift.Driver{"reasons": full.DenialReasons, "cpt": full.CPTCodes} {
 		var sum float64
