@@ -79,34 +79,34 @@ LANGUAGE sql STABLE AS $$
         SELECT 1, decided_date, payer, cpt_group, days, count(*), sum(denied)
         FROM claims GROUP BY decided_date, payer, cpt_group, days
     ),
-    histograms AS (
-        SELECT basis, bins.day, bins.payer, bins.cpt_group, sum(claims)::bigint AS claims, sum(bins.denied)::bigint AS denied,
-               array_agg((bins.days << 32) | claims ORDER BY bins.days) AS hist
-        FROM bins GROUP BY basis, bins.day, bins.payer, bins.cpt_group
-    ),
     codes AS (
-        SELECT 0 AS kind, decided_date AS day, payer, cpt_group, cpt AS code, count(*) AS claims, sum(denied) AS denied
+        SELECT 2 AS kind, decided_date AS day, payer, cpt_group, cpt AS code, count(*) AS claims, sum(denied) AS denied
         FROM claims GROUP BY decided_date, payer, cpt_group, cpt
         UNION ALL
-        SELECT 1, decided_date, payer, cpt_group, reason, count(*), sum(denied)
+        SELECT 3, decided_date, payer, cpt_group, reason, count(*), sum(denied)
         FROM claims GROUP BY decided_date, payer, cpt_group, reason
     ),
-    code_arrays AS (
-        SELECT codes.day, codes.payer, codes.cpt_group,
-               array_agg(code ORDER BY code COLLATE "C") FILTER (WHERE kind = 0) AS cpt_codes,
-               array_agg((claims << 32) | codes.denied ORDER BY code COLLATE "C") FILTER (WHERE kind = 0) AS cpt_counts,
-               array_agg(code ORDER BY code COLLATE "C") FILTER (WHERE kind = 1) AS reason_codes,
-               array_agg((claims << 32) | codes.denied ORDER BY code COLLATE "C") FILTER (WHERE kind = 1) AS reason_counts
-        FROM codes GROUP BY codes.day, codes.payer, codes.cpt_group
+    -- One row per (part, day, payer, CPT group): part 0 and 1 are the
+    -- histograms by submission and by decision date, 2 and 3 the codes.
+    parts AS (
+        SELECT b.basis AS part, b.day, b.payer, b.cpt_group, sum(b.claims)::bigint AS claims, sum(b.denied)::bigint AS denied,
+               array_agg((b.days << 32) | b.claims ORDER BY b.days) AS hist, NULL::text[] AS codes
+        FROM bins b GROUP BY b.basis, b.day, b.payer, b.cpt_group
+        UNION ALL
+        SELECT c.kind, c.day, c.payer, c.cpt_group, 0, 0,
+               array_agg((c.claims << 32) | c.denied ORDER BY c.code COLLATE "C"), array_agg(c.code ORDER BY c.code COLLATE "C")
+        FROM codes c GROUP BY c.kind, c.day, c.payer, c.cpt_group
     )
-    SELECT k.day, k.payer, k.cpt_group,
-           coalesce(s.claims, 0), coalesce(s.denied, 0), coalesce(s.hist, '{}'),
-           coalesce(d.claims, 0), coalesce(d.denied, 0), coalesce(d.hist, '{}'),
-           coalesce(a.cpt_codes, '{}'), coalesce(a.cpt_counts, '{}'), coalesce(a.reason_codes, '{}'), coalesce(a.reason_counts, '{}')
-    FROM (SELECT h.day, h.payer, h.cpt_group FROM histograms h GROUP BY h.day, h.payer, h.cpt_group) AS k
-    LEFT JOIN histograms s ON s.basis = 0 AND (s.day, s.payer, s.cpt_group) = (k.day, k.payer, k.cpt_group)
-    LEFT JOIN histograms d ON d.basis = 1 AND (d.day, d.payer, d.cpt_group) = (k.day, k.payer, k.cpt_group)
-    LEFT JOIN code_arrays a ON (a.day, a.payer, a.cpt_group) = (k.day, k.payer, k.cpt_group)
+    -- Pivoted in one aggregation, not joined: each filter sees one row.
+    SELECT p.day, p.payer, p.cpt_group,
+           coalesce(sum(p.claims) FILTER (WHERE p.part = 0), 0)::bigint, coalesce(sum(p.denied) FILTER (WHERE p.part = 0), 0)::bigint,
+           coalesce(max(p.hist) FILTER (WHERE p.part = 0), '{}'),
+           coalesce(sum(p.claims) FILTER (WHERE p.part = 1), 0)::bigint, coalesce(sum(p.denied) FILTER (WHERE p.part = 1), 0)::bigint,
+           coalesce(max(p.hist) FILTER (WHERE p.part = 1), '{}'),
+           coalesce(max(p.codes) FILTER (WHERE p.part = 2), '{}'), coalesce(max(p.hist) FILTER (WHERE p.part = 2), '{}'),
+           coalesce(max(p.codes) FILTER (WHERE p.part = 3), '{}'), coalesce(max(p.hist) FILTER (WHERE p.part = 3), '{}')
+    FROM parts p
+    GROUP BY p.day, p.payer, p.cpt_group
 $$;
 -- +goose StatementEnd
 

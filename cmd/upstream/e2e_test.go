@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // buildBinary compiles upstream once for this test.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "upstream")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()

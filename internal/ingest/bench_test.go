@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/memstat"
 	"github.com/upstream-rcm/upstream/internal/testdb"
+	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
 
 // benchRows is the file size of the ingest benchmark (UPSTREAM_BENCH_ROWS).
@@ -28,66 +28,6 @@ func benchRows(b *testing.B) int {
 		return n
 	}
 	return 1_000_000
-}
-
-// Realistic cardinality for the ingest benchmark: 30 payers (each under
-// two raw spellings, mapped), 12 CPT groups of 4 codes (mapped), claims
-// submitted over a year and decided 0 to 90 days later, a fifth denied
-// under 8 reason codes.
-const (
-	benchPayers = 30
-	benchGroups = 12
-)
-
-// benchMappings returns the payer and CPT group mapping files of the
-// benchmark's export.
-func benchMappings() (payers, groups string) {
-	var p, g strings.Builder
-	p.WriteString("raw_name,normalized_name\n")
-	for i := range benchPayers {
-		fmt.Fprintf(&p, "PAYER %02d INC,Payer %02d\n", i, i)
-	}
-	g.WriteString("cpt,cpt_group\n")
-	for i := range benchGroups * 4 {
-		fmt.Fprintf(&g, "%05d,Group %02d\n", 90000+i, i/4)
-	}
-	return p.String(), g.String()
-}
-
-// writeBenchCSV writes, without holding it in memory, an export of n rows
-// shaped like a customer's (see benchPayers).
-func writeBenchCSV(b *testing.B, path string, n int) {
-	b.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<16)
-	w.WriteString("claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n")
-	rng := rand.New(rand.NewPCG(uint64(n), 15))
-	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
-	reasons := []string{"CO-16,Claim lacks information", "CO-18,Duplicate claim", "CO-45,Charge exceeds fee schedule",
-		"CO-50,Not medically necessary", "CO-97,Bundled", "CO-197,Precertification absent", "PR-1,Deductible", "PR-204,Not covered"}
-	for i := range n {
-		payer := rng.IntN(benchPayers)
-		raw := fmt.Sprintf("Payer %02d", payer)
-		if rng.IntN(2) == 0 {
-			raw = fmt.Sprintf("PAYER %02d INC", payer)
-		}
-		sub := start.AddDate(0, 0, rng.IntN(365))
-		// Decision times skewed towards weeks, up to 90 days.
-		dec := sub.AddDate(0, 0, min(90, rng.IntN(20)+rng.IntN(20)*rng.IntN(4)))
-		outcome, reason := "PAID", ","
-		if rng.IntN(5) == 0 {
-			outcome, reason = "DENIED", reasons[rng.IntN(len(reasons))]
-		}
-		fmt.Fprintf(w, "C%09d,%s,%05d,%s,%s,%s,%d.%02d,%s\n", i, raw, 90000+rng.IntN(benchGroups*4), sub.Format(time.DateOnly),
-			dec.Format(time.DateOnly), outcome, 40+rng.IntN(2000), rng.IntN(100), reason)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
 }
 
 // minimalTable is what a user would otherwise load the export into with
@@ -109,7 +49,7 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 		b.StopTimer()
 		e := envForPool(b, testdb.New(b))
 		cust := e.customer(b, fmt.Sprintf("bench-%d", time.Now().UnixNano()))
-		payers, groups := benchMappings()
+		payers, groups := testfactory.ExportMappings()
 		if _, err := ingest.ReplaceMappings(ctx, e.pool, cust, strings.NewReader(payers), strings.NewReader(groups)); err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +57,9 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 		path := filepath.Join(b.TempDir(), "export.csv")
-		writeBenchCSV(b, path, n)
+		if err := testfactory.WriteExportFile(path, n); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 
 		file, err := os.Open(path)
@@ -163,7 +105,7 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 		}
 		b.ReportMetric(peak, "peak_rss_MB")
 		b.Logf("BENCHTABLE|upload of %d rows (%d payers x %d CPT groups, mapped; parse, validate, map, hash, COPY, statistics, drivers, request, job), rows/s|%.0f|psql-style COPY of the same file into a minimal table %.0f rows/s|%.2fx",
-			n, benchPayers, benchGroups, uploadRate, copyRate, uploadRate/copyRate)
+			n, testfactory.ExportPayers, testfactory.ExportGroups, uploadRate, copyRate, uploadRate/copyRate)
 		b.Logf("BENCHTABLE|upload of %d rows, peak RSS of the process, MB|%.1f|target 100|-", n, peak)
 	}
 }

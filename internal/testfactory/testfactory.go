@@ -5,9 +5,12 @@
 package testfactory
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +195,64 @@ func ReportRun(tb testing.TB, pool *pgxpool.Pool, customerID int64, opts *RunOpt
 		tb.Fatalf("read report run %d: %v", id, err)
 	}
 	return run
+}
+
+// Realistic cardinality for benchmarks of uploads: 30 payers (each under
+// two raw spellings, mapped), 12 CPT groups of 4 codes (mapped), claims
+// submitted over a year and decided 0 to 90 days later, a fifth denied
+// under 8 reason codes.
+const (
+	ExportPayers = 30
+	ExportGroups = 12
+)
+
+// ExportMappings returns the payer and CPT group mapping files of
+// WriteExport's files.
+func ExportMappings() (payers, groups string) {
+	var p, g strings.Builder
+	p.WriteString("raw_name,normalized_name\n")
+	for i := range ExportPayers {
+		fmt.Fprintf(&p, "PAYER %02d INC,Payer %02d\n", i, i)
+	}
+	g.WriteString("cpt,cpt_group\n")
+	for i := range ExportGroups * 4 {
+		fmt.Fprintf(&g, "%05d,Group %02d\n", 90000+i, i/4)
+	}
+	return p.String(), g.String()
+}
+
+// WriteExportFile writes, without holding it in memory, an export of n rows
+// shaped like a customer's (see ExportPayers).
+func WriteExportFile(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<16)
+	w.WriteString("claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n")
+	rng := rand.New(rand.NewPCG(uint64(n), 15))
+	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	reasons := []string{"CO-16,Claim lacks information", "CO-18,Duplicate claim", "CO-45,Charge exceeds fee schedule",
+		"CO-50,Not medically necessary", "CO-97,Bundled", "CO-197,Precertification absent", "PR-1,Deductible", "PR-204,Not covered"}
+	for i := range n {
+		payer := rng.IntN(ExportPayers)
+		raw := fmt.Sprintf("Payer %02d", payer)
+		if rng.IntN(2) == 0 {
+			raw = fmt.Sprintf("PAYER %02d INC", payer)
+		}
+		sub := start.AddDate(0, 0, rng.IntN(365))
+		// Decision times skewed towards weeks, up to 90 days.
+		dec := sub.AddDate(0, 0, min(90, rng.IntN(20)+rng.IntN(20)*rng.IntN(4)))
+		outcome, reason := "PAID", ","
+		if rng.IntN(5) == 0 {
+			outcome, reason = "DENIED", reasons[rng.IntN(len(reasons))]
+		}
+		fmt.Fprintf(w, "C%09d,%s,%05d,%s,%s,%s,%d.%02d,%s\n", i, raw, 90000+rng.IntN(ExportGroups*4), sub.Format(time.DateOnly),
+			dec.Format(time.DateOnly), outcome, 40+rng.IntN(2000), rng.IntN(100), reason)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
 }
