@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -227,11 +228,14 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	src := &claimSource{parser: parser, customerID: customerID, uploadID: uploadID, stats: claimstats.NewAccumulator(u.MaxStatBins)}
+	src := newClaimSource(parser, customerID, uploadID, claimstats.NewAccumulator(u.MaxStatBins))
+	defer src.finish()
 	// pgx's CopyFrom with a streaming CopyFromSource, not sqlc's :copyfrom:
 	// the generated method takes a slice of every row, and a file of any
 	// size must stream through in constant memory.
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src); err != nil {
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src)
+	src.finish()
+	if err != nil {
 		if parser.Err() != nil {
 			return nil, parser.Err()
 		}
@@ -359,34 +363,124 @@ var claimColumns = []string{
 	"denial_reason_code", "denial_reason_text",
 }
 
-// claimSource feeds parsed claims to COPY one row at a time.
+// claimSource feeds parsed claims to COPY. A goroutine parses the file and
+// accumulates the statistics a few batches ahead, beside pgx's encoding and
+// send loop: on one goroutine the three bound the upload while the server
+// waited (see README, "Ingest versus COPY").
 type claimSource struct {
-	parser               *Parser
 	customerID, uploadID int64
-	stats                *claimstats.Accumulator
+	batches              chan []Claim
+	free                 chan []Claim // batches COPY is done with, to reuse
+	stop, done           chan struct{}
+	stopOnce             sync.Once
+	errMu                sync.Mutex
+	err                  error // the parser's, once the producer has ended
+	cur                  []Claim
+	i                    int
 	values               []any
-	other                int // accepted claims in group OTHER
+
+	// The producer's; read only after done is closed.
+	parser *Parser
+	stats  *claimstats.Accumulator
+	other  int // accepted claims in group OTHER
 }
 
-func (s *claimSource) Next() bool { return s.parser.Next() }
+const (
+	claimBatch   = 256
+	claimBatches = 8 // in flight between the producer and COPY
+)
+
+func newClaimSource(parser *Parser, customerID, uploadID int64, stats *claimstats.Accumulator) *claimSource {
+	s := &claimSource{customerID: customerID, uploadID: uploadID, parser: parser, stats: stats,
+		batches: make(chan []Claim, claimBatches), free: make(chan []Claim, claimBatches+2),
+		stop: make(chan struct{}), done: make(chan struct{}), i: -1}
+	go s.produce()
+	return s
+}
+
+func (s *claimSource) produce() {
+	defer close(s.done)
+	defer close(s.batches)
+	defer func() {
+		s.errMu.Lock()
+		defer s.errMu.Unlock()
+		s.err = s.parser.Err()
+	}()
+	for {
+		var batch []Claim
+		select {
+		case batch = <-s.free:
+		default:
+			batch = make([]Claim, 0, claimBatch)
+		}
+		for len(batch) < claimBatch && s.parser.Next() {
+			c := s.parser.Claim()
+			if c.CPTGroup == UnmappedCPTGroup {
+				s.other++
+			}
+			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
+					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
+					Denied: c.Outcome == OutcomeDenied})
+			}
+			batch = append(batch, *c)
+		}
+		if len(batch) == 0 {
+			return
+		}
+		select {
+		case s.batches <- batch:
+		case <-s.stop:
+			return
+		}
+		if len(batch) < claimBatch {
+			return // the parser is done
+		}
+	}
+}
+
+// finish stops the producer if COPY ended early and waits for it: after
+// it, the parser, the statistics and other are the caller's.
+func (s *claimSource) finish() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+func (s *claimSource) Next() bool {
+	s.i++
+	for s.i >= len(s.cur) {
+		if s.cur != nil {
+			select {
+			case s.free <- s.cur[:0]:
+			default:
+			}
+		}
+		batch, ok := <-s.batches
+		if !ok {
+			s.cur = nil
+			return false
+		}
+		s.cur, s.i = batch, 0
+	}
+	return true
+}
 
 func (s *claimSource) Values() ([]any, error) {
-	c := s.parser.Claim()
-	if c.CPTGroup == UnmappedCPTGroup {
-		s.other++
-	}
-	if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
-		s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
-			Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
-			Denied: c.Outcome == OutcomeDenied})
-	}
-	// pgx encodes the row before asking for the next, so one slice serves.
+	c := &s.cur[s.i]
+	// pgx encodes the row before asking for the next, so one slice serves,
+	// and the batch is reused only once COPY has moved past it.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
 		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
 	return s.values, nil
 }
 
-func (s *claimSource) Err() error { return s.parser.Err() }
+// Err is the parser's read error once the producer has ended; pgx asks
+// while COPY runs too.
+func (s *claimSource) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
 
 func deref(s *string) string {
 	if s == nil {
