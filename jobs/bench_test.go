@@ -22,7 +22,49 @@ type noopArgs struct {
 
 func (noopArgs) Kind() string { return "bench_noop" }
 
-func (noopArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: jobs.QueueDrift} }
+func (noopArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: noopQueue} }
+
+const noopQueue = "bench_noop"
+
+// noopAtItsBest runs n no-op jobs on a River client configured for
+// throughput, as River's own benchmark does (many workers, a 1 ms fetch
+// cooldown), on its own pool: the queue's ceiling on this machine, not a
+// variant of our configuration. With 8 workers and a 10 ms cooldown a
+// fetch brings at most 8 jobs, so such a client tops out at 800 jobs/s
+// whatever the database can do; that was the earlier baseline's limit.
+func noopAtItsBest(b *testing.B, dsn string, n int) time.Duration {
+	ctx := context.Background()
+	pool := testdb.NewPool(b, dsn)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, noopWorker{})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues: map[string]river.QueueConfig{noopQueue: {MaxWorkers: 500}}, Workers: workers,
+		FetchCooldown: time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Logger: nil,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := client.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = client.Stop(stopCtx)
+	}()
+	params := make([]river.InsertManyParams, n)
+	for i := range params {
+		params[i] = river.InsertManyParams{Args: noopArgs{N: i}}
+	}
+	start := time.Now()
+	if _, err := client.InsertManyFast(ctx, params); err != nil {
+		b.Fatal(err)
+	}
+	if err := jobs.WaitIdle(ctx, pool, 10*time.Millisecond); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
 
 type noopWorker struct{ river.WorkerDefaults[noopArgs] }
 
@@ -77,7 +119,6 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		}
 		deps := &jobs.Deps{Pool: pool}
 		cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers})
-		river.AddWorker(cfg.Workers, noopWorker{})
 		cfg.FetchCooldown = 10 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond
 		client, err := river.NewClient(riverpgxv5.New(pool), cfg)
@@ -94,18 +135,9 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		}
 
 		b.StartTimer()
-		start := time.Now()
-		params := make([]river.InsertManyParams, customers)
-		for i := range params {
-			params[i] = river.InsertManyParams{Args: noopArgs{N: i}}
-		}
-		if _, err := client.InsertMany(ctx, params); err != nil {
-			b.Fatal(err)
-		}
-		wait()
-		noop := time.Since(start)
+		noop := noopAtItsBest(b, dsn, customers)
 
-		start = time.Now()
+		start := time.Now()
 		res, err := jobs.FanOut(ctx, pool, client, time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
 		if err != nil {
 			b.Fatal(err)
@@ -128,6 +160,6 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		noopRate := float64(customers) / noop.Seconds()
 		b.ReportMetric(fanoutRate, "weekly_jobs/s")
 		b.ReportMetric(noopRate, "noop_jobs/s")
-		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, jobs/s (%d workers)|%.0f|no-op River jobs %.0f/s|%.2fx", customers, workers, fanoutRate, noopRate, fanoutRate/noopRate)
+		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, jobs/s (%d workers)|%.0f|no-op River jobs at River's best (500 workers, 1 ms cooldown) %.0f/s|%.2fx", customers, workers, fanoutRate, noopRate, fanoutRate/noopRate)
 	}
 }
