@@ -25,6 +25,8 @@ var shipped = map[string]string{
 	"0009_claim_stats_evidence.sql":           "d737aa46405e77228c214a211c18fa18e8f9704c5797302ad7926f55196c6834",
 	"0010_webhooks_alerts.sql":                "f69e3c52162494b74a33969a0c9378c169b1053456cd0aca8d085a1b571b66fd",
 	"0011_upload_warnings.sql":                "9229cd7de7db8fb27d32431796d9a18657d9f420ef31becc41915ffb478140f2",
+	"0012_claim_drivers.sql":                  "1336ad459db50ea72d6e201ed5ae522b8ecf953979f33670dc15db6816467333",
+	"0013_claim_records_lean.sql":             "c960bf2646d0c1bfa8bbabcc8af993d97e32cf51248d9684ca3fc47ac021ff0c",
 }
 
 func TestShippedMigrationsAreUnchanged(t *testing.T) {
