@@ -123,14 +123,32 @@ type entry struct {
 // against a bound, past which Store reads the stored claims back instead.
 type Accumulator struct {
 	max, used int
-	index     map[key]int32
-	entries   [][]entry // in chunks of entryChunk, so growing never copies them
-	keys      []key
-	cells     map[[2]string]int32
-	cellNames [][2]string
-	codes     map[string]int32
-	codeNames []string
+	keys      interner[key]
+	entries   [][]entry // keys' entries, in chunks of entryChunk, so growing never copies them
+	cells     interner[[2]string]
+	codes     interner[string]
 	overflow  bool
+}
+
+// interner numbers distinct values in the order they are first seen, so
+// that keys and entries hold small ids rather than strings.
+type interner[K comparable] struct {
+	ids    map[K]int32
+	values []K
+}
+
+// id returns v's id, and whether v was new.
+func (n *interner[K]) id(v K) (int32, bool) {
+	if i, ok := n.ids[v]; ok {
+		return i, false
+	}
+	if n.ids == nil {
+		n.ids = map[K]int32{}
+	}
+	i := int32(len(n.values))
+	n.ids[v] = i
+	n.values = append(n.values, v)
+	return i, true
 }
 
 // NewAccumulator holds at most maxBins histogram bins and codes
@@ -140,7 +158,7 @@ func NewAccumulator(maxBins int) *Accumulator {
 	if maxBins <= 0 {
 		maxBins = DefaultMaxBins
 	}
-	return &Accumulator{max: maxBins, index: map[key]int32{}, cells: map[[2]string]int32{}, codes: map[string]int32{}}
+	return &Accumulator{max: maxBins}
 }
 
 // epochDay is a UTC calendar date as days since 1970-01-01.
@@ -149,41 +167,21 @@ func epochDay(t time.Time) int32 { return int32(t.Unix() / 86400) }
 const entryChunk = 4096
 
 func (a *Accumulator) entry(day time.Time, cell int32) *entry {
-	k := key{day: epochDay(day), cell: cell}
-	i, ok := a.index[k]
-	if !ok {
-		i = int32(len(a.keys))
-		a.index[k] = i
+	i, added := a.keys.id(key{day: epochDay(day), cell: cell})
+	if added {
 		if int(i)%entryChunk == 0 {
 			a.entries = append(a.entries, make([]entry, 0, entryChunk))
 		}
 		last := len(a.entries) - 1
 		a.entries[last] = append(a.entries[last], entry{})
-		a.keys = append(a.keys, k)
 	}
 	return a.at(i)
 }
 
 func (a *Accumulator) at(i int32) *entry { return &a.entries[i/entryChunk][i%entryChunk] }
 
-func (a *Accumulator) cell(payer, cptGroup string) int32 {
-	c := [2]string{payer, cptGroup}
-	i, ok := a.cells[c]
-	if !ok {
-		i = int32(len(a.cellNames))
-		a.cells[c] = i
-		a.cellNames = append(a.cellNames, c)
-	}
-	return i
-}
-
 func (a *Accumulator) code(code string) int32 {
-	i, ok := a.codes[code]
-	if !ok {
-		i = int32(len(a.codeNames))
-		a.codes[code] = i
-		a.codeNames = append(a.codeNames, code)
-	}
+	i, _ := a.codes.id(code)
 	return i
 }
 
@@ -194,7 +192,7 @@ func (a *Accumulator) Add(c Claim) {
 		return
 	}
 	days := c.DecisionDays()
-	cell := a.cell(c.Payer, c.CPTGroup)
+	cell, _ := a.cells.id([2]string{c.Payer, c.CPTGroup})
 	if a.entry(c.SubmittedDate, cell).submitted.add(days, c.Denied) {
 		a.used++
 	}
@@ -230,13 +228,13 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 	}
 	// The lock order (see the package comment): day, then payer and CPT
 	// group bytewise.
-	order := make([]int32, len(a.keys))
+	order := make([]int32, len(a.keys.values))
 	for i := range order {
 		order[i] = int32(i)
 	}
 	slices.SortFunc(order, func(i, j int32) int {
-		ki, kj := a.keys[i], a.keys[j]
-		ci, cj := a.cellNames[ki.cell], a.cellNames[kj.cell]
+		ki, kj := a.keys.values[i], a.keys.values[j]
+		ci, cj := a.cells.values[ki.cell], a.cells.values[kj.cell]
 		return cmp.Or(cmp.Compare(ki.day, kj.day), cmp.Compare(ci[0], cj[0]), cmp.Compare(ci[1], cj[1]))
 	})
 	// In batches, in order: the lock order holds across them, and no one
@@ -258,22 +256,22 @@ func (a *Accumulator) params(customerID int64, keys []int32) db.ClaimStatsAddPar
 	p := db.ClaimStatsAddParams{CustomerID: customerID}
 	var literal []byte
 	appendCodes := func(codes []codeCount, names *[]string, counts *[]int64, from, to *[]int32) {
-		slices.SortFunc(codes, func(x, y codeCount) int { return cmp.Compare(a.codeNames[x.code], a.codeNames[y.code]) })
+		slices.SortFunc(codes, func(x, y codeCount) int { return cmp.Compare(a.codes.values[x.code], a.codes.values[y.code]) })
 		*from = append(*from, int32(len(*counts)+1))
 		literal = append(literal[:0], '{')
 		for i, c := range codes {
 			if i > 0 {
 				literal = append(literal, ',')
 			}
-			literal = appendArrayElement(literal, a.codeNames[c.code])
+			literal = appendArrayElement(literal, a.codes.values[c.code])
 			*counts = append(*counts, int64(c.claims)<<32|int64(c.denied))
 		}
 		*names = append(*names, string(append(literal, '}')))
 		*to = append(*to, int32(len(*counts)))
 	}
 	for _, i := range keys {
-		k, e := a.keys[i], a.at(i)
-		cell := a.cellNames[k.cell]
+		k, e := a.keys.values[i], a.at(i)
+		cell := a.cells.values[k.cell]
 		p.Days = append(p.Days, time.Unix(int64(k.day)*86400, 0).UTC())
 		p.Payers = append(p.Payers, cell[0])
 		p.CPTGroups = append(p.CPTGroups, cell[1])

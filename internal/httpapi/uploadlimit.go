@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"sync"
@@ -62,7 +63,7 @@ var errBodyStalled = errors.New("the upload body stalled")
 // read: a client may take as long as the upload timeout in all, but may
 // not stop sending for longer than stall.
 type stallReader struct {
-	body     interface{ Read([]byte) (int, error) }
+	body     io.Reader
 	rc       *http.ResponseController
 	stall    time.Duration
 	deadline time.Time // the whole upload's
