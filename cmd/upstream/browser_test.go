@@ -151,17 +151,23 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		}
 		return s
 	}
-	// waitURL waits for a navigation the last step started.
-	waitURL := func(part string) string {
+	// navigate runs actions that load a new page and returns once that page
+	// has loaded and shows sel. The old page is marked first, so an element
+	// that both pages have (#alerts) cannot be read off the old one.
+	navigate := func(name, sel string, actions ...chromedp.Action[chromedp.Void]) string {
 		t.Helper()
-		c, cancel := stepCtx("wait for " + part)
+		run(name+": mark the current page", chromedp.Evaluate[chromedp.Void]("document.documentElement.dataset.leaving = '1'"))
+		run(name, actions...)
+		c, cancel := stepCtx(name + ": wait for the new page")
 		defer cancel()
 		for {
-			loc, err := chromedp.Run(c, chromedp.Evaluate[string]("document.readyState === 'complete' ? location.href : ''"))
+			loc, err := chromedp.Run(c, chromedp.Evaluate[string](
+				"document.readyState === 'complete' && !document.documentElement.dataset.leaving ? location.href : ''"))
 			if err != nil {
-				t.Fatalf("wait for a location with %q: %v", part, err)
+				t.Fatalf("%s: wait for the new page: %v", name, err)
 			}
-			if strings.Contains(loc, part) {
+			if loc != "" {
+				run(name+": wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 				return loc
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -178,15 +184,14 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		return n
 	}
 
-	run("log in",
+	run("open the login page",
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="key"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="key"]`)))
+	navigate("log in", `a[href^="/customers/"]`,
 		chromedp.SendKeys(chromedp.CSS(`input[name="key"]`), admin),
-		chromedp.Submit(chromedp.CSS(`input[name="key"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href^="/customers/"]`)))
-	run("open the customer",
-		chromedp.Click(chromedp.Search(`//a[text()="demo-clinic"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#alerts`)))
+		chromedp.Submit(chromedp.CSS(`input[name="key"]`)))
+	navigate("open the customer", `#alerts`,
+		chromedp.Click(chromedp.Search(`//a[text()="demo-clinic"]`)))
 
 	// The three planted alerts, the UnitedHealthcare one with its drivers.
 	if n := count(`#alerts tr.event.alert`); n != 3 {
@@ -200,9 +205,8 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		t.Fatalf("alerts caption = %q", caption)
 	}
 
-	run("open the trend",
-		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] a[href*="trend_payer"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#trend`)))
+	navigate("open the trend", `#trend`,
+		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] a[href*="trend_payer"]`)))
 	if n := count(`svg.trend`); n < 2 {
 		t.Fatalf("%d trend charts, want volume, denial rate and days", n)
 	}
@@ -213,11 +217,11 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		t.Fatalf("trend heading = %q", h)
 	}
 
-	run("filter to one payer's alerts",
+	loc := navigate("filter to one payer's alerts", `#alerts`,
 		chromedp.SetValue(chromedp.CSS(`#filters select[name="payer"]`), "UnitedHealthcare"),
 		chromedp.Click(chromedp.CSS(`#filters input[name="alerts"]`)),
 		chromedp.Click(chromedp.CSS(`#filters button`)))
-	if loc := waitURL("alerts=1"); !strings.Contains(loc, "payer=UnitedHealthcare") || !strings.Contains(loc, "alerts=1") {
+	if !strings.Contains(loc, "payer=UnitedHealthcare") || !strings.Contains(loc, "alerts=1") {
 		t.Fatalf("location after filtering = %s", loc)
 	}
 	if n, others := count(`tr.event`), count(`tr.event:not([data-payer="UnitedHealthcare"])`); n != 1 || others != 0 {
@@ -256,10 +260,9 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		t.Fatalf("downloaded CSV:\n%s\nwant the header and UnitedHealthcare's alert with its drivers", csvBytes)
 	}
 
-	run("acknowledge the alert",
+	navigate("acknowledge the alert", `#alerts`,
 		chromedp.SendKeys(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] form[action$="/alerts/ack"] input[name="note"]`), "prior auth fixed with UHC"),
-		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] form[action$="/alerts/ack"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#alerts`)))
+		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] form[action$="/alerts/ack"] button`)))
 	if state := text(`tr.event.alert[data-payer="UnitedHealthcare"] td.lifecycle`); !strings.Contains(state, "acknowledged") ||
 		!strings.Contains(state, "prior auth fixed with UHC") {
 		t.Fatalf("lifecycle after acknowledging = %q", state)
