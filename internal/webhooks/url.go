@@ -15,9 +15,9 @@ import (
 const MaxURLLength = 2048
 
 // ErrForbiddenDestination is returned for an endpoint that resolves to a
-// loopback, private, link-local or otherwise internal address while those
-// are not allowed.
-var ErrForbiddenDestination = errors.New("webhook destination is a private, loopback or link-local address")
+// loopback, private, link-local or other special-purpose address while
+// those are not allowed. Front-ends say how the operator allows them.
+var ErrForbiddenDestination = errors.New("webhook destination is a private, loopback, link-local or other special-purpose address")
 
 // ValidateURL checks an endpoint URL: http or https, a host, no
 // credentials, bounded length.
@@ -49,16 +49,6 @@ type Guard struct {
 	AllowPrivate bool
 	// Resolver resolves host names; net.DefaultResolver when nil.
 	Resolver *net.Resolver
-}
-
-// internal reports addresses a customer's webhook must not reach: the
-// machine itself, private networks, link-local (cloud metadata at
-// 169.254.169.254), carrier-grade NAT, multicast and unspecified.
-func internal(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
-		netip.MustParsePrefix("100.64.0.0/10").Contains(ip) || netip.MustParsePrefix("0.0.0.0/8").Contains(ip)
 }
 
 // CheckHost resolves host and refuses it when any address is internal and

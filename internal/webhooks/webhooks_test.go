@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,44 @@ func TestValidateURL(t *testing.T) {
 	} {
 		if _, err := ValidateURL(raw); (err == nil) != ok {
 			t.Errorf("ValidateURL(%.60q) = %v, want ok %v", raw, err, ok)
+		}
+	}
+}
+
+// Every special-purpose range, and IPv4 wrapped in IPv6, is refused at
+// creation (CheckHost) and at connect time (the dialer's control), and
+// public addresses in any form pass both.
+func TestGuardRefusesSpecialPurposeAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		host    string
+		refused bool
+	}{
+		{"127.0.0.1", true}, {"10.0.0.1", true}, {"172.31.255.255", true}, {"192.168.1.1", true},
+		{"169.254.169.254", true}, {"100.64.0.1", true}, {"0.0.0.0", true},
+		{"255.255.255.255", true}, {"198.18.0.1", true}, {"198.19.255.1", true}, {"192.0.0.1", true},
+		{"240.0.0.1", true}, {"192.0.2.2", true}, {"198.51.100.7", true}, {"203.0.113.9", true},
+		{"224.0.0.251", true}, {"192.88.99.1", true}, {"192.31.196.1", true},
+		{"::1", true}, {"::", true}, {"fe80::1", true}, {"fc00::1", true}, {"fd12:3456::1", true}, {"ff02::1", true},
+		{"64:ff9b::7f00:1", true}, {"64:ff9b::a9fe:a9fe", true}, {"64:ff9b::a00:1", true}, {"64:ff9b:1::808:808", true},
+		{"2002:7f00:1::", true}, {"2002:808:808::1", true}, {"::127.0.0.1", true}, {"::ffff:0:7f00:1", true},
+		{"::ffff:127.0.0.1", true}, {"::ffff:169.254.169.254", true}, {"::8.8.8.8", true},
+		{"2001::1", true}, {"2001:db8::1", true}, {"3fff::1", true}, {"100::1", true}, {"5f00::1", true},
+		{"fec0::1", true},
+		{"93.184.215.14", false}, {"8.8.8.8", false}, {"1.1.1.1", false}, {"2606:4700:4700::1111", false},
+		{"2a00:1450:4001:82b::200e", false}, {"::ffff:8.8.8.8", false}, {"64:ff9b::808:808", false},
+	} {
+		err := (Guard{}).CheckHost(ctx, "["+tc.host+"]")
+		if tc.refused != errors.Is(err, ErrForbiddenDestination) || !tc.refused && err != nil {
+			t.Errorf("CheckHost(%s) = %v, want refused %v", tc.host, err, tc.refused)
+		}
+		addr := netip.AddrPortFrom(netip.MustParseAddr(tc.host), 443).String()
+		if err := (Guard{}).control("tcp", addr, nil); tc.refused != errors.Is(err, ErrForbiddenDestination) || !tc.refused && err != nil {
+			t.Errorf("connecting to %s: %v, want refused %v", addr, err, tc.refused)
+		}
+		if err := (Guard{AllowPrivate: true}).control("tcp", addr, nil); err != nil {
+			t.Errorf("with private destinations allowed, connecting to %s: %v", addr, err)
 		}
 	}
 }
