@@ -176,7 +176,7 @@ func TestUploadCommitsWhileDriftHoldsCustomerLock(t *testing.T) {
 
 	uploaded := make(chan error, 1)
 	go func() {
-		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(testfactory.ClaimsCSV(driftingClaims("Cigna")...)))
+		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(testfactory.ClaimsCSV(driftingClaims("Cigna")...)), nil)
 		uploaded <- err
 	}()
 	select {
@@ -215,12 +215,7 @@ func TestNoUploadIsLeftUnreflected(t *testing.T) {
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 		return nil
 	})
-	enqueue := h.uploader.EnqueueDrift
-	h.uploader.EnqueueDrift = func(ctx context.Context, tx pgx.Tx, customerID int64) (ingest.DriftJob, error) {
-		job, err := enqueue(ctx, tx, customerID)
-		time.Sleep(time.Duration(rand.IntN(5000)) * time.Microsecond)
-		return job, err
-	}
+	h.uploader.Jobs = slowCommitJobs{h.uploader.Jobs}
 	// Rounds of racing customers; each round waits for the queue to drain.
 	const rounds, perRound = 3, 80
 	for round := range rounds {
@@ -419,4 +414,14 @@ func TestJobOfADeadWorkerIsRescuedAndFinished(t *testing.T) {
 	if n := h.count(t, `SELECT count(*) FROM report_runs WHERE status = 'success' AND job_id = $1`, *up.JobID); n != 1 {
 		t.Fatalf("%d successful runs of the dead worker's job, want 1", n)
 	}
+}
+
+// slowCommitJobs widens the window between an upload's (possibly
+// coalesced) drift job insert and its commit.
+type slowCommitJobs struct{ ingest.Jobs }
+
+func (s slowCommitJobs) EnqueueDriftTx(ctx context.Context, tx pgx.Tx, customerID int64) (ingest.DriftJob, error) {
+	job, err := s.Jobs.EnqueueDriftTx(ctx, tx, customerID)
+	time.Sleep(time.Duration(rand.IntN(5000)) * time.Microsecond)
+	return job, err
 }

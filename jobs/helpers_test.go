@@ -41,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 	deps := &jobs.Deps{Pool: pool, Now: func() time.Time { return asOf }}
 	inserter := testfactory.InsertOnlyClient(t, pool)
 	return &harness{inserter: inserter, dsn: dsn, pool: pool, deps: deps,
-		uploader: &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(inserter)}}
+		uploader: jobs.NewUploader(pool, inserter)}
 }
 
 // immediateRetry retries failed jobs at once, so retry tests run fast.
@@ -149,7 +149,7 @@ func driftingClaims(payer string) []testfactory.Claim {
 
 func (h *harness) upload(t *testing.T, cust int64, name string, claims []testfactory.Claim) *ingest.Upload {
 	t.Helper()
-	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(testfactory.ClaimsCSV(claims...)))
+	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(testfactory.ClaimsCSV(claims...)), nil)
 	if err != nil {
 		t.Fatalf("upload %s: %v", name, err)
 	}

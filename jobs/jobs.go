@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
@@ -41,16 +42,39 @@ func (CustomerDriftArgs) InsertOpts() river.InsertOpts {
 	}
 }
 
-// DriftEnqueuer returns the function ingestion uses to insert a customer's
-// drift job in the upload transaction.
-func DriftEnqueuer(client *river.Client[pgx.Tx]) ingest.DriftEnqueuer {
-	return func(ctx context.Context, tx pgx.Tx, customerID int64) (ingest.DriftJob, error) {
-		res, err := client.InsertTx(ctx, tx, CustomerDriftArgs{CustomerID: customerID}, nil)
-		if err != nil {
-			return ingest.DriftJob{}, fmt.Errorf("insert drift job for customer %d: %w", customerID, err)
-		}
-		return ingest.DriftJob{JobID: res.Job.ID, Coalesced: res.UniqueSkippedAsDuplicate}, nil
+// Enqueuer inserts upstream's jobs inside the caller's transaction with
+// River's transactional insert, so a job exists if and only if the
+// transaction commits. It implements the domain's small job interfaces
+// (ingest.Jobs, webhooks.Jobs), which keep River out of the domain.
+type Enqueuer struct {
+	Client *river.Client[pgx.Tx]
+}
+
+// NewEnqueuer returns an Enqueuer inserting through client (an insert-only
+// client serves).
+func NewEnqueuer(client *river.Client[pgx.Tx]) Enqueuer { return Enqueuer{Client: client} }
+
+// EnqueueDriftTx inserts the customer's drift job, unique while unfinished.
+func (e Enqueuer) EnqueueDriftTx(ctx context.Context, tx pgx.Tx, customerID int64) (ingest.DriftJob, error) {
+	res, err := e.Client.InsertTx(ctx, tx, CustomerDriftArgs{CustomerID: customerID}, nil)
+	if err != nil {
+		return ingest.DriftJob{}, fmt.Errorf("insert drift job for customer %d: %w", customerID, err)
 	}
+	return ingest.DriftJob{JobID: res.Job.ID, Coalesced: res.UniqueSkippedAsDuplicate}, nil
+}
+
+// EnqueueDeliveryTx inserts the job that sends a webhook delivery.
+func (e Enqueuer) EnqueueDeliveryTx(ctx context.Context, tx pgx.Tx, deliveryID int64) (int64, error) {
+	res, err := e.Client.InsertTx(ctx, tx, WebhookDeliveryArgs{DeliveryID: deliveryID}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("insert webhook delivery job for delivery %d: %w", deliveryID, err)
+	}
+	return res.Job.ID, nil
+}
+
+// NewUploader returns the ingestion flows over pool, enqueueing with client.
+func NewUploader(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *ingest.Uploader {
+	return ingest.NewUploader(pool, NewEnqueuer(client))
 }
 
 // DefaultJobTimeout is how long a drift job may run before River cancels

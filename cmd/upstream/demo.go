@@ -77,8 +77,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	asOf := drift.Date(time.Now())
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(demo.Generate(pw, asOf, c.Seed)) }()
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
-	up, err := uploader.Upload(ctx, cust.ID, "demo-claims.csv", pr)
+	up, err := jobs.NewUploader(pool, client).Upload(ctx, cust.ID, "demo-claims.csv", pr, nil)
 	if err != nil {
 		return fmt.Errorf("upload demo claims: %w", err)
 	}

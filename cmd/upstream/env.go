@@ -16,6 +16,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
@@ -99,6 +100,16 @@ func (e *env) openCustomer(ctx context.Context, name string, maxConns int32) (*p
 		return nil, db.Customer{}, err
 	}
 	return pool, cust, nil
+}
+
+// ingestFlows returns the upload, deletion and reclassification flows
+// over pool, with an insert-only River client for their jobs.
+func (e *env) ingestFlows(pool *pgxpool.Pool) (*ingest.Uploader, error) {
+	client, err := e.riverClient(pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.NewUploader(pool, client), nil
 }
 
 func newPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
-	"github.com/upstream-rcm/upstream/jobs"
 )
 
 // MappingsCmd manages mappings.
@@ -53,12 +52,11 @@ func (c *MappingsLoadCmd) Run(ctx context.Context, e *env) error {
 	var counts ingest.MappingCounts
 	var res *ingest.Reclassified
 	if c.Reclassify {
-		client, err := e.riverClient(pool, nil)
+		flows, err := e.ingestFlows(pool)
 		if err != nil {
 			return err
 		}
-		uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
-		counts, res, err = uploader.ReplaceMappingsAndReclassify(ctx, cust.ID, payers, groups)
+		counts, res, err = flows.ReplaceMappingsAndReclassify(ctx, cust.ID, payers, groups)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +57,7 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, nil)
+	flows, err := e.ingestFlows(pool)
 	if err != nil {
 		return err
 	}
@@ -65,14 +66,13 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer f.Close()
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client), MaxBytes: c.MaxBytes,
-		DateFormat: dateFormat, AllowRejects: c.AllowRejects}
+	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects}
 	var size int64
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
 	progress := newProgressReader(f, size, c.JSON)
-	up, err := uploader.Upload(ctx, cust.ID, filepath.Base(c.File), progress)
+	up, err := flows.Upload(ctx, cust.ID, filepath.Base(c.File), progress, opts)
 	progress.done()
 	var dup *ingest.DuplicateError
 	if errors.As(err, &dup) && c.JSON {
@@ -85,13 +85,8 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		}
 		return err
 	}
-	var noRows *ingest.NoValidRowsError
-	if errors.As(err, &noRows) {
-		printRowErrors(os.Stderr, noRows.Stats.Errors, noRows.Stats.Rejected)
-	}
-	var tooMany *ingest.TooManyRejectsError
-	if errors.As(err, &tooMany) {
-		printRowErrors(os.Stderr, tooMany.Stats.Errors, tooMany.Stats.Rejected)
+	if refused := refusedUpload(c.File, err, c.JSON); refused != nil {
+		return refused
 	}
 	switch {
 	case errors.Is(err, ingest.ErrCommitUnknown):
@@ -122,9 +117,56 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		fmt.Printf("  ... and %d more warnings\n", up.Warnings-len(up.WarningDetails))
 	}
 	for _, n := range up.Notices {
-		fmt.Printf("  note: %s\n", n)
+		fmt.Printf("  note: %s\n", n.Message)
+		if fix := noticeFix(n.Code, cust.Name); fix != "" {
+			fmt.Printf("    fix: %s\n", fix)
+		}
 	}
 	return nil
+}
+
+// noticeFix is how the CLI fixes what a notice says.
+func noticeFix(code ingest.NoticeCode, customer string) string {
+	switch code {
+	case ingest.NoticeNoMappings, ingest.NoticeMostlyOther:
+		return fmt.Sprintf("upstream mappings load --customer %q --cpt-groups CPT_GROUPS.csv --payers PAYERS.csv --reclassify", customer)
+	}
+	return ""
+}
+
+// shownRowErrors is how many row errors a refused upload prints.
+const shownRowErrors = 10
+
+// refusedUpload renders a file refused for its rows: the refusal first,
+// then its first row errors and where the rest are (--json keeps the
+// first ingest.MaxStoredRowErrors). Other errors are nil here.
+func refusedUpload(file string, err error, asJSON bool) error {
+	var stats ingest.Stats
+	var noRows *ingest.NoValidRowsError
+	var tooMany *ingest.TooManyRejectsError
+	var order *ingest.DateOrderError
+	msg := ""
+	switch {
+	case errors.As(err, &noRows):
+		stats, msg = noRows.Stats, err.Error()
+	case errors.As(err, &tooMany):
+		stats, msg = tooMany.Stats, err.Error()+" (--allow-rejects)"
+	case errors.As(err, &order) && order.DayFirst:
+		return fmt.Errorf("%s: %w (--date-format DD/MM/YYYY)", file, err)
+	default:
+		return nil
+	}
+	if asJSON {
+		_ = printJSON(map[string]any{"error": msg, "rows": stats.Rows, "rejected": stats.Rejected, "errors": stats.Errors})
+		return fmt.Errorf("%s: %s", file, msg)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n", file, msg)
+	printRowErrors(&b, stats.Errors[:min(len(stats.Errors), shownRowErrors)], min(stats.Rejected, len(stats.Errors)))
+	if more := stats.Rejected - min(len(stats.Errors), shownRowErrors); more > 0 {
+		fmt.Fprintf(&b, "  ... and %d more rejected rows; --json lists the first %d with their rows and fields", more, len(stats.Errors))
+	}
+	return errors.New(strings.TrimRight(b.String(), "\n"))
 }
 
 func printRowErrors(w io.Writer, errs []ingest.RowError, rejected int) {
@@ -195,12 +237,11 @@ func (c *UploadDeleteCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := e.riverClient(pool, nil)
+	flows, err := e.ingestFlows(pool)
 	if err != nil {
 		return err
 	}
-	uploader := &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(client)}
-	deleted, err := uploader.DeleteUpload(ctx, cust.ID, c.ID)
+	deleted, err := flows.DeleteUpload(ctx, cust.ID, c.ID)
 	if errors.Is(err, ingest.ErrUploadNotFound) {
 		return fmt.Errorf("customer %q has no upload %d (see `upstream upload list --customer %s`)", cust.Name, c.ID, cust.Name)
 	}

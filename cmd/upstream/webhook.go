@@ -170,28 +170,12 @@ func (c *WebhookTestCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	tx, err := pool.Begin(ctx)
+	sent, err := webhooks.SendTest(ctx, pool, jobs.NewEnqueuer(client), cust, c.ID, time.Now())
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
-	ep, err := webhooks.GetEndpoint(ctx, q, cust.ID, c.ID)
-	if err != nil {
-		return err
-	}
-	deliveryID, err := webhooks.CreateTestDelivery(ctx, q, cust, ep, time.Now())
-	if err != nil {
-		return err
-	}
-	if _, err := client.InsertTx(ctx, tx, jobs.WebhookDeliveryArgs{DeliveryID: deliveryID}, nil); err != nil {
-		return fmt.Errorf("enqueue test delivery: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("test delivery %d enqueued; a worker (`upstream worker` or `serve`) sends it; see `upstream webhook deliveries --customer %s --id %d`\n",
-		deliveryID, cust.Name, ep.ID)
+		sent.DeliveryID, cust.Name, sent.EndpointID)
 	return nil
 }
 

@@ -43,7 +43,7 @@ func TestDemoDataAlertsExactlyThePlantedDrift(t *testing.T) {
 			}
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(demo.Generate(pw, asOf, 42)) }()
-			up, err := testfactory.Uploader(t, pool).Upload(ctx, cust.ID, "demo.csv", pr)
+			up, err := testfactory.Uploader(t, pool).Upload(ctx, cust.ID, "demo.csv", pr, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

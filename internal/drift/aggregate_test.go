@@ -51,7 +51,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	uploader := testfactory.Uploader(t, pool)
 	// Past MaxStatBins the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
-	overflowing := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatBins: 10}
+	overflowing := &ingest.UploadOptions{MaxStatBins: 10}
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 	var ids []int64
@@ -67,20 +67,20 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		cust := ids[rng.IntN(len(ids))]
 		body := randomClaims(rng, 200+rng.IntN(2000), origin)
-		u := uploader
+		var opts *ingest.UploadOptions
 		if seed%2 == 1 {
-			u = overflowing
+			opts = overflowing
 		}
-		if _, err := u.Upload(ctx, cust, fmt.Sprintf("u%d.csv", seed), strings.NewReader(body)); err != nil {
+		if _, err := uploader.Upload(ctx, cust, fmt.Sprintf("u%d.csv", seed), strings.NewReader(body), opts); err != nil {
 			t.Fatal(err)
 		}
 		// A duplicate and a cancelled upload change nothing.
-		if _, err := uploader.Upload(ctx, cust, "dup.csv", strings.NewReader(body)); err == nil {
+		if _, err := uploader.Upload(ctx, cust, "dup.csv", strings.NewReader(body), nil); err == nil {
 			t.Fatal("duplicate accepted")
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := uploader.Upload(cctx, cust, "cancelled.csv", strings.NewReader(randomClaims(rng, 500, origin))); !errors.Is(err, context.Canceled) {
+		if _, err := uploader.Upload(cctx, cust, "cancelled.csv", strings.NewReader(randomClaims(rng, 500, origin)), nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled upload: %v", err)
 		}
 		for range 5 {
@@ -188,7 +188,7 @@ func TestStatisticsHandleDistantDates(t *testing.T) {
 	custID := testfactory.Customer(t, pool, "acme")
 	body := "payer,cpt,submitted_date,decided_date,outcome\n" +
 		"A,1,1900-01-02,2199-12-30,PAID\nA,1,2026-11-02,2026-11-05,DENIED\nA,1,1900-01-01,2026-11-03,PAID\n"
-	if _, err := uploader.Upload(ctx, custID, "far.csv", strings.NewReader(body)); err != nil {
+	if _, err := uploader.Upload(ctx, custID, "far.csv", strings.NewReader(body), nil); err != nil {
 		t.Fatal(err)
 	}
 	assertSameAggregate(t, ctx, pool, custID, drift.WindowsFor(drift.DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))))
@@ -208,13 +208,13 @@ func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 	errs := make(chan error, 12)
 	for i := range 12 {
 		wg.Go(func() {
-			u := *uploader
+			opts := &ingest.UploadOptions{}
 			if i%2 == 1 {
-				u.MaxStatBins = 5 // the read-back path
+				opts.MaxStatBins = 5 // the read-back path
 			}
 			// Few payers, groups and days: most keys are shared.
 			body := randomClaims(rand.New(rand.NewPCG(uint64(i), 99)), 800, origin)
-			if _, err := u.Upload(ctx, custID, fmt.Sprintf("u%d.csv", i), strings.NewReader(body)); err != nil {
+			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", i), strings.NewReader(body), opts); err != nil {
 				errs <- fmt.Errorf("upload %d: %w", i, err)
 			}
 		})
@@ -241,7 +241,7 @@ func TestStatisticsBackfillEqualsUploadedStatistics(t *testing.T) {
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	for seed := range uint64(3) {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 1500, origin))); err != nil {
+		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 1500, origin)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -289,17 +289,17 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	uploader := testfactory.Uploader(t, pool)
-	readBack := &ingest.Uploader{Pool: pool, EnqueueDrift: uploader.EnqueueDrift, MaxStatBins: 5}
+	readBack := &ingest.UploadOptions{MaxStatBins: 5}
 	custID := testfactory.Customer(t, pool, "acme")
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	var ids []int64
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 21))
-		u := uploader
+		var opts *ingest.UploadOptions
 		if seed%2 == 1 {
-			u = readBack
+			opts = readBack
 		}
-		up, err := u.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 800, origin)))
+		up, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 800, origin)), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +314,7 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 		})
 		wg.Go(func() { // an upload racing the deletion over the same keys
 			rng := rand.New(rand.NewPCG(uint64(100+i), 21))
-			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("late%d.csv", i), strings.NewReader(randomClaims(rng, 800, origin))); err != nil {
+			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("late%d.csv", i), strings.NewReader(randomClaims(rng, 800, origin)), nil); err != nil {
 				t.Errorf("racing upload: %v", err)
 			}
 		})
@@ -341,7 +341,7 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range rest {
-		if _, err := readBack.DeleteUpload(ctx, custID, id); err != nil {
+		if _, err := uploader.DeleteUpload(ctx, custID, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -368,11 +368,11 @@ func TestReclassifyingEqualsUploadingWithMappings(t *testing.T) {
 	if _, err := ingest.ReplaceMappings(ctx, pool, clean, strings.NewReader(payers), strings.NewReader(groups)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := uploader.Upload(ctx, clean, "claims.csv", strings.NewReader(file)); err != nil {
+	if _, err := uploader.Upload(ctx, clean, "claims.csv", strings.NewReader(file), nil); err != nil {
 		t.Fatal(err)
 	}
 	fixed := testfactory.Customer(t, pool, "fixed")
-	if _, err := uploader.Upload(ctx, fixed, "claims.csv", strings.NewReader(file)); err != nil {
+	if _, err := uploader.Upload(ctx, fixed, "claims.csv", strings.NewReader(file), nil); err != nil {
 		t.Fatal(err)
 	}
 	_, res, err := uploader.ReplaceMappingsAndReclassify(ctx, fixed, strings.NewReader(payers), strings.NewReader(groups))
@@ -465,9 +465,9 @@ func TestStatisticsLockOrderUnderANonCCollation(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				u := *uploader
+				opts := &ingest.UploadOptions{}
 				if i%2 == 1 {
-					u.MaxStatBins = 5 // the read-back path, sorted in SQL
+					opts.MaxStatBins = 5 // the read-back path, sorted in SQL
 				}
 				rng := rand.New(rand.NewPCG(uint64(round*8+i), 5))
 				var b strings.Builder
@@ -478,7 +478,7 @@ func TestStatisticsLockOrderUnderANonCCollation(t *testing.T) {
 						sub.Format(time.DateOnly), sub.AddDate(0, 0, rng.IntN(5)).Format(time.DateOnly),
 						[]string{"PAID", "DENIED"}[rng.IntN(2)], []string{"", "co-50", "CO-50"}[rng.IntN(3)])
 				}
-				if _, err := u.Upload(ctx, custID, fmt.Sprintf("u%d-%d.csv", round, i), strings.NewReader(b.String())); err != nil {
+				if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d-%d.csv", round, i), strings.NewReader(b.String()), opts); err != nil {
 					t.Errorf("upload %d of round %d: %v", i, round, err)
 				}
 			})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
-	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func (s *Server) putMappings(kind string) customerHandler {
@@ -32,8 +31,7 @@ func (s *Server) putMappings(kind string) customerHandler {
 		var res *ingest.Reclassified
 		var err error
 		if reclassify {
-			uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River)}
-			counts, res, err = uploader.ReplaceMappingsAndReclassify(r.Context(), cust.ID, payers, groups)
+			counts, res, err = s.ingest.ReplaceMappingsAndReclassify(r.Context(), cust.ID, payers, groups)
 		} else {
 			counts, err = ingest.ReplaceMappings(r.Context(), s.cfg.Pool, cust.ID, payers, groups)
 		}

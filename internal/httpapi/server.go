@@ -21,7 +21,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 // Config wires the server.
@@ -58,6 +60,9 @@ type Server struct {
 	riverUI  *riverui.Handler
 	sessions *scs.SessionManager
 	uploads  *uploadLimiter
+	// jobs and ingest are the domain's flows, wired once.
+	jobs   jobs.Enqueuer
+	ingest *ingest.Uploader
 }
 
 // New builds the server's routes.
@@ -74,7 +79,8 @@ func New(cfg Config) (*Server, error) {
 	cfg.MaxUploads = cmp.Or(max(cfg.MaxUploads, 0), DefaultMaxUploads)
 	cfg.MaxUploadsPerCustomer = cmp.Or(max(cfg.MaxUploadsPerCustomer, 0), DefaultMaxUploadsPerCustomer)
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg),
-		uploads: newUploadLimiter(cfg.MaxUploads, cfg.MaxUploadsPerCustomer)}
+		uploads: newUploadLimiter(cfg.MaxUploads, cfg.MaxUploadsPerCustomer), jobs: jobs.NewEnqueuer(cfg.River)}
+	s.ingest = ingest.NewUploader(cfg.Pool, s.jobs)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -15,7 +15,6 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/metrics"
-	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Customer) {
@@ -59,19 +58,19 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		return
 	}
 
-	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River), MaxBytes: maxBytes}
+	opts := &ingest.UploadOptions{MaxBytes: maxBytes}
 	var err error
-	if uploader.DateFormat, err = ingest.ParseDateFormat(r.URL.Query().Get("date_format")); err != nil {
+	if opts.DateFormat, err = ingest.ParseDateFormat(r.URL.Query().Get("date_format")); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
 		return
 	}
 	if v := r.URL.Query().Get("allow_rejects"); v != "" {
-		if uploader.AllowRejects, err = strconv.ParseBool(v); err != nil {
+		if opts.AllowRejects, err = strconv.ParseBool(v); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", "allow_rejects must be true or false", nil)
 			return
 		}
 	}
-	up, err := uploader.Upload(r.Context(), cust.ID, filename, body)
+	up, err := s.ingest.Upload(r.Context(), cust.ID, filename, body, opts)
 	var dup *ingest.DuplicateError
 	var header *ingest.HeaderError
 	var noRows *ingest.NoValidRowsError
@@ -80,10 +79,14 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	switch {
 	case errors.As(err, &tooMany):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
-		writeError(w, http.StatusUnprocessableEntity, "too_many_rejects", err.Error(), tooMany.Stats.Errors)
+		writeError(w, http.StatusUnprocessableEntity, "too_many_rejects", err.Error()+" (allow_rejects=true)", tooMany.Stats.Errors)
 	case errors.As(err, &order):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
-		writeError(w, http.StatusUnprocessableEntity, "date_order", err.Error(), []ingest.RowError{})
+		msg := err.Error()
+		if order.DayFirst {
+			msg += " (date_format=DD/MM/YYYY)"
+		}
+		writeError(w, http.StatusUnprocessableEntity, "date_order", msg, []ingest.RowError{})
 	case errors.As(err, &dup):
 		metrics.Uploads.WithLabelValues("duplicate").Inc()
 		writeError(w, http.StatusConflict, "duplicate_upload", err.Error(), map[string]any{"duplicate_of": dup.First.ID, "filename": dup.First.Filename})
@@ -110,8 +113,20 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		metrics.UploadRows.WithLabelValues("rejected").Add(float64(up.Rejected))
 		s.cfg.Logger.InfoContext(r.Context(), "upload stored", "request_id", requestID(r.Context()), "customer_id", cust.ID,
 			"upload_id", up.ID, "accepted", up.Accepted, "rejected", up.Rejected, "job_id", up.JobID)
+		for i := range up.Notices {
+			up.Notices[i].Fix = noticeFix(up.Notices[i].Code, cust.ID)
+		}
 		writeJSON(w, http.StatusCreated, up)
 	}
+}
+
+// noticeFix is how an API client fixes what an upload notice says.
+func noticeFix(code ingest.NoticeCode, customerID int64) string {
+	switch code {
+	case ingest.NoticeNoMappings, ingest.NoticeMostlyOther:
+		return fmt.Sprintf("PUT /api/v1/customers/%d/mappings/cpt-groups?reclassify=true (and .../mappings/payers)", customerID)
+	}
+	return ""
 }
 
 // bodyFailed tells an upload that failed because of its body's transport
@@ -205,8 +220,7 @@ func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
 	}
-	uploader := &ingest.Uploader{Pool: s.cfg.Pool, EnqueueDrift: jobs.DriftEnqueuer(s.cfg.River)}
-	deleted, err := uploader.DeleteUpload(r.Context(), cust.ID, id)
+	deleted, err := s.ingest.DeleteUpload(r.Context(), cust.ID, id)
 	if errors.Is(err, ingest.ErrUploadNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return

@@ -9,7 +9,6 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
-	"github.com/upstream-rcm/upstream/jobs"
 )
 
 func (s *Server) routesWebhooks() {
@@ -130,33 +129,12 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, cust db.Cus
 	if !ok {
 		return
 	}
-	tx, err := s.cfg.Pool.Begin(r.Context())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	defer tx.Rollback(context.WithoutCancel(r.Context()))
-	q := db.New(tx)
-	ep, err := webhooks.GetEndpoint(r.Context(), q, cust.ID, id)
+	sent, err := webhooks.SendTest(r.Context(), s.cfg.Pool, s.jobs, cust, id, time.Now())
 	if err != nil {
 		s.webhookError(w, r, err)
 		return
 	}
-	deliveryID, err := webhooks.CreateTestDelivery(r.Context(), q, cust, ep, time.Now())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	res, err := s.cfg.River.InsertTx(r.Context(), tx, jobs.WebhookDeliveryArgs{DeliveryID: deliveryID}, nil)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	if err := tx.Commit(r.Context()); err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"delivery_id": deliveryID, "job_id": res.Job.ID})
+	writeJSON(w, http.StatusAccepted, sent)
 }
 
 func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, cust db.Customer) {

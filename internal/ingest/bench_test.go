@@ -88,7 +88,7 @@ func BenchmarkUploadVersusPlainCopy(b *testing.B) {
 			b.Skipf("peak RSS unavailable: %v", err)
 		}
 		uploadStart := time.Now()
-		up, err := e.uploader.Upload(ctx, cust, "export.csv", file)
+		up, err := e.uploader.Upload(ctx, cust, "export.csv", file, nil)
 		uploadElapsed := time.Since(uploadStart)
 		file.Close()
 		if err != nil || up.Accepted != n {

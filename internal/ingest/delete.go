@@ -71,9 +71,9 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID}); err != nil {
 		return nil, fmt.Errorf("request drift computation: %w", err)
 	}
-	job, err := u.EnqueueDrift(ctx, tx, customerID)
+	job, err := u.enqueueDrift(ctx, tx, customerID)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue drift job: %w", err)
+		return nil, err
 	}
 	if err := commit(ctx, tx); err != nil {
 		return nil, fmt.Errorf("commit upload deletion: %w", err)

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// FuzzParser checks that no input panics the parser and that every data row
+// FuzzCSVReader checks that no input panics the reader and that every data row
 // is either accepted as a valid claim or rejected with a row and a reason.
-func FuzzParser(f *testing.F) {
+func FuzzCSVReader(f *testing.F) {
 	seeds := []string{
 		header + "Aetna,99213,2026-01-01,2026-01-02,PAID,12.50,CO-45,text\n",
 		"\ufeff" + "outcome,decided_date,cpt,submitted_date,payer\nDENIED,01/02/2026,1,2026/01/01,x\n",
@@ -26,18 +26,19 @@ func FuzzParser(f *testing.F) {
 	}
 	m := &Mappings{Payers: map[string]string{"aetna": "Aetna"}, CPTGroups: map[string]string{"99213": "E&M"}}
 	f.Fuzz(func(t *testing.T, input string) {
-		p, err := NewParser(strings.NewReader(input), m)
+		p, err := NewCSVReader(strings.NewReader(input))
 		if err != nil {
 			var he *HeaderError
 			if !errors.Is(err, ErrNoHeader) && !errors.As(err, &he) {
-				t.Fatalf("NewParser: unexpected error type %T: %v", err, err)
+				t.Fatalf("NewCSVReader: unexpected error type %T: %v", err, err)
 			}
 			return
 		}
 		accepted := 0
 		for p.Next() {
 			accepted++
-			c := p.Claim()
+			c := p.Record()
+			m.apply(c)
 			if c.Payer == "" || c.CPT == "" || c.CPTGroup == "" || c.SourceRow < 2 {
 				t.Fatalf("accepted claim with empty fields: %+v", c)
 			}

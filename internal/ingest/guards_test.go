@@ -26,7 +26,7 @@ func TestDayFirstDatesAreDetectedNotSwapped(t *testing.T) {
 	e := newEnv(t)
 	cust := e.customer(t, "acme")
 	file := csvRows("A,1,03/04/2026,05/04/2026,PAID", "A,1,23/04/2026,25/04/2026,DENIED", "A,1,01/05/2026,02/05/2026,PAID")
-	_, err := e.uploader.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file))
+	_, err := e.uploader.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file), nil)
 	var order *ingest.DateOrderError
 	if !errors.As(err, &order) || !strings.Contains(err.Error(), "row 3") || !strings.Contains(err.Error(), "DD/MM/YYYY") {
 		t.Fatalf("DD/MM file: %v, want a DateOrderError naming row 3", err)
@@ -34,14 +34,12 @@ func TestDayFirstDatesAreDetectedNotSwapped(t *testing.T) {
 	if n := e.counts(t).claims; n != 0 {
 		t.Fatalf("%d claims stored from a refused file", n)
 	}
-	dayFirst := *e.uploader
-	dayFirst.DateFormat = ingest.DateDayMonth
-	up, err := dayFirst.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file))
+	up, err := e.uploader.Upload(ctx, cust, "ddmm.csv", strings.NewReader(file), &ingest.UploadOptions{DateFormat: ingest.DateDayMonth})
 	if err != nil || up.Accepted != 3 || *up.MinSubmitted != "2026-04-03" || *up.MaxSubmitted != "2026-05-01" {
 		t.Fatalf("with --date-format DD/MM/YYYY: %+v, %v; want 3 claims from 3 April to 1 May", up, err)
 	}
 	mixed := csvRows("A,1,23/04/2026,25/04/2026,PAID", "A,1,04/23/2026,04/25/2026,PAID")
-	if _, err := e.uploader.Upload(ctx, cust, "mixed.csv", strings.NewReader(mixed)); !errors.As(err, &order) || !strings.Contains(err.Error(), "mix") {
+	if _, err := e.uploader.Upload(ctx, cust, "mixed.csv", strings.NewReader(mixed), nil); !errors.As(err, &order) || !strings.Contains(err.Error(), "mix") {
 		t.Fatalf("mixed orders: %v, want refused as mixed", err)
 	}
 	if _, err := ingest.ParseDateFormat("dd/mm/yyyy"); err != nil {
@@ -67,17 +65,16 @@ func TestMostlyRejectedFileIsRefusedUnlessAllowed(t *testing.T) {
 			rows = append(rows, fmt.Sprintf("A,1,2026-01-%02d,2026-02-01,PAID", i+1))
 		}
 	}
-	_, err := e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...)))
+	_, err := e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...)), nil)
 	var tooMany *ingest.TooManyRejectsError
-	if !errors.As(err, &tooMany) || tooMany.Stats.Rejected != 6 || len(tooMany.Stats.Errors) != 6 || !strings.Contains(err.Error(), "row 2") {
+	if !errors.As(err, &tooMany) || tooMany.Stats.Rejected != 6 || len(tooMany.Stats.Errors) != 6 || tooMany.Stats.Errors[0].Row != 2 {
 		t.Fatalf("60%% rejected: %v, want refused with the first errors", err)
 	}
 	if n := e.counts(t).uploads; n != 0 {
 		t.Fatalf("%d uploads stored", n)
 	}
-	allowed := *e.uploader
-	allowed.AllowRejects = true
-	if up, err := allowed.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...))); err != nil || up.Accepted != 4 {
+	allowed := &ingest.UploadOptions{AllowRejects: true}
+	if up, err := e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(csvRows(rows...)), allowed); err != nil || up.Accepted != 4 {
 		t.Fatalf("with --allow-rejects: %+v, %v", up, err)
 	}
 }
@@ -89,9 +86,8 @@ func TestUploadWarningsAreListed(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	cust := e.customer(t, "acme")
-	u := *e.uploader
-	u.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
-	up, err := u.Upload(ctx, cust, "w.csv", strings.NewReader(csvRows(
+	now := &ingest.UploadOptions{Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }}
+	up, err := e.uploader.Upload(ctx, cust, "w.csv", strings.NewReader(csvRows(
 		"A,1,2026-01-02,2026-01-05,PENDED",
 		"A,1,2026-11-20,2026-12-24,PAID",
 		"A,1,2026-01-02,9999-12-31,PAID",
@@ -99,7 +95,7 @@ func TestUploadWarningsAreListed(t *testing.T) {
 		"A,1,2026-01-03,2026-01-04,DENIED",
 		"A,1,2026-01-04,2026-01-04,PAID",
 		"A,1,2026-01-05,2026-01-06,PAID",
-	)))
+	)), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +105,17 @@ func TestUploadWarningsAreListed(t *testing.T) {
 	if up.Rejected != 2 || !strings.Contains(up.Errors[0].Message, "out of range") || up.Errors[1].Row != 5 {
 		t.Fatalf("errors = %+v, want rows 4 and 5 out of range", up.Errors)
 	}
-	joined := strings.Join(up.Notices, "\n")
-	if !strings.Contains(joined, "no payer or CPT group mappings") || !strings.Contains(joined, "future") {
-		t.Fatalf("notices = %q, want the missing mappings and the future dates", up.Notices)
+	if len(up.Notices) != 2 || up.Notices[0].Code != ingest.NoticeNoMappings || up.Notices[1].Code != ingest.NoticeFutureDates ||
+		!strings.Contains(up.Notices[0].Message, "no payer or CPT group mappings") {
+		t.Fatalf("notices = %+v, want the missing mappings and the future dates", up.Notices)
+	}
+	for _, n := range up.Notices {
+		if strings.Contains(n.Message, "--") || strings.Contains(n.Message, "upstream ") {
+			t.Errorf("notice %q names a CLI flag or command: front-ends say how to fix it", n.Message)
+		}
 	}
 	stored, err := ingest.GetUpload(ctx, db.New(e.pool), cust, up.ID)
-	if err != nil || len(stored.WarningDetails) != 2 || len(stored.Notices) != len(up.Notices) {
+	if err != nil || len(stored.WarningDetails) != 2 || len(stored.Notices) != len(up.Notices) || stored.Notices[0] != up.Notices[0] {
 		t.Fatalf("stored upload keeps %d warnings and %d notices (%v)", len(stored.WarningDetails), len(stored.Notices), err)
 	}
 }
@@ -143,11 +144,11 @@ func TestBOMBeforeQuotedHeaderAndCROnlyLines(t *testing.T) {
 	e := newEnv(t)
 	cust := e.customer(t, "acme")
 	bom := "\ufeff\"payer\",\"cpt\",\"submitted_date\",\"decided_date\",\"outcome\"\nA,1,2026-01-02,2026-01-05,PAID\n"
-	if up, err := e.uploader.Upload(context.Background(), cust, "bom.csv", strings.NewReader(bom)); err != nil || up.Accepted != 1 {
+	if up, err := e.uploader.Upload(context.Background(), cust, "bom.csv", strings.NewReader(bom), nil); err != nil || up.Accepted != 1 {
 		t.Fatalf("BOM + quoted header: %+v, %v", up, err)
 	}
 	cr := "payer,cpt,submitted_date,decided_date,outcome\rA,1,2026-01-02,2026-01-05,PAID\r"
-	_, err := e.uploader.Upload(context.Background(), cust, "cr.csv", strings.NewReader(cr))
+	_, err := e.uploader.Upload(context.Background(), cust, "cr.csv", strings.NewReader(cr), nil)
 	var header *ingest.HeaderError
 	if !errors.As(err, &header) || !strings.Contains(err.Error(), "carriage return") {
 		t.Fatalf("CR-only file: %v, want a header error naming the line endings", err)
@@ -166,20 +167,18 @@ func TestUnstorableValuesAreRowErrors(t *testing.T) {
 		strings.Repeat("P", 3000)+",1,2026-01-02,2026-01-05,PAID",
 		"A,"+strings.Repeat("9", 30)+",2026-01-02,2026-01-05,PAID",
 		"A,1,2026-01-02,2026-01-05,PAID",
-	)))
+	)), nil)
 	var tooMany *ingest.TooManyRejectsError
 	if !errors.As(err, &tooMany) {
 		t.Fatalf("4 of 5 rows are unstorable: %+v, %v; want the file refused as mostly rejected", up, err)
 	}
-	allowed := *e.uploader
-	allowed.AllowRejects = true
-	up, err = allowed.Upload(context.Background(), cust, "hostile.csv", strings.NewReader(csvRows(
+	up, err = e.uploader.Upload(context.Background(), cust, "hostile.csv", strings.NewReader(csvRows(
 		"A\x00B,1,2026-01-02,2026-01-05,PAID",
 		"A\xff\xfe,1,2026-01-02,2026-01-05,PAID",
 		strings.Repeat("P", 3000)+",1,2026-01-02,2026-01-05,PAID",
 		"A,"+strings.Repeat("9", 30)+",2026-01-02,2026-01-05,PAID",
 		"A,1,2026-01-02,2026-01-05,PAID",
-	)))
+	)), &ingest.UploadOptions{AllowRejects: true})
 	if err != nil || up.Accepted != 1 || up.Rejected != 4 {
 		t.Fatalf("upload = %+v, %v; want 1 accepted, 4 row errors", up, err)
 	}
@@ -210,7 +209,7 @@ func TestRecordLargerThanTheCapFailsEarly(t *testing.T) {
 	cust := e.customer(t, "acme")
 	rest := &endless{}
 	body := io.MultiReader(strings.NewReader(csvRows("A,1,2026-01-02,2026-01-05,PAID")+"\"B,1,2026-01-02,"), rest)
-	_, err := e.uploader.Upload(context.Background(), cust, "quote.csv", body)
+	_, err := e.uploader.Upload(context.Background(), cust, "quote.csv", body, nil)
 	var tooLong *ingest.RecordTooLongError
 	if !errors.As(err, &tooLong) || tooLong.Row != 3 {
 		t.Fatalf("unclosed quote: %v, want a RecordTooLongError at row 3", err)

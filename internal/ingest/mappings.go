@@ -40,6 +40,42 @@ func (e *MappingFileError) Error() string {
 	return b.String()
 }
 
+// Mappings normalize payers and CPT codes for one customer.
+type Mappings struct {
+	// Payers maps PayerKey(raw name) to the normalized name.
+	Payers map[string]string
+	// CPTGroups maps CPTKey(code) to its group.
+	CPTGroups map[string]string
+}
+
+// PayerKey is the lookup key of a raw payer name: trimmed, lower-cased.
+func PayerKey(raw string) string { return strings.ToLower(strings.TrimSpace(raw)) }
+
+// CPTKey is the lookup key of a CPT code: trimmed, upper-cased.
+func CPTKey(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
+
+// Payer returns the normalized payer name: the mapping, else the trimmed name.
+func (m *Mappings) Payer(raw string) string {
+	if n, ok := m.Payers[PayerKey(raw)]; ok {
+		return n
+	}
+	return strings.TrimSpace(raw)
+}
+
+// CPTGroup returns the group of a CPT code, UnmappedCPTGroup when unmapped.
+func (m *Mappings) CPTGroup(code string) string {
+	if g, ok := m.CPTGroups[CPTKey(code)]; ok {
+		return g
+	}
+	return UnmappedCPTGroup
+}
+
+// apply normalizes a record's payer and sets its CPT group.
+func (m *Mappings) apply(r *Record) {
+	r.Payer = m.Payer(r.Payer)
+	r.CPTGroup = m.CPTGroup(r.CPT)
+}
+
 // MappingCounts says how many mappings a replacement stored.
 type MappingCounts struct {
 	Payers    *int `json:"payers,omitempty"`
@@ -126,9 +162,9 @@ func replaceMappings(ctx context.Context, pool *pgxpool.Pool, u *Uploader, custo
 		if res, err = u.reclassifyTx(ctx, q, customerID); err != nil {
 			return counts, nil, err
 		}
-		job, err := u.EnqueueDrift(ctx, tx, customerID)
+		job, err := u.enqueueDrift(ctx, tx, customerID)
 		if err != nil {
-			return counts, nil, fmt.Errorf("enqueue drift job: %w", err)
+			return counts, nil, err
 		}
 		res.JobID = job.JobID
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,15 +9,20 @@ import (
 	"time"
 )
 
-func parseAll(t *testing.T, input string, m *Mappings) ([]Claim, Stats) {
+// parseAll reads every record and applies the mappings, as an upload does.
+func parseAll(t *testing.T, input string, m *Mappings) ([]Record, Stats) {
 	t.Helper()
-	p, err := NewParser(strings.NewReader(input), m)
+	p, err := NewCSVReader(strings.NewReader(input))
 	if err != nil {
-		t.Fatalf("NewParser: %v", err)
+		t.Fatalf("NewCSVReader: %v", err)
 	}
-	var claims []Claim
+	if m == nil {
+		m = &Mappings{}
+	}
+	var claims []Record
 	for p.Next() {
-		claims = append(claims, *p.Claim())
+		m.apply(p.Record())
+		claims = append(claims, *p.Record())
 	}
 	if p.Err() != nil {
 		t.Fatalf("parse: %v", p.Err())
@@ -50,7 +56,7 @@ func TestParserMatchesColumnsByNameInAnyOrderWithBOMAndUnknownColumns(t *testing
 }
 
 func TestParserRejectsMissingRequiredColumns(t *testing.T) {
-	_, err := NewParser(strings.NewReader("payer,cpt,submitted_date,allowed_amount\nAetna,1,2026-01-01,3\n"), nil)
+	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,allowed_amount\nAetna,1,2026-01-01,3\n"))
 	var he *HeaderError
 	if !errors.As(err, &he) {
 		t.Fatalf("err = %v, want *HeaderError", err)
@@ -66,10 +72,10 @@ func TestParserRejectsMissingRequiredColumns(t *testing.T) {
 }
 
 func TestParserRejectsEmptyFileAndDuplicateColumns(t *testing.T) {
-	if _, err := NewParser(strings.NewReader(""), nil); !errors.Is(err, ErrNoHeader) {
+	if _, err := NewCSVReader(strings.NewReader("")); !errors.Is(err, ErrNoHeader) {
 		t.Fatalf("empty file: err = %v, want ErrNoHeader", err)
 	}
-	_, err := NewParser(strings.NewReader("payer,cpt,submitted_date,decided_date,outcome,Payer\n"), nil)
+	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,decided_date,outcome,Payer\n"))
 	var he *HeaderError
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), `"payer" appears more than once`) {
 		t.Fatalf("duplicate column: err = %v", err)
@@ -203,5 +209,16 @@ func TestParseAmount(t *testing.T) {
 		if got != want {
 			t.Errorf("ParseAmount(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// Notices stored before they had codes (plain strings) still read.
+func TestNoticeReadsLegacyStrings(t *testing.T) {
+	var got []Notice
+	if err := json.Unmarshal([]byte(`["old text",{"code":"future_dates","message":"m"}]`), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != (Notice{Code: NoticeNote, Message: "old text"}) || got[1] != (Notice{Code: NoticeFutureDates, Message: "m"}) {
+		t.Fatalf("notices = %+v", got)
 	}
 }

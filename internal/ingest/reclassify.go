@@ -34,9 +34,9 @@ func (u *Uploader) Reclassify(ctx context.Context, customerID int64) (*Reclassif
 	if err != nil {
 		return nil, err
 	}
-	job, err := u.EnqueueDrift(ctx, tx, customerID)
+	job, err := u.enqueueDrift(ctx, tx, customerID)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue drift job: %w", err)
+		return nil, err
 	}
 	res.JobID = job.JobID
 	if err := commit(ctx, tx); err != nil {

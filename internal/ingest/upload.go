@@ -1,16 +1,13 @@
 package ingest
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -73,15 +70,29 @@ type DriftJob struct {
 	Coalesced bool
 }
 
-// DriftEnqueuer inserts the customer's drift job inside tx. River's
-// transactional insert makes the job exist if and only if tx commits.
-type DriftEnqueuer func(ctx context.Context, tx pgx.Tx, customerID int64) (DriftJob, error)
+// Jobs inserts the jobs ingestion needs inside the caller's transaction,
+// so that a job exists if and only if the transaction commits. The jobs
+// package implements it with River's transactional insert.
+type Jobs interface {
+	// EnqueueDriftTx inserts the customer's drift job, unique while
+	// unfinished: a burst of uploads coalesces into one computation.
+	EnqueueDriftTx(ctx context.Context, tx pgx.Tx, customerID int64) (DriftJob, error)
+}
 
-// Uploader stores uploads.
+// Uploader stores uploads, deletes them and reclassifies stored claims:
+// the flows the CLI and the HTTP API share. One serves a whole process.
 type Uploader struct {
 	Pool *pgxpool.Pool
-	// EnqueueDrift inserts the drift job in the upload's transaction.
-	EnqueueDrift DriftEnqueuer
+	Jobs Jobs
+}
+
+// NewUploader returns the ingestion flows over pool, enqueueing with jobs.
+func NewUploader(pool *pgxpool.Pool, jobs Jobs) *Uploader {
+	return &Uploader{Pool: pool, Jobs: jobs}
+}
+
+// UploadOptions are one upload's settings; the zero value is the default.
+type UploadOptions struct {
 	// MaxBytes limits the file size; DefaultMaxBytes when zero.
 	MaxBytes int64
 	// MaxStatBins bounds the drift statistics accumulated in memory while
@@ -103,99 +114,48 @@ type Uploader struct {
 const DefaultMaxRejectShare = 0.5
 
 // TooManyRejectsError is a file with too large a share of rejected rows.
+// Front-ends say how to store its valid rows anyway (AllowRejects).
 type TooManyRejectsError struct {
 	Stats    Stats
 	MaxShare float64
 }
 
 func (e *TooManyRejectsError) Error() string {
-	msg := fmt.Sprintf("%d of %d rows rejected (more than %.0f%%): nothing stored; fix the file or pass --allow-rejects (API: allow_rejects=true)",
-		e.Stats.Rejected, e.Stats.Rows, 100*e.MaxShare)
-	if len(e.Stats.Errors) > 0 {
-		first := e.Stats.Errors[0]
-		msg += fmt.Sprintf(" (first: row %d, %s: %s)", first.Row, first.Field, first.Message)
-	}
-	return msg
+	return fmt.Sprintf("%d of %d rows rejected (more than %.0f%%): nothing stored; fix the file, or allow the rejects to store its %d valid rows",
+		e.Stats.Rejected, e.Stats.Rows, 100*e.MaxShare, e.Stats.Accepted)
 }
 
-// Upload is a stored upload's summary, with SPEC's JSON field names.
-type Upload struct {
-	ID         int64      `json:"id"`
-	CustomerID int64      `json:"customer_id"`
-	Filename   string     `json:"filename"`
-	SHA256     string     `json:"sha256"`
-	Status     string     `json:"status"`
-	Rows       int        `json:"rows"`
-	Accepted   int        `json:"accepted"`
-	Rejected   int        `json:"rejected"`
-	Warnings   int        `json:"warnings"`
-	Errors     []RowError `json:"errors"`
-	// WarningDetails lists the first row warnings; Notices what to fix
-	// about the file as a whole.
-	WarningDetails []RowError `json:"warning_details"`
-	Notices        []string   `json:"notices"`
-	MinSubmitted   *string    `json:"min_submitted_date"`
-	MaxSubmitted   *string    `json:"max_submitted_date"`
-	DuplicateOf    *int64     `json:"duplicate_of"`
-	JobID          *int64     `json:"job_id"`
-	JobCoalesced   bool       `json:"job_coalesced"`
-	CreatedAt      time.Time  `json:"created_at"`
+// Upload streams one CSV file into the customer's claims (see
+// UploadRecords); nil opts are the defaults.
+func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string, r io.Reader, opts *UploadOptions) (*Upload, error) {
+	if opts == nil {
+		opts = &UploadOptions{}
+	}
+	return u.UploadRecords(ctx, customerID, filename, r, opts, func(in io.Reader) (RecordReader, error) {
+		csv, err := NewCSVReader(in)
+		if err != nil {
+			return nil, err
+		}
+		csv.DateFormat = opts.DateFormat
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		csv.Today = now().UTC()
+		return csv, nil
+	})
 }
 
-// UploadFromRow converts a stored upload row.
-func UploadFromRow(u db.Upload) (*Upload, error) {
-	out := &Upload{
-		ID: u.ID, CustomerID: u.CustomerID, Filename: u.Filename, Status: u.Status,
-		Rows: int(u.RowsTotal), Accepted: int(u.Accepted), Rejected: int(u.Rejected), Warnings: int(u.Warnings),
-		JobID: u.JobID, JobCoalesced: u.JobCoalesced, CreatedAt: u.CreatedAt,
-		MinSubmitted: formatDate(u.MinSubmittedDate), MaxSubmitted: formatDate(u.MaxSubmittedDate),
-	}
-	if u.SHA256 != nil {
-		out.SHA256 = *u.SHA256
-	}
-	if err := json.Unmarshal(u.Errors, &out.Errors); err != nil {
-		return nil, fmt.Errorf("decode row errors of upload %d: %w", u.ID, err)
-	}
-	if err := json.Unmarshal(u.WarningDetails, &out.WarningDetails); err != nil {
-		return nil, fmt.Errorf("decode warnings of upload %d: %w", u.ID, err)
-	}
-	if err := json.Unmarshal(u.Notices, &out.Notices); err != nil {
-		return nil, fmt.Errorf("decode notices of upload %d: %w", u.ID, err)
-	}
-	return out, nil
-}
-
-// ErrUploadNotFound is returned for an upload the customer does not have.
-var ErrUploadNotFound = errors.New("upload not found")
-
-// GetUpload returns one of the customer's uploads.
-func GetUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) (*Upload, error) {
-	row, err := q.UploadGetByID(ctx, db.UploadGetByIDParams{CustomerID: customerID, ID: uploadID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("upload %d: %w", uploadID, ErrUploadNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up upload %d: %w", uploadID, err)
-	}
-	return UploadFromRow(row)
-}
-
-func formatDate(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := t.Format(time.DateOnly)
-	return &s
-}
-
-// Upload streams one CSV file into the customer's claims. In one
-// transaction it writes the upload record, the accepted claims (COPY), a
-// drift request and the drift job; on any error nothing is stored. A file
-// whose every row is rejected is a *NoValidRowsError, a file seen before a
-// *DuplicateError, a bad header a *HeaderError, an oversized file a
-// *TooLargeError.
-func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string, r io.Reader) (*Upload, error) {
-	maxBytes := u.MaxBytes
+// UploadRecords stores one file, read by the record stream that open
+// returns. In one transaction it writes the upload record, the accepted
+// claims (COPY), their statistics, a drift request and the drift job; on
+// any error nothing is stored. A file whose every row is rejected is a
+// *NoValidRowsError, one mostly rejected a *TooManyRejectsError, a file
+// seen before a *DuplicateError, an oversized file a *TooLargeError; the
+// reader's own errors (a bad header) come through as they are.
+func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename string, r io.Reader, opts *UploadOptions,
+	open func(io.Reader) (RecordReader, error)) (*Upload, error) {
+	maxBytes := opts.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
@@ -209,26 +169,20 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	// A cancelled ctx must not prevent the rollback from reaching the server.
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := db.New(tx)
-
 	mappings, err := LoadMappings(ctx, q, customerID)
 	if err != nil {
 		return nil, err
 	}
-	parser, err := NewParser(in, mappings)
+	records, err := open(in)
 	if err != nil {
 		return nil, err
 	}
-	parser.DateFormat = u.DateFormat
-	now := time.Now
-	if u.Now != nil {
-		now = u.Now
-	}
-	parser.Today = now().UTC()
 	uploadID, err := q.UploadCreate(ctx, db.UploadCreateParams{CustomerID: customerID, Filename: filename})
 	if err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	src := newClaimSource(parser, customerID, uploadID, claimstats.NewAccumulator(u.MaxStatBins))
+	// 1. The record stream, mapped and accumulated, into COPY.
+	src := newClaimSource(records, mappings, customerID, uploadID, claimstats.NewAccumulator(opts.MaxStatBins))
 	defer src.finish()
 	// pgx's CopyFrom with a streaming CopyFromSource, not sqlc's :copyfrom:
 	// the generated method takes a slice of every row, and a file of any
@@ -236,53 +190,48 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"claim_records"}, claimColumns, src)
 	src.finish()
 	if err != nil {
-		if parser.Err() != nil {
-			return nil, parser.Err()
+		if records.Err() != nil {
+			return nil, records.Err()
 		}
 		return nil, fmt.Errorf("store claims: %w", err)
 	}
-	// The hash covers every byte, including any the CSV reader left unread.
+	// The hash covers every byte, including any the reader left unread.
 	if _, err := io.Copy(io.Discard, in); err != nil {
 		return nil, err
 	}
-	stats := parser.Stats()
-	if err := parser.DateOrderProblem(); err != nil {
+	// 2. The check of what was parsed.
+	stats := records.Stats()
+	notices, err := checkParsed(parsed{stats: stats, mappings: mappings, otherGroups: src.other, fileProblem: records.FileProblem()}, opts)
+	if err != nil {
 		return nil, err
 	}
-	if stats.Accepted == 0 {
-		return nil, &NoValidRowsError{Stats: stats}
+	// 3. The rest of the transaction.
+	row, err := u.completeUpload(ctx, tx, customerID, uploadID, hex.EncodeToString(hasher.Sum(nil)), stats, notices, src.stats)
+	if err != nil {
+		return nil, err
 	}
-	maxShare := cmp.Or(u.MaxRejectShare, DefaultMaxRejectShare)
-	if !u.AllowRejects && float64(stats.Rejected) > maxShare*float64(stats.Rows) {
-		return nil, &TooManyRejectsError{Stats: stats, MaxShare: maxShare}
+	if err := commit(ctx, tx); err != nil {
+		return nil, fmt.Errorf("commit upload %d of %s: %w", uploadID, filename, err)
 	}
-	notices := []string{}
-	if len(mappings.Payers) == 0 && len(mappings.CPTGroups) == 0 {
-		notices = append(notices, "this customer has no payer or CPT group mappings: every CPT code went to group OTHER and payers keep their spellings; "+
-			"load them with `upstream mappings load --reclassify` to fix this upload too")
-	} else if src.other*2 > stats.Accepted {
-		notices = append(notices, fmt.Sprintf("%d of %d claims landed in CPT group OTHER: the CPT group mappings miss most of this file's codes; "+
-			"complete them and load them with --reclassify", src.other, stats.Accepted))
-	}
-	for _, w := range stats.WarningDetails {
-		if w.Field == ColDecidedDate { // the future-date warning
-			notices = append(notices, "some claims are decided in the future: check the file's dates")
-			break
-		}
-	}
+	return UploadFromRow(row)
+}
 
-	digest := hex.EncodeToString(hasher.Sum(nil))
+// completeUpload records the upload's counts and digest, stores its
+// statistics, requests the drift computation and enqueues its job, in tx.
+func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, uploadID int64, digest string,
+	stats Stats, notices []Notice, acc *claimstats.Accumulator) (db.Upload, error) {
+	q := db.New(tx)
 	errorsJSON, err := json.Marshal(nonNil(stats.Errors))
 	if err != nil {
-		return nil, fmt.Errorf("encode row errors: %w", err)
+		return db.Upload{}, fmt.Errorf("encode row errors: %w", err)
 	}
 	warningsJSON, err := json.Marshal(nonNil(stats.WarningDetails))
 	if err != nil {
-		return nil, fmt.Errorf("encode warnings: %w", err)
+		return db.Upload{}, fmt.Errorf("encode warnings: %w", err)
 	}
 	noticesJSON, err := json.Marshal(notices)
 	if err != nil {
-		return nil, fmt.Errorf("encode notices: %w", err)
+		return db.Upload{}, fmt.Errorf("encode notices: %w", err)
 	}
 	_, err = q.UploadComplete(ctx, db.UploadCompleteParams{
 		ID: uploadID, SHA256: &digest,
@@ -293,31 +242,36 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "uploads_customer_sha256_key" {
 		_ = tx.Rollback(ctx)
-		return nil, u.duplicateError(ctx, customerID, digest)
+		return db.Upload{}, u.duplicateError(ctx, customerID, digest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("complete upload: %w", err)
+		return db.Upload{}, fmt.Errorf("complete upload: %w", err)
 	}
-	if err := src.stats.Store(ctx, q, customerID, uploadID); err != nil {
-		return nil, err
+	if err := acc.Store(ctx, q, customerID, uploadID); err != nil {
+		return db.Upload{}, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {
-		return nil, fmt.Errorf("request drift computation: %w", err)
+		return db.Upload{}, fmt.Errorf("request drift computation: %w", err)
 	}
 	// Last before commit: a coalesced insert holds the existing job's row
 	// lock until this transaction ends, and a running drift job waits on it.
-	job, err := u.EnqueueDrift(ctx, tx, customerID)
+	job, err := u.enqueueDrift(ctx, tx, customerID)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue drift job: %w", err)
+		return db.Upload{}, err
 	}
 	row, err := q.UploadSetJob(ctx, db.UploadSetJobParams{ID: uploadID, JobID: &job.JobID, JobCoalesced: job.Coalesced})
 	if err != nil {
-		return nil, fmt.Errorf("record drift job on upload: %w", err)
+		return db.Upload{}, fmt.Errorf("record drift job on upload: %w", err)
 	}
-	if err := commit(ctx, tx); err != nil {
-		return nil, fmt.Errorf("commit upload %d of %s: %w", uploadID, filename, err)
+	return row, nil
+}
+
+func (u *Uploader) enqueueDrift(ctx context.Context, tx pgx.Tx, customerID int64) (DriftJob, error) {
+	job, err := u.Jobs.EnqueueDriftTx(ctx, tx, customerID)
+	if err != nil {
+		return DriftJob{}, fmt.Errorf("enqueue drift job: %w", err)
 	}
-	return UploadFromRow(row)
+	return job, nil
 }
 
 // commitTimeout bounds a commit that outlives its caller's context.
@@ -355,161 +309,4 @@ func nonNil(errs []RowError) []RowError {
 		return []RowError{}
 	}
 	return errs
-}
-
-var claimColumns = []string{
-	"customer_id", "upload_id", "source_row", "payer", "cpt", "cpt_group",
-	"submitted_date", "decided_date", "outcome", "allowed_amount",
-	"denial_reason_code", "denial_reason_text",
-}
-
-// claimSource feeds parsed claims to COPY. A goroutine parses the file and
-// accumulates the statistics a few batches ahead, beside pgx's encoding and
-// send loop: on one goroutine the three bound the upload while the server
-// waited (see README, "Ingest versus COPY").
-type claimSource struct {
-	customerID, uploadID int64
-	batches              chan []Claim
-	free                 chan []Claim // batches COPY is done with, to reuse
-	stop, done           chan struct{}
-	stopOnce             sync.Once
-	errMu                sync.Mutex
-	err                  error // the parser's, once the producer has ended
-	cur                  []Claim
-	i                    int
-	values               []any
-
-	// The producer's; read only after done is closed.
-	parser *Parser
-	stats  *claimstats.Accumulator
-	other  int // accepted claims in group OTHER
-}
-
-const (
-	claimBatch   = 256
-	claimBatches = 8 // in flight between the producer and COPY
-)
-
-func newClaimSource(parser *Parser, customerID, uploadID int64, stats *claimstats.Accumulator) *claimSource {
-	s := &claimSource{customerID: customerID, uploadID: uploadID, parser: parser, stats: stats,
-		batches: make(chan []Claim, claimBatches), free: make(chan []Claim, claimBatches+2),
-		stop: make(chan struct{}), done: make(chan struct{}), i: -1}
-	go s.produce()
-	return s
-}
-
-func (s *claimSource) produce() {
-	defer close(s.done)
-	defer close(s.batches)
-	defer func() {
-		s.errMu.Lock()
-		defer s.errMu.Unlock()
-		s.err = s.parser.Err()
-	}()
-	for {
-		var batch []Claim
-		select {
-		case batch = <-s.free:
-		default:
-			batch = make([]Claim, 0, claimBatch)
-		}
-		for len(batch) < claimBatch && s.parser.Next() {
-			c := s.parser.Claim()
-			if c.CPTGroup == UnmappedCPTGroup {
-				s.other++
-			}
-			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
-				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
-					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
-					Denied: c.Outcome == OutcomeDenied})
-			}
-			batch = append(batch, *c)
-		}
-		if len(batch) == 0 {
-			return
-		}
-		select {
-		case s.batches <- batch:
-		case <-s.stop:
-			return
-		}
-		if len(batch) < claimBatch {
-			return // the parser is done
-		}
-	}
-}
-
-// finish stops the producer if COPY ended early and waits for it: after
-// it, the parser, the statistics and other are the caller's.
-func (s *claimSource) finish() {
-	s.stopOnce.Do(func() { close(s.stop) })
-	<-s.done
-}
-
-func (s *claimSource) Next() bool {
-	s.i++
-	for s.i >= len(s.cur) {
-		if s.cur != nil {
-			select {
-			case s.free <- s.cur[:0]:
-			default:
-			}
-		}
-		batch, ok := <-s.batches
-		if !ok {
-			s.cur = nil
-			return false
-		}
-		s.cur, s.i = batch, 0
-	}
-	return true
-}
-
-func (s *claimSource) Values() ([]any, error) {
-	c := &s.cur[s.i]
-	// pgx encodes the row before asking for the next, so one slice serves,
-	// and the batch is reused only once COPY has moved past it.
-	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
-		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
-	return s.values, nil
-}
-
-// Err is the parser's read error once the producer has ended; pgx asks
-// while COPY runs too.
-func (s *claimSource) Err() error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	return s.err
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// hashingLimitReader hashes what it reads and fails past a byte limit.
-type hashingLimitReader struct {
-	r         io.Reader
-	h         hash.Hash
-	remaining int64
-	limit     int64
-}
-
-func (l *hashingLimitReader) Read(p []byte) (int, error) {
-	if l.remaining < 0 {
-		return 0, &TooLargeError{Limit: l.limit}
-	}
-	// Read one byte past the limit to tell "exactly at" from "over".
-	if int64(len(p)) > l.remaining+1 {
-		p = p[:l.remaining+1]
-	}
-	n, err := l.r.Read(p)
-	l.h.Write(p[:n])
-	l.remaining -= int64(n)
-	if l.remaining < 0 {
-		return n, &TooLargeError{Limit: l.limit}
-	}
-	return n, err
 }

@@ -78,7 +78,7 @@ func TestUploadStoresClaimsRequestAndJobInOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	input := claimsCSV(40, "x") + "Payer x,99213,2026-01-05,2026-01-01,PAID,\n"
-	up, err := e.uploader.Upload(ctx, cust, "jan.csv", strings.NewReader(input))
+	up, err := e.uploader.Upload(ctx, cust, "jan.csv", strings.NewReader(input), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +122,12 @@ func TestDuplicateUploadNamesFirstAndStoresNothing(t *testing.T) {
 	ctx := context.Background()
 	cust := e.customer(t, "acme")
 	input := claimsCSV(10, "a")
-	first, err := e.uploader.Upload(ctx, cust, "first.csv", strings.NewReader(input))
+	first, err := e.uploader.Upload(ctx, cust, "first.csv", strings.NewReader(input), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := e.counts(t)
-	_, err = e.uploader.Upload(ctx, cust, "again.csv", strings.NewReader(input))
+	_, err = e.uploader.Upload(ctx, cust, "again.csv", strings.NewReader(input), nil)
 	var dup *ingest.DuplicateError
 	if !errors.As(err, &dup) || dup.First.ID != first.ID {
 		t.Fatalf("second upload: err = %v, want DuplicateError naming upload %d", err, first.ID)
@@ -140,7 +140,7 @@ func TestDuplicateUploadNamesFirstAndStoresNothing(t *testing.T) {
 	}
 	// The same file for another customer is not a duplicate.
 	other := e.customer(t, "globex")
-	if _, err := e.uploader.Upload(ctx, other, "first.csv", strings.NewReader(input)); err != nil {
+	if _, err := e.uploader.Upload(ctx, other, "first.csv", strings.NewReader(input), nil); err != nil {
 		t.Fatalf("same file for another customer: %v", err)
 	}
 }
@@ -150,26 +150,26 @@ func TestInvalidFilesStoreNothing(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	cust := e.customer(t, "acme")
-	small := &ingest.Uploader{Pool: e.pool, EnqueueDrift: e.uploader.EnqueueDrift, MaxBytes: 1000}
+	small := &ingest.UploadOptions{MaxBytes: 1000}
 	cases := []struct {
-		name     string
-		uploader *ingest.Uploader
-		input    string
-		check    func(error) bool
+		name  string
+		opts  *ingest.UploadOptions
+		input string
+		check func(error) bool
 	}{
-		{"missing column", e.uploader, "payer,cpt,submitted_date,outcome\nA,1,2026-01-01,PAID\n",
+		{"missing column", nil, "payer,cpt,submitted_date,outcome\nA,1,2026-01-01,PAID\n",
 			func(err error) bool { var he *ingest.HeaderError; return errors.As(err, &he) }},
-		{"every row rejected", e.uploader, header + "A,1,bad,2026-01-01,PAID,\nA,1,2026-01-02,2026-01-01,PAID,\n",
+		{"every row rejected", nil, header + "A,1,bad,2026-01-01,PAID,\nA,1,2026-01-02,2026-01-01,PAID,\n",
 			func(err error) bool {
 				var nv *ingest.NoValidRowsError
 				return errors.As(err, &nv) && nv.Stats.Rejected == 2 && strings.Contains(err.Error(), "row 2")
 			}},
-		{"header only", e.uploader, header, func(err error) bool { var nv *ingest.NoValidRowsError; return errors.As(err, &nv) }},
-		{"empty", e.uploader, "", func(err error) bool { return errors.Is(err, ingest.ErrNoHeader) }},
+		{"header only", nil, header, func(err error) bool { var nv *ingest.NoValidRowsError; return errors.As(err, &nv) }},
+		{"empty", nil, "", func(err error) bool { return errors.Is(err, ingest.ErrNoHeader) }},
 		{"too large", small, claimsCSV(100, "big"), func(err error) bool { return errors.Is(err, ingest.ErrTooLarge) }},
 	}
 	for _, tc := range cases {
-		_, err := tc.uploader.Upload(ctx, cust, tc.name+".csv", strings.NewReader(tc.input))
+		_, err := e.uploader.Upload(ctx, cust, tc.name+".csv", strings.NewReader(tc.input), tc.opts)
 		if err == nil || !tc.check(err) {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
@@ -179,8 +179,8 @@ func TestInvalidFilesStoreNothing(t *testing.T) {
 	}
 	// Exactly at the limit is allowed.
 	exact := claimsCSV(3, "exact")
-	atLimit := &ingest.Uploader{Pool: e.pool, EnqueueDrift: e.uploader.EnqueueDrift, MaxBytes: int64(len(exact))}
-	if _, err := atLimit.Upload(ctx, cust, "exact.csv", strings.NewReader(exact)); err != nil {
+	atLimit := &ingest.UploadOptions{MaxBytes: int64(len(exact))}
+	if _, err := e.uploader.Upload(ctx, cust, "exact.csv", strings.NewReader(exact), atLimit); err != nil {
 		t.Fatalf("file of exactly MaxBytes: %v", err)
 	}
 }
@@ -241,7 +241,7 @@ func TestFailureMidStreamLeavesNothing(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			r := &failingReader{r: strings.NewReader(input), after: len(input) / 2, fail: failure(t, e, cancel)}
-			_, err := e.uploader.Upload(ctx, cust, "big.csv", r)
+			_, err := e.uploader.Upload(ctx, cust, "big.csv", r, nil)
 			if err == nil {
 				t.Fatal("upload succeeded despite the failure mid-stream")
 			}
@@ -249,7 +249,7 @@ func TestFailureMidStreamLeavesNothing(t *testing.T) {
 				t.Fatalf("after %s: stored %+v, want nothing (err %v)", name, got, err)
 			}
 			// And the customer can upload the same file afterwards.
-			if _, err := e.uploader.Upload(context.Background(), cust, "big.csv", strings.NewReader(input)); err != nil {
+			if _, err := e.uploader.Upload(context.Background(), cust, "big.csv", strings.NewReader(input), nil); err != nil {
 				t.Fatalf("retry after %s: %v", name, err)
 			}
 		})
@@ -268,7 +268,7 @@ func TestConcurrentUploadsCoalesceDriftJobsAndKeepCustomersApart(t *testing.T) {
 		for _, cust := range []int64{acme, globex} {
 			wg.Go(func() {
 				salt := fmt.Sprintf("%d-%d", cust, i)
-				if _, err := e.uploader.Upload(ctx, cust, salt+".csv", strings.NewReader(claimsCSV(50, salt))); err != nil {
+				if _, err := e.uploader.Upload(ctx, cust, salt+".csv", strings.NewReader(claimsCSV(50, salt)), nil); err != nil {
 					errs <- err
 				}
 			})
@@ -352,7 +352,7 @@ func TestInterruptedUploadIsStoredIfAndOnlyIfItSucceeded(t *testing.T) {
 		body := claimsCSV(200, fmt.Sprint("warmup", i))
 		e.pool.Reset()
 		start := time.Now()
-		if _, err := e.uploader.Upload(ctx, cust, fmt.Sprintf("warmup-%d.csv", i), strings.NewReader(body)); err != nil {
+		if _, err := e.uploader.Upload(ctx, cust, fmt.Sprintf("warmup-%d.csv", i), strings.NewReader(body), nil); err != nil {
 			t.Fatal(err)
 		}
 		typical = min(typical, time.Since(start))
@@ -368,7 +368,7 @@ func TestInterruptedUploadIsStoredIfAndOnlyIfItSucceeded(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		delay := time.Duration(rng.Int64N(int64(typical) * 3 / 2))
 		timer := time.AfterFunc(delay, cancel)
-		_, err := e.uploader.Upload(cctx, cust, name, strings.NewReader(body))
+		_, err := e.uploader.Upload(cctx, cust, name, strings.NewReader(body), nil)
 		timer.Stop()
 		cancel()
 		var stored int

@@ -82,7 +82,7 @@ func runDetectionQuality(b *testing.B) {
 	}
 	upload := func(from, to time.Time) {
 		body := simulate.CSV(simulate.DecidedBetween(claims, from, to))
-		if _, err := uploader.Upload(ctx, cust, "export-"+to.Format(time.DateOnly)+".csv", bytes.NewReader(body)); err != nil {
+		if _, err := uploader.Upload(ctx, cust, "export-"+to.Format(time.DateOnly)+".csv", bytes.NewReader(body), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,7 +53,7 @@ func InsertOnlyClient(tb testing.TB, pool *pgxpool.Pool) *river.Client[pgx.Tx] {
 // must, by an insert-only client.
 func Uploader(tb testing.TB, pool *pgxpool.Pool) *ingest.Uploader {
 	tb.Helper()
-	return &ingest.Uploader{Pool: pool, EnqueueDrift: jobs.DriftEnqueuer(InsertOnlyClient(tb, pool))}
+	return jobs.NewUploader(pool, InsertOnlyClient(tb, pool))
 }
 
 // Claim is one row of a claims file.
@@ -115,7 +115,7 @@ func Synthetic(n int, salt string, end time.Time) []Claim {
 // Upload uploads claims for the customer through the real upload path.
 func Upload(tb testing.TB, u *ingest.Uploader, customerID int64, claims ...Claim) *ingest.Upload {
 	tb.Helper()
-	up, err := u.Upload(context.Background(), customerID, "claims.csv", strings.NewReader(ClaimsCSV(claims...)))
+	up, err := u.Upload(context.Background(), customerID, "claims.csv", strings.NewReader(ClaimsCSV(claims...)), nil)
 	if err != nil {
 		tb.Fatalf("upload %d claims: %v", len(claims), err)
 	}

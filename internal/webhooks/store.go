@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -47,6 +48,47 @@ func CreateDeliveries(ctx context.Context, q *db.Queries, cust db.Customer, run 
 		}
 	}
 	return ids, nil
+}
+
+// Jobs inserts delivery jobs inside the caller's transaction; the jobs
+// package implements it with River's transactional insert.
+type Jobs interface {
+	EnqueueDeliveryTx(ctx context.Context, tx pgx.Tx, deliveryID int64) (jobID int64, err error)
+}
+
+// TestDelivery is a test message queued for an endpoint.
+type TestDelivery struct {
+	EndpointID int64 `json:"endpoint_id"`
+	DeliveryID int64 `json:"delivery_id"`
+	JobID      int64 `json:"job_id"`
+}
+
+// SendTest queues a test message to one of the customer's endpoints, in
+// one transaction with the job that sends it. An endpoint of another
+// customer is ErrEndpointNotFound.
+func SendTest(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, cust db.Customer, endpointID int64, now time.Time) (TestDelivery, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return TestDelivery{}, fmt.Errorf("begin test delivery: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	q := db.New(tx)
+	ep, err := GetEndpoint(ctx, q, cust.ID, endpointID)
+	if err != nil {
+		return TestDelivery{}, err
+	}
+	deliveryID, err := CreateTestDelivery(ctx, q, cust, ep, now)
+	if err != nil {
+		return TestDelivery{}, err
+	}
+	jobID, err := jobs.EnqueueDeliveryTx(ctx, tx, deliveryID)
+	if err != nil {
+		return TestDelivery{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return TestDelivery{}, fmt.Errorf("commit test delivery: %w", err)
+	}
+	return TestDelivery{EndpointID: ep.ID, DeliveryID: deliveryID, JobID: jobID}, nil
 }
 
 // CreateTestDelivery stores a test message for one endpoint.

@@ -1,0 +1,168 @@
+package ingest
+
+import (
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+)
+
+var claimColumns = []string{
+	"customer_id", "upload_id", "source_row", "payer", "cpt", "cpt_group",
+	"submitted_date", "decided_date", "outcome", "allowed_amount",
+	"denial_reason_code", "denial_reason_text",
+}
+
+// claimSource feeds a record stream to COPY. A goroutine reads the file,
+// applies the mappings and accumulates the statistics a few batches ahead,
+// beside pgx's encoding and send loop: on one goroutine the three bound the
+// upload while the server waited (see README, "Ingest versus COPY").
+type claimSource struct {
+	customerID, uploadID int64
+	batches              chan []Record
+	free                 chan []Record // batches COPY is done with, to reuse
+	stop, done           chan struct{}
+	stopOnce             sync.Once
+	errMu                sync.Mutex
+	err                  error // the parser's, once the producer has ended
+	cur                  []Record
+	i                    int
+	values               []any
+
+	// The producer's; read only after done is closed.
+	records  RecordReader
+	mappings *Mappings
+	stats    *claimstats.Accumulator
+	other    int // accepted claims in group OTHER
+}
+
+const (
+	claimBatch   = 256
+	claimBatches = 8 // in flight between the producer and COPY
+)
+
+func newClaimSource(records RecordReader, mappings *Mappings, customerID, uploadID int64, stats *claimstats.Accumulator) *claimSource {
+	s := &claimSource{customerID: customerID, uploadID: uploadID, records: records, mappings: mappings, stats: stats,
+		batches: make(chan []Record, claimBatches), free: make(chan []Record, claimBatches+2),
+		stop: make(chan struct{}), done: make(chan struct{}), i: -1}
+	go s.produce()
+	return s
+}
+
+func (s *claimSource) produce() {
+	defer close(s.done)
+	defer close(s.batches)
+	defer func() {
+		s.errMu.Lock()
+		defer s.errMu.Unlock()
+		s.err = s.records.Err()
+	}()
+	for {
+		var batch []Record
+		select {
+		case batch = <-s.free:
+		default:
+			batch = make([]Record, 0, claimBatch)
+		}
+		for len(batch) < claimBatch && s.records.Next() {
+			c := s.records.Record()
+			s.mappings.apply(c)
+			if c.CPTGroup == UnmappedCPTGroup {
+				s.other++
+			}
+			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
+					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
+					Denied: c.Outcome == OutcomeDenied})
+			}
+			batch = append(batch, *c)
+		}
+		if len(batch) == 0 {
+			return
+		}
+		select {
+		case s.batches <- batch:
+		case <-s.stop:
+			return
+		}
+		if len(batch) < claimBatch {
+			return // the stream has ended
+		}
+	}
+}
+
+// finish stops the producer if COPY ended early and waits for it: after
+// it, the record stream, the statistics and other are the caller's.
+func (s *claimSource) finish() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+func (s *claimSource) Next() bool {
+	s.i++
+	for s.i >= len(s.cur) {
+		if s.cur != nil {
+			select {
+			case s.free <- s.cur[:0]:
+			default:
+			}
+		}
+		batch, ok := <-s.batches
+		if !ok {
+			s.cur = nil
+			return false
+		}
+		s.cur, s.i = batch, 0
+	}
+	return true
+}
+
+func (s *claimSource) Values() ([]any, error) {
+	c := &s.cur[s.i]
+	// pgx encodes the row before asking for the next, so one slice serves,
+	// and the batch is reused only once COPY has moved past it.
+	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
+		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
+	return s.values, nil
+}
+
+// Err is the stream's read error once the producer has ended; pgx asks
+// while COPY runs too.
+func (s *claimSource) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// hashingLimitReader hashes what it reads and fails past a byte limit.
+type hashingLimitReader struct {
+	r         io.Reader
+	h         hash.Hash
+	remaining int64
+	limit     int64
+}
+
+func (l *hashingLimitReader) Read(p []byte) (int, error) {
+	if l.remaining < 0 {
+		return 0, &TooLargeError{Limit: l.limit}
+	}
+	// Read one byte past the limit to tell "exactly at" from "over".
+	if int64(len(p)) > l.remaining+1 {
+		p = p[:l.remaining+1]
+	}
+	n, err := l.r.Read(p)
+	l.h.Write(p[:n])
+	l.remaining -= int64(n)
+	if l.remaining < 0 {
+		return n, &TooLargeError{Limit: l.limit}
+	}
+	return n, err
+}
