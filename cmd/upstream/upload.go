@@ -148,9 +148,9 @@ func refusedUpload(file string, err error, asJSON bool) error {
 	msg := ""
 	switch {
 	case errors.As(err, &noRows):
-		stats, msg = noRows.Stats, err.Error()
+		stats, msg = noRows.Stats, noRows.Error()
 	case errors.As(err, &tooMany):
-		stats, msg = tooMany.Stats, err.Error()+" (--allow-rejects)"
+		stats, msg = tooMany.Stats, tooMany.Error()+" (--allow-rejects)"
 	case errors.As(err, &order) && order.DayFirst:
 		return fmt.Errorf("%s: %w (--date-format DD/MM/YYYY)", file, err)
 	default:
@@ -162,8 +162,9 @@ func refusedUpload(file string, err error, asJSON bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s\n", file, msg)
-	printRowErrors(&b, stats.Errors[:min(len(stats.Errors), shownRowErrors)], min(stats.Rejected, len(stats.Errors)))
-	if more := stats.Rejected - min(len(stats.Errors), shownRowErrors); more > 0 {
+	shown := stats.Errors[:min(len(stats.Errors), shownRowErrors)]
+	printRowErrors(&b, shown, len(shown))
+	if more := stats.Rejected - len(shown); more > 0 {
 		fmt.Fprintf(&b, "  ... and %d more rejected rows; --json lists the first %d with their rows and fields", more, len(stats.Errors))
 	}
 	return errors.New(strings.TrimRight(b.String(), "\n"))

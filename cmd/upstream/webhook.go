@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -49,7 +50,7 @@ func (c *WebhookCreateCmd) Run(ctx context.Context, e *env) error {
 	ep, err := webhooks.CreateEndpoint(ctx, db.New(pool), e.webhookGuard(), cust.ID,
 		webhooks.EndpointSpec{URL: c.URL, Format: c.Format, MinSeverity: c.MinSeverity})
 	if err != nil {
-		return fmt.Errorf("--url %s: %w", c.URL, err)
+		return webhookURLError(c.URL, err)
 	}
 	view := webhooks.ViewEndpoint(ep)
 	view.Secret = ep.Secret
@@ -217,4 +218,14 @@ func (c *WebhookDeliveriesCmd) Run(ctx context.Context, e *env) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// webhookURLError says why an endpoint URL was refused and, for a private
+// destination, how the operator allows one.
+func webhookURLError(url string, err error) error {
+	if errors.Is(err, webhooks.ErrForbiddenDestination) {
+		return fmt.Errorf("--url %s: %w; to deliver to such addresses (an on-premise receiver), run every process that delivers "+
+			"(serve, worker, and this command) with --allow-private-webhooks or UPSTREAM_ALLOW_PRIVATE_WEBHOOKS=true", url, err)
+	}
+	return fmt.Errorf("--url %s: %w", url, err)
 }

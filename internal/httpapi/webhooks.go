@@ -56,7 +56,11 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := spec.Validate(ctx, s.cfg.WebhookGuard); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", err.Error(), nil)
+		msg := err.Error()
+		if errors.Is(err, webhooks.ErrForbiddenDestination) {
+			msg += "; the server's operator can allow private destinations (upstream serve --allow-private-webhooks)"
+		}
+		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", msg, nil)
 		return
 	}
 	ep, err := webhooks.CreateEndpoint(r.Context(), db.New(s.cfg.Pool), s.cfg.WebhookGuard, cust.ID, spec)

@@ -61,6 +61,9 @@ func TestParserRejectsMissingRequiredColumns(t *testing.T) {
 	if !errors.As(err, &he) {
 		t.Fatalf("err = %v, want *HeaderError", err)
 	}
+	if !strings.Contains(err.Error(), `the header has "payer", "cpt", "submitted_date", "allowed_amount"`) {
+		t.Errorf("error %q does not list the columns found", err)
+	}
 	for _, col := range []string{"decided_date", "outcome"} {
 		if !strings.Contains(err.Error(), col) {
 			t.Errorf("error %q does not name missing column %s", err, col)
