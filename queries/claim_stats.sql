@@ -117,3 +117,10 @@ WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::da
 -- name: SetLocalWorkMem :exec
 -- For the statistics read-back of a large upload, in its transaction only.
 SELECT set_config('work_mem', '64MB', true);
+
+-- name: ClaimStatsListCells :many
+-- The customer's (payer, CPT group) cells, to resolve names people type.
+SELECT DISTINCT payer, cpt_group
+FROM claim_stats
+WHERE customer_id = @customer_id
+ORDER BY payer, cpt_group;

@@ -150,6 +150,10 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 		return db.AlertSubject{}, err
 	}
 	q := db.New(tx)
+	s, err := resolveSubject(ctx, q, customerID, s)
+	if err != nil {
+		return db.AlertSubject{}, err
+	}
 	cur, err := q.AlertSubjectGetForUpdate(ctx, db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: s.Payer,
 		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType)})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -176,6 +180,36 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 		return db.AlertSubject{}, fmt.Errorf("record alert subject change: %w", err)
 	}
 	return updated, nil
+}
+
+// resolveSubject matches the payer and CPT group a person typed against
+// the customer's subjects, as drift.MatchName does.
+func resolveSubject(ctx context.Context, q *db.Queries, customerID int64, s Subject) (Subject, error) {
+	subjects, err := q.AlertSubjectListByCustomer(ctx, customerID)
+	if err != nil {
+		return s, fmt.Errorf("list alert subjects: %w", err)
+	}
+	seen := map[string]bool{}
+	var payers []string
+	for _, sub := range subjects {
+		if !seen[sub.Payer] {
+			seen[sub.Payer] = true
+			payers = append(payers, sub.Payer)
+		}
+	}
+	if s.Payer, err = drift.MatchName("payer", "alerts", payers, s.Payer); err != nil {
+		return s, err
+	}
+	clear(seen)
+	var groups []string
+	for _, sub := range subjects {
+		if sub.Payer == s.Payer && !seen[sub.CPTGroup] {
+			seen[sub.CPTGroup] = true
+			groups = append(groups, sub.CPTGroup)
+		}
+	}
+	s.CPTGroup, err = drift.MatchName("CPT group", "alerts of "+s.Payer, groups, s.CPTGroup)
+	return s, err
 }
 
 // SubjectView is a subject as the API and CLI show it.

@@ -266,6 +266,39 @@ func (q *Queries) ClaimStatsListCellDays(ctx context.Context, arg ClaimStatsList
 	return items, nil
 }
 
+const ClaimStatsListCells = `-- name: ClaimStatsListCells :many
+SELECT DISTINCT payer, cpt_group
+FROM claim_stats
+WHERE customer_id = $1
+ORDER BY payer, cpt_group
+`
+
+type ClaimStatsListCellsRow struct {
+	Payer    string
+	CPTGroup string
+}
+
+// The customer's (payer, CPT group) cells, to resolve names people type.
+func (q *Queries) ClaimStatsListCells(ctx context.Context, customerID int64) ([]ClaimStatsListCellsRow, error) {
+	rows, err := q.db.Query(ctx, ClaimStatsListCells, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimStatsListCellsRow{}
+	for rows.Next() {
+		var i ClaimStatsListCellsRow
+		if err := rows.Scan(&i.Payer, &i.CPTGroup); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimStatsListDays = `-- name: ClaimStatsListDays :many
 SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
 FROM claim_stats

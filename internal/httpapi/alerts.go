@@ -53,6 +53,8 @@ func (s *Server) changeAlert(to alerts.State) customerHandler {
 		subject := alerts.Subject{Payer: body.Payer, CPTGroup: body.CPTGroup, DriftType: typ}
 		view, err := alerts.Update(r.Context(), s.cfg.Pool, cust.ID, subject, change, time.Now())
 		switch {
+		case errors.Is(err, drift.ErrUnknownName):
+			writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
 		case errors.Is(err, alerts.ErrSubjectNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no alert for this payer, CPT group and drift type", nil)
 		case errors.As(err, new(*alerts.ChangeError)):

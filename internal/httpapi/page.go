@@ -400,12 +400,16 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	data["Webhooks"] = hooks
 	if payer, group := r.URL.Query().Get("trend_payer"), r.URL.Query().Get("trend_group"); payer != "" && group != "" {
 		series, err := trends.WeeklySeries(r.Context(), q, id, payer, group, time.Now(), trends.DefaultWeeks)
-		if err != nil {
+		switch {
+		case errors.Is(err, drift.ErrUnknownName):
+			data["TrendError"] = err.Error()
+		case err != nil:
 			s.internalError(w, r, err)
 			return
+		default:
+			data["Trend"] = series
+			data["TrendCharts"] = trendCharts(series)
 		}
-		data["Trend"] = series
-		data["TrendCharts"] = trendCharts(series)
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
 }
@@ -435,6 +439,8 @@ func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
 	subject := alertsdomain.Subject{Payer: r.PostFormValue("payer"), CPTGroup: r.PostFormValue("cpt_group"), DriftType: typ}
 	_, err = alertsdomain.Update(r.Context(), s.cfg.Pool, id, subject, change, time.Now())
 	switch {
+	case errors.Is(err, drift.ErrUnknownName):
+		s.pageError(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, alertsdomain.ErrSubjectNotFound):
 		s.pageError(w, r, http.StatusNotFound, "No alert for this payer, CPT group and drift type.")
 	case errors.As(err, new(*alertsdomain.ChangeError)):

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/trends"
 )
 
@@ -35,6 +37,10 @@ func (s *Server) getTrend(w http.ResponseWriter, r *http.Request, cust db.Custom
 		asOf = t
 	}
 	series, err := trends.WeeklySeries(r.Context(), db.New(s.cfg.Pool), cust.ID, payer, group, asOf, weeks)
+	if errors.Is(err, drift.ErrUnknownName) {
+		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return

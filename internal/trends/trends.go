@@ -38,11 +38,47 @@ type Series struct {
 	Weeks    []Week `json:"weeks"`
 }
 
+// ResolveCell returns the customer's (payer, CPT group) that the names a
+// person typed mean, matched as drift.MatchName does; a name the customer
+// has no claims for is a *drift.UnknownNameError.
+func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cptGroup string) (string, string, error) {
+	cells, err := q.ClaimStatsListCells(ctx, customerID)
+	if err != nil {
+		return "", "", fmt.Errorf("list payers and CPT groups: %w", err)
+	}
+	var payers []string
+	for i, c := range cells {
+		if i == 0 || c.Payer != cells[i-1].Payer {
+			payers = append(payers, c.Payer)
+		}
+	}
+	p, err := drift.MatchName("payer", "claims", payers, payer)
+	if err != nil {
+		return "", "", err
+	}
+	var groups []string
+	for _, c := range cells {
+		if c.Payer == p {
+			groups = append(groups, c.CPTGroup)
+		}
+	}
+	g, err := drift.MatchName("CPT group", "claims of "+p, groups, cptGroup)
+	if err != nil {
+		return "", "", err
+	}
+	return p, g, nil
+}
+
 // WeeklySeries returns the weeks ending at asOf (exclusive), oldest first,
-// by decision date, as the evidence compares them.
+// by decision date, as the evidence compares them, for the (payer, CPT
+// group) the names mean (ResolveCell).
 func WeeklySeries(ctx context.Context, q *db.Queries, customerID int64, payer, cptGroup string, asOf time.Time, weeks int) (*Series, error) {
 	if weeks < 1 || weeks > MaxWeeks {
 		return nil, fmt.Errorf("weeks must be from 1 to %d, got %d", MaxWeeks, weeks)
+	}
+	payer, cptGroup, err := ResolveCell(ctx, q, customerID, payer, cptGroup)
+	if err != nil {
+		return nil, err
 	}
 	end := drift.Date(asOf)
 	start := end.AddDate(0, 0, -7*weeks)
