@@ -54,3 +54,8 @@ SELECT name FROM customers ORDER BY name LIMIT @max_rows;
 -- checks and with computations: a reclassification waits for both and
 -- holds new ones off until it commits.
 SELECT * FROM customers WHERE id = @id FOR UPDATE;
+
+-- name: CustomerLockName :exec
+-- Serializes the creators of one name in any case, until the transaction
+-- ends (customers.Create).
+SELECT pg_advisory_xact_lock(hashtextextended('customer-name:' || @name_folded::text, 0));

@@ -70,7 +70,7 @@ func (c *CustomerCreateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	cust, err := customers.Create(ctx, db.New(pool), c.Name)
+	cust, err := customers.Create(ctx, pool, c.Name)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	case !errors.Is(err, customers.ErrNotFound):
 		return err
 	}
-	cust, err := customers.Create(ctx, q, demo.CustomerName)
+	cust, err := customers.Create(ctx, pool, demo.CustomerName)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/names"
 )
 
 // State is a subject's state.
@@ -197,7 +198,7 @@ func resolveSubject(ctx context.Context, q *db.Queries, customerID int64, s Subj
 			payers = append(payers, sub.Payer)
 		}
 	}
-	if s.Payer, err = drift.MatchName("payer", "alerts", payers, s.Payer); err != nil {
+	if s.Payer, err = names.Match("payer", "alerts", payers, s.Payer); err != nil {
 		return s, err
 	}
 	clear(seen)
@@ -208,7 +209,7 @@ func resolveSubject(ctx context.Context, q *db.Queries, customerID int64, s Subj
 			groups = append(groups, sub.CPTGroup)
 		}
 	}
-	s.CPTGroup, err = drift.MatchName("CPT group", "alerts of "+s.Payer, groups, s.CPTGroup)
+	s.CPTGroup, err = names.Match("CPT group", "alerts of "+s.Payer, groups, s.CPTGroup)
 	return s, err
 }
 

@@ -11,26 +11,50 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/names"
 )
 
-// ErrExists is returned when creating a customer whose name is taken.
-var ErrExists = errors.New("a customer with this name already exists")
+// ErrExists is returned when creating a customer whose name is taken,
+// whatever its case.
+var ErrExists = errors.New("a customer with this name (in any case) already exists")
 
 // ErrNotFound is returned for an unknown customer.
 var ErrNotFound = errors.New("customer not found")
 
-// Create creates a customer named name (trimmed, non-empty).
-func Create(ctx context.Context, q *db.Queries, name string) (db.Customer, error) {
+// Create creates a customer named name (trimmed, non-empty, valid text,
+// at most MaxNameLength bytes). A name that differs from an existing one
+// only by case is taken: commands find customers by name whatever its case.
+func Create(ctx context.Context, pool *pgxpool.Pool, name string) (db.Customer, error) {
 	name = strings.TrimSpace(name)
-	if name == "" {
-		return db.Customer{}, errors.New("customer name must not be empty")
+	if err := ValidateName(name); err != nil {
+		return db.Customer{}, err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return db.Customer{}, fmt.Errorf("begin customer creation: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	q := db.New(tx)
+	// The unique constraint compares exact names; creators of names equal
+	// but for case serialize on this lock, so the check below is not racy.
+	if err := q.CustomerLockName(ctx, strings.ToLower(name)); err != nil {
+		return db.Customer{}, fmt.Errorf("lock customer name: %w", err)
+	}
+	existing, err := q.CustomerGetByNameFold(ctx, name)
+	if err != nil {
+		return db.Customer{}, fmt.Errorf("look up customer %q: %w", name, err)
+	}
+	if len(existing) > 0 {
+		return db.Customer{}, fmt.Errorf("create customer %q: %w (%q)", name, ErrExists, existing[0].Name)
 	}
 	c, err := q.CustomerCreate(ctx, name)
 	var pgErr *pgconn.PgError
@@ -40,7 +64,33 @@ func Create(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 	if err != nil {
 		return db.Customer{}, fmt.Errorf("create customer %q: %w", name, err)
 	}
+	if err := tx.Commit(ctx); err != nil {
+		return db.Customer{}, fmt.Errorf("commit customer %q: %w", name, err)
+	}
 	return c, nil
+}
+
+// MaxNameLength bounds a customer name, in bytes.
+const MaxNameLength = 200
+
+// NameError is a customer name that cannot be stored.
+type NameError struct{ Message string }
+
+func (e *NameError) Error() string { return "customer name " + e.Message }
+
+// ValidateName checks a (trimmed) customer name.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return &NameError{"must not be empty"}
+	case strings.IndexByte(name, 0) >= 0:
+		return &NameError{"contains a NUL byte"}
+	case !utf8.ValidString(name):
+		return &NameError{"is not valid UTF-8"}
+	case len(name) > MaxNameLength:
+		return &NameError{fmt.Sprintf("is %d bytes long, more than %d", len(name), MaxNameLength)}
+	}
+	return nil
 }
 
 // ByName returns the customer named name, ignoring case. When none
@@ -51,14 +101,19 @@ func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 	if err != nil {
 		return db.Customer{}, fmt.Errorf("look up customer %q: %w", name, err)
 	}
-	if len(matches) > 0 {
+	switch {
+	case len(matches) == 1, len(matches) > 1 && matches[0].Name == name:
 		return matches[0], nil // the exact spelling first when two differ only in case
+	case len(matches) > 1:
+		// Only customers created before names were unique regardless of
+		// case can be ambiguous; never pick one of them silently.
+		return db.Customer{}, fmt.Errorf("customer %q matches %q and %q, which differ only by case: give the exact name", name, matches[0].Name, matches[1].Name)
 	}
 	hint := "create it with `upstream customer create`, or see `upstream customer list`"
-	names, err := q.CustomerListNames(ctx, maxNamesCompared)
+	all, err := q.CustomerListNames(ctx, maxNamesCompared)
 	if err == nil {
-		if near := closest(name, names); near != "" {
-			hint = fmt.Sprintf("did you mean %q?", near)
+		if near := names.Similar(all, name, 1); len(near) > 0 {
+			hint = fmt.Sprintf("did you mean %q?", near[0])
 		}
 	}
 	return db.Customer{}, fmt.Errorf("customer %q: %w (%s)", name, ErrNotFound, hint)
@@ -66,50 +121,6 @@ func ByName(ctx context.Context, q *db.Queries, name string) (db.Customer, error
 
 // maxNamesCompared bounds the names a lookup compares for a suggestion.
 const maxNamesCompared = 10000
-
-// closest returns the name within a small edit distance of name (case
-// ignored), or "".
-func closest(name string, names []string) string {
-	best, bestDist := "", max(2, len(name)/4)+1
-	target := strings.ToLower(name)
-	for _, n := range names {
-		if d := editDistance(target, strings.ToLower(n), bestDist); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, or limit when it is
-// at least limit (names are short; rows stop early).
-func editDistance(a, b string, limit int) int {
-	ra, rb := []rune(a), []rune(b)
-	if d := len(ra) - len(rb); d >= limit || -d >= limit {
-		return limit
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin >= limit {
-			return limit
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(rb)], limit)
-}
 
 // ByID returns the customer with id.
 func ByID(ctx context.Context, q *db.Queries, id int64) (db.Customer, error) {

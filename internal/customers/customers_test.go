@@ -3,8 +3,11 @@ package customers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,14 +74,22 @@ func TestByNameIgnoresCaseAndSuggestsNearMisses(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	q := db.New(pool)
-	for _, name := range []string{"Acme Clinic", "Globex Health", "acme clinic"} {
+	for _, name := range []string{"Acme Clinic", "Globex Health"} {
 		testfactory.Customer(t, pool, name)
+	}
+	// Names that differ only by case exist only from before Create refused
+	// them; lookups must still never pick one of them silently.
+	if _, err := pool.Exec(ctx, `INSERT INTO customers (name) VALUES ('acme clinic')`); err != nil {
+		t.Fatal(err)
 	}
 	if c, err := customers.ByName(ctx, q, "  GLOBEX health "); err != nil || c.Name != "Globex Health" {
 		t.Fatalf("ByName(GLOBEX health) = %q, %v", c.Name, err)
 	}
 	if c, err := customers.ByName(ctx, q, "acme clinic"); err != nil || c.Name != "acme clinic" {
 		t.Fatalf("an exact spelling should win over a case variant: %q, %v", c.Name, err)
+	}
+	if _, err := customers.ByName(ctx, q, "ACME CLINIC"); err == nil || !strings.Contains(err.Error(), "differ only by case") {
+		t.Fatalf("ambiguous name: %v, want refused naming both", err)
 	}
 	_, err := customers.ByName(ctx, q, "Globx Health")
 	if !errors.Is(err, customers.ErrNotFound) || !strings.Contains(err.Error(), `did you mean "Globex Health"?`) {
@@ -87,5 +98,41 @@ func TestByNameIgnoresCaseAndSuggestsNearMisses(t *testing.T) {
 	_, err = customers.ByName(ctx, q, "Initech")
 	if !errors.Is(err, customers.ErrNotFound) || strings.Contains(err.Error(), "did you mean") {
 		t.Fatalf("far miss: %v, want not found without a suggestion", err)
+	}
+}
+
+// Names that differ only by case are one name: of concurrent creations of
+// its spellings exactly one succeeds, every time.
+func TestCreateRefusesNamesDifferingOnlyByCaseUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	spellings := []string{"Acme-%d", "acme-%d", "ACME-%d", "  aCmE-%d ", "Acme-%d"}
+	for round := range 10 {
+		var wg sync.WaitGroup
+		var created, exists atomic.Int32
+		for i := range 12 {
+			wg.Go(func() {
+				name := fmt.Sprintf(spellings[i%len(spellings)], round)
+				_, err := customers.Create(ctx, pool, name)
+				switch {
+				case err == nil:
+					created.Add(1)
+				case errors.Is(err, customers.ErrExists):
+					exists.Add(1)
+				default:
+					t.Errorf("create %q: %v", name, err)
+				}
+			})
+		}
+		wg.Wait()
+		if created.Load() != 1 || exists.Load() != 11 {
+			t.Fatalf("round %d: %d created, %d refused as existing; want 1 and 11", round, created.Load(), exists.Load())
+		}
+	}
+	for _, bad := range []string{"", "  ", "x\x00y", "\xff\xfe", strings.Repeat("n", customers.MaxNameLength+1)} {
+		if _, err := customers.Create(ctx, pool, bad); !errors.As(err, new(*customers.NameError)) {
+			t.Errorf("create %q: %v, want a *NameError", bad, err)
+		}
 	}
 }

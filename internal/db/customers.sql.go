@@ -226,3 +226,14 @@ func (q *Queries) CustomerLockForDrift(ctx context.Context, id int64) (Customer,
 	err := row.Scan(&i.ID, &i.Name, &i.CreatedAt)
 	return i, err
 }
+
+const CustomerLockName = `-- name: CustomerLockName :exec
+SELECT pg_advisory_xact_lock(hashtextextended('customer-name:' || $1::text, 0))
+`
+
+// Serializes the creators of one name in any case, until the transaction
+// ends (customers.Create).
+func (q *Queries) CustomerLockName(ctx context.Context, nameFolded string) error {
+	_, err := q.db.Exec(ctx, CustomerLockName, nameFolded)
+	return err
+}

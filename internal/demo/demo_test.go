@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/demo"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
@@ -34,7 +33,7 @@ func TestDemoDataAlertsExactlyThePlantedDrift(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			pool := testdb.New(t)
-			cust, err := customers.Create(ctx, db.New(pool), demo.CustomerName)
+			cust, err := customers.Create(ctx, pool, demo.CustomerName)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/names"
 )
 
 func (s *Server) routesAlerts() {
@@ -53,7 +54,7 @@ func (s *Server) changeAlert(to alerts.State) customerHandler {
 		subject := alerts.Subject{Payer: body.Payer, CPTGroup: body.CPTGroup, DriftType: typ}
 		view, err := alerts.Update(r.Context(), s.cfg.Pool, cust.ID, subject, change, time.Now())
 		switch {
-		case errors.Is(err, drift.ErrUnknownName):
+		case errors.Is(err, names.ErrUnknown):
 			writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
 		case errors.Is(err, alerts.ErrSubjectNotFound):
 			writeError(w, http.StatusNotFound, "not_found", "no alert for this payer, CPT group and drift type", nil)

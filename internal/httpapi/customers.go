@@ -21,9 +21,14 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "name is required", nil)
 		return
 	}
-	cust, err := customers.Create(r.Context(), db.New(s.cfg.Pool), body.Name)
+	cust, err := customers.Create(r.Context(), s.cfg.Pool, body.Name)
 	if errors.Is(err, customers.ErrExists) {
 		writeError(w, http.StatusConflict, "customer_exists", err.Error(), nil)
+		return
+	}
+	var nameErr *customers.NameError
+	if errors.As(err, &nameErr) {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "name: "+err.Error(), nil)
 		return
 	}
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/names"
 	"github.com/upstream-rcm/upstream/internal/trends"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"time"
@@ -401,7 +402,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	if payer, group := r.URL.Query().Get("trend_payer"), r.URL.Query().Get("trend_group"); payer != "" && group != "" {
 		series, err := trends.WeeklySeries(r.Context(), q, id, payer, group, time.Now(), trends.DefaultWeeks)
 		switch {
-		case errors.Is(err, drift.ErrUnknownName):
+		case errors.Is(err, names.ErrUnknown):
 			data["TrendError"] = err.Error()
 		case err != nil:
 			s.internalError(w, r, err)
@@ -439,7 +440,7 @@ func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
 	subject := alertsdomain.Subject{Payer: r.PostFormValue("payer"), CPTGroup: r.PostFormValue("cpt_group"), DriftType: typ}
 	_, err = alertsdomain.Update(r.Context(), s.cfg.Pool, id, subject, change, time.Now())
 	switch {
-	case errors.Is(err, drift.ErrUnknownName):
+	case errors.Is(err, names.ErrUnknown):
 		s.pageError(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, alertsdomain.ErrSubjectNotFound):
 		s.pageError(w, r, http.StatusNotFound, "No alert for this payer, CPT group and drift type.")

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
-	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/names"
 	"github.com/upstream-rcm/upstream/internal/trends"
 )
 
@@ -37,7 +37,7 @@ func (s *Server) getTrend(w http.ResponseWriter, r *http.Request, cust db.Custom
 		asOf = t
 	}
 	series, err := trends.WeeklySeries(r.Context(), db.New(s.cfg.Pool), cust.ID, payer, group, asOf, weeks)
-	if errors.Is(err, drift.ErrUnknownName) {
+	if errors.Is(err, names.ErrUnknown) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
 		return
 	}

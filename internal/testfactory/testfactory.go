@@ -30,7 +30,7 @@ import (
 // Customer creates a customer named name and returns its id.
 func Customer(tb testing.TB, pool *pgxpool.Pool, name string) int64 {
 	tb.Helper()
-	c, err := customers.Create(context.Background(), db.New(pool), name)
+	c, err := customers.Create(context.Background(), pool, name)
 	if err != nil {
 		tb.Fatalf("create customer %q: %v", name, err)
 	}

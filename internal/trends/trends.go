@@ -10,6 +10,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/names"
 )
 
 // Bounds of a series.
@@ -52,7 +53,7 @@ func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cp
 			payers = append(payers, c.Payer)
 		}
 	}
-	p, err := drift.MatchName("payer", "claims", payers, payer)
+	p, err := names.Match("payer", "claims", payers, payer)
 	if err != nil {
 		return "", "", err
 	}
@@ -62,7 +63,7 @@ func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cp
 			groups = append(groups, c.CPTGroup)
 		}
 	}
-	g, err := drift.MatchName("CPT group", "claims of "+p, groups, cptGroup)
+	g, err := names.Match("CPT group", "claims of "+p, groups, cptGroup)
 	if err != nil {
 		return "", "", err
 	}

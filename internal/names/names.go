@@ -1,4 +1,7 @@
-package drift
+// Package names matches the payer, CPT group and customer names people
+// type against the names upstream stores: trimmed, case-insensitively,
+// with the close names suggested when nothing matches.
+package names
 
 import (
 	"errors"
@@ -6,12 +9,12 @@ import (
 	"strings"
 )
 
-// ErrUnknownName is matched (errors.Is) by every *UnknownNameError.
-var ErrUnknownName = errors.New("unknown name")
+// ErrUnknown is matched (errors.Is) by every *UnknownError.
+var ErrUnknown = errors.New("unknown name")
 
-// UnknownNameError is a payer or CPT group name that matches nothing the
+// UnknownError is a payer or CPT group name that matches nothing the
 // customer has (Of: "claims", "alerts"), with the closest names, if any.
-type UnknownNameError struct {
+type UnknownError struct {
 	Kind    string // "payer" or "CPT group"
 	Name    string
 	Of      string
@@ -21,7 +24,7 @@ type UnknownNameError struct {
 	Ambiguous bool
 }
 
-func (e *UnknownNameError) Error() string {
+func (e *UnknownError) Error() string {
 	if e.Ambiguous {
 		return fmt.Sprintf("%s %q matches %s, which differ only by case: give the exact name", e.Kind, e.Name, quoteList(e.Similar))
 	}
@@ -32,8 +35,8 @@ func (e *UnknownNameError) Error() string {
 	return msg
 }
 
-// Is makes errors.Is(err, ErrUnknownName) hold.
-func (e *UnknownNameError) Is(target error) bool { return target == ErrUnknownName }
+// Is makes errors.Is(err, ErrUnknown) hold.
+func (e *UnknownError) Is(target error) bool { return target == ErrUnknown }
 
 func quoteList(names []string) string {
 	q := make([]string, len(names))
@@ -43,11 +46,11 @@ func quoteList(names []string) string {
 	return strings.Join(q, " or ")
 }
 
-// MatchName finds the name a person typed among names, the way upstream
+// Match finds the name a person typed among names, the way upstream
 // matches names everywhere: trimmed and case-insensitively; an exact match
 // wins over names that differ only by case. Otherwise it is an
-// *UnknownNameError naming up to 3 similar names.
-func MatchName(kind, of string, names []string, name string) (string, error) {
+// *UnknownError naming up to 3 similar names.
+func Match(kind, of string, names []string, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	var folded []string
 	for _, n := range names {
@@ -62,15 +65,15 @@ func MatchName(kind, of string, names []string, name string) (string, error) {
 	case 1:
 		return folded[0], nil
 	case 0:
-		return "", &UnknownNameError{Kind: kind, Name: name, Of: of, Similar: similarNames(names, name, 3)}
+		return "", &UnknownError{Kind: kind, Name: name, Of: of, Similar: Similar(names, name, 3)}
 	default:
-		return "", &UnknownNameError{Kind: kind, Name: name, Of: of, Similar: folded, Ambiguous: true}
+		return "", &UnknownError{Kind: kind, Name: name, Of: of, Similar: folded, Ambiguous: true}
 	}
 }
 
-// similarNames returns up to n names within a small edit distance of name
+// Similar returns up to n names within a small edit distance of name
 // (case-insensitive), or that contain it, closest first.
-func similarNames(names []string, name string, n int) []string {
+func Similar(names []string, name string, n int) []string {
 	type scored struct {
 		name string
 		d    int
@@ -79,7 +82,7 @@ func similarNames(names []string, name string, n int) []string {
 	var out []scored
 	for _, c := range names {
 		lc := strings.ToLower(c)
-		d := editDistance(lc, target)
+		d := EditDistance(lc, target)
 		if d <= max(2, len(target)/3) || len(target) >= 3 && strings.Contains(lc, target) {
 			out = append(out, scored{c, d})
 		}
@@ -96,8 +99,8 @@ func similarNames(names []string, name string, n int) []string {
 	return res
 }
 
-// editDistance is the Levenshtein distance between a and b, by runes.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, by runes.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)

@@ -1,4 +1,4 @@
-package drift
+package names
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestMatchNameIsCaseInsensitiveAndSuggests(t *testing.T) {
+func TestMatchIsCaseInsensitiveAndSuggests(t *testing.T) {
 	t.Parallel()
 	names := []string{"Aetna", "Cigna", "UnitedHealthcare", "Humana", "BCBS", "bcbs"}
 	for _, tc := range []struct {
@@ -21,18 +21,18 @@ func TestMatchNameIsCaseInsensitiveAndSuggests(t *testing.T) {
 		{"united", "", `did you mean "UnitedHealthcare"?`},
 		{"Kaiser", "", `no claims for payer "Kaiser"`},
 	} {
-		got, err := MatchName("payer", "claims", names, tc.in)
+		got, err := Match("payer", "claims", names, tc.in)
 		if tc.errHas == "" {
 			if err != nil || got != tc.want {
-				t.Errorf("MatchName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+				t.Errorf("Match(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 			}
 			continue
 		}
-		if !errors.Is(err, ErrUnknownName) || !strings.Contains(err.Error(), tc.errHas) {
-			t.Errorf("MatchName(%q) = %q, %v; want an error with %q", tc.in, got, err, tc.errHas)
+		if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), tc.errHas) {
+			t.Errorf("Match(%q) = %q, %v; want an error with %q", tc.in, got, err, tc.errHas)
 		}
 	}
-	if _, err := MatchName("payer", "claims", names, "Kaiser"); strings.Contains(err.Error(), "did you mean") {
+	if _, err := Match("payer", "claims", names, "Kaiser"); strings.Contains(err.Error(), "did you mean") {
 		t.Errorf("%v suggests a name far from Kaiser", err)
 	}
 }
@@ -43,8 +43,8 @@ func TestEditDistanceAgainstKnownValues(t *testing.T) {
 		a, b string
 		d    int
 	}{{"kitten", "sitting", 3}, {"", "abc", 3}, {"flaw", "lawn", 2}, {"same", "same", 0}, {"Éclair", "eclair", 1}} {
-		if d := editDistance(tc.a, tc.b); d != tc.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, d, tc.d)
+		if d := EditDistance(tc.a, tc.b); d != tc.d {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.a, tc.b, d, tc.d)
 		}
 	}
 }
