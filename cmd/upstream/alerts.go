@@ -66,7 +66,7 @@ type alertSubject struct {
 func (a *alertSubject) apply(ctx context.Context, e *env, to alerts.State, until time.Time) error {
 	typ, err := drift.ParseType(a.DriftType)
 	if err != nil {
-		return fmt.Errorf("--drift-type: %w", err)
+		return usage(fmt.Errorf("--drift-type: %w", err))
 	}
 	pool, cust, err := e.openCustomer(ctx, a.Customer, 2)
 	if err != nil {
@@ -106,9 +106,9 @@ type AlertsSnoozeCmd struct {
 
 // Run snoozes it.
 func (c *AlertsSnoozeCmd) Run(ctx context.Context, e *env) error {
-	until, err := time.Parse(time.DateOnly, c.Until)
+	until, err := parseDateFlag("--until", c.Until, time.Time{})
 	if err != nil {
-		return fmt.Errorf("--until %q: use YYYY-MM-DD", c.Until)
+		return err
 	}
 	return c.apply(ctx, e, alerts.Snoozed, until)
 }

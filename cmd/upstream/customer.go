@@ -43,7 +43,7 @@ func (c *CustomerListCmd) Run(ctx context.Context, e *env) error {
 	for i, r := range rows {
 		views[i] = customerView{ID: r.ID, Name: r.Name, Uploads: r.Uploads, LatestRunID: r.RunID}
 		if r.RunID != 0 {
-			views[i].LatestRun = fmt.Sprintf("%s as of %s, %s, %d events", r.RunType, r.AsOf, r.Status, r.EventsCreated)
+			views[i].LatestRun = fmt.Sprintf("%s as of %s, %s, %s", r.RunType, r.AsOf, r.Status, count(int(r.EventsCreated), "event"))
 		}
 	}
 	if c.JSON {

@@ -81,8 +81,8 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("upload demo claims: %w", err)
 	}
-	fmt.Printf("Uploaded %s: %d rows, %d accepted, %d rejected, %d warnings (unusual outcomes stored as OTHER).\n",
-		up.Filename, up.Rows, up.Accepted, up.Rejected, up.Warnings)
+	fmt.Printf("Uploaded %s: %s, %d accepted, %d rejected, %s (unusual outcomes stored as OTHER).\n",
+		up.Filename, count(up.Rows, "row"), up.Accepted, up.Rejected, count(up.Warnings, "warning"))
 	printRowErrors(os.Stdout, up.Errors, up.Rejected)
 
 	fmt.Printf("Working drift job %d with River...\n", *up.JobID)

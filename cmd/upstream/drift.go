@@ -40,17 +40,17 @@ type DriftRunCmd struct {
 
 // Run enqueues the job and, with --wait, works it and prints the result.
 func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
-	asOf := drift.Date(time.Now())
-	if c.AsOf != "" {
-		t, err := time.Parse(time.DateOnly, c.AsOf)
-		if err != nil {
-			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
-		}
-		asOf = t
+	asOf, err := parseDateFlag("--as-of", c.AsOf, drift.Date(time.Now()))
+	if err != nil {
+		return err
 	}
 	params := drift.Params{AsOf: asOf, BaselineDays: c.BaselineDays, CurrentDays: c.CurrentDays, MinVolume: c.MinVolume, FDR: c.FDR}
 	if err := params.Validate(); err != nil {
-		return err
+		var pe *drift.ParamError
+		if errors.As(err, &pe) {
+			return usage(fmt.Errorf("--%s %s", strings.ReplaceAll(pe.Param, "_", "-"), pe.Message))
+		}
+		return usage(err)
 	}
 	pool, cust, err := e.openCustomer(ctx, c.Customer, 8)
 	if err != nil {
@@ -134,6 +134,15 @@ func orDash[T any](p *T, unit string) string {
 	return fmt.Sprint(*p) + unit
 }
 
+// countOrDash counts *n things, or says "- nouns" when unknown (runs
+// recorded before the count existed).
+func countOrDash(n *int32, noun string) string {
+	if n == nil {
+		return "- " + noun + "s"
+	}
+	return count(int(*n), noun)
+}
+
 // DriftEventsCmd shows events.
 type DriftEventsCmd struct {
 	Customer string `required:"" help:"Customer name."`
@@ -180,8 +189,9 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 	r := out.ReportRun
 	fmt.Printf("report run %d (%s, as of %s): %s", r.ID, r.RunType, r.AsOf, r.Status)
 	if r.Status == drift.RunSuccess {
-		fmt.Printf(", %d groups considered, %d claims read, %s tests, %s alerts, %d events, %d ms\n", *r.Summary.GroupsConsidered,
-			*r.Summary.ClaimsRead, orDash(r.Summary.TestsRun, ""), orDash(r.Summary.AlertsCreated, ""), *r.Summary.EventsCreated, *r.Summary.DurationMs)
+		fmt.Printf(", %s considered, %s read, %s, %s, %s, %d ms\n", count(int(*r.Summary.GroupsConsidered), "group"),
+			count(int(*r.Summary.ClaimsRead), "claim"), countOrDash(r.Summary.TestsRun, "test"), countOrDash(r.Summary.AlertsCreated, "alert"),
+			count(int(*r.Summary.EventsCreated), "event"), *r.Summary.DurationMs)
 		fmt.Printf("baseline %s .. %s, current %s .. %s (end dates exclusive)\n", *r.Summary.BaselineStart, *r.Summary.BaselineEnd,
 			*r.Summary.CurrentStart, *r.Summary.CurrentEnd)
 		if n := r.Summary.GroupsSkipped; n != nil && *n > 0 {
@@ -193,7 +203,7 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 			if int(*n) > len(names) {
 				more = fmt.Sprintf(" and %d more", int(*n)-len(names))
 			}
-			fmt.Printf("seed rule skipped %d groups below min volume %d (claims base/cur): %s%s\n", *n, r.MinVolume, strings.Join(names, ", "), more)
+			fmt.Printf("seed rule skipped %s below min volume %d (claims base/cur): %s%s\n", count(int(*n), "group"), r.MinVolume, strings.Join(names, ", "), more)
 		}
 	} else {
 		fmt.Printf(" (%s)\n", orDash(r.Error, ""))
@@ -202,7 +212,7 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 	if len(alerts) == 0 {
 		fmt.Println("\nno alerts")
 	} else {
-		fmt.Printf("\n%d alerts (q <= %g; claims decided in each window):\n", len(alerts), r.FDR)
+		fmt.Printf("\n%s (q <= %g; claims decided in each window):\n", count(len(alerts), "alert"), r.FDR)
 		if err := printAlertTable(alerts); err != nil {
 			return err
 		}
@@ -294,13 +304,9 @@ type DriftTrendCmd struct {
 
 // Run prints the series, oldest week first.
 func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
-	asOf := time.Now()
-	if c.AsOf != "" {
-		t, err := time.Parse(time.DateOnly, c.AsOf)
-		if err != nil {
-			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
-		}
-		asOf = t
+	asOf, err := parseDateFlag("--as-of", c.AsOf, time.Now())
+	if err != nil {
+		return err
 	}
 	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
 	if err != nil {

@@ -206,6 +206,15 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 	if code, out := run("drift", "events", "--customer", "acme clinc"); code != 1 || !strings.Contains(out, `did you mean "Acme Clinic"?`) {
 		t.Errorf("near miss: exit %d, %q; want a suggestion", code, out)
 	}
+	if code, out := run("customer", "create", "ACME CLINIC"); code != 1 || !strings.Contains(out, "already exists") {
+		t.Errorf("a name differing only by case: exit %d, %q; want refused", code, out)
+	}
+	for _, args := range [][]string{{"--as-of", "11/23/2026"}, {"--fdr", "5"}, {"--current-days", "0"}} {
+		code, out := run(append([]string{"drift", "run", "--customer", "acme clinic"}, args...)...)
+		if code != 2 || !strings.Contains(out, args[0]) || !strings.Contains(out, "--help") {
+			t.Errorf("drift run %v: exit %d, %q; want a usage error (2) naming the flag", args, code, out)
+		}
+	}
 	if code, out := run("jobs", "wait", "--timeout", "30s"); code != 0 || !strings.Contains(out, "no unfinished jobs") {
 		t.Errorf("jobs wait on an empty queue: %d %q", code, out)
 	}
@@ -214,12 +223,25 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := run("upload", "--customer", "acme clinic", path)
-	if code != 0 || !strings.Contains(out, "no worker is running") || !strings.Contains(out, "no payer or CPT group mappings") {
-		t.Fatalf("upload without a worker or mappings: %d %q; want it to say so", code, out)
+	if code != 0 || !strings.Contains(out, "no worker is running") || !strings.Contains(out, "no payer or CPT group mappings") ||
+		!strings.Contains(out, "fix: upstream mappings load") {
+		t.Fatalf("upload without a worker or mappings: %d %q; want it to say so, and how to fix it", code, out)
+	}
+	if code, out := run("drift", "trend", "--customer", "acme clinic", "--payer", "a", "--cpt-group", "other", "--as-of", "2026-01-10", "--weeks", "2"); code != 0 ||
+		!strings.Contains(out, "A / OTHER") {
+		t.Errorf("trend in another case: exit %d, %q", code, out)
+	}
+	if code, out := run("drift", "trend", "--customer", "acme clinic", "--payer", "aetna", "--cpt-group", "OTHER"); code != 1 ||
+		!strings.Contains(out, `no claims for payer "aetna"`) {
+		t.Errorf("trend of an unknown payer: exit %d, %q; want exit 1 saying there are no claims", code, out)
+	}
+	if code, out := run("alerts", "ack", "--customer", "acme clinic", "--payer", "A", "--cpt-group", "OTHER", "--drift-type", "DENIAL_RATE"); code != 1 ||
+		!strings.Contains(out, `no alerts for payer "A"`) {
+		t.Errorf("ack without alerts: exit %d, %q", code, out)
 	}
 	// The job waits and no worker runs: jobs wait fails fast, naming the fix.
 	start := time.Now()
-	if code, out := run("jobs", "wait", "--timeout", "2m"); code != 1 || !strings.Contains(out, "no worker is running") || time.Since(start) > time.Minute {
+	if code, out := run("jobs", "wait", "--timeout", "2m"); code != 1 || !strings.Contains(out, "1 job is waiting and no worker is running") || time.Since(start) > time.Minute {
 		t.Errorf("jobs wait with no worker: exit %d after %s, %q; want a fast failure naming the fix", code, time.Since(start).Round(time.Second), out)
 	}
 }

@@ -84,11 +84,12 @@ func (c *JobsWaitCmd) Run(ctx context.Context, e *env) error {
 		case idleSince.IsZero():
 			idleSince = time.Now()
 		case time.Since(idleSince) > noWorkerGrace:
-			return fmt.Errorf("jobs wait: %d jobs are waiting and no worker is running: start one with `upstream worker` (or `upstream serve`)", n)
+			return fmt.Errorf("jobs wait: %s waiting and no worker is running: start one with `upstream worker` (or `upstream serve`)",
+				map[bool]string{true: "1 job is", false: count(int(n), "job") + " are"}[n == 1])
 		}
 		select {
 		case <-waitCtx.Done():
-			return fmt.Errorf("jobs wait: %d jobs still unfinished after %s", n, c.Timeout)
+			return fmt.Errorf("jobs wait: %s still unfinished after %s", count(int(n), "job"), c.Timeout)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

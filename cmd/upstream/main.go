@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -99,6 +101,9 @@ func run(args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "upstream: %v\nRun 'upstream %s --help' for usage.\n", err, kctx.Command())
+		return exitUsage
 	case ctx.Err() != nil:
 		fmt.Fprintf(os.Stderr, "upstream: interrupted: %v\n", err)
 		return exitInterrupted
@@ -106,6 +111,45 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "upstream: %v\n", err)
 		return exitFailure
 	}
+}
+
+// usageError is a flag with a value the command cannot use: exit 2, like
+// the parser's own usage errors.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// usage marks err (if any) as a usage error.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// parseDateFlag reads a YYYY-MM-DD flag value; empty is def.
+func parseDateFlag(flag, value string, def time.Time) (time.Time, error) {
+	if value == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.DateOnly, value)
+	if err != nil || t.Year() < 1900 || t.Year() > 9000 {
+		return time.Time{}, usage(fmt.Errorf("%s %q: use YYYY-MM-DD", flag, value))
+	}
+	return t, nil
+}
+
+// count says n things with the noun in the right number: count(1, "job")
+// is "1 job", count(2, "job") "2 jobs"; nouns with other plurals give both.
+func count(n int, noun string, plural ...string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	if len(plural) > 0 {
+		return fmt.Sprintf("%d %s", n, plural[0])
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // version is the module version and VCS revision the binary was built from.

@@ -48,3 +48,14 @@ func TestPrivateWebhookRefusalNamesTheFlag(t *testing.T) {
 		t.Fatal("a bad scheme names the private-destination flag")
 	}
 }
+
+func TestCountSaysTheNounInTheRightNumber(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		got, want string
+	}{{count(1, "job"), "1 job"}, {count(0, "alert"), "0 alerts"}, {count(2, "claim"), "2 claims"}, {count(3, "query", "queries"), "3 queries"}} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -71,20 +71,20 @@ type ServeCmd struct {
 // Run serves until SIGINT or SIGTERM, then shuts down gracefully.
 func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err := c.WorkOpts.Validate(); err != nil {
-		return err
+		return usage(err)
 	}
 	schedule, err := jobs.ParseWeeklySchedule(c.Schedule)
 	if err != nil {
-		return fmt.Errorf("--schedule (UPSTREAM_WEEKLY_SCHEDULE): %w", err)
+		return usage(fmt.Errorf("--schedule (UPSTREAM_WEEKLY_SCHEDULE): %w", err))
 	}
 	if c.FanoutInterval < time.Minute {
-		return fmt.Errorf("--fanout-interval (UPSTREAM_FANOUT_INTERVAL) must be at least 1m, got %s", c.FanoutInterval)
+		return usage(fmt.Errorf("--fanout-interval (UPSTREAM_FANOUT_INTERVAL) must be at least 1m, got %s", c.FanoutInterval))
 	}
 	if c.MaxUploadBytes < 1 {
-		return fmt.Errorf("--max-upload-bytes (UPSTREAM_MAX_UPLOAD_BYTES) must be positive, got %d", c.MaxUploadBytes)
+		return usage(fmt.Errorf("--max-upload-bytes (UPSTREAM_MAX_UPLOAD_BYTES) must be positive, got %d", c.MaxUploadBytes))
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
-		return errors.New("UPSTREAM_ADMIN_KEY must be at least 16 characters")
+		return usage(errors.New("UPSTREAM_ADMIN_KEY must be at least 16 characters"))
 	}
 	listener, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -50,7 +50,7 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	}
 	dateFormat, err := ingest.ParseDateFormat(c.DateFormat)
 	if err != nil {
-		return fmt.Errorf("--date-format: %w", err)
+		return usage(fmt.Errorf("--date-format: %w", err))
 	}
 	pool, cust, err := e.openCustomer(ctx, c.Customer, 4)
 	if err != nil {
@@ -252,8 +252,8 @@ func (c *UploadDeleteCmd) Run(ctx context.Context, e *env) error {
 	if c.JSON {
 		return printJSON(deleted)
 	}
-	fmt.Printf("deleted upload %d (%s, %d claims); drift job %d recomputes %s (run `upstream worker` if none is running)\n",
-		deleted.Upload.ID, deleted.Upload.Filename, deleted.Upload.Accepted, deleted.JobID, cust.Name)
+	fmt.Printf("deleted upload %d (%s, %s); drift job %d recomputes %s (run `upstream worker` if none is running)\n",
+		deleted.Upload.ID, deleted.Upload.Filename, count(deleted.Upload.Accepted, "claim"), deleted.JobID, cust.Name)
 	return nil
 }
 

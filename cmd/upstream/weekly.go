@@ -27,9 +27,9 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	}
 	asOf := schedule.AsOf(time.Now())
 	if c.AsOf != "" {
-		day, err := time.Parse(time.DateOnly, c.AsOf)
+		day, err := parseDateFlag("--as-of", c.AsOf, time.Time{})
 		if err != nil {
-			return fmt.Errorf("--as-of %q: use YYYY-MM-DD", c.AsOf)
+			return err
 		}
 		if asOf = schedule.WeekOf(day); !asOf.Equal(day) {
 			fmt.Printf("%s is in the week scheduled on %s (%s): running that week\n", c.AsOf, asOf.Format(time.DateOnly), c.Schedule)
@@ -48,8 +48,8 @@ func (c *WeeklyCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("weekly fan-out as of %s: %d customers lack a successful weekly run, %d jobs enqueued (%d already queued)\n",
-		asOf.Format(time.DateOnly), res.Candidates, res.Enqueued, res.Candidates-res.Enqueued)
+	fmt.Printf("weekly fan-out as of %s: %s without a successful weekly run, %s enqueued (%d already queued)\n",
+		asOf.Format(time.DateOnly), count(res.Candidates, "customer"), count(res.Enqueued, "job"), res.Candidates-res.Enqueued)
 	if !c.Wait || len(res.JobIDs) == 0 {
 		return nil
 	}

@@ -22,7 +22,7 @@ type WorkerCmd struct {
 // Run works jobs until SIGINT or SIGTERM.
 func (c *WorkerCmd) Run(ctx context.Context, e *env) error {
 	if err := c.WorkOpts.Validate(); err != nil {
-		return err
+		return usage(err)
 	}
 	pool, err := e.openPool(ctx, c.poolSize(0))
 	if err != nil {

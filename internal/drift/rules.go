@@ -78,20 +78,29 @@ func DefaultParams(asOf time.Time) Params {
 func (p Params) Validate() error {
 	switch {
 	case p.AsOf.IsZero():
-		return fmt.Errorf("as-of date is required")
+		return &ParamError{"as_of", "is required"}
 	case p.AsOf.Year() < 1900 || p.AsOf.Year() > 9000:
-		return fmt.Errorf("as-of date %s is out of range (years 1900 to 9000)", p.AsOf.Format(time.DateOnly))
+		return &ParamError{"as_of", fmt.Sprintf("%s is out of range (years 1900 to 9000)", p.AsOf.Format(time.DateOnly))}
 	case p.BaselineDays < 1 || p.BaselineDays > MaxWindowDays:
-		return fmt.Errorf("baseline days must be from 1 to %d, got %d", MaxWindowDays, p.BaselineDays)
+		return &ParamError{"baseline_days", fmt.Sprintf("must be from 1 to %d, got %d", MaxWindowDays, p.BaselineDays)}
 	case p.CurrentDays < 1 || p.CurrentDays > MaxWindowDays:
-		return fmt.Errorf("current days must be from 1 to %d, got %d", MaxWindowDays, p.CurrentDays)
+		return &ParamError{"current_days", fmt.Sprintf("must be from 1 to %d, got %d", MaxWindowDays, p.CurrentDays)}
 	case p.MinVolume < 1 || p.MinVolume > MaxMinVolume:
-		return fmt.Errorf("min volume must be from 1 to %d, got %d", MaxMinVolume, p.MinVolume)
+		return &ParamError{"min_volume", fmt.Sprintf("must be from 1 to %d, got %d", MaxMinVolume, p.MinVolume)}
 	case !(p.FDR > 0 && p.FDR < 1): // also refuses NaN
-		return fmt.Errorf("fdr must be above 0 and below 1, got %v", p.FDR)
+		return &ParamError{"fdr", fmt.Sprintf("must be above 0 and below 1, got %v", p.FDR)}
 	}
 	return nil
 }
+
+// ParamError is a run parameter out of its range. Param is its API name
+// (as_of, baseline_days, ...); front-ends name their own flag for it.
+type ParamError struct {
+	Param   string
+	Message string
+}
+
+func (e *ParamError) Error() string { return e.Param + " " + e.Message }
 
 // Date truncates t to its UTC calendar date.
 func Date(t time.Time) time.Time {
