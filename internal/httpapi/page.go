@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"errors"
@@ -13,7 +16,6 @@ import (
 	"strings"
 
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"github.com/alexedwards/scs/postgresstore"
 	"github.com/alexedwards/scs/v2"
@@ -105,7 +107,12 @@ func (s *Server) viewerOf(r *http.Request) (viewer, bool) {
 	}
 	ctx := r.Context()
 	if s.sessions.GetBool(ctx, "admin") {
-		return viewer{admin: true}, true
+		// The session lives as long as the admin key it was opened with.
+		if s.cfg.AdminKey != "" && hmac.Equal(s.sessions.GetBytes(ctx, "admin_key_tag"), adminKeyTag(s.cfg.AdminKey, s.sessions.GetBytes(ctx, "admin_key_salt"))) {
+			return viewer{admin: true}, true
+		}
+		_ = s.sessions.Destroy(ctx) // the key was rotated: the session goes too
+		return viewer{}, false
 	}
 	if id := s.sessions.GetInt64(ctx, "customer_id"); id != 0 {
 		v := viewer{customerID: id, keyPrefix: s.sessions.GetString(ctx, "key_prefix")}
@@ -193,6 +200,17 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login.html", map[string]any{})
 }
 
+// adminKeyTag ties an admin session to the admin key it was opened with,
+// so rotating the key ends it. Four bytes of an HMAC under a per-session
+// salt: a stale session passes by chance once in 2^32, and a session
+// table's dump does not confirm a guess of the key.
+func adminKeyTag(key string, salt []byte) []byte {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte("upstream admin session\x00"))
+	mac.Write(salt)
+	return mac.Sum(nil)[:4]
+}
+
 // login takes the admin key or a customer API key; the session remembers
 // who, never the key.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -217,6 +235,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.Put(r.Context(), "admin", v.admin)
+	if v.admin {
+		salt := make([]byte, 16)
+		if _, err := rand.Read(salt); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		s.sessions.Put(r.Context(), "admin_key_salt", salt)
+		s.sessions.Put(r.Context(), "admin_key_tag", adminKeyTag(s.cfg.AdminKey, salt))
+	}
 	s.sessions.Put(r.Context(), "customer_id", v.customerID)
 	s.sessions.Put(r.Context(), "key_prefix", v.keyPrefix)
 	http.Redirect(w, r, "/", http.StatusSeeOther)

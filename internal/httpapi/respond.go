@@ -62,6 +62,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 		writeError(w, http.StatusBadRequest, "invalid_json", "unexpected data after the JSON object", nil)
 		return false
 	}
+	if field, msg := checkJSONText(dst); field != "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_request", field+" "+msg, map[string]string{"field": field})
+		return false
+	}
 	return true
 }
 

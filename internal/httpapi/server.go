@@ -117,7 +117,9 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return withRequestID(s.cfg.Logger, s.mux) }
+func (s *Server) Handler() http.Handler {
+	return withRequestID(s.cfg.Logger, checkTextParams(s.mux))
+}
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

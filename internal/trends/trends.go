@@ -47,9 +47,19 @@ func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cp
 	if err != nil {
 		return "", "", fmt.Errorf("list payers and CPT groups: %w", err)
 	}
+	// A cell that alerted keeps its trend after its claims are gone.
+	subjects, err := q.AlertSubjectListByCustomer(ctx, customerID)
+	if err != nil {
+		return "", "", fmt.Errorf("list alert subjects: %w", err)
+	}
+	for _, s := range subjects {
+		cells = append(cells, db.ClaimStatsListCellsRow{Payer: s.Payer, CPTGroup: s.CPTGroup})
+	}
 	var payers []string
-	for i, c := range cells {
-		if i == 0 || c.Payer != cells[i-1].Payer {
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if !seen[c.Payer] {
+			seen[c.Payer] = true
 			payers = append(payers, c.Payer)
 		}
 	}
@@ -58,8 +68,10 @@ func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cp
 		return "", "", err
 	}
 	var groups []string
+	clear(seen)
 	for _, c := range cells {
-		if c.Payer == p {
+		if c.Payer == p && !seen[c.CPTGroup] {
+			seen[c.CPTGroup] = true
 			groups = append(groups, c.CPTGroup)
 		}
 	}
