@@ -161,12 +161,14 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		c, cancel := stepCtx(name + ": wait for the new page")
 		defer cancel()
 		for {
+			// While the navigation runs, evaluating may fail ("target
+			// navigated", "context destroyed"): that is not yet, not a failure.
 			loc, err := chromedp.Run(c, chromedp.Evaluate[string](
 				"document.readyState === 'complete' && !document.documentElement.dataset.leaving ? location.href : ''"))
-			if err != nil {
+			if err != nil && c.Err() != nil {
 				t.Fatalf("%s: wait for the new page: %v", name, err)
 			}
-			if loc != "" {
+			if err == nil && loc != "" {
 				run(name+": wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 				return loc
 			}
