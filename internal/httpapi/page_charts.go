@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	alertsdomain "github.com/upstream-rcm/upstream/internal/alerts"
+	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/trends"
+)
+
+// chart is an inline SVG comparing baseline and current for one event.
+type chart struct {
+	BaselineWidth, CurrentWidth float64
+	BaselineLabel, CurrentLabel string
+}
+
+const chartBarMax = 160.0
+
+// chartFor draws baseline against current on a scale shared by every row
+// of the same metric, so rows can be compared.
+func chartFor(t drift.Type, baseline, current, scale float64) chart {
+	c := chart{}
+	if scale > 0 {
+		c.BaselineWidth = math.Max(1, chartBarMax*math.Abs(baseline)/scale)
+		c.CurrentWidth = math.Max(1, chartBarMax*math.Abs(current)/scale)
+	}
+	c.BaselineLabel, c.CurrentLabel = drift.FormatValue(t, baseline), drift.FormatValue(t, current)
+	return c
+}
+
+// eventRow is an event as the page shows it: alerts with the values their
+// evidence compared (claims decided in each window), other events with the
+// seed rule's.
+type eventRow struct {
+	drift.EventView
+	Chart                     chart
+	Baseline, Current, Change string
+	BaselineSize, CurrentSize int
+	Worse                     bool // more denials or slower decisions
+	// Subject is the alert's lifecycle (alerts only).
+	Subject *alertsdomain.SubjectView
+}
+
+// shown returns the values a row shows: for alerts, those the evidence
+// compared.
+func shown(e drift.EventView) (baseline, current float64, baselineSize, currentSize int) {
+	if e.Alert {
+		return e.Compared()
+	}
+	return e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
+}
+
+// newEventRow draws an event with scales[its drift type] as the full bar.
+func newEventRow(e drift.EventView, scales map[drift.Type]float64) eventRow {
+	b, c, nb, nc := shown(e)
+	return eventRow{EventView: e, Chart: chartFor(e.DriftType, b, c, scales[e.DriftType]),
+		Baseline: drift.FormatValue(e.DriftType, b), Current: drift.FormatValue(e.DriftType, c), Change: drift.FormatDelta(e.DriftType, c-b),
+		BaselineSize: nb, CurrentSize: nc, Worse: c > b}
+}
+
+// trendChart is one inline SVG line chart of a weekly series, with its axes
+// labelled and the weeks that raised alerts marked.
+type trendChart struct {
+	Title              string
+	Top, Bottom        string // y-axis labels
+	First, Last        string // x-axis labels
+	Line, Band         string // SVG points
+	Alerts             []chartPoint
+	Width, Height, Pad float64
+}
+
+type chartPoint struct{ X, Y float64 }
+
+func trendCharts(s *trends.Series) []trendChart {
+	const width, height, pad = 560.0, 140.0, 40.0
+	n := len(s.Weeks)
+	x := func(i int) float64 { return pad + (width-2*pad)*float64(i)/float64(max(n-1, 1)) }
+	build := func(title string, value func(trends.Week) (v, lo, hi float64, ok bool), format func(float64) string, band bool, alertType drift.Type) trendChart {
+		c := trendChart{Title: title, First: s.Weeks[0].Start, Last: s.Weeks[n-1].Start, Width: width, Height: height, Pad: pad}
+		top := 0.0
+		for _, w := range s.Weeks {
+			if v, _, hi, ok := value(w); ok {
+				top = math.Max(top, math.Max(v, hi))
+			}
+		}
+		if top == 0 {
+			top = 1
+		}
+		y := func(v float64) float64 { return height - pad/2 - (height-pad)*v/top }
+		c.Top, c.Bottom = format(top), format(0)
+		var upper, lower []string
+		for i, w := range s.Weeks {
+			v, lo, hi, ok := value(w)
+			if !ok {
+				continue
+			}
+			c.Line += fmt.Sprintf("%.1f,%.1f ", x(i), y(v))
+			if band {
+				upper = append(upper, fmt.Sprintf("%.1f,%.1f", x(i), y(hi)))
+				lower = append([]string{fmt.Sprintf("%.1f,%.1f", x(i), y(lo))}, lower...)
+			}
+			if slices.Contains(w.Alerts, alertType) {
+				c.Alerts = append(c.Alerts, chartPoint{x(i), y(v)})
+			}
+		}
+		c.Band = strings.Join(append(upper, lower...), " ")
+		return c
+	}
+	rate := build("Denial rate (claims decided each week), 95% interval shaded", func(w trends.Week) (float64, float64, float64, bool) {
+		return w.DenialRate, w.RateLow, w.RateHigh, w.Volume > 0
+	}, func(v float64) string { return drift.FormatValue(drift.TypeDenialRate, v) }, true, drift.TypeDenialRate)
+	days := build("Median days to decision", func(w trends.Week) (float64, float64, float64, bool) {
+		if w.MedianDays == nil {
+			return 0, 0, 0, false
+		}
+		return *w.MedianDays, 0, 0, true
+	}, func(v float64) string { return drift.FormatValue(drift.TypeDecisionTime, v) }, false, drift.TypeDecisionTime)
+	return []trendChart{rate, days}
+}
