@@ -7,10 +7,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/upstream-rcm/upstream/internal/testdb"
 )
@@ -88,5 +91,40 @@ func TestHistogramAddInTheDatabase(t *testing.T) {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.NumericValueOutOfRange {
 		t.Fatalf("overflowing bin: %v, want numeric_value_out_of_range", err)
+	}
+}
+
+// Aggregate decodes ClaimStatsListDays by position, so it checks the
+// columns by name and type: a query with two columns swapped fails loudly.
+func TestAggregateRefusesMovedColumns(t *testing.T) {
+	t.Parallel()
+	fields := func(names ...string) []pgconn.FieldDescription {
+		out := make([]pgconn.FieldDescription, len(names))
+		for i, n := range names {
+			out[i] = pgconn.FieldDescription{Name: n, DataTypeOID: aggregateColumns[i].oid, Format: pgx.BinaryFormatCode}
+		}
+		return out
+	}
+	right := []string{"day", "payer", "cpt_group", "submitted_claims", "submitted_denied", "submitted_days", "decided_claims", "decided_denied", "decided_days"}
+	if err := checkColumns(fields(right...), aggregateColumns); err != nil {
+		t.Fatalf("the query's own columns: %v", err)
+	}
+	swapped := slices.Clone(right)
+	swapped[3], swapped[4] = swapped[4], swapped[3] // claims and denials: the same type
+	if err := checkColumns(fields(swapped...), aggregateColumns); err == nil || !strings.Contains(err.Error(), "submitted_denied") {
+		t.Fatalf("swapped claims and denials: %v, want refused", err)
+	}
+	wrongType := fields(right...)
+	wrongType[5].DataTypeOID = pgtype.Int4ArrayOID
+	if err := checkColumns(wrongType, aggregateColumns); err == nil {
+		t.Fatal("an int4[] histogram was accepted")
+	}
+	textFormat := fields(right...)
+	textFormat[3].Format = pgx.TextFormatCode
+	if err := checkColumns(textFormat, aggregateColumns); err == nil {
+		t.Fatal("a count in text format was accepted")
+	}
+	if err := checkColumns(fields(right[:8]...), aggregateColumns); err == nil {
+		t.Fatal("a missing column was accepted")
 	}
 }

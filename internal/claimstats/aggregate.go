@@ -1,0 +1,271 @@
+package claimstats
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// Bin is one value of a histogram of days to decision.
+type Bin struct {
+	Days   int32
+	Claims int64
+}
+
+// Histogram counts claims by whole days to decision, in increasing order of
+// days.
+type Histogram []Bin
+
+// Total is the number of claims counted.
+func (h Histogram) Total() int64 {
+	var n int64
+	for _, b := range h {
+		n += b.Claims
+	}
+	return n
+}
+
+// Median is the median days to decision: the middle value, or for an even
+// count the mean of the two middle values (as percentile_cont(0.5)
+// computes it); 0 for an empty histogram.
+func (h Histogram) Median() float64 {
+	n := h.Total()
+	if n == 0 {
+		return 0
+	}
+	lo, hi := h.at((n+1)/2), h.at(n/2+1)
+	return (float64(lo) + float64(hi)) / 2
+}
+
+// at returns the days of the claim at 1-based position pos in sorted order.
+func (h Histogram) at(pos int64) int32 {
+	var seen int64
+	for _, b := range h {
+		seen += b.Claims
+		if seen >= pos {
+			return b.Days
+		}
+	}
+	return h[len(h)-1].Days
+}
+
+// Window is one window of one (payer, CPT group): PAID and DENIED claims.
+type Window struct {
+	Volume, Denied int64
+	Days           Histogram
+}
+
+// Group is one (payer, CPT group) with its windows by submission date (the
+// claims submitted in each window) and by decision date (the claims
+// decided in each window).
+type Group struct {
+	Payer, CPTGroup   string
+	Baseline, Current Window // by submission date
+	// DecidedBaseline and DecidedCurrent are by decision date.
+	DecidedBaseline, DecidedCurrent Window
+}
+
+// denseDays bounds the days to decision summed in a slice rather than a
+// map while aggregating: almost every claim is decided within a year.
+const denseDays = 512
+
+// windowSum adds histograms into one window.
+type windowSum struct {
+	volume, denied int64
+	dense          []int64
+	sparse         map[int32]int64
+}
+
+func (w *windowSum) window() Window {
+	out := Window{Volume: w.volume, Denied: w.denied}
+	for d, n := range w.dense {
+		if n > 0 {
+			out.Days = append(out.Days, Bin{Days: int32(d), Claims: n})
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(w.sparse)) {
+		out.Days = append(out.Days, Bin{Days: d, Claims: w.sparse[d]})
+	}
+	return out
+}
+
+// Aggregate returns every (payer, CPT group) with claims submitted or
+// decided in the baseline window [baselineStart, currentStart) or the
+// current window [currentStart, currentEnd), with each window's volume,
+// denials and histogram of days to decision, on both bases; ordered by
+// payer and CPT group (bytewise).
+//
+// It runs sqlc's ClaimStatsListDays but reads the rows' binary values
+// itself: decoding two arrays per row through pgx's generic array codec
+// cost five times the query (see BenchmarkDriftComputation), and the sums
+// need no intermediate slices.
+func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStart, currentStart, currentEnd time.Time) ([]Group, error) {
+	rows, err := conn.Query(ctx, db.ClaimStatsListDays, customerID, baselineStart, currentEnd)
+	if err != nil {
+		return nil, fmt.Errorf("read claim statistics: %w", err)
+	}
+	defer rows.Close()
+	if err := checkColumns(rows.FieldDescriptions(), aggregateColumns); err != nil {
+		return nil, fmt.Errorf("read claim statistics: %w", err)
+	}
+	type cell struct{ payer, cptGroup string }
+	type sums struct{ baseline, current, decidedBaseline, decidedCurrent windowSum }
+	cells := map[cell]*sums{}
+	split := pgDate(currentStart)
+	for rows.Next() {
+		v := rows.RawValues() // day, payer, cpt_group, then claims, denied, days on each basis
+		if len(v) != 9 || len(v[0]) != 4 || len(v[3]) != 8 || len(v[4]) != 8 || len(v[6]) != 8 || len(v[7]) != 8 {
+			return nil, fmt.Errorf("read claim statistics: unexpected row shape")
+		}
+		c := cell{string(v[1]), string(v[2])}
+		s := cells[c]
+		if s == nil {
+			s = &sums{}
+			cells[c] = s
+		}
+		submitted, decided := &s.baseline, &s.decidedBaseline
+		if int32(binary.BigEndian.Uint32(v[0])) >= split {
+			submitted, decided = &s.current, &s.decidedCurrent
+		}
+		if err := submitted.addBinary(v[3], v[4], v[5]); err != nil {
+			return nil, fmt.Errorf("read claim statistics: %w", err)
+		}
+		if err := decided.addBinary(v[6], v[7], v[8]); err != nil {
+			return nil, fmt.Errorf("read claim statistics: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read claim statistics: %w", err)
+	}
+	groups := make([]Group, 0, len(cells))
+	for c, s := range cells {
+		groups = append(groups, Group{Payer: c.payer, CPTGroup: c.cptGroup,
+			Baseline: s.baseline.window(), Current: s.current.window(),
+			DecidedBaseline: s.decidedBaseline.window(), DecidedCurrent: s.decidedCurrent.window()})
+	}
+	slices.SortFunc(groups, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.CPTGroup, b.CPTGroup))
+	})
+	return groups, nil
+}
+
+// column is a result column Aggregate decodes by position: its name and
+// type, so that a query whose columns moved fails loudly instead of
+// summing one column as another.
+type column struct {
+	name string
+	oid  uint32
+}
+
+// aggregateColumns are ClaimStatsListDays' columns, in order.
+var aggregateColumns = []column{
+	{"day", pgtype.DateOID}, {"payer", pgtype.TextOID}, {"cpt_group", pgtype.TextOID},
+	{"submitted_claims", pgtype.Int8OID}, {"submitted_denied", pgtype.Int8OID}, {"submitted_days", pgtype.Int8ArrayOID},
+	{"decided_claims", pgtype.Int8OID}, {"decided_denied", pgtype.Int8OID}, {"decided_days", pgtype.Int8ArrayOID},
+}
+
+// checkColumns checks a result's columns against want: names, types, and
+// the binary format for everything but text (text is the same bytes in
+// either format).
+func checkColumns(fields []pgconn.FieldDescription, want []column) error {
+	if len(fields) != len(want) {
+		return fmt.Errorf("%d columns, want %d", len(fields), len(want))
+	}
+	for i, fd := range fields {
+		w := want[i]
+		switch {
+		case fd.Name != w.name:
+			return fmt.Errorf("column %d is %q, want %q", i+1, fd.Name, w.name)
+		case fd.DataTypeOID != w.oid:
+			return fmt.Errorf("column %q has type OID %d, want %d", fd.Name, fd.DataTypeOID, w.oid)
+		case w.oid != pgtype.TextOID && fd.Format != pgx.BinaryFormatCode:
+			return fmt.Errorf("column %q is not in binary format", fd.Name)
+		}
+	}
+	return nil
+}
+
+// pgDate is a date in PostgreSQL's binary form: days since 2000-01-01.
+func pgDate(t time.Time) int32 {
+	return int32((t.Unix() - time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) / 86400)
+}
+
+// addBinary adds one row's side from binary values: claims and denied as
+// int8, days as a one-dimensional int8[] of stored bins.
+func (w *windowSum) addBinary(claims, denied, array []byte) error {
+	w.volume += int64(binary.BigEndian.Uint64(claims))
+	w.denied += int64(binary.BigEndian.Uint64(denied))
+	// Array header: ndim, has-null flag, element OID, then (length, lower
+	// bound) per dimension; each element is a length and its bytes.
+	if len(array) < 12 {
+		return fmt.Errorf("histogram array of %d bytes", len(array))
+	}
+	ndim := binary.BigEndian.Uint32(array)
+	if ndim == 0 {
+		return nil
+	}
+	if ndim != 1 || len(array) < 20 {
+		return fmt.Errorf("histogram array of %d dimensions", ndim)
+	}
+	n := int(binary.BigEndian.Uint32(array[12:]))
+	elems := array[20:]
+	if len(elems) != n*12 {
+		return fmt.Errorf("histogram array of %d elements in %d bytes", n, len(elems))
+	}
+	for i := range n {
+		e := elems[i*12:]
+		if binary.BigEndian.Uint32(e) != 8 {
+			return fmt.Errorf("histogram array with a null element")
+		}
+		days, count := unpackBin(int64(binary.BigEndian.Uint64(e[4:])))
+		w.addBin(int64(days), count)
+	}
+	return nil
+}
+
+func (w *windowSum) addBin(d, n int64) {
+	if d >= 0 && d < denseDays {
+		if int(d) >= len(w.dense) { // grow to fit, doubling, so most windows stay small
+			grown := make([]int64, min(denseDays, max(int(d)+1, 2*len(w.dense), 64)))
+			copy(grown, w.dense)
+			w.dense = grown
+		}
+		w.dense[d] += n
+		return
+	}
+	if w.sparse == nil {
+		w.sparse = map[int32]int64{}
+	}
+	w.sparse[int32(d)] += n
+}
+
+// HistogramOf decodes a stored histogram (claim_stats.*_days).
+func HistogramOf(bins []int64) Histogram {
+	h := make(Histogram, len(bins))
+	for i, v := range bins {
+		h[i].Days, h[i].Claims = unpackBin(v)
+	}
+	return h
+}
+
+// Add returns the sum of two histograms.
+func (h Histogram) Add(o Histogram) Histogram {
+	var w windowSum
+	for _, b := range h {
+		w.addBin(int64(b.Days), b.Claims)
+	}
+	for _, b := range o {
+		w.addBin(int64(b.Days), b.Claims)
+	}
+	return w.window().Days
+}
