@@ -196,24 +196,6 @@ func windowStats(w claimstats.Window) WindowStats {
 	return WindowStats{Volume: int(w.Volume), Denied: int(w.Denied), MedianDays: w.Days.Median(), Days: w.Days}
 }
 
-// AggregateRawClaims computes what Aggregate does straight from the claim
-// rows, with percentile_cont: the reference the statistics are tested and
-// benchmarked against.
-func AggregateRawClaims(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]Group, error) {
-	rows, err := q.ClaimDriftAggregate(ctx, db.ClaimDriftAggregateParams{
-		CustomerID: customerID, BaselineStart: w.BaselineStart, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd})
-	if err != nil {
-		return nil, fmt.Errorf("aggregate claims: %w", err)
-	}
-	groups := make([]Group, len(rows))
-	for i, r := range rows {
-		groups[i] = Group{Payer: r.Payer, CPTGroup: r.CPTGroup,
-			Baseline: WindowStats{Volume: int(r.BaselineVolume), Denied: int(r.BaselineDenied), MedianDays: r.BaselineMedianDays},
-			Current:  WindowStats{Volume: int(r.CurrentVolume), Denied: int(r.CurrentDenied), MedianDays: r.CurrentMedianDays}}
-	}
-	return groups, nil
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // nonNil keeps JSON lists as [] rather than null.

@@ -127,29 +127,6 @@ func WindowsFor(p Params) Windows {
 	}
 }
 
-// Window names which window a submitted date falls in.
-type Window int
-
-// The windows a claim can fall in.
-const (
-	Outside Window = iota
-	Baseline
-	Current
-)
-
-// Classify returns the window of a claim submitted on day.
-func (w Windows) Classify(day time.Time) Window {
-	day = Date(day)
-	switch {
-	case !day.Before(w.BaselineStart) && day.Before(w.BaselineEnd):
-		return Baseline
-	case !day.Before(w.CurrentStart) && day.Before(w.CurrentEnd):
-		return Current
-	default:
-		return Outside
-	}
-}
-
 // WindowStats aggregates one window of one group (PAID and DENIED claims).
 type WindowStats struct {
 	Volume     int
@@ -371,30 +348,4 @@ func DecisionTimeSeverity(delta float64) float64 { return math.Min(math.Abs(delt
 // Confidence is min((baseline + current) / (min_volume * 4), 1).
 func Confidence(baselineVolume, currentVolume, minVolume int) float64 {
 	return math.Min(float64(baselineVolume+currentVolume)/float64(minVolume*4), 1)
-}
-
-// Median returns the median of values: the middle value, or for an even
-// count the mean of the two middle values; 0 for none. values is sorted in
-// place.
-func Median(values []int) float64 {
-	if len(values) == 0 {
-		return 0
-	}
-	sort.Ints(values)
-	mid := len(values) / 2
-	if len(values)%2 == 1 {
-		return float64(values[mid])
-	}
-	return (float64(values[mid-1]) + float64(values[mid])) / 2
-}
-
-// NewWindowStats builds a window from its volume, denials and days to
-// decision (days -> claims).
-func NewWindowStats(volume, denied int, days map[int32]int64) WindowStats {
-	h := make(claimstats.Histogram, 0, len(days))
-	for d, n := range days {
-		h = append(h, claimstats.Bin{Days: d, Claims: n})
-	}
-	sort.Slice(h, func(i, j int) bool { return h[i].Days < h[j].Days })
-	return WindowStats{Volume: volume, Denied: denied, MedianDays: h.Median(), Days: h}
 }

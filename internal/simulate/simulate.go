@@ -6,11 +6,14 @@
 package simulate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/drift"
 )
 
@@ -142,17 +145,11 @@ func Groups(claims []Claim, p drift.Params) []drift.Group {
 			order = append(order, k)
 		}
 		days := int32(c.Decided.Sub(c.Submitted).Hours() / 24)
-		switch w.Classify(c.Submitted) {
-		case drift.Baseline:
-			add(a, 0, days, c.Denied)
-		case drift.Current:
-			add(a, 1, days, c.Denied)
+		if i := windowOf(w, c.Submitted); i >= 0 {
+			add(a, i, days, c.Denied) // 0 baseline, 1 current
 		}
-		switch w.Classify(c.Decided) {
-		case drift.Baseline:
-			add(a, 2, days, c.Denied)
-		case drift.Current:
-			add(a, 3, days, c.Denied)
+		if i := windowOf(w, c.Decided); i >= 0 {
+			add(a, 2+i, days, c.Denied)
 		}
 	}
 	groups := make([]drift.Group, 0, len(order))
@@ -160,10 +157,34 @@ func Groups(claims []Claim, p drift.Params) []drift.Group {
 		a := cells[k]
 		var ws [4]drift.WindowStats
 		for i := range ws {
-			ws[i] = drift.NewWindowStats(a.count[i], a.deny[i], a.days[i])
+			ws[i] = windowStats(a.count[i], a.deny[i], a.days[i])
 		}
 		groups = append(groups, drift.Group{Payer: k.payer, CPTGroup: k.group, Baseline: ws[0], Current: ws[1],
 			DecidedBaseline: ws[2], DecidedCurrent: ws[3]})
 	}
 	return groups
+}
+
+// windowOf is 0 for a day in the baseline window, 1 in the current one,
+// -1 in neither.
+func windowOf(w drift.Windows, day time.Time) int {
+	day = drift.Date(day)
+	switch {
+	case !day.Before(w.BaselineStart) && day.Before(w.BaselineEnd):
+		return 0
+	case !day.Before(w.CurrentStart) && day.Before(w.CurrentEnd):
+		return 1
+	}
+	return -1
+}
+
+// windowStats builds a window from its volume, denials and days to
+// decision (days -> claims).
+func windowStats(volume, denied int, days map[int32]int64) drift.WindowStats {
+	h := make(claimstats.Histogram, 0, len(days))
+	for d, n := range days {
+		h = append(h, claimstats.Bin{Days: d, Claims: n})
+	}
+	slices.SortFunc(h, func(a, b claimstats.Bin) int { return cmp.Compare(a.Days, b.Days) })
+	return drift.WindowStats{Volume: volume, Denied: denied, MedianDays: h.Median(), Days: h}
 }
