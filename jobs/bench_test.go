@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -111,7 +112,7 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		q := db.New(pool)
+		q := store.New(pool)
 		for _, u := range uploads {
 			if err := q.ClaimStatsAddUpload(ctx, u); err != nil {
 				b.Fatal(err)

@@ -14,9 +14,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
@@ -200,7 +200,7 @@ func computeAndComplete[T river.JobArgs](ctx context.Context, d *Deps, job *rive
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		metrics.DriftComputations.WithLabelValues(string(req.RunType), "failed").Inc()
-		run, recErr := drift.RecordFailure(rctx, db.New(d.Pool), req, err)
+		run, recErr := drift.RecordFailure(rctx, store.New(d.Pool), req, err)
 		if recErr != nil {
 			logger.ErrorContext(ctx, "drift computation failed and recording the failure failed too", "error", err, "record_error", recErr)
 		} else {
@@ -259,7 +259,7 @@ func computeInTx[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T
 			ErrJobNoLongerRunning, job.ID, completed.State, completed.Attempt, job.Attempt)
 	}
 	if req.ConsumeRequests {
-		pending, err := db.New(tx).DriftRequestCountByCustomer(ctx, req.CustomerID)
+		pending, err := store.New(tx).DriftRequestCountByCustomer(ctx, req.CustomerID)
 		if err != nil {
 			return nil, fmt.Errorf("count drift requests: %w", err)
 		}

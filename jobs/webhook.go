@@ -13,6 +13,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
@@ -48,7 +49,7 @@ var defaultSender = webhooks.NewSender(webhooks.Guard{}, WebhookTimeout)
 // alerts to deliver, creates one delivery per enabled endpoint and its job,
 // all in the run's transaction.
 func notifyAlerts(ctx context.Context, d *Deps, tx pgx.Tx, run db.ReportRun) error {
-	q := db.New(tx)
+	q := store.New(tx)
 	loaded, err := drift.LoadRun(ctx, q, run.CustomerID, run.ID)
 	if err != nil {
 		return err
@@ -94,9 +95,9 @@ func (w *WebhookDeliveryWorker) Timeout(*river.Job[WebhookDeliveryArgs]) time.Du
 // secret (and the previous one during a rotation's grace period), records
 // the attempt, and returns an error on anything but 2xx so River retries.
 func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[WebhookDeliveryArgs]) error {
-	q := db.New(w.deps.Pool)
+	q := store.New(w.deps.Pool)
 	d, err := q.WebhookDeliveryGetForSend(ctx, job.Args.DeliveryID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("delivery %d is gone (endpoint deleted)", job.Args.DeliveryID))
 	}
 	if err != nil {
@@ -143,7 +144,7 @@ func recordAttempt(ctx context.Context, d *Deps, deliveryID int64, res webhooks.
 		return fmt.Errorf("record webhook attempt: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	p := db.WebhookAttemptInsertParams{DeliveryID: deliveryID, LatencyMs: int32(res.Latency.Milliseconds())}
 	if res.StatusCode != 0 {
 		p.StatusCode = ptr(int32(res.StatusCode))

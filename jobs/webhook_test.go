@@ -20,6 +20,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -69,7 +70,7 @@ func (r *receiver) received() []received {
 
 func (h *harness) endpoint(t *testing.T, cust int64, url string) db.WebhookEndpoint {
 	t.Helper()
-	ep, err := webhooks.CreateEndpoint(context.Background(), db.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust, webhooks.EndpointSpec{URL: url})
+	ep, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust, webhooks.EndpointSpec{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,12 +309,12 @@ func TestDisabledEndpointCancelsItsDeliveries(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	cust := h.customer(t, "acme")
 	ep := h.endpoint(t, cust, rcv.server.URL)
-	if _, err := webhooks.SetEnabled(context.Background(), db.New(h.pool), cust, ep.ID, false); err != nil {
+	if _, err := webhooks.SetEnabled(context.Background(), store.New(h.pool), cust, ep.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	// Disabled endpoints get no delivery at all; one created before the
 	// endpoint was disabled is cancelled when it runs.
-	id, err := webhooks.CreateTestDelivery(context.Background(), db.New(h.pool), db.Customer{ID: cust, Name: "acme"}, ep, time.Now())
+	id, err := webhooks.CreateTestDelivery(context.Background(), store.New(h.pool), db.Customer{ID: cust, Name: "acme"}, ep, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // DefaultWeeklySchedule is Monday 06:00 UTC.
@@ -181,7 +182,7 @@ const maxSweep = 10_000
 // skipped by River, and a sweep racing an upload inserts one job. It
 // returns how many jobs it inserted.
 func SweepDriftRequests(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx]) (int, error) {
-	ids, err := db.New(pool).DriftRequestListCustomers(ctx, maxSweep)
+	ids, err := store.New(pool).DriftRequestListCustomers(ctx, maxSweep)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -225,7 +226,7 @@ func fanOut(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 	res := &FanOutResult{}
 	var after int64
 	for {
-		ids, err := db.New(pool).CustomerListLackingWeeklyRun(ctx, db.CustomerListLackingWeeklyRunParams{
+		ids, err := store.New(pool).CustomerListLackingWeeklyRun(ctx, db.CustomerListLackingWeeklyRunParams{
 			AfterID: after, AsOf: p.AsOf, BaselineDays: int32(p.BaselineDays), CurrentDays: int32(p.CurrentDays),
 			MinVolume: int32(p.MinVolume), MaxRows: fanoutBatch, CreatedBefore: createdBefore})
 		if err != nil {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // AlertsCmd groups the alert lifecycle commands.
@@ -34,7 +34,7 @@ func (c *AlertsListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	subjects, err := alerts.List(ctx, db.New(pool), cust.ID)
+	subjects, err := alerts.List(ctx, store.New(pool), cust.ID)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // APIKeyCmd manages API keys.
@@ -31,7 +31,7 @@ func (c *APIKeyListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	keys, err := customers.ListAPIKeys(ctx, db.New(pool), cust.ID)
+	keys, err := customers.ListAPIKeys(ctx, store.New(pool), cust.ID)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (c *APIKeyRevokeCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	if err := customers.RevokeAPIKey(ctx, db.New(pool), cust.ID, c.Prefix); err != nil {
+	if err := customers.RevokeAPIKey(ctx, store.New(pool), cust.ID, c.Prefix); err != nil {
 		return err
 	}
 	fmt.Printf("revoked API key %s of %s\n", c.Prefix, cust.Name)
@@ -82,7 +82,7 @@ func (c *APIKeyCreateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	q := db.New(pool)
+	q := store.New(pool)
 	key, err := customers.IssueAPIKey(ctx, q, cust.ID)
 	if err != nil {
 		return err

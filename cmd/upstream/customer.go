@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // CustomerCmd manages customers.
@@ -28,7 +28,7 @@ func (c *CustomerListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	rows, err := db.New(pool).CustomerListWithLatestRun(ctx)
+	rows, err := store.New(pool).CustomerListWithLatestRun(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/demo"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -38,13 +38,13 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	q := db.New(pool)
+	q := store.New(pool)
 
 	existing, err := customers.ByName(ctx, q, demo.CustomerName)
 	switch {
 	case err == nil:
 		fmt.Printf("Resetting customer %q (id %d): deleting its previous demo data.\n", demo.CustomerName, existing.ID)
-		if err := customers.Delete(ctx, db.New(pool), existing.ID); err != nil {
+		if err := customers.Delete(ctx, store.New(pool), existing.ID); err != nil {
 			return err
 		}
 	case !errors.Is(err, customers.ErrNotFound):

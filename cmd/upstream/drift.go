@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/trends"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -87,7 +88,7 @@ func (c *DriftRunCmd) Run(ctx context.Context, e *env) error {
 	if state := states[0]; state != rivertype.JobStateCompleted {
 		return fmt.Errorf("drift job %d ended %s without a successful run", jobID, state)
 	}
-	run, err := drift.LoadRunOfJob(ctx, db.New(pool), jobID)
+	run, err := drift.LoadRunOfJob(ctx, store.New(pool), jobID)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (c *DriftRunsCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	q := db.New(pool)
+	q := store.New(pool)
 	runs, err := q.ReportRunListByCustomer(ctx, db.ReportRunListByCustomerParams{CustomerID: cust.ID, MaxRows: int32(c.Limit)})
 	if err != nil {
 		return err
@@ -160,7 +161,7 @@ func (c *DriftEventsCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	out, err := drift.LoadRun(ctx, db.New(pool), cust.ID, c.RunID)
+	out, err := drift.LoadRun(ctx, store.New(pool), cust.ID, c.RunID)
 	switch {
 	case errors.Is(err, drift.ErrRunNotFound):
 		return fmt.Errorf("customer %q has no report run %d", cust.Name, c.RunID)
@@ -313,7 +314,7 @@ func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	s, err := trends.WeeklySeries(ctx, db.New(pool), cust.ID, c.Payer, c.CPTGroup, asOf, c.Weeks)
+	s, err := trends.WeeklySeries(ctx, store.New(pool), cust.ID, c.Payer, c.CPTGroup, asOf, c.Weeks)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -94,7 +95,7 @@ func (e *env) openCustomer(ctx context.Context, name string, maxConns int32) (*p
 	if err != nil {
 		return nil, db.Customer{}, err
 	}
-	cust, err := customers.ByName(ctx, db.New(pool), name)
+	cust, err := customers.ByName(ctx, store.New(pool), name)
 	if err != nil {
 		pool.Close()
 		return nil, db.Customer{}, err

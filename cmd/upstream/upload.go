@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -203,7 +203,7 @@ func (c *UploadListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	ups, err := ingest.ListUploads(ctx, db.New(pool), cust.ID, c.Limit, 0)
+	ups, err := ingest.ListUploads(ctx, store.New(pool), cust.ID, c.Limit, 0)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -47,7 +47,7 @@ func (c *WebhookCreateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	ep, err := webhooks.CreateEndpoint(ctx, db.New(pool), e.webhookGuard(), cust.ID,
+	ep, err := webhooks.CreateEndpoint(ctx, store.New(pool), e.webhookGuard(), cust.ID,
 		webhooks.EndpointSpec{URL: c.URL, Format: c.Format, MinSeverity: c.MinSeverity})
 	if err != nil {
 		return webhookURLError(c.URL, err)
@@ -75,7 +75,7 @@ func (c *WebhookListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	eps, err := db.New(pool).WebhookEndpointListByCustomer(ctx, cust.ID)
+	eps, err := store.New(pool).WebhookEndpointListByCustomer(ctx, cust.ID)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (c *WebhookRotateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	ep, err := webhooks.RotateSecret(ctx, db.New(pool), cust.ID, c.ID, time.Now())
+	ep, err := webhooks.RotateSecret(ctx, store.New(pool), cust.ID, c.ID, time.Now())
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (c *webhookTarget) setEnabled(ctx context.Context, e *env, enabled bool) er
 		return err
 	}
 	defer pool.Close()
-	ep, err := webhooks.SetEnabled(ctx, db.New(pool), cust.ID, c.ID, enabled)
+	ep, err := webhooks.SetEnabled(ctx, store.New(pool), cust.ID, c.ID, enabled)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (c *WebhookDeleteCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	if err := webhooks.DeleteEndpoint(ctx, db.New(pool), cust.ID, c.ID); err != nil {
+	if err := webhooks.DeleteEndpoint(ctx, store.New(pool), cust.ID, c.ID); err != nil {
 		return err
 	}
 	fmt.Printf("webhook endpoint %d deleted\n", c.ID)
@@ -194,7 +194,7 @@ func (c *WebhookDeliveriesCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	deliveries, err := webhooks.ListDeliveries(ctx, db.New(pool), cust.ID, c.ID, c.Limit)
+	deliveries, err := webhooks.ListDeliveries(ctx, store.New(pool), cust.ID, c.ID, c.Limit)
 	if err != nil {
 		return err
 	}

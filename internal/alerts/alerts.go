@@ -20,6 +20,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/names"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // State is a subject's state.
@@ -53,7 +54,7 @@ var ErrSubjectNotFound = errors.New("alert subject not found")
 // and returns the alerts to deliver. today decides whether a snooze has
 // expired.
 func Reconcile(ctx context.Context, tx pgx.Tx, customerID, runID int64, events []drift.EventView, today time.Time) ([]drift.EventView, error) {
-	q := db.New(tx)
+	q := store.New(tx)
 	var deliver []drift.EventView
 	for _, e := range events {
 		if !e.Alert {
@@ -62,7 +63,7 @@ func Reconcile(ctx context.Context, tx pgx.Tx, customerID, runID int64, events [
 		key := db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: string(e.DriftType)}
 		cur, err := q.AlertSubjectGetForUpdate(ctx, key)
 		found := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("look up alert subject: %w", err)
 		}
 		state := State(cur.State)
@@ -150,14 +151,14 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 	if err := c.Validate(today); err != nil {
 		return db.AlertSubject{}, err
 	}
-	q := db.New(tx)
+	q := store.New(tx)
 	s, err := resolveSubject(ctx, q, customerID, s)
 	if err != nil {
 		return db.AlertSubject{}, err
 	}
 	cur, err := q.AlertSubjectGetForUpdate(ctx, db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: s.Payer,
 		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType)})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return db.AlertSubject{}, ErrSubjectNotFound
 	}
 	if err != nil {

@@ -15,12 +15,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgerrcode"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/names"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // ErrExists is returned when creating a customer whose name is taken,
@@ -43,7 +43,7 @@ func Create(ctx context.Context, pool *pgxpool.Pool, name string) (db.Customer, 
 		return db.Customer{}, fmt.Errorf("begin customer creation: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	// The unique constraint compares exact names; creators of names equal
 	// but for case serialize on this lock, so the check below is not racy.
 	if err := q.CustomerLockName(ctx, strings.ToLower(name)); err != nil {
@@ -125,7 +125,7 @@ const maxNamesCompared = 10000
 // ByID returns the customer with id.
 func ByID(ctx context.Context, q *db.Queries, id int64) (db.Customer, error) {
 	c, err := q.CustomerGetByID(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return db.Customer{}, fmt.Errorf("customer %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
@@ -182,7 +182,7 @@ func CustomerForAPIKey(ctx context.Context, q *db.Queries, key string) (int64, e
 	}
 	sum := sha256.Sum256([]byte(key))
 	k, err := q.APIKeyGetByHash(ctx, sum[:])
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, ErrInvalidAPIKey
 	}
 	if err != nil {

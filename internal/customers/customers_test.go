@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
@@ -32,7 +32,7 @@ func TestDeleteCustomerLeavesNoOrphans(t *testing.T) {
 	for _, name := range []string{"acme", "globex"} {
 		id := testfactory.Customer(t, pool, name)
 		ids = append(ids, id)
-		if _, err := customers.IssueAPIKey(ctx, db.New(pool), id); err != nil {
+		if _, err := customers.IssueAPIKey(ctx, store.New(pool), id); err != nil {
 			t.Fatal(err)
 		}
 		testfactory.Upload(t, uploader, id, testfactory.Synthetic(50, name, end)...)
@@ -54,7 +54,7 @@ func TestDeleteCustomerLeavesNoOrphans(t *testing.T) {
 			t.Fatalf("fixture has no %s rows", table)
 		}
 	}
-	if err := customers.Delete(ctx, db.New(pool), ids[0]); err != nil {
+	if err := customers.Delete(ctx, store.New(pool), ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range tables {
@@ -73,7 +73,7 @@ func TestByNameIgnoresCaseAndSuggestsNearMisses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	q := db.New(pool)
+	q := store.New(pool)
 	for _, name := range []string{"Acme Clinic", "Globex Health"} {
 		testfactory.Customer(t, pool, name)
 	}

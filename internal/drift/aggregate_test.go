@@ -19,9 +19,9 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/schema"
@@ -91,7 +91,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 			}
 		}
 	}
-	if err := customers.Delete(ctx, db.New(pool), ids[0]); err != nil {
+	if err := customers.Delete(ctx, store.New(pool), ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	var left int
@@ -104,7 +104,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows) {
 	t.Helper()
 	assertDriversEqualClaims(t, ctx, pool, customerID)
-	q := db.New(pool)
+	q := store.New(pool)
 	fromStats, err := drift.Aggregate(ctx, pool, customerID, w)
 	if err != nil {
 		t.Fatal(err)

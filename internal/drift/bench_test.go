@@ -14,6 +14,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 )
 
@@ -61,7 +62,7 @@ func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := db.New(pool).ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: cust, UploadID: upload}); err != nil {
+	if err := store.New(pool).ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: cust, UploadID: upload}); err != nil {
 		b.Fatal(err)
 	}
 	// What autovacuum would do soon after a large upload: set hint bits and
@@ -153,7 +154,7 @@ func BenchmarkDriftComputation(b *testing.B) {
 		cust := seedClaims(b, ctx, pool, fmt.Sprintf("bench-%d", n), n, asOf)
 		seedClaims(b, ctx, pool, fmt.Sprintf("neighbour-%d", n), n, asOf)
 		b.Run(fmt.Sprintf("claims=%d", n), func(b *testing.B) {
-			q := db.New(pool)
+			q := store.New(pool)
 			var inWindows int64
 			if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_records WHERE customer_id = $1 AND submitted_date >= $2 AND submitted_date < $3`,
 				cust, w.BaselineStart, w.CurrentEnd).Scan(&inWindows); err != nil {

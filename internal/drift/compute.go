@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // RunType says why a computation ran (report_runs.run_type).
@@ -80,7 +81,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err := req.Params.Validate(); err != nil {
 		return nil, err
 	}
-	q := db.New(tx)
+	q := store.New(tx)
 	if req.LockWait > 0 {
 		// Bounded: a job waiting on another computation of the customer
 		// would hold a worker slot for the whole job timeout.
@@ -91,7 +92,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if _, err := q.CustomerLockForDrift(ctx, req.CustomerID); err != nil {
 		var pgErr *pgconn.PgError
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		case errors.Is(err, store.ErrNotFound):
 			return nil, fmt.Errorf("customer %d: %w", req.CustomerID, ErrCustomerNotFound)
 		case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable:
 			return nil, fmt.Errorf("customer %d: %w", req.CustomerID, ErrCustomerBusy)
@@ -111,7 +112,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		if err == nil {
 			return &Outcome{Run: done, AlreadyDone: true}, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("look up weekly run: %w", err)
 		}
 	}
@@ -136,7 +137,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 		return nil, err
 	}
 	first, err := q.UploadFirstSubmittedDate(ctx, req.CustomerID)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("look up the customer's first submission: %w", err)
 	}
 	if first != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
@@ -100,7 +101,7 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 		{Payer: "Aetna", CPTGroup: "E&M", DriftType: "DECISION_TIME", BaselineValue: 11, CurrentValue: 15, DeltaValue: 4,
 			Severity: 0.4, Confidence: aetnaConfidence, BaselineSampleSize: 40, CurrentSampleSize: 30},
 	}
-	got, err := db.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: custID, ReportRunID: run.ID})
+	got, err := store.New(pool).DriftEventListByRun(ctx, db.DriftEventListByRunParams{CustomerID: custID, ReportRunID: run.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

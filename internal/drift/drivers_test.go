@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
@@ -135,7 +135,7 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 
 	// Every code, both kinds: the parts add up to the evidence's change.
 	cell := claimstats.Cell{Payer: "Aetna", CPTGroup: "OTHER"}
-	all, err := claimstats.Drivers(ctx, db.New(tx), cust, []claimstats.Cell{cell}, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.Cell{cell}, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // ErrRunNotFound is returned for a report run the customer does not have.
@@ -24,12 +23,12 @@ func LoadRun(ctx context.Context, q *db.Queries, customerID, runID int64) (RunWi
 	var err error
 	if runID != 0 {
 		run, err = q.ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: customerID, ID: runID})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, store.ErrNotFound) {
 			return RunWithEvents{}, fmt.Errorf("report run %d: %w", runID, ErrRunNotFound)
 		}
 	} else {
 		run, err = q.ReportRunGetLatestSuccessful(ctx, customerID)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, store.ErrNotFound) {
 			return RunWithEvents{}, ErrNoSuccessfulRun
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/names"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 func (s *Server) routesAlerts() {
@@ -19,7 +20,7 @@ func (s *Server) routesAlerts() {
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, cust db.Customer) {
-	subjects, err := alerts.List(r.Context(), db.New(s.cfg.Pool), cust.ID)
+	subjects, err := alerts.List(r.Context(), store.New(s.cfg.Pool), cust.ID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return

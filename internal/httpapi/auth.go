@@ -8,6 +8,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // principal is who a request authenticated as.
@@ -47,7 +48,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 	if s.isAdmin(r) {
 		return principal{admin: true}, true
 	}
-	id, err := customers.CustomerForAPIKey(r.Context(), db.New(s.cfg.Pool), key)
+	id, err := customers.CustomerForAPIKey(r.Context(), store.New(s.cfg.Pool), key)
 	if errors.Is(err, customers.ErrInvalidAPIKey) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="upstream", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid API key", nil)
@@ -108,7 +109,7 @@ func (s *Server) forCustomer(next customerHandler) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 			return
 		}
-		cust, err := customers.ByID(r.Context(), db.New(s.cfg.Pool), id)
+		cust, err := customers.ByID(r.Context(), store.New(s.cfg.Pool), id)
 		if errors.Is(err, customers.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 			return

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
-	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +46,7 @@ func (s *Server) pathCustomer(w http.ResponseWriter, r *http.Request) (id int64,
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 		return 0, false
 	}
-	if _, err := customers.ByID(r.Context(), db.New(s.cfg.Pool), id); errors.Is(err, customers.ErrNotFound) {
+	if _, err := customers.ByID(r.Context(), store.New(s.cfg.Pool), id); errors.Is(err, customers.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 		return 0, false
 	} else if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	key, err := customers.IssueAPIKey(r.Context(), db.New(s.cfg.Pool), id)
+	key, err := customers.IssueAPIKey(r.Context(), store.New(s.cfg.Pool), id)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -70,7 +70,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
-	rows, err := db.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
+	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -87,7 +87,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	keys, err := customers.ListAPIKeys(r.Context(), db.New(s.cfg.Pool), id)
+	keys, err := customers.ListAPIKeys(r.Context(), store.New(s.cfg.Pool), id)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -101,7 +101,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 		return
 	}
-	err = customers.RevokeAPIKey(r.Context(), db.New(s.cfg.Pool), id, r.PathValue("prefix"))
+	err = customers.RevokeAPIKey(r.Context(), store.New(s.cfg.Pool), id, r.PathValue("prefix"))
 	if errors.Is(err, customers.ErrAPIKeyNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no active API key with this prefix", nil)
 		return

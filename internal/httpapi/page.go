@@ -22,6 +22,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/customers"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 //go:embed templates/*.html
@@ -111,7 +112,7 @@ func (s *Server) viewerOf(r *http.Request) (viewer, bool) {
 	if id := s.sessions.GetInt64(ctx, "customer_id"); id != 0 {
 		v := viewer{customerID: id, keyPrefix: s.sessions.GetString(ctx, "key_prefix")}
 		// The session lives as long as the key it was opened with.
-		active, err := db.New(s.cfg.Pool).APIKeyActiveExists(ctx, db.APIKeyActiveExistsParams{CustomerID: id, KeyPrefix: v.keyPrefix})
+		active, err := store.New(s.cfg.Pool).APIKeyActiveExists(ctx, db.APIKeyActiveExistsParams{CustomerID: id, KeyPrefix: v.keyPrefix})
 		if err == nil && !active {
 			_ = s.sessions.Destroy(ctx) // revoked: the session goes too
 		}
@@ -213,7 +214,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	v, ok := viewer{}, false
 	if s.cfg.AdminKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AdminKey)) == 1 {
 		v, ok = viewer{admin: true}, true
-	} else if id, err := customers.CustomerForAPIKey(r.Context(), db.New(s.cfg.Pool), key); err == nil {
+	} else if id, err := customers.CustomerForAPIKey(r.Context(), store.New(s.cfg.Pool), key); err == nil {
 		v, ok = viewer{customerID: id, keyPrefix: customers.KeyPrefix(key)}, true
 	} else if !errors.Is(err, customers.ErrInvalidAPIKey) {
 		s.internalError(w, r, err)
@@ -262,7 +263,7 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, fmt.Sprintf("/customers/%d", v.customerID), http.StatusSeeOther)
 		return
 	}
-	rows, err := db.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
+	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/names"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/trends"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
@@ -24,7 +25,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, http.StatusNotFound, "Not found.")
 		return
 	}
-	q := db.New(s.cfg.Pool)
+	q := store.New(s.cfg.Pool)
 	v, _ := s.viewerOf(r)
 	cust, err := customers.ByID(r.Context(), q, id)
 	if errors.Is(err, customers.ErrNotFound) || (err == nil && !v.mayView(id)) {
@@ -245,7 +246,7 @@ func (s *Server) eventsCSV(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, http.StatusBadRequest, "Unknown drift type in the filter.")
 		return
 	}
-	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), id, runID)
+	run, err := drift.LoadRun(r.Context(), store.New(s.cfg.Pool), id, runID)
 	if errors.Is(err, drift.ErrRunNotFound) || errors.Is(err, drift.ErrNoSuccessfulRun) {
 		s.pageError(w, r, http.StatusNotFound, "No such run.")
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -75,7 +76,7 @@ func (s *Server) listReportRuns(w http.ResponseWriter, r *http.Request, cust db.
 		}
 		before = &n
 	}
-	runs, err := db.New(s.cfg.Pool).ReportRunListByCustomer(r.Context(), db.ReportRunListByCustomerParams{
+	runs, err := store.New(s.cfg.Pool).ReportRunListByCustomer(r.Context(), db.ReportRunListByCustomerParams{
 		CustomerID: cust.ID, BeforeID: before, MaxRows: int32(limit + 1)})
 	if err != nil {
 		s.internalError(w, r, err)
@@ -98,7 +99,7 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
 		return
 	}
-	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), cust.ID, id)
+	run, err := drift.LoadRun(r.Context(), store.New(s.cfg.Pool), cust.ID, id)
 	if errors.Is(err, drift.ErrRunNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
 		return
@@ -165,7 +166,7 @@ func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db
 		}
 		f.minSeverity = n
 	}
-	run, err := drift.LoadRun(r.Context(), db.New(s.cfg.Pool), cust.ID, 0)
+	run, err := drift.LoadRun(r.Context(), store.New(s.cfg.Pool), cust.ID, 0)
 	if errors.Is(err, drift.ErrNoSuccessfulRun) {
 		writeError(w, http.StatusNotFound, "no_report_run", "no successful report run yet for this customer", nil)
 		return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/names"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/trends"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) getTrend(w http.ResponseWriter, r *http.Request, cust db.Custom
 		}
 		asOf = t
 	}
-	series, err := trends.WeeklySeries(r.Context(), db.New(s.cfg.Pool), cust.ID, payer, group, asOf, weeks)
+	series, err := trends.WeeklySeries(r.Context(), store.New(s.cfg.Pool), cust.ID, payer, group, asOf, weeks)
 	if errors.Is(err, names.ErrUnknown) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
 		return

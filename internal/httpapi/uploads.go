@@ -15,6 +15,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Customer) {
@@ -171,7 +172,7 @@ func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, cust db.Custo
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
 	}
-	up, err := ingest.GetUpload(r.Context(), db.New(s.cfg.Pool), cust.ID, id)
+	up, err := ingest.GetUpload(r.Context(), store.New(s.cfg.Pool), cust.ID, id)
 	if errors.Is(err, ingest.ErrUploadNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
@@ -201,7 +202,7 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, cust db.Cus
 		}
 		before = n
 	}
-	ups, err := ingest.ListUploads(r.Context(), db.New(s.cfg.Pool), cust.ID, limit+1, before)
+	ups, err := ingest.ListUploads(r.Context(), store.New(s.cfg.Pool), cust.ID, limit+1, before)
 	if err != nil {
 		s.internalError(w, r, err)
 		return

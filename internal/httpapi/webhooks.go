@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
@@ -63,7 +64,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", msg, nil)
 		return
 	}
-	ep, err := webhooks.CreateEndpoint(r.Context(), db.New(s.cfg.Pool), s.cfg.WebhookGuard, cust.ID, spec)
+	ep, err := webhooks.CreateEndpoint(r.Context(), store.New(s.cfg.Pool), s.cfg.WebhookGuard, cust.ID, spec)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", err.Error(), nil)
 		return
@@ -74,7 +75,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, cust db.Customer) {
-	eps, err := db.New(s.cfg.Pool).WebhookEndpointListByCustomer(r.Context(), cust.ID)
+	eps, err := store.New(s.cfg.Pool).WebhookEndpointListByCustomer(r.Context(), cust.ID)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -91,7 +92,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 	if !ok {
 		return
 	}
-	if err := webhooks.DeleteEndpoint(r.Context(), db.New(s.cfg.Pool), cust.ID, id); err != nil {
+	if err := webhooks.DeleteEndpoint(r.Context(), store.New(s.cfg.Pool), cust.ID, id); err != nil {
 		s.webhookError(w, r, err)
 		return
 	}
@@ -103,7 +104,7 @@ func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 	if !ok {
 		return
 	}
-	ep, err := webhooks.RotateSecret(r.Context(), db.New(s.cfg.Pool), cust.ID, id, time.Now())
+	ep, err := webhooks.RotateSecret(r.Context(), store.New(s.cfg.Pool), cust.ID, id, time.Now())
 	if err != nil {
 		s.webhookError(w, r, err)
 		return
@@ -119,7 +120,7 @@ func (s *Server) setWebhookEnabled(enabled bool) customerHandler {
 		if !ok {
 			return
 		}
-		ep, err := webhooks.SetEnabled(r.Context(), db.New(s.cfg.Pool), cust.ID, id, enabled)
+		ep, err := webhooks.SetEnabled(r.Context(), store.New(s.cfg.Pool), cust.ID, id, enabled)
 		if err != nil {
 			s.webhookError(w, r, err)
 			return
@@ -155,7 +156,7 @@ func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, c
 		}
 		limit = n
 	}
-	deliveries, err := webhooks.ListDeliveries(r.Context(), db.New(s.cfg.Pool), cust.ID, id, limit)
+	deliveries, err := webhooks.ListDeliveries(r.Context(), store.New(s.cfg.Pool), cust.ID, id, limit)
 	if err != nil {
 		s.webhookError(w, r, err)
 		return

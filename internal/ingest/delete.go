@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // MaxUploadsListed bounds an upload listing.
@@ -50,9 +49,9 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 		return nil, fmt.Errorf("begin upload deletion: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	row, err := q.UploadGetForDelete(ctx, db.UploadGetForDeleteParams{CustomerID: customerID, ID: uploadID})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("upload %d: %w", uploadID, ErrUploadNotFound)
 	}
 	if err != nil {

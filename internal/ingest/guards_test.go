@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 func csvRows(rows ...string) string {
@@ -114,7 +114,7 @@ func TestUploadWarningsAreListed(t *testing.T) {
 			t.Errorf("notice %q names a CLI flag or command: front-ends say how to fix it", n.Message)
 		}
 	}
-	stored, err := ingest.GetUpload(ctx, db.New(e.pool), cust, up.ID)
+	stored, err := ingest.GetUpload(ctx, store.New(e.pool), cust, up.ID)
 	if err != nil || len(stored.WarningDetails) != 2 || len(stored.Notices) != len(up.Notices) || stored.Notices[0] != up.Notices[0] {
 		t.Fatalf("stored upload keeps %d warnings and %d notices (%v)", len(stored.WarningDetails), len(stored.Notices), err)
 	}

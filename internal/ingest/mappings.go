@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // MaxMappingRows bounds a mapping file; mappings are held in memory.
@@ -153,7 +154,7 @@ func replaceMappings(ctx context.Context, pool *pgxpool.Pool, u *Uploader, custo
 		return counts, nil, fmt.Errorf("begin mapping replacement: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	if counts, err = storeMappings(ctx, q, customerID, payerRows, groupRows, payers != nil, cptGroups != nil); err != nil {
 		return counts, nil, err
 	}

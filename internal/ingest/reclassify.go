@@ -6,6 +6,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // Reclassified says what re-applying the mappings changed.
@@ -30,7 +31,7 @@ func (u *Uploader) Reclassify(ctx context.Context, customerID int64) (*Reclassif
 		return nil, fmt.Errorf("begin reclassification: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	res, err := u.reclassifyTx(ctx, db.New(tx), customerID)
+	res, err := u.reclassifyTx(ctx, store.New(tx), customerID)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // DefaultMaxBytes is the default upload size limit.
@@ -168,7 +169,7 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 	}
 	// A cancelled ctx must not prevent the rollback from reaching the server.
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	mappings, err := LoadMappings(ctx, q, customerID)
 	if err != nil {
 		return nil, err
@@ -220,7 +221,7 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 // statistics, requests the drift computation and enqueues its job, in tx.
 func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, uploadID int64, digest string,
 	stats Stats, notices []Notice, acc *claimstats.Accumulator) (db.Upload, error) {
-	q := db.New(tx)
+	q := store.New(tx)
 	errorsJSON, err := json.Marshal(nonNil(stats.Errors))
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("encode row errors: %w", err)
@@ -297,7 +298,7 @@ func commit(ctx context.Context, tx pgx.Tx) error {
 }
 
 func (u *Uploader) duplicateError(ctx context.Context, customerID int64, digest string) error {
-	first, err := db.New(u.Pool).UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, SHA256: &digest})
+	first, err := store.New(u.Pool).UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, SHA256: &digest})
 	if err != nil {
 		return fmt.Errorf("duplicate upload (sha256 %s), and looking up the first failed: %w", digest, err)
 	}

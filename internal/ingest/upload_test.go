@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -326,7 +326,7 @@ func TestReplaceMappingsValidatesAndReplacesAtomically(t *testing.T) {
 		!strings.Contains(err.Error(), `"99213" is mapped to "LAB" here but to "E&M" on row 2`) {
 		t.Fatalf("err = %v", err)
 	}
-	m, err := ingest.LoadMappings(ctx, db.New(e.pool), cust)
+	m, err := ingest.LoadMappings(ctx, store.New(e.pool), cust)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // Upload is a stored upload's summary, with SPEC's JSON field names.
@@ -65,7 +64,7 @@ var ErrUploadNotFound = errors.New("upload not found")
 // GetUpload returns one of the customer's uploads.
 func GetUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) (*Upload, error) {
 	row, err := q.UploadGetByID(ctx, db.UploadGetByIDParams{CustomerID: customerID, ID: uploadID})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("upload %d: %w", uploadID, ErrUploadNotFound)
 	}
 	if err != nil {

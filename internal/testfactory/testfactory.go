@@ -24,6 +24,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -190,7 +191,7 @@ func ReportRun(tb testing.TB, pool *pgxpool.Pool, customerID int64, opts *RunOpt
 			tb.Fatalf("insert drift event: %v", err)
 		}
 	}
-	run, err := db.New(pool).ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: customerID, ID: id})
+	run, err := store.New(pool).ReportRunGetByID(ctx, db.ReportRunGetByIDParams{CustomerID: customerID, ID: id})
 	if err != nil {
 		tb.Fatalf("read report run %d: %v", id, err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/internal/trends"
@@ -47,7 +47,7 @@ func TestWeeklySeriesEqualsTheClaimRows(t *testing.T) {
 		lastDays = append(lastDays, runAsOf.AddDate(0, 0, -1).Format(time.DateOnly))
 	}
 
-	s, err := trends.WeeklySeries(ctx, db.New(pool), cust, "Aetna", "OTHER", asOf, 26)
+	s, err := trends.WeeklySeries(ctx, store.New(pool), cust, "Aetna", "OTHER", asOf, 26)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestWeeklySeriesEqualsTheClaimRows(t *testing.T) {
 			t.Fatalf("week %s alerts %v; runs whose windows end on %v raised one", w.Start, w.Alerts, lastDays)
 		}
 	}
-	if _, err := trends.WeeklySeries(ctx, db.New(pool), cust, "Aetna", "OTHER", asOf, 1000); err == nil {
+	if _, err := trends.WeeklySeries(ctx, store.New(pool), cust, "Aetna", "OTHER", asOf, 1000); err == nil {
 		t.Fatal("1000 weeks were accepted")
 	}
 }

@@ -7,9 +7,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // ErrEndpointNotFound is returned for an endpoint the customer does not
@@ -76,7 +75,7 @@ func CreateEndpoint(ctx context.Context, q *db.Queries, guard Guard, customerID 
 // GetEndpoint returns one of the customer's endpoints.
 func GetEndpoint(ctx context.Context, q *db.Queries, customerID, id int64) (db.WebhookEndpoint, error) {
 	ep, err := q.WebhookEndpointGetByID(ctx, db.WebhookEndpointGetByIDParams{CustomerID: customerID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return db.WebhookEndpoint{}, fmt.Errorf("endpoint %d: %w", id, ErrEndpointNotFound)
 	}
 	if err != nil {
@@ -95,7 +94,7 @@ func RotateSecret(ctx context.Context, q *db.Queries, customerID, id int64, now 
 	expires := now.Add(RotationGrace)
 	ep, err := q.WebhookEndpointRotateSecret(ctx, db.WebhookEndpointRotateSecretParams{CustomerID: customerID, ID: id,
 		Secret: secret, PreviousExpiresAt: &expires})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return db.WebhookEndpoint{}, fmt.Errorf("endpoint %d: %w", id, ErrEndpointNotFound)
 	}
 	if err != nil {
@@ -108,7 +107,7 @@ func RotateSecret(ctx context.Context, q *db.Queries, customerID, id int64, now 
 // new deliveries and its pending ones are cancelled when they run.
 func SetEnabled(ctx context.Context, q *db.Queries, customerID, id int64, enabled bool) (db.WebhookEndpoint, error) {
 	ep, err := q.WebhookEndpointSetEnabled(ctx, db.WebhookEndpointSetEnabledParams{CustomerID: customerID, ID: id, Enabled: enabled})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return db.WebhookEndpoint{}, fmt.Errorf("endpoint %d: %w", id, ErrEndpointNotFound)
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 )
 
 // CreateDeliveries stores, in the caller's transaction (q), one delivery
@@ -72,7 +73,7 @@ func SendTest(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, cust db.Custom
 		return TestDelivery{}, fmt.Errorf("begin test delivery: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	q := db.New(tx)
+	q := store.New(tx)
 	ep, err := GetEndpoint(ctx, q, cust.ID, endpointID)
 	if err != nil {
 		return TestDelivery{}, err
@@ -108,7 +109,7 @@ func createDelivery(ctx context.Context, q *db.Queries, customerID, endpointID i
 	}
 	id, err := q.WebhookDeliveryCreate(ctx, db.WebhookDeliveryCreateParams{CustomerID: customerID, EndpointID: endpointID,
 		ReportRunID: runID, MessageID: msgID, Payload: body})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil // this run's delivery to this endpoint exists
 	}
 	if err != nil {
