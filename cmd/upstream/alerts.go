@@ -59,7 +59,7 @@ type alertSubject struct {
 	Customer  string `required:"" help:"Customer name."`
 	Payer     string `required:"" help:"Payer (as shown by 'alerts list')."`
 	CPTGroup  string `required:"" name:"cpt-group" help:"CPT group."`
-	DriftType string `required:"" name:"drift-type" help:"DENIAL_RATE or DECISION_TIME."`
+	DriftType string `required:"" name:"drift-type" help:"DENIAL_RATE or DECISION_TIME (drift events show it)."`
 	Note      string `help:"Why (kept with the change)."`
 }
 

@@ -103,7 +103,7 @@ func share(n, of int64) float64 {
 func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windows, events []Event) error {
 	var cells []claimstats.Cell
 	for _, e := range events {
-		if e.Alert && e.Type == TypeDenialRate {
+		if e.Alert && MetricOf(e.Type).Drivers {
 			cells = append(cells, claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup})
 		}
 	}
@@ -112,7 +112,7 @@ func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windo
 		return err
 	}
 	for i := range events {
-		if e := &events[i]; e.Alert && e.Type == TypeDenialRate {
+		if e := &events[i]; e.Alert && MetricOf(e.Type).Drivers {
 			d := Explain(counts[claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup}], false)
 			e.Drivers = &d
 		}

@@ -282,31 +282,17 @@ type Evidence struct {
 // Crossed reports whether the compared values cross the seed rule's
 // thresholds.
 func (e *Evidence) Crossed() bool {
-	if e.Type == TypeDenialRate {
-		return DenialRateDrifted(e.BaselineValue, e.CurrentValue)
-	}
-	return DecisionTimeDrifted(e.BaselineValue, e.CurrentValue)
+	return MetricOf(e.Type).Drifted(e.BaselineValue, e.CurrentValue)
 }
 
-// Test returns the evidence for each metric of g that has claims decided
-// in both windows: denial rate by Fisher's exact test, decision time by
-// Mann–Whitney.
+// Test returns the evidence for each metric of g that has something to
+// compare in both decision-date windows (Metric.Test).
 func Test(g Group) []*Evidence {
-	b, c := g.DecidedBaseline, g.DecidedCurrent
 	var out []*Evidence
-	if b.Volume > 0 && c.Volume > 0 {
-		rate := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
-			BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
-			P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
-		rate.DeltaLow, rate.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
-		out = append(out, rate)
-	}
-	// The histograms may hold fewer claims than the volumes (LimitDecidedAges).
-	if nb, nc := b.Days.Total(), c.Days.Total(); nb > 0 && nc > 0 {
-		mw := MannWhitney(b.Days, c.Days)
-		out = append(out, &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
-			BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
-			P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded})
+	for _, m := range Metrics {
+		if ev := m.Test(g.DecidedBaseline, g.DecidedCurrent); ev != nil {
+			out = append(out, ev)
+		}
 	}
 	return out
 }

@@ -23,9 +23,6 @@ const (
 	TypeDecisionTime Type = "DECISION_TIME"
 )
 
-// Types lists every drift type.
-var Types = []Type{TypeDenialRate, TypeDecisionTime}
-
 // ParseType returns the drift type named s (case-insensitive).
 func ParseType(s string) (Type, error) {
 	for _, t := range Types {
@@ -33,15 +30,16 @@ func ParseType(s string) (Type, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("drift type %q: must be %s or %s", s, TypeDenialRate, TypeDecisionTime)
+	names := make([]string, len(Types))
+	for i, t := range Types {
+		names[i] = string(t)
+	}
+	return "", fmt.Errorf("drift type %q: must be one of %s", s, strings.Join(names, ", "))
 }
 
-// Thresholds from the product specification.
-const (
-	denialRateAbsThreshold   = 0.05
-	decisionTimeAbsThreshold = 3.0
-	relativeThreshold        = 0.5
-)
+// relativeThreshold is the seed rule's relative change threshold, common to
+// every metric (each metric's absolute one is in Metrics).
+const relativeThreshold = 0.5
 
 // Default parameters.
 const (
@@ -244,13 +242,10 @@ func Evaluate(p Params, groups []Group) Result {
 				Severity: severity, Confidence: confidence,
 				BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume, SeedRule: true}
 		}
-		b, c := g.Baseline.DenialRate(), g.Current.DenialRate()
-		if DenialRateDrifted(b, c) {
-			add(mk(TypeDenialRate, b, c, DenialRateSeverity(c-b)))
-		}
-		b, c = g.Baseline.MedianDays, g.Current.MedianDays
-		if DecisionTimeDrifted(b, c) {
-			add(mk(TypeDecisionTime, b, c, DecisionTimeSeverity(c-b)))
+		for _, m := range Metrics {
+			if b, c := m.Seed(g.Baseline), m.Seed(g.Current); m.Drifted(b, c) {
+				add(mk(m.Type, b, c, m.Severity(c-b)))
+			}
 		}
 	}
 
@@ -279,12 +274,8 @@ func Evaluate(p Params, groups []Group) Result {
 		}
 		if e == nil {
 			d := t.ev.CurrentValue - t.ev.BaselineValue
-			severity := DenialRateSeverity(d)
-			if t.ev.Type == TypeDecisionTime {
-				severity = DecisionTimeSeverity(d)
-			}
 			e = add(Event{Payer: t.payer, CPTGroup: t.cptGroup, Type: t.ev.Type,
-				BaselineValue: t.ev.BaselineValue, CurrentValue: t.ev.CurrentValue, Delta: d, Severity: severity,
+				BaselineValue: t.ev.BaselineValue, CurrentValue: t.ev.CurrentValue, Delta: d, Severity: MetricOf(t.ev.Type).Severity(d),
 				Confidence:         Confidence(t.ev.BaselineSize, t.ev.CurrentSize, p.MinVolume),
 				BaselineSampleSize: t.ev.BaselineSize, CurrentSampleSize: t.ev.CurrentSize})
 		}
@@ -318,32 +309,6 @@ func SortEvents(events []Event) {
 		return a.Type < b.Type
 	})
 }
-
-// DenialRateDrifted: |delta| >= 0.05, or baseline > 0 and
-// |delta / baseline| >= 0.5.
-func DenialRateDrifted(baseline, current float64) bool {
-	return drifted(baseline, current, denialRateAbsThreshold)
-}
-
-// DecisionTimeDrifted: |delta| >= 3 days, or baseline > 0 and
-// |delta / baseline| >= 0.5.
-func DecisionTimeDrifted(baseline, current float64) bool {
-	return drifted(baseline, current, decisionTimeAbsThreshold)
-}
-
-func drifted(baseline, current, absThreshold float64) bool {
-	delta := current - baseline
-	if math.Abs(delta) >= absThreshold {
-		return true
-	}
-	return baseline > 0 && math.Abs(delta/baseline) >= relativeThreshold
-}
-
-// DenialRateSeverity is min(|delta| * 2, 1).
-func DenialRateSeverity(delta float64) float64 { return math.Min(math.Abs(delta)*2, 1) }
-
-// DecisionTimeSeverity is min(|delta| / 10, 1).
-func DecisionTimeSeverity(delta float64) float64 { return math.Min(math.Abs(delta)/10, 1) }
 
 // Confidence is min((baseline + current) / (min_volume * 4), 1).
 func Confidence(baselineVolume, currentVolume, minVolume int) float64 {

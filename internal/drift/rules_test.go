@@ -74,7 +74,7 @@ func TestDenialRateRule(t *testing.T) {
 		{"zero baseline: absolute still applies", 0, 0.05, true},
 		{"no change", 0.1, 0.1, false},
 	} {
-		if got := DenialRateDrifted(tc.baseline, tc.current); got != tc.want {
+		if got := MetricOf(TypeDenialRate).Drifted(tc.baseline, tc.current); got != tc.want {
 			t.Errorf("%s: DenialRateDrifted(%v, %v) = %v, want %v", tc.name, tc.baseline, tc.current, got, tc.want)
 		}
 	}
@@ -94,24 +94,24 @@ func TestDecisionTimeRule(t *testing.T) {
 		{"zero baseline: no relative test", 0, 2.5, false},
 		{"zero baseline: absolute still applies", 0, 3, true},
 	} {
-		if got := DecisionTimeDrifted(tc.baseline, tc.current); got != tc.want {
+		if got := MetricOf(TypeDecisionTime).Drifted(tc.baseline, tc.current); got != tc.want {
 			t.Errorf("%s: DecisionTimeDrifted(%v, %v) = %v, want %v", tc.name, tc.baseline, tc.current, got, tc.want)
 		}
 	}
 }
 
 func TestSeverityAndConfidence(t *testing.T) {
-	if got := DenialRateSeverity(-0.2); got != 0.4 {
-		t.Errorf("DenialRateSeverity(-0.2) = %v, want 0.4", got)
+	if got := MetricOf(TypeDenialRate).Severity(-0.2); got != 0.4 {
+		t.Errorf("MetricOf(TypeDenialRate).Severity(-0.2) = %v, want 0.4", got)
 	}
-	if got := DenialRateSeverity(0.7); got != 1 {
-		t.Errorf("DenialRateSeverity(0.7) = %v, want capped at 1", got)
+	if got := MetricOf(TypeDenialRate).Severity(0.7); got != 1 {
+		t.Errorf("MetricOf(TypeDenialRate).Severity(0.7) = %v, want capped at 1", got)
 	}
-	if got := DecisionTimeSeverity(-4); got != 0.4 {
-		t.Errorf("DecisionTimeSeverity(-4) = %v, want 0.4", got)
+	if got := MetricOf(TypeDecisionTime).Severity(-4); got != 0.4 {
+		t.Errorf("MetricOf(TypeDecisionTime).Severity(-4) = %v, want 0.4", got)
 	}
-	if got := DecisionTimeSeverity(12); got != 1 {
-		t.Errorf("DecisionTimeSeverity(12) = %v, want 1", got)
+	if got := MetricOf(TypeDecisionTime).Severity(12); got != 1 {
+		t.Errorf("MetricOf(TypeDecisionTime).Severity(12) = %v, want 1", got)
 	}
 	if got := Confidence(30, 30, 30); got != 0.5 {
 		t.Errorf("Confidence(30, 30, 30) = %v, want 0.5", got)

@@ -3,7 +3,6 @@ package drift
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -207,23 +206,12 @@ func orEmpty[T any](v *T, format func(T) string) string {
 	return format(*v)
 }
 
-// FormatValue formats a value of drift type t for people: a denial rate
-// as a percentage, a decision time in days.
-func FormatValue(t Type, v float64) string {
-	if t == TypeDenialRate {
-		return fmt.Sprintf("%.1f%%", v*100)
-	}
-	return fmt.Sprintf("%.1f d", v)
-}
+// FormatValue formats a value of drift type t for people (Metric.Format).
+func FormatValue(t Type, v float64) string { return MetricOf(t).Format(v) }
 
-// FormatDelta formats a change of drift type t with its sign: percentage
-// points for denial rates, days for decision times.
-func FormatDelta(t Type, v float64) string {
-	if t == TypeDenialRate {
-		return fmt.Sprintf("%+.1f pts", v*100)
-	}
-	return fmt.Sprintf("%+.1f d", v)
-}
+// FormatDelta formats a change of drift type t with its sign
+// (Metric.FormatDelta).
+func FormatDelta(t Type, v float64) string { return MetricOf(t).FormatDelta(v) }
 
 // FormatInterval formats the 95% interval of an event's change, or "" when
 // it has none.
@@ -231,10 +219,7 @@ func (e EventView) FormatInterval() string {
 	if e.DeltaLow == nil || e.DeltaHigh == nil {
 		return ""
 	}
-	if e.DriftType == TypeDenialRate {
-		return fmt.Sprintf("%+.1f to %+.1f pts", *e.DeltaLow*100, *e.DeltaHigh*100)
-	}
-	return fmt.Sprintf("%+.0f to %+.0f d", *e.DeltaLow, *e.DeltaHigh)
+	return MetricOf(e.DriftType).FormatInterval(*e.DeltaLow, *e.DeltaHigh)
 }
 
 // EvidenceWords says in plain words how strong the evidence of an event

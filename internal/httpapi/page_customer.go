@@ -53,7 +53,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, http.StatusBadRequest, "Unknown drift type in the filter.")
 		return
 	}
-	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs), "Filter": filter}
+	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs), "Filter": filter, "Types": drift.Types}
 	selected, err := drift.LoadRun(r.Context(), q, id, runID)
 	selected.Events = filter.apply(selected.Events)
 	switch {

@@ -153,7 +153,7 @@ func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db
 	if v := q.Get("drift_type"); v != "" {
 		t, err := drift.ParseType(v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", "drift_type must be DENIAL_RATE or DECISION_TIME", nil)
+			writeError(w, http.StatusBadRequest, "invalid_request", "drift_type: "+err.Error(), nil)
 			return
 		}
 		f.driftType = t
