@@ -73,8 +73,11 @@ func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil
 
 // BenchmarkWeeklyFanOut measures, for UPSTREAM_BENCH_CUSTOMERS customers
 // (default 10,000) with small data, the weekly fan-out until every result
-// is committed, next to the throughput of as many no-op River jobs on the
-// same client and database in the same run: the queue's own ceiling.
+// is committed by one process in the production configuration (serve's and
+// worker's: DefaultWorkers and River's fetch settings, untouched), next to
+// the throughput of as many no-op River jobs at River's best on the same
+// database in the same run: the queue's own ceiling.
+// UPSTREAM_BENCH_DRIFT_WORKERS measures another --drift-workers.
 func BenchmarkWeeklyFanOut(b *testing.B) {
 	customers := 10_000
 	if s := os.Getenv("UPSTREAM_BENCH_CUSTOMERS"); s != "" {
@@ -84,7 +87,14 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		}
 		customers = n
 	}
-	const workers = 8
+	workers := jobs.DefaultWorkers()
+	if s := os.Getenv("UPSTREAM_BENCH_DRIFT_WORKERS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		workers[jobs.QueueDrift] = n
+	}
 	ctx := context.Background()
 	for range b.N {
 		dsn := testdb.URL(b)
@@ -119,9 +129,7 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 			}
 		}
 		deps := &jobs.Deps{Pool: pool}
-		cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers})
-		cfg.FetchCooldown = 10 * time.Millisecond
-		cfg.FetchPollInterval = 50 * time.Millisecond
+		cfg := jobs.Config(deps, workers)
 		client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -161,6 +169,15 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		noopRate := float64(customers) / noop.Seconds()
 		b.ReportMetric(fanoutRate, "weekly_jobs/s")
 		b.ReportMetric(noopRate, "noop_jobs/s")
-		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, jobs/s (%d workers)|%.0f|no-op River jobs at River's best (500 workers, 1 ms cooldown) %.0f/s|%.2fx", customers, workers, fanoutRate, noopRate, fanoutRate/noopRate)
+		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, one process as in production (%d drift workers, River's %s fetch cooldown), jobs/s|%.0f (%.0f s; 10k customers in %.1f min)|no-op River jobs at River's best (500 workers, 1 ms cooldown) %.0f/s|%.2fx of it",
+			customers, workers[jobs.QueueDrift], cooldown(cfg), fanoutRate, fanout.Seconds(), 10_000/fanoutRate/60, noopRate, fanoutRate/noopRate)
 	}
+}
+
+// cooldown is the fetch cooldown a configuration runs with.
+func cooldown(cfg *river.Config) time.Duration {
+	if cfg.FetchCooldown == 0 {
+		return river.FetchCooldownDefault
+	}
+	return cfg.FetchCooldown
 }

@@ -94,6 +94,18 @@ func SetJobTimeout(cfg *river.Config, timeout time.Duration) {
 	cfg.RescueStuckJobsAfter = timeout + RescueGrace
 }
 
+// Default workers per process (serve, worker): the production
+// configuration, which BenchmarkWeeklyFanOut measures as it is.
+const (
+	DefaultDriftWorkers   = 4
+	DefaultWebhookWorkers = 4
+)
+
+// DefaultWorkers is a process's default queues and workers.
+func DefaultWorkers() Workers {
+	return Workers{QueueDrift: DefaultDriftWorkers, QueueWebhooks: DefaultWebhookWorkers}
+}
+
 // Workers is how many jobs of each queue a process works at once. A queue
 // that is absent (or at 0) is not worked there; nil means insert only.
 type Workers map[string]int

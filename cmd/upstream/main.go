@@ -77,6 +77,8 @@ func run(args []string) int {
 			"max_upload_bytes": strconv.FormatInt(ingest.DefaultMaxBytes, 10),
 			"version":          version(),
 			"job_timeout":      jobs.DefaultJobTimeout.String(),
+			"drift_workers":    strconv.Itoa(jobs.DefaultDriftWorkers),
+			"webhook_workers":  strconv.Itoa(jobs.DefaultWebhookWorkers),
 		},
 	)
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 
 // WorkOpts configure job processing, shared by serve and worker.
 type WorkOpts struct {
-	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"4" help:"Concurrent drift computations in this process."`
-	WebhookWorkers  int           `name:"webhook-workers" env:"UPSTREAM_WEBHOOK_WORKERS" default:"4" help:"Concurrent webhook deliveries in this process (their own queue: a slow endpoint never holds a drift worker)."`
+	DriftWorkers    int           `name:"drift-workers" env:"UPSTREAM_DRIFT_WORKERS" default:"${drift_workers}" help:"Concurrent drift computations in this process."`
+	WebhookWorkers  int           `name:"webhook-workers" env:"UPSTREAM_WEBHOOK_WORKERS" default:"${webhook_workers}" help:"Concurrent webhook deliveries in this process (their own queue: a slow endpoint never holds a drift worker)."`
 	JobTimeout      time.Duration `name:"job-timeout" env:"UPSTREAM_JOB_TIMEOUT" default:"${job_timeout}" help:"Longest a drift job may run before it is cancelled and retried."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"UPSTREAM_SHUTDOWN_TIMEOUT" default:"30s" help:"How long running jobs may finish after SIGINT/SIGTERM before they are cancelled (and retried elsewhere)."`
 }
