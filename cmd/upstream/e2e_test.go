@@ -194,6 +194,12 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, output %q; want exit 2 with the message and one line about --help", args, code, out)
 		}
 	}
+	// Help writes the upload as the README does.
+	for _, args := range [][]string{{"upload", "--help"}, {"upload", "--customer", "x", bin, "--help"}} {
+		if code, out := run(args...); code != 0 || !strings.Contains(out, "upstream upload --customer") || strings.Contains(out, "upload file") {
+			t.Errorf("%v: exit %d, %q; want the upload written `upstream upload --customer NAME FILE`", args, code, out)
+		}
+	}
 	if code, out := run("--version"); code != 0 || !strings.HasPrefix(out, "upstream ") {
 		t.Errorf("--version: exit %d, %q", code, out)
 	}

@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,7 +41,7 @@ type CLI struct {
 	Customer CustomerCmd `cmd:"" help:"Manage customers."`
 	APIKey   APIKeyCmd   `cmd:"" name:"apikey" help:"Manage customer API keys."`
 	Mappings MappingsCmd `cmd:"" help:"Manage payer and CPT group mappings."`
-	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file for a customer."`
+	Upload   UploadCmd   `cmd:"" help:"Upload a claims CSV file: upstream upload --customer NAME FILE [--json] (flags: upload --customer NAME FILE --help). Also: upload list, upload delete."`
 	Drift    DriftCmd    `cmd:"" help:"Run and inspect drift computations."`
 	Serve    ServeCmd    `cmd:"" help:"HTTP API, drift page and River UI, job workers and the weekly schedule, until SIGINT/SIGTERM."`
 	Worker   WorkerCmd   `cmd:"" help:"Work jobs (drift computations) until SIGINT/SIGTERM; run several to scale out."`
@@ -71,6 +73,7 @@ func run(args []string) int {
 	parser, err := kong.New(&cli,
 		kong.Name("upstream"),
 		kong.Description("Payer-drift detection for healthcare revenue-cycle teams."),
+		kong.Help(helpAsWritten),
 		// Defaults that live in the domain packages, written once.
 		kong.Vars{
 			"weekly_schedule":  jobs.DefaultWeeklySchedule,
@@ -113,6 +116,18 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "upstream: %v\n", err)
 		return exitFailure
 	}
+}
+
+// helpAsWritten prints kong's help with the default upload command spelled
+// as people write it: `upload --customer NAME FILE`, not `upload file`.
+func helpAsWritten(options kong.HelpOptions, ctx *kong.Context) error {
+	var b strings.Builder
+	out := ctx.Stdout
+	ctx.Stdout = &b
+	err := kong.DefaultHelpPrinter(options, ctx)
+	ctx.Stdout = out
+	_, _ = io.WriteString(out, strings.ReplaceAll(b.String(), "upstream upload file ", "upstream upload "))
+	return err
 }
 
 // usageError is a flag with a value the command cannot use: exit 2, like

@@ -22,7 +22,9 @@ import (
 
 // UploadCmd uploads claims files, lists and deletes uploads.
 type UploadCmd struct {
-	File   UploadFileCmd   `cmd:"" default:"withargs" help:"Upload a claims CSV file (the default: upstream upload --customer NAME FILE)."`
+	// The default command, written as the README writes it: `upstream
+	// upload --customer NAME FILE` (hidden, so help does not say "upload file").
+	File   UploadFileCmd   `cmd:"" default:"withargs" hidden:"" help:"Upload a claims CSV file: upstream upload --customer NAME FILE."`
 	List   UploadListCmd   `cmd:"" help:"List a customer's uploads, newest first."`
 	Delete UploadDeleteCmd `cmd:"" help:"Delete an upload: its claims leave the statistics and a drift computation is requested."`
 }

@@ -178,8 +178,8 @@ func BenchmarkDriftComputation(b *testing.B) {
 				b.ReportMetric(ms(compute), "compute_ms")
 				b.ReportMetric(ms(raw), "raw_groupby_ms")
 				b.ReportMetric(ms(client), "client_ms")
-				b.Logf("BENCHTABLE|drift aggregation, %d claims (%d in windows), ms|%.1f|raw GROUP BY percentile_cont %.1f|%.1fx faster", n, inWindows, ms(stats), ms(raw), ms(raw)/ms(stats))
-				b.Logf("BENCHTABLE|drift aggregation, %d claims, ms|%.1f|client-side grouping %.1f|%.1fx faster", n, ms(stats), ms(client), ms(client)/ms(stats))
+				b.Logf("BENCHTABLE|drift aggregation, %d claims (%d in windows), ms|%.1f|raw GROUP BY percentile_cont %.1f|%s", n, inWindows, ms(stats), ms(raw), speed(ms(stats), ms(raw)))
+				b.Logf("BENCHTABLE|drift aggregation, %d claims, ms|%.1f|client-side grouping %.1f|%s", n, ms(stats), ms(client), speed(ms(stats), ms(client)))
 				b.Logf("BENCHTABLE|whole computation (lock, run, seed rule, tests, FDR, events), %d claims, ms|%.1f|target 100|-", n, ms(compute))
 				var statRows int64
 				if err := pool.QueryRow(ctx, `SELECT count(*) FROM claim_stats WHERE customer_id = $1`, cust).Scan(&statRows); err != nil {
@@ -188,5 +188,25 @@ func BenchmarkDriftComputation(b *testing.B) {
 				b.Logf("BENCHTABLE|statistics rows per claim, %d claims (30 payers x 12 groups), %%|%.1f|target 5|-", n, 100*float64(statRows)/float64(n))
 			}
 		})
+	}
+}
+
+// speed says how our time compares with the baseline's, honestly: "2.5x
+// faster" or "1.4x slower", never "0.7x faster".
+func speed(ours, baseline float64) string {
+	if ours <= baseline {
+		return fmt.Sprintf("%.1fx faster", baseline/ours)
+	}
+	return fmt.Sprintf("%.1fx slower", ours/baseline)
+}
+
+func TestSpeedSaysFasterOrSlowerHonestly(t *testing.T) {
+	for _, tc := range []struct {
+		ours, baseline float64
+		want           string
+	}{{10, 25, "2.5x faster"}, {10, 7, "1.4x slower"}, {5, 5, "1.0x faster"}} {
+		if got := speed(tc.ours, tc.baseline); got != tc.want {
+			t.Errorf("speed(%v, %v) = %q, want %q", tc.ours, tc.baseline, got, tc.want)
+		}
 	}
 }
