@@ -159,7 +159,21 @@ func TestClientAbortIsLoggedAsAbort(t *testing.T) {
 	e := newAPI(t, func(c *httpapi.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	cust, key := e.customerWithKey("acme")
 	conn, _ := stalledUpload(t, e.url, cust, key, true)
-	time.Sleep(200 * time.Millisecond) // the upload's transaction has begun
+	// Wait for the upload's transaction (not a fixed sleep: under load the
+	// handler may not have begun it yet, and closing first tests nothing).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var inTx int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'copy%claim_records%'`).Scan(&inTx); err != nil {
+			t.Fatal(err)
+		}
+		if inTx > 0 {
+			break // its COPY is under way
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled upload never began its transaction")
+		}
+	}
 	conn.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), "upload aborted by the client") {
