@@ -278,7 +278,9 @@ func TestUploadBurstCoalescesComputations(t *testing.T) {
 	burst := func(prefix string) {
 		var wg sync.WaitGroup
 		for i := range 20 {
-			wg.Go(func() { h.upload(t, cust, fmt.Sprintf("%s%d.csv", prefix, i), driftingClaims(fmt.Sprintf("Payer%s%d", prefix, i))) })
+			wg.Go(func() {
+				h.upload(t, cust, fmt.Sprintf("%s%d.csv", prefix, i), driftingClaims(fmt.Sprintf("Payer%s%d", prefix, i)))
+			})
 		}
 		wg.Wait()
 	}
