@@ -169,7 +169,7 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		noopRate := float64(customers) / noop.Seconds()
 		b.ReportMetric(fanoutRate, "weekly_jobs/s")
 		b.ReportMetric(noopRate, "noop_jobs/s")
-		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, one process as in production (%d drift workers, River's %s fetch cooldown), jobs/s|%.0f (%.0f s; 10k customers in %.1f min)|no-op River jobs at River's best (500 workers, 1 ms cooldown) %.0f/s|%.2fx of it",
+		b.Logf("BENCHTABLE|weekly fan-out to results, %d customers, one process as in production (%d drift workers, %s fetch cooldown), jobs/s|%.0f (%.0f s; 10k customers in %.1f min)|no-op River jobs at River's best (500 workers, 1 ms cooldown) %.0f/s|%.2fx of it",
 			customers, workers[jobs.QueueDrift], cooldown(cfg), fanoutRate, fanout.Seconds(), 10_000/fanoutRate/60, noopRate, fanoutRate/noopRate)
 	}
 }
