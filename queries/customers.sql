@@ -59,3 +59,12 @@ SELECT * FROM customers WHERE id = @id FOR UPDATE;
 -- Serializes the creators of one name in any case, until the transaction
 -- ends (customers.Create).
 SELECT pg_advisory_xact_lock(hashtextextended('customer-name:' || @name_folded::text, 0));
+
+-- name: CustomerLockShared :one
+-- FOR KEY SHARE, first thing in an upload or an upload's deletion: they
+-- run side by side (their statistics rows are written in one lock order)
+-- and beside a computation (FOR NO KEY UPDATE), but wait for a
+-- reclassification (FOR UPDATE) to commit, and hold the next one off, so
+-- they never read superseded mappings or subtract statistics a rebuild is
+-- rewriting.
+SELECT id FROM customers WHERE id = @id FOR KEY SHARE;

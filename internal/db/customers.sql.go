@@ -237,3 +237,20 @@ func (q *Queries) CustomerLockName(ctx context.Context, nameFolded string) error
 	_, err := q.db.Exec(ctx, CustomerLockName, nameFolded)
 	return err
 }
+
+const CustomerLockShared = `-- name: CustomerLockShared :one
+SELECT id FROM customers WHERE id = $1 FOR KEY SHARE
+`
+
+// FOR KEY SHARE, first thing in an upload or an upload's deletion: they
+// run side by side (their statistics rows are written in one lock order)
+// and beside a computation (FOR NO KEY UPDATE), but wait for a
+// reclassification (FOR UPDATE) to commit, and hold the next one off, so
+// they never read superseded mappings or subtract statistics a rebuild is
+// rewriting.
+func (q *Queries) CustomerLockShared(ctx context.Context, id int64) (int64, error) {
+	row := q.db.QueryRow(ctx, CustomerLockShared, id)
+	var id_2 int64
+	err := row.Scan(&id_2)
+	return id_2, err
+}

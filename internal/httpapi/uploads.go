@@ -103,6 +103,8 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	case errors.As(err, &noRows):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
 		writeError(w, http.StatusUnprocessableEntity, "invalid_file", err.Error(), noRows.Stats.Errors)
+	case errors.Is(err, ingest.ErrCustomerNotFound): // deleted meanwhile
+		writeError(w, http.StatusNotFound, "not_found", "customer not found", nil)
 	case err != nil && bodyFailed(r, err):
 		s.uploadBodyFailed(w, r, cust, err)
 	case err != nil:
@@ -222,7 +224,7 @@ func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		return
 	}
 	deleted, err := s.ingest.DeleteUpload(r.Context(), cust.ID, id)
-	if errors.Is(err, ingest.ErrUploadNotFound) {
+	if errors.Is(err, ingest.ErrUploadNotFound) || errors.Is(err, ingest.ErrCustomerNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "upload not found", nil)
 		return
 	}

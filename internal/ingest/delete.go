@@ -50,6 +50,9 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := store.New(tx)
+	if err := lockCustomerShared(ctx, q, customerID); err != nil {
+		return nil, err
+	}
 	row, err := q.UploadGetForDelete(ctx, db.UploadGetForDeleteParams{CustomerID: customerID, ID: uploadID})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("upload %d: %w", uploadID, ErrUploadNotFound)

@@ -155,6 +155,17 @@ func replaceMappings(ctx context.Context, pool *pgxpool.Pool, u *Uploader, custo
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := store.New(tx)
+	// Replacements of one customer's mappings take turns (each deletes and
+	// inserts them). With reclassification the lock is exclusive (see
+	// reclassifyTx); without, FOR NO KEY UPDATE lets uploads go on beside.
+	if u != nil {
+		err = lockCustomerExclusive(ctx, q, customerID)
+	} else if _, err = q.CustomerLockForDrift(ctx, customerID); errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("customer %d: %w", customerID, ErrCustomerNotFound)
+	}
+	if err != nil {
+		return counts, nil, err
+	}
 	if counts, err = storeMappings(ctx, q, customerID, payerRows, groupRows, payers != nil, cptGroups != nil); err != nil {
 		return counts, nil, err
 	}

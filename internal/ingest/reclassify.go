@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
@@ -47,8 +48,8 @@ func (u *Uploader) Reclassify(ctx context.Context, customerID int64) (*Reclassif
 }
 
 func (u *Uploader) reclassifyTx(ctx context.Context, q *db.Queries, customerID int64) (*Reclassified, error) {
-	if _, err := q.CustomerLockExclusive(ctx, customerID); err != nil {
-		return nil, fmt.Errorf("lock customer %d: %w", customerID, err)
+	if err := lockCustomerExclusive(ctx, q, customerID); err != nil {
+		return nil, err
 	}
 	m, err := LoadMappings(ctx, q, customerID)
 	if err != nil {
@@ -90,4 +91,18 @@ func (u *Uploader) reclassifyTx(ctx context.Context, q *db.Queries, customerID i
 		return nil, fmt.Errorf("request drift computation: %w", err)
 	}
 	return res, nil
+}
+
+// lockCustomerExclusive takes the customer's row FOR UPDATE: it waits for
+// uploads, deletions and computations in flight and holds new ones off
+// until the transaction ends. Taking it again in one transaction is free.
+func lockCustomerExclusive(ctx context.Context, q *db.Queries, customerID int64) error {
+	_, err := q.CustomerLockExclusive(ctx, customerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("customer %d: %w", customerID, ErrCustomerNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("lock customer %d: %w", customerID, err)
+	}
+	return nil
 }

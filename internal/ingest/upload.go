@@ -170,6 +170,11 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 	// A cancelled ctx must not prevent the rollback from reaching the server.
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := store.New(tx)
+	if err := lockCustomerShared(ctx, q, customerID); err != nil {
+		return nil, err
+	}
+	// After the lock: a reclassification in flight has committed, so these
+	// are the mappings the stored claims have.
 	mappings, err := LoadMappings(ctx, q, customerID)
 	if err != nil {
 		return nil, err
@@ -265,6 +270,24 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 		return db.Upload{}, fmt.Errorf("record drift job on upload: %w", err)
 	}
 	return row, nil
+}
+
+// ErrCustomerNotFound is an upload, deletion or reclassification for a
+// customer that does not exist (or was deleted meanwhile).
+var ErrCustomerNotFound = errors.New("customer not found")
+
+// lockCustomerShared takes the customer's row FOR KEY SHARE (see the
+// query): uploads and deletions run side by side but never beside a
+// reclassification.
+func lockCustomerShared(ctx context.Context, q *db.Queries, customerID int64) error {
+	_, err := q.CustomerLockShared(ctx, customerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("customer %d: %w", customerID, ErrCustomerNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("lock customer %d: %w", customerID, err)
+	}
+	return nil
 }
 
 func (u *Uploader) enqueueDrift(ctx context.Context, tx pgx.Tx, customerID int64) (DriftJob, error) {
