@@ -1,7 +1,10 @@
 -- name: ClaimDriftAggregate :many
--- One pass over the customer's PAID/DENIED claims in both windows (an index
--- range scan on (customer_id, submitted_date)), aggregated per group.
--- percentile_cont(0.5) is the median with the two middle values averaged.
+-- The reference the statistics are tested and benchmarked against: one
+-- pass over the customer's PAID/DENIED claims in both windows, aggregated
+-- per group, each claim once at its initial version (earliest decided;
+-- ties: the later upload, then the later row), found here by sorting every
+-- version rather than through the claims table. percentile_cont(0.5) is
+-- the median with the two middle values averaged.
 SELECT
     payer,
     cpt_group,
@@ -13,9 +16,12 @@ SELECT
     count(*) FILTER (WHERE submitted_date >= @current_start::date AND outcome = 'DENIED')::int AS current_denied,
     coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY decided_date - submitted_date)
         FILTER (WHERE submitted_date >= @current_start::date), 0)::float8 AS current_median_days
-FROM claim_records
-WHERE customer_id = @customer_id
-  AND submitted_date >= @baseline_start::date
+FROM (
+    SELECT DISTINCT ON (coalesce(v.claim_id, v.upload_id || ':' || v.source_row)) v.*
+    FROM claim_records v WHERE v.customer_id = @customer_id
+    ORDER BY coalesce(v.claim_id, v.upload_id || ':' || v.source_row), v.decided_date, v.upload_id DESC, v.source_row DESC
+) AS initial
+WHERE submitted_date >= @baseline_start::date
   AND submitted_date < @current_end::date
   AND outcome IN ('PAID', 'DENIED')
 GROUP BY payer, cpt_group

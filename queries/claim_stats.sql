@@ -124,3 +124,78 @@ SELECT DISTINCT payer, cpt_group
 FROM claim_stats
 WHERE customer_id = @customer_id
 ORDER BY payer, cpt_group;
+
+-- name: ClaimStatsLockKeys :exec
+-- Locks, in one statement and in claimstats' lock order, every statistics
+-- row a change of several statements will write, creating empty ones where
+-- missing: the accumulated keys given, those of the upload's counted rows
+-- (only those with claim ids when @upload_only_claim_ids), and those of the
+-- versions given. The statements that follow then take no row lock that a
+-- concurrent upload could hold first, so they cannot deadlock; emptied
+-- rows are deleted before commit (ClaimStatsDeleteEmpty).
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days)
+SELECT @customer_id::bigint, k.day, k.payer, k.cpt_group, 0, 0, '{}', 0, 0, '{}'
+FROM (
+    SELECT unnest(@days::date[]) AS day, unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group
+    UNION
+    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS f
+    UNION
+    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS f
+) AS k
+ORDER BY k.day, k.payer COLLATE "C", k.cpt_group COLLATE "C"
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET submitted_claims = s.submitted_claims;
+
+-- name: ClaimStatsAddOf :exec
+-- Adds the statistics of an upload's counted
+-- rows (only those with claim ids when @upload_only_claim_ids; none when
+-- @upload_id is 0) or of the versions given (one of the two per call: a
+-- statement updates a row once). The rows are locked already
+-- (ClaimStatsLockKeys), so the order here does not matter.
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM (
+    SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
+    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS u
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
+    FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS v
+) AS f
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m);
+
+-- name: ClaimStatsSubtractOf :exec
+-- Subtracts the statistics of an upload's counted
+-- rows (only those with claim ids when @upload_only_claim_ids; none when
+-- @upload_id is 0) or of the versions given (one of the two per call: a
+-- statement updates a row once). The rows are locked already
+-- (ClaimStatsLockKeys), so the order here does not matter.
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM (
+    SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
+    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS u
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
+    FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS v
+) AS f
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_sub(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims - EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied - EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m);

@@ -15,7 +15,10 @@ SET status             = 'completed',
     max_submitted_date = sqlc.narg(max_submitted_date),
     errors             = @errors,
     warning_details    = @warning_details,
-    notices            = @notices
+    notices            = @notices,
+    claims_new         = @claims_new,
+    claims_revised     = @claims_revised,
+    claims_unchanged   = @claims_unchanged
 WHERE id = @id
 RETURNING *;
 

@@ -287,6 +287,108 @@ func (a *Accumulator) params(customerID int64, keys []int32) db.ClaimStatsAddPar
 	return p
 }
 
+// Versions names stored claim rows (claim_records' primary key within a
+// customer): Versions{UploadIDs[i], SourceRows[i]}.
+type Versions struct {
+	UploadIDs  []int64
+	SourceRows []int32
+}
+
+// StoreWithClaimIDs stores the statistics of an upload that has claim
+// ids, in the upload's transaction, after its claims were resolved: the
+// rows without an id (accumulated, or read back past the bound), the
+// upload's versions that are now their claims' initial ones, minus the
+// versions they replaced (uncounted). Several statements write; every row
+// they touch is locked first, in one statement in lock order, so they
+// cannot deadlock with a concurrent upload or deletion.
+func (a *Accumulator) StoreWithClaimIDs(ctx context.Context, q *db.Queries, customerID, uploadID int64, uncounted Versions) error {
+	var keys db.ClaimStatsLockKeysParams
+	if !a.overflow {
+		keys = a.keyParams()
+	} else if err := q.SetLocalWorkMem(ctx); err != nil {
+		return fmt.Errorf("set work_mem: %w", err)
+	}
+	keys.CustomerID, keys.UploadID, keys.UploadOnlyClaimIds = customerID, uploadID, !a.overflow
+	keys.VersionUploadIds, keys.VersionSourceRows = nonNilSlice(uncounted.UploadIDs), nonNilSlice(uncounted.SourceRows)
+	if err := lockKeys(ctx, q, keys); err != nil {
+		return err
+	}
+	if !a.overflow {
+		if err := a.Store(ctx, q, customerID, uploadID); err != nil {
+			return err
+		}
+	}
+	if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID, UploadOnlyClaimIds: !a.overflow,
+		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
+		return fmt.Errorf("add the upload's claims to the statistics: %w", err)
+	}
+	return subtractVersions(ctx, q, customerID, uncounted)
+}
+
+// WithdrawUploadWithClaimIDs takes an upload that has claim ids out of the
+// statistics before the caller deletes it: its counted rows go, and the
+// versions of other uploads that become their claims' initial ones
+// (recounted) come in. Like StoreWithClaimIDs, it locks every row first.
+func WithdrawUploadWithClaimIDs(ctx context.Context, q *db.Queries, customerID, uploadID int64, recounted Versions) error {
+	if err := lockKeys(ctx, q, db.ClaimStatsLockKeysParams{CustomerID: customerID, Days: []time.Time{}, Payers: []string{}, CPTGroups: []string{},
+		UploadID: uploadID, VersionUploadIds: nonNilSlice(recounted.UploadIDs), VersionSourceRows: nonNilSlice(recounted.SourceRows)}); err != nil {
+		return err
+	}
+	if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
+		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
+	}
+	if len(recounted.UploadIDs) > 0 {
+		if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID,
+			VersionUploadIds: recounted.UploadIDs, VersionSourceRows: recounted.SourceRows}); err != nil {
+			return fmt.Errorf("add the claims' remaining versions to the statistics: %w", err)
+		}
+	}
+	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
+		return fmt.Errorf("delete emptied statistics: %w", err)
+	}
+	return nil
+}
+
+func lockKeys(ctx context.Context, q *db.Queries, keys db.ClaimStatsLockKeysParams) error {
+	if err := q.ClaimStatsLockKeys(ctx, keys); err != nil {
+		return fmt.Errorf("lock claim statistics: %w", err)
+	}
+	return nil
+}
+
+func subtractVersions(ctx context.Context, q *db.Queries, customerID int64, v Versions) error {
+	if len(v.UploadIDs) > 0 {
+		if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID,
+			VersionUploadIds: v.UploadIDs, VersionSourceRows: v.SourceRows}); err != nil {
+			return fmt.Errorf("subtract replaced versions from the statistics: %w", err)
+		}
+	}
+	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
+		return fmt.Errorf("delete emptied statistics: %w", err)
+	}
+	return nil
+}
+
+// keyParams returns the accumulated keys, to lock.
+func (a *Accumulator) keyParams() db.ClaimStatsLockKeysParams {
+	p := db.ClaimStatsLockKeysParams{Days: []time.Time{}, Payers: []string{}, CPTGroups: []string{}}
+	for _, k := range a.keys.values {
+		cell := a.cells.values[k.cell]
+		p.Days = append(p.Days, time.Unix(int64(k.day)*86400, 0).UTC())
+		p.Payers = append(p.Payers, cell[0])
+		p.CPTGroups = append(p.CPTGroups, cell[1])
+	}
+	return p
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // SubtractUpload takes an upload's claims out of the statistics, before the
 // caller deletes them in the same transaction, in the upload path's lock
 // order.

@@ -97,6 +97,53 @@ func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) er
 	return err
 }
 
+const ClaimStatsAddOf = `-- name: ClaimStatsAddOf :exec
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM (
+    SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
+    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL, $3::boolean) AS u
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
+    FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
+) AS f
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m)
+`
+
+type ClaimStatsAddOfParams struct {
+	CustomerID         int64
+	UploadID           int64
+	UploadOnlyClaimIds bool
+	VersionUploadIds   []int64
+	VersionSourceRows  []int32
+}
+
+// Adds the statistics of an upload's counted
+// rows (only those with claim ids when @upload_only_claim_ids; none when
+// @upload_id is 0) or of the versions given (one of the two per call: a
+// statement updates a row once). The rows are locked already
+// (ClaimStatsLockKeys), so the order here does not matter.
+func (q *Queries) ClaimStatsAddOf(ctx context.Context, arg ClaimStatsAddOfParams) error {
+	_, err := q.db.Exec(ctx, ClaimStatsAddOf,
+		arg.CustomerID,
+		arg.UploadID,
+		arg.UploadOnlyClaimIds,
+		arg.VersionUploadIds,
+		arg.VersionSourceRows,
+	)
+	return err
+}
+
 const ClaimStatsAddUpload = `-- name: ClaimStatsAddUpload :exec
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
     decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
@@ -355,6 +402,53 @@ func (q *Queries) ClaimStatsListDays(ctx context.Context, arg ClaimStatsListDays
 	return items, nil
 }
 
+const ClaimStatsLockKeys = `-- name: ClaimStatsLockKeys :exec
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days)
+SELECT $1::bigint, k.day, k.payer, k.cpt_group, 0, 0, '{}', 0, 0, '{}'
+FROM (
+    SELECT unnest($2::date[]) AS day, unnest($3::text[]) AS payer, unnest($4::text[]) AS cpt_group
+    UNION
+    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, $5::bigint, $5::bigint, NULL, NULL, $6::boolean) AS f
+    UNION
+    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, 0, 0, $7::bigint[], $8::int[]) AS f
+) AS k
+ORDER BY k.day, k.payer COLLATE "C", k.cpt_group COLLATE "C"
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET submitted_claims = s.submitted_claims
+`
+
+type ClaimStatsLockKeysParams struct {
+	CustomerID         int64
+	Days               []time.Time
+	Payers             []string
+	CPTGroups          []string
+	UploadID           int64
+	UploadOnlyClaimIds bool
+	VersionUploadIds   []int64
+	VersionSourceRows  []int32
+}
+
+// Locks, in one statement and in claimstats' lock order, every statistics
+// row a change of several statements will write, creating empty ones where
+// missing: the accumulated keys given, those of the upload's counted rows
+// (only those with claim ids when @upload_only_claim_ids), and those of the
+// versions given. The statements that follow then take no row lock that a
+// concurrent upload could hold first, so they cannot deadlock; emptied
+// rows are deleted before commit (ClaimStatsDeleteEmpty).
+func (q *Queries) ClaimStatsLockKeys(ctx context.Context, arg ClaimStatsLockKeysParams) error {
+	_, err := q.db.Exec(ctx, ClaimStatsLockKeys,
+		arg.CustomerID,
+		arg.Days,
+		arg.Payers,
+		arg.CPTGroups,
+		arg.UploadID,
+		arg.UploadOnlyClaimIds,
+		arg.VersionUploadIds,
+		arg.VersionSourceRows,
+	)
+	return err
+}
+
 const ClaimStatsRebuildCustomer = `-- name: ClaimStatsRebuildCustomer :exec
 INSERT INTO claim_stats (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
     decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
@@ -368,6 +462,53 @@ ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 // them); the caller deleted the old rows in the same transaction.
 func (q *Queries) ClaimStatsRebuildCustomer(ctx context.Context, customerID int64) error {
 	_, err := q.db.Exec(ctx, ClaimStatsRebuildCustomer, customerID)
+	return err
+}
+
+const ClaimStatsSubtractOf = `-- name: ClaimStatsSubtractOf :exec
+INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
+       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
+FROM (
+    SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
+    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL, $3::boolean) AS u
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
+    FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
+) AS f
+ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
+    submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
+    submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
+    submitted_days = claimstats_histogram_sub(s.submitted_days, EXCLUDED.submitted_days),
+    decided_claims = s.decided_claims - EXCLUDED.decided_claims,
+    decided_denied = s.decided_denied - EXCLUDED.decided_denied,
+    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
+    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m)
+`
+
+type ClaimStatsSubtractOfParams struct {
+	CustomerID         int64
+	UploadID           int64
+	UploadOnlyClaimIds bool
+	VersionUploadIds   []int64
+	VersionSourceRows  []int32
+}
+
+// Subtracts the statistics of an upload's counted
+// rows (only those with claim ids when @upload_only_claim_ids; none when
+// @upload_id is 0) or of the versions given (one of the two per call: a
+// statement updates a row once). The rows are locked already
+// (ClaimStatsLockKeys), so the order here does not matter.
+func (q *Queries) ClaimStatsSubtractOf(ctx context.Context, arg ClaimStatsSubtractOfParams) error {
+	_, err := q.db.Exec(ctx, ClaimStatsSubtractOf,
+		arg.CustomerID,
+		arg.UploadID,
+		arg.UploadOnlyClaimIds,
+		arg.VersionUploadIds,
+		arg.VersionSourceRows,
+	)
 	return err
 }
 

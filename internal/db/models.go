@@ -52,6 +52,21 @@ type CPTGroupMapping struct {
 	CPTGroup   string
 }
 
+type Claim struct {
+	CustomerID          int64
+	ClaimID             string
+	InitialUploadID     int64
+	InitialSourceRow    int32
+	InitialDecided      time.Time
+	InitialOutcome      string
+	InitialRankUploadID int64
+	FinalUploadID       int64
+	FinalSourceRow      int32
+	FinalDecided        time.Time
+	FinalOutcome        string
+	FinalRankUploadID   int64
+}
+
 type ClaimRecord struct {
 	CustomerID       int64
 	UploadID         int64
@@ -65,6 +80,7 @@ type ClaimRecord struct {
 	AllowedAmount    pgtype.Numeric
 	DenialReasonCode *string
 	DenialReasonText *string
+	ClaimID          *string
 }
 
 type ClaimStat struct {
@@ -191,6 +207,9 @@ type Upload struct {
 	CreatedAt        time.Time
 	WarningDetails   []byte
 	Notices          []byte
+	ClaimsNew        int32
+	ClaimsRevised    int32
+	ClaimsUnchanged  int32
 }
 
 type WebhookAttempt struct {

@@ -22,9 +22,12 @@ SET status             = 'completed',
     max_submitted_date = $7,
     errors             = $8,
     warning_details    = $9,
-    notices            = $10
-WHERE id = $11
-RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices
+    notices            = $10,
+    claims_new         = $11,
+    claims_revised     = $12,
+    claims_unchanged   = $13
+WHERE id = $14
+RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged
 `
 
 type UploadCompleteParams struct {
@@ -38,6 +41,9 @@ type UploadCompleteParams struct {
 	Errors           []byte
 	WarningDetails   []byte
 	Notices          []byte
+	ClaimsNew        int32
+	ClaimsRevised    int32
+	ClaimsUnchanged  int32
 	ID               int64
 }
 
@@ -53,6 +59,9 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 		arg.Errors,
 		arg.WarningDetails,
 		arg.Notices,
+		arg.ClaimsNew,
+		arg.ClaimsRevised,
+		arg.ClaimsUnchanged,
 		arg.ID,
 	)
 	var i Upload
@@ -74,6 +83,9 @@ func (q *Queries) UploadComplete(ctx context.Context, arg UploadCompleteParams) 
 		&i.CreatedAt,
 		&i.WarningDetails,
 		&i.Notices,
+		&i.ClaimsNew,
+		&i.ClaimsRevised,
+		&i.ClaimsUnchanged,
 	)
 	return i, err
 }
@@ -127,7 +139,7 @@ func (q *Queries) UploadFirstSubmittedDate(ctx context.Context, customerID int64
 }
 
 const UploadGetByID = `-- name: UploadGetByID :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged FROM uploads WHERE customer_id = $1 AND id = $2
 `
 
 type UploadGetByIDParams struct {
@@ -156,12 +168,15 @@ func (q *Queries) UploadGetByID(ctx context.Context, arg UploadGetByIDParams) (U
 		&i.CreatedAt,
 		&i.WarningDetails,
 		&i.Notices,
+		&i.ClaimsNew,
+		&i.ClaimsRevised,
+		&i.ClaimsUnchanged,
 	)
 	return i, err
 }
 
 const UploadGetBySHA256 = `-- name: UploadGetBySHA256 :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND sha256 = $2
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged FROM uploads WHERE customer_id = $1 AND sha256 = $2
 `
 
 type UploadGetBySHA256Params struct {
@@ -190,12 +205,15 @@ func (q *Queries) UploadGetBySHA256(ctx context.Context, arg UploadGetBySHA256Pa
 		&i.CreatedAt,
 		&i.WarningDetails,
 		&i.Notices,
+		&i.ClaimsNew,
+		&i.ClaimsRevised,
+		&i.ClaimsUnchanged,
 	)
 	return i, err
 }
 
 const UploadGetForDelete = `-- name: UploadGetForDelete :one
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads WHERE customer_id = $1 AND id = $2 FOR UPDATE
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged FROM uploads WHERE customer_id = $1 AND id = $2 FOR UPDATE
 `
 
 type UploadGetForDeleteParams struct {
@@ -226,12 +244,15 @@ func (q *Queries) UploadGetForDelete(ctx context.Context, arg UploadGetForDelete
 		&i.CreatedAt,
 		&i.WarningDetails,
 		&i.Notices,
+		&i.ClaimsNew,
+		&i.ClaimsRevised,
+		&i.ClaimsUnchanged,
 	)
 	return i, err
 }
 
 const UploadListByCustomer = `-- name: UploadListByCustomer :many
-SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices FROM uploads
+SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged FROM uploads
 WHERE customer_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -272,6 +293,9 @@ func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCust
 			&i.CreatedAt,
 			&i.WarningDetails,
 			&i.Notices,
+			&i.ClaimsNew,
+			&i.ClaimsRevised,
+			&i.ClaimsUnchanged,
 		); err != nil {
 			return nil, err
 		}
@@ -284,7 +308,7 @@ func (q *Queries) UploadListByCustomer(ctx context.Context, arg UploadListByCust
 }
 
 const UploadSetJob = `-- name: UploadSetJob :one
-UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices
+UPDATE uploads SET job_id = $1, job_coalesced = $2 WHERE id = $3 RETURNING id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged
 `
 
 type UploadSetJobParams struct {
@@ -314,6 +338,9 @@ func (q *Queries) UploadSetJob(ctx context.Context, arg UploadSetJobParams) (Upl
 		&i.CreatedAt,
 		&i.WarningDetails,
 		&i.Notices,
+		&i.ClaimsNew,
+		&i.ClaimsRevised,
+		&i.ClaimsUnchanged,
 	)
 	return i, err
 }

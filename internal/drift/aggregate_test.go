@@ -101,6 +101,14 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	assertSameAggregate(t, ctx, pool, ids[1], drift.WindowsFor(drift.DefaultParams(origin)))
 }
 
+// initialVersions is the customer's ($1) claims, each once at its initial
+// version (earliest decided; ties: the later upload, then the later row),
+// found by sorting every stored version: the reference the statistics,
+// kept through the claims table, must equal.
+const initialVersions = `(SELECT DISTINCT ON (coalesce(v.claim_id, v.upload_id || ':' || v.source_row)) v.*
+	FROM claim_records v WHERE v.customer_id = $1
+	ORDER BY coalesce(v.claim_id, v.upload_id || ':' || v.source_row), v.decided_date, v.upload_id DESC, v.source_row DESC) AS initial`
+
 func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows) {
 	t.Helper()
 	assertDriversEqualClaims(t, ctx, pool, customerID)
@@ -120,8 +128,8 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 	// claim rows.
 	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, basis, day >= $3, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
 		FROM (SELECT *, CASE basis WHEN 'submitted' THEN submitted_date ELSE decided_date END AS day
-		      FROM claim_records, (VALUES ('submitted'), ('decided')) b(basis)
-		      WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED')) c
+		      FROM `+initialVersions+`, (VALUES ('submitted'), ('decided')) b(basis)
+		      WHERE outcome IN ('PAID', 'DENIED')) c
 		WHERE day >= $2 AND day < $4
 		GROUP BY 1, 2, 3, 4, 5 ORDER BY 5`, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
@@ -292,8 +300,8 @@ func assertDriversEqualClaims(t *testing.T, ctx context.Context, pool *pgxpool.P
 		FROM claim_stats, unnest(reason_codes, reason_counts) u(code, n) WHERE customer_id = $1`
 	const raw = `SELECT payer, cpt_group, decided_date, k.kind, CASE k.kind WHEN 'cpt' THEN cpt ELSE coalesce(denial_reason_code, '') END,
 		count(*), count(*) FILTER (WHERE outcome = 'DENIED')
-		FROM claim_records, (VALUES ('cpt'), ('reason')) k(kind)
-		WHERE customer_id = $1 AND outcome IN ('PAID', 'DENIED') GROUP BY 1, 2, 3, 4, 5`
+		FROM ` + initialVersions + `, (VALUES ('cpt'), ('reason')) k(kind)
+		WHERE outcome IN ('PAID', 'DENIED') GROUP BY 1, 2, 3, 4, 5`
 	read := func(query string) map[string][2]int64 {
 		rows, err := pool.Query(ctx, query, customerID)
 		if err != nil {

@@ -18,8 +18,9 @@ import (
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
-// Uploads, deletions and reclassifications of one customer race each
-// other and two River workers computing. Every operation must succeed (it
+// Uploads (most with overlapping claim ids, some without ids), deletions
+// and reclassifications of one customer race each other and two River
+// workers computing. Every operation must succeed (it
 // waits where it must, never fails for it), no claim may keep a superseded
 // mapping, and the statistics must end equal to the claims', on both
 // bases, drivers included. Several rounds, so the interleavings vary.
@@ -43,9 +44,28 @@ func TestUploadsDeletionsAndReclassificationsRaceToExactStatistics(t *testing.T)
 	}
 	t.Cleanup(func() { _ = jobs.StopGracefully(client, 10*time.Second, nil) })
 
+	claims := billingSystem(rand.New(rand.NewPCG(9, 9)), origin.AddDate(0, 0, -200), 200)
+	// file is an export with claim ids (a random 30% of the versions, so
+	// files overlap), or, for one file in three, 400 claims without ids.
+	file := func(seed uint64) string {
+		rng := rand.New(rand.NewPCG(seed, 41))
+		if seed%3 == 0 {
+			return randomClaims(rng, 400, origin)
+		}
+		var b strings.Builder
+		b.WriteString(versionHeader)
+		for _, vs := range claims {
+			for _, v := range vs {
+				if rng.IntN(10) < 3 {
+					b.WriteString(v.row() + "\n")
+				}
+			}
+		}
+		return b.String()
+	}
 	var uploads []int64
 	upload := func(name string, seed uint64) error {
-		up, err := uploader.Upload(ctx, cust, name, strings.NewReader(randomClaims(rand.New(rand.NewPCG(seed, 41)), 400, origin)), nil)
+		up, err := uploader.Upload(ctx, cust, name, strings.NewReader(file(seed)), nil)
 		if err == nil {
 			uploads = append(uploads, up.ID)
 		}
@@ -70,8 +90,7 @@ func TestUploadsDeletionsAndReclassificationsRaceToExactStatistics(t *testing.T)
 		}
 		for i := range 10 {
 			wg.Go(func() {
-				up, err := uploader.Upload(ctx, cust, fmt.Sprintf("r%d-%d.csv", round, i),
-					strings.NewReader(randomClaims(rand.New(rand.NewPCG(uint64(1000+100*round+i), 41)), 400, origin)), nil)
+				up, err := uploader.Upload(ctx, cust, fmt.Sprintf("r%d-%d.csv", round, i), strings.NewReader(file(uint64(1000+100*round+i))), nil)
 				fail("upload", err)
 				if err == nil {
 					mu.Lock()
@@ -107,6 +126,7 @@ func TestUploadsDeletionsAndReclassificationsRaceToExactStatistics(t *testing.T)
 		for _, w := range []drift.Windows{drift.WindowsFor(drift.DefaultParams(origin)), drift.WindowsFor(drift.Params{AsOf: origin, BaselineDays: 200, CurrentDays: 30, MinVolume: 1})} {
 			assertSameAggregate(t, ctx, pool, cust, w)
 		}
+		assertClaimsTableMatchesVersions(t, ctx, pool, cust)
 	}
 	if err := jobs.WaitIdle(ctx, pool, 20*time.Millisecond); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 var claimColumns = []string{
 	"customer_id", "upload_id", "source_row", "payer", "cpt", "cpt_group",
 	"submitted_date", "decided_date", "outcome", "allowed_amount",
-	"denial_reason_code", "denial_reason_text",
+	"denial_reason_code", "denial_reason_text", "claim_id",
 }
 
 // claimSource feeds a record stream to COPY. A goroutine reads the file,
@@ -35,6 +35,7 @@ type claimSource struct {
 	mappings *Mappings
 	stats    *claimstats.Accumulator
 	other    int // accepted claims in group OTHER
+	withID   int // accepted rows with a claim id
 }
 
 const (
@@ -71,7 +72,11 @@ func (s *claimSource) produce() {
 			if c.CPTGroup == UnmappedCPTGroup {
 				s.other++
 			}
-			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+			if c.ClaimID != "" {
+				// Versions count once per claim: the upload's transaction
+				// decides which, in SQL, once they are stored.
+				s.withID++
+			} else if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
 				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
 					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
 					Denied: c.Outcome == OutcomeDenied})
@@ -123,7 +128,7 @@ func (s *claimSource) Values() ([]any, error) {
 	// pgx encodes the row before asking for the next, so one slice serves,
 	// and the batch is reused only once COPY has moved past it.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
-		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText)
+		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText, claimID(c.ClaimID))
 	return s.values, nil
 }
 
@@ -165,4 +170,12 @@ func (l *hashingLimitReader) Read(p []byte) (int, error) {
 		return n, &TooLargeError{Limit: l.limit}
 	}
 	return n, err
+}
+
+// claimID is a claim id as COPY stores it: NULL when the row has none.
+func claimID(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }

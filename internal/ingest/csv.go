@@ -22,11 +22,14 @@ const (
 	ColAllowedAmount    = "allowed_amount"
 	ColDenialReasonCode = "denial_reason_code"
 	ColDenialReasonText = "denial_reason_text"
+	// ColClaimID is the claim's identifier in the customer's billing
+	// system: rows that share it are versions of one claim.
+	ColClaimID = "claim_id"
 )
 
 var requiredColumns = []string{ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome}
 
-var optionalColumns = []string{ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+var optionalColumns = []string{ColClaimID, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
 
 // ErrNoHeader is returned for an empty file.
 var ErrNoHeader = errors.New("the file is empty: a header row is required")
@@ -134,8 +137,10 @@ func (p *CSVReader) parseDate(line int, field, s string) (time.Time, *RowError) 
 }
 
 // NewCSVReader reads the header row and returns a reader positioned on the
-// first data row. A missing required column is a *HeaderError.
-func NewCSVReader(r io.Reader) (*CSVReader, error) {
+// first data row. A missing required column is a *HeaderError. Claim ids
+// are read from the column claimIDColumn names (any case), or from
+// claim_id when it is empty; every row of a file with claim ids needs one.
+func NewCSVReader(r io.Reader, claimIDColumn string) (*CSVReader, error) {
 	// A byte-order mark goes before the CSV reader sees it, so a quoted
 	// first header ("\ufeff\"payer\"") is still a quoted field.
 	br := bufio.NewReader(&recordLimitReader{r: r, max: MaxRecordBytes, line: 1})
@@ -173,6 +178,13 @@ func NewCSVReader(r io.Reader) (*CSVReader, error) {
 			return nil, &HeaderError{Message: fmt.Sprintf("column %q appears more than once", name)}
 		}
 		cols[name] = i
+	}
+	if name := strings.ToLower(strings.TrimSpace(claimIDColumn)); name != "" {
+		i, ok := cols[name]
+		if !ok {
+			return nil, &HeaderError{Message: fmt.Sprintf("no column %q holds the claim ids; the header has %s", claimIDColumn, foundColumns(header))}
+		}
+		cols[ColClaimID] = i
 	}
 	var missing []string
 	for _, name := range requiredColumns {
@@ -281,11 +293,14 @@ func (p *CSVReader) field(record []string, name string) string {
 // statistics' B-tree keys).
 var maxFieldLength = map[string]int{
 	ColPayer: 200, ColCPT: 20, ColSubmittedDate: 32, ColDecidedDate: 32, ColOutcome: 32,
-	ColAllowedAmount: 32, ColDenialReasonCode: 50, ColDenialReasonText: 500,
+	ColAllowedAmount: 32, ColDenialReasonCode: 50, ColDenialReasonText: 500, ColClaimID: MaxClaimIDLength,
 }
 
 // textColumns are checked in this order, so a row's error is stable.
-var textColumns = []string{ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+var textColumns = []string{ColClaimID, ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+
+// MaxClaimIDLength bounds a claim id, in bytes.
+const MaxClaimIDLength = 64
 
 // checkText refuses values PostgreSQL text cannot hold (NUL, invalid UTF-8)
 // and values past their column's bound.
@@ -314,6 +329,13 @@ func (p *CSVReader) parseRecord(line int, record []string) *RowError {
 			return "", &RowError{Row: line, Field: name, Message: "required value is empty"}
 		}
 		return v, nil
+	}
+	var claimID string
+	if _, ok := p.cols[ColClaimID]; ok {
+		var rowErr *RowError
+		if claimID, rowErr = required(ColClaimID); rowErr != nil {
+			return rowErr
+		}
 	}
 	payer, rowErr := required(ColPayer)
 	if rowErr != nil {
@@ -356,6 +378,7 @@ func (p *CSVReader) parseRecord(line int, record []string) *RowError {
 
 	c := &p.record
 	c.SourceRow = line
+	c.ClaimID = claimID
 	c.Payer = payer
 	c.CPT = cpt
 	c.CPTGroup = ""

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
@@ -64,7 +63,7 @@ func (u *Uploader) DeleteUpload(ctx context.Context, customerID, uploadID int64)
 	if err != nil {
 		return nil, err
 	}
-	if err := claimstats.SubtractUpload(ctx, q, customerID, uploadID); err != nil {
+	if err := withdrawClaims(ctx, q, customerID, uploadID); err != nil {
 		return nil, err
 	}
 	if err := q.UploadDelete(ctx, db.UploadDeleteParams{CustomerID: customerID, ID: uploadID}); err != nil {

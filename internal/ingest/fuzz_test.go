@@ -26,7 +26,7 @@ func FuzzCSVReader(f *testing.F) {
 	}
 	m := &Mappings{Payers: map[string]string{"aetna": "Aetna"}, CPTGroups: map[string]string{"99213": "E&M"}}
 	f.Fuzz(func(t *testing.T, input string) {
-		p, err := NewCSVReader(strings.NewReader(input))
+		p, err := NewCSVReader(strings.NewReader(input), "")
 		if err != nil {
 			var he *HeaderError
 			if !errors.Is(err, ErrNoHeader) && !errors.As(err, &he) {

@@ -12,7 +12,7 @@ import (
 // parseAll reads every record and applies the mappings, as an upload does.
 func parseAll(t *testing.T, input string, m *Mappings) ([]Record, Stats) {
 	t.Helper()
-	p, err := NewCSVReader(strings.NewReader(input))
+	p, err := NewCSVReader(strings.NewReader(input), "")
 	if err != nil {
 		t.Fatalf("NewCSVReader: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestParserMatchesColumnsByNameInAnyOrderWithBOMAndUnknownColumns(t *testing
 }
 
 func TestParserRejectsMissingRequiredColumns(t *testing.T) {
-	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,allowed_amount\nAetna,1,2026-01-01,3\n"))
+	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,allowed_amount\nAetna,1,2026-01-01,3\n"), "")
 	var he *HeaderError
 	if !errors.As(err, &he) {
 		t.Fatalf("err = %v, want *HeaderError", err)
@@ -75,10 +75,10 @@ func TestParserRejectsMissingRequiredColumns(t *testing.T) {
 }
 
 func TestParserRejectsEmptyFileAndDuplicateColumns(t *testing.T) {
-	if _, err := NewCSVReader(strings.NewReader("")); !errors.Is(err, ErrNoHeader) {
+	if _, err := NewCSVReader(strings.NewReader(""), ""); !errors.Is(err, ErrNoHeader) {
 		t.Fatalf("empty file: err = %v, want ErrNoHeader", err)
 	}
-	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,decided_date,outcome,Payer\n"))
+	_, err := NewCSVReader(strings.NewReader("payer,cpt,submitted_date,decided_date,outcome,Payer\n"), "")
 	var he *HeaderError
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), `"payer" appears more than once`) {
 		t.Fatalf("duplicate column: err = %v", err)

@@ -31,7 +31,10 @@ const MaxStoredRowErrors = 100
 type Record struct {
 	// SourceRow locates the record in its file: the CSV line, counting the
 	// header as line 1.
-	SourceRow        int
+	SourceRow int
+	// ClaimID identifies the claim the row is a version of; empty when the
+	// file has none (the row is a claim of its own).
+	ClaimID          string
 	Payer            string
 	CPT              string
 	CPTGroup         string

@@ -108,6 +108,9 @@ type UploadOptions struct {
 	AllowRejects   bool
 	// Now is the clock for future-date warnings; time.Now when nil.
 	Now func() time.Time
+	// ClaimIDColumn names the CSV column of claim ids when it is not
+	// claim_id.
+	ClaimIDColumn string
 }
 
 // DefaultMaxRejectShare is the share of rejected rows past which a file is
@@ -133,7 +136,7 @@ func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string
 		opts = &UploadOptions{}
 	}
 	return u.UploadRecords(ctx, customerID, filename, r, opts, func(in io.Reader) (RecordReader, error) {
-		csv, err := NewCSVReader(in)
+		csv, err := NewCSVReader(in, opts.ClaimIDColumn)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +215,7 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 		return nil, err
 	}
 	// 3. The rest of the transaction.
-	row, err := u.completeUpload(ctx, tx, customerID, uploadID, hex.EncodeToString(hasher.Sum(nil)), stats, notices, src.stats)
+	row, err := u.completeUpload(ctx, tx, customerID, uploadID, hex.EncodeToString(hasher.Sum(nil)), stats, notices, src)
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +225,16 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 	return UploadFromRow(row)
 }
 
-// completeUpload records the upload's counts and digest, stores its
-// statistics, requests the drift computation and enqueues its job, in tx.
+// completeUpload resolves the upload's claims, records its counts and
+// digest, stores its statistics, requests the drift computation and
+// enqueues its job, in tx.
 func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, uploadID int64, digest string,
-	stats Stats, notices []Notice, acc *claimstats.Accumulator) (db.Upload, error) {
+	stats Stats, notices []Notice, src *claimSource) (db.Upload, error) {
 	q := store.New(tx)
+	counts, uncounted, err := resolveClaims(ctx, q, customerID, uploadID, stats.Accepted, src.withID)
+	if err != nil {
+		return db.Upload{}, err
+	}
 	errorsJSON, err := json.Marshal(nonNil(stats.Errors))
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("encode row errors: %w", err)
@@ -244,6 +252,7 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 		RowsTotal: int32(stats.Rows), Accepted: int32(stats.Accepted), Rejected: int32(stats.Rejected), Warnings: int32(stats.Warnings),
 		MinSubmittedDate: &stats.MinSubmitted, MaxSubmittedDate: &stats.MaxSubmitted,
 		Errors: errorsJSON, WarningDetails: warningsJSON, Notices: noticesJSON,
+		ClaimsNew: int32(counts.New), ClaimsRevised: int32(counts.Revised), ClaimsUnchanged: int32(counts.Unchanged),
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "uploads_customer_sha256_key" {
@@ -253,7 +262,12 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("complete upload: %w", err)
 	}
-	if err := acc.Store(ctx, q, customerID, uploadID); err != nil {
+	if src.withID == 0 {
+		err = src.stats.Store(ctx, q, customerID, uploadID)
+	} else {
+		err = src.stats.StoreWithClaimIDs(ctx, q, customerID, uploadID, uncounted)
+	}
+	if err != nil {
 		return db.Upload{}, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {

@@ -29,10 +29,11 @@ type Upload struct {
 	Notices        []Notice   `json:"notices"`
 	MinSubmitted   *string    `json:"min_submitted_date"`
 	MaxSubmitted   *string    `json:"max_submitted_date"`
-	DuplicateOf    *int64     `json:"duplicate_of"`
-	JobID          *int64     `json:"job_id"`
-	JobCoalesced   bool       `json:"job_coalesced"`
-	CreatedAt      time.Time  `json:"created_at"`
+	ClaimCounts
+	DuplicateOf  *int64    `json:"duplicate_of"`
+	JobID        *int64    `json:"job_id"`
+	JobCoalesced bool      `json:"job_coalesced"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // UploadFromRow converts a stored upload row.
@@ -41,6 +42,7 @@ func UploadFromRow(u db.Upload) (*Upload, error) {
 		ID: u.ID, CustomerID: u.CustomerID, Filename: u.Filename, Status: u.Status,
 		Rows: int(u.RowsTotal), Accepted: int(u.Accepted), Rejected: int(u.Rejected), Warnings: int(u.Warnings),
 		JobID: u.JobID, JobCoalesced: u.JobCoalesced, CreatedAt: u.CreatedAt,
+		ClaimCounts:  ClaimCounts{New: int(u.ClaimsNew), Revised: int(u.ClaimsRevised), Unchanged: int(u.ClaimsUnchanged)},
 		MinSubmitted: formatDate(u.MinSubmittedDate), MaxSubmitted: formatDate(u.MaxSubmittedDate),
 	}
 	if u.SHA256 != nil {

@@ -1,0 +1,136 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/upstream-rcm/upstream/internal/claimstats"
+	"github.com/upstream-rcm/upstream/internal/db"
+)
+
+// ClaimCounts says what an upload did to the customer's claims: new
+// claims (every row without a claim id is one), claims it revised (a new
+// initial or final version, or a version with other content), and claims
+// it repeated exactly.
+type ClaimCounts struct {
+	New       int `json:"claims_new"`
+	Revised   int `json:"claims_revised"`
+	Unchanged int `json:"claims_unchanged"`
+}
+
+// resolveClaims decides, in the upload's transaction, which of its
+// versions are their claims' initial and final ones (SPEC "Claim
+// identity"): new claims are inserted, known ones locked and revised. It
+// returns the counts and the versions of other uploads that are no longer
+// counted. accepted rows were stored, withID of them with a claim id.
+func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int64, accepted, withID int) (ClaimCounts, claimstats.Versions, error) {
+	counts := ClaimCounts{New: accepted - withID}
+	if withID == 0 {
+		return counts, claimstats.Versions{}, nil
+	}
+	restore, err := preferIndexScans(ctx, q)
+	if err != nil {
+		return counts, claimstats.Versions{}, err
+	}
+	defer restore()
+	distinct, err := q.ClaimCountOfUpload(ctx, db.ClaimCountOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+	if err != nil {
+		return counts, claimstats.Versions{}, fmt.Errorf("count the upload's claims: %w", err)
+	}
+	// Lock the known claims, insert the new ones; until every claim of the
+	// upload is one or the other: an insert that met a concurrent upload's
+	// (now committed) claim, or a claim a concurrent deletion removed, goes
+	// round again. Each statement's snapshot follows the last one's locks.
+	for {
+		locked, err := q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+		if err != nil {
+			return counts, claimstats.Versions{}, fmt.Errorf("lock known claims: %w", err)
+		}
+		n, err := q.ClaimInsertNewOfUpload(ctx, db.ClaimInsertNewOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+		if err != nil {
+			return counts, claimstats.Versions{}, fmt.Errorf("store new claims: %w", err)
+		}
+		counts.New += int(n)
+		if int(locked+n) >= int(distinct) {
+			break
+		}
+	}
+	rev, err := q.ClaimReviseFromUpload(ctx, db.ClaimReviseFromUploadParams{CustomerID: customerID, UploadID: uploadID})
+	if err != nil {
+		return counts, claimstats.Versions{}, fmt.Errorf("revise known claims: %w", err)
+	}
+	counts.Revised, counts.Unchanged = int(rev.ClaimsRevised), int(rev.ClaimsUnchanged)
+	return counts, claimstats.Versions{UploadIDs: rev.UncountedUploadIds, SourceRows: rev.UncountedSourceRows}, nil
+}
+
+// withdrawClaims takes an upload's versions out of its claims, before the
+// upload is deleted in the same transaction: the statistics lose its
+// counted rows and gain the versions of other uploads that become initial,
+// and each claim's initial and final versions are chosen again among the
+// rest (a claim with none left is gone).
+func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
+	restore, err := preferIndexScans(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	if _, err = q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+		return fmt.Errorf("lock the upload's claims: %w", err)
+	}
+	rows, err := q.ClaimNextVersionsWithoutUpload(ctx, db.ClaimNextVersionsWithoutUploadParams{CustomerID: customerID, UploadID: uploadID})
+	if err != nil {
+		return fmt.Errorf("find the claims' other versions: %w", err)
+	}
+	if len(rows) == 0 {
+		return claimstats.SubtractUpload(ctx, q, customerID, uploadID)
+	}
+	var recounted claimstats.Versions
+	set := db.ClaimSetVersionsParams{CustomerID: customerID}
+	gone := []string{}
+	for _, r := range rows {
+		if !r.HasVersions {
+			gone = append(gone, r.ClaimID)
+			continue
+		}
+		if r.InitialWasInUpload {
+			recounted.UploadIDs = append(recounted.UploadIDs, r.InitialUploadID)
+			recounted.SourceRows = append(recounted.SourceRows, r.InitialSourceRow)
+		}
+		set.ClaimIds = append(set.ClaimIds, r.ClaimID)
+		set.InitialUploadIds = append(set.InitialUploadIds, r.InitialUploadID)
+		set.InitialSourceRows = append(set.InitialSourceRows, r.InitialSourceRow)
+		set.InitialDecided = append(set.InitialDecided, r.InitialDecided)
+		set.InitialOutcomes = append(set.InitialOutcomes, r.InitialOutcome)
+		set.FinalUploadIds = append(set.FinalUploadIds, r.FinalUploadID)
+		set.FinalSourceRows = append(set.FinalSourceRows, r.FinalSourceRow)
+		set.FinalDecided = append(set.FinalDecided, r.FinalDecided)
+		set.FinalOutcomes = append(set.FinalOutcomes, r.FinalOutcome)
+	}
+	// The statistics first: what the upload counts is read from the
+	// claims' current versions.
+	if err := claimstats.WithdrawUploadWithClaimIDs(ctx, q, customerID, uploadID, recounted); err != nil {
+		return err
+	}
+	if len(set.ClaimIds) > 0 {
+		if err := q.ClaimSetVersions(ctx, set); err != nil {
+			return fmt.Errorf("choose the claims' versions again: %w", err)
+		}
+	}
+	if err := q.ClaimDeleteMany(ctx, db.ClaimDeleteManyParams{CustomerID: customerID, ClaimIds: gone}); err != nil {
+		return fmt.Errorf("delete claims without versions: %w", err)
+	}
+	return nil
+}
+
+// preferIndexScans turns sequential scans off in the transaction until
+// restore: the identity statements read versions this transaction stored
+// after the planner's statistics were taken, and a nested loop that
+// believes a table empty would scan it once per row (a 35k-row upload took
+// minutes). Their joins all have indexes. restore is best effort: the
+// transaction ends soon after, and the setting with it.
+func preferIndexScans(ctx context.Context, q *db.Queries) (restore func(), err error) {
+	if err := q.ClaimsPreferIndexScans(ctx, "off"); err != nil {
+		return nil, fmt.Errorf("prefer index scans: %w", err)
+	}
+	return func() { _ = q.ClaimsPreferIndexScans(context.WithoutCancel(ctx), "on") }, nil
+}
