@@ -31,12 +31,13 @@ type UploadCmd struct {
 
 // UploadFileCmd uploads a claims file.
 type UploadFileCmd struct {
-	Customer     string `required:"" help:"Customer name."`
-	File         string `arg:"" type:"existingfile" help:"Claims CSV file."`
-	MaxBytes     int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
-	DateFormat   string `name:"date-format" help:"How to read slash dates: MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD (default: detect, and refuse a DD/MM file read as MM/DD)."`
-	AllowRejects bool   `name:"allow-rejects" help:"Store the valid rows even when more than half of the rows are rejected."`
-	JSON         bool   `name:"json" help:"Print JSON."`
+	Customer      string `required:"" help:"Customer name."`
+	File          string `arg:"" type:"existingfile" help:"Claims CSV file."`
+	MaxBytes      int64  `name:"max-bytes" env:"UPSTREAM_MAX_UPLOAD_BYTES" default:"${max_upload_bytes}" help:"Upload size limit in bytes."`
+	DateFormat    string `name:"date-format" help:"How to read slash dates: MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD (default: detect, and refuse a DD/MM file read as MM/DD)."`
+	AllowRejects  bool   `name:"allow-rejects" help:"Store the valid rows even when more than half of the rows are rejected."`
+	ClaimIDColumn string `name:"claim-id-column" help:"Column holding the claim ids when it is not claim_id (rows with one id are versions of one claim)."`
+	JSON          bool   `name:"json" help:"Print JSON."`
 }
 
 // uploadGCPercent is the garbage collector's target for the upload command
@@ -68,7 +69,7 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer f.Close()
-	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects}
+	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects, ClaimIDColumn: c.ClaimIDColumn}
 	var size int64
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
@@ -104,6 +105,7 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Printf("upload %d: %s\n", up.ID, up.Filename)
 	fmt.Printf("  rows %d, accepted %d, rejected %d, warnings %d\n", up.Rows, up.Accepted, up.Rejected, up.Warnings)
+	fmt.Printf("  claims: %d new, %d revised, %d unchanged\n", up.New, up.Revised, up.Unchanged)
 	fmt.Printf("  submitted dates %s .. %s, sha256 %s\n", *up.MinSubmitted, *up.MaxSubmitted, up.SHA256)
 	if up.JobCoalesced {
 		fmt.Printf("  drift job %d (already queued for this customer; it will include this upload)\n", *up.JobID)
@@ -217,10 +219,10 @@ func (c *UploadListCmd) Run(ctx context.Context, e *env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFILE\tUPLOADED\tROWS\tACCEPTED\tREJECTED\tWARNINGS\tSUBMITTED FROM\tTO")
+	fmt.Fprintln(tw, "ID\tFILE\tUPLOADED\tROWS\tACCEPTED\tREJECTED\tWARNINGS\tNEW\tREVISED\tUNCHANGED\tSUBMITTED FROM\tTO")
 	for _, u := range ups {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", u.ID, u.Filename, u.CreatedAt.UTC().Format(time.RFC3339), u.Rows, u.Accepted,
-			u.Rejected, u.Warnings, orDash(u.MinSubmitted, ""), orDash(u.MaxSubmitted, ""))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", u.ID, u.Filename, u.CreatedAt.UTC().Format(time.RFC3339), u.Rows, u.Accepted,
+			u.Rejected, u.Warnings, u.New, u.Revised, u.Unchanged, orDash(u.MinSubmitted, ""), orDash(u.MaxSubmitted, ""))
 	}
 	return tw.Flush()
 }

@@ -59,7 +59,11 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		return
 	}
 
-	opts := &ingest.UploadOptions{MaxBytes: maxBytes}
+	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column")}
+	if len(opts.ClaimIDColumn) > 200 {
+		writeError(w, http.StatusBadRequest, "invalid_request", "claim_id_column is longer than 200 bytes", nil)
+		return
+	}
 	var err error
 	if opts.DateFormat, err = ingest.ParseDateFormat(r.URL.Query().Get("date_format")); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)

@@ -1,0 +1,63 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/store"
+)
+
+// Claim ids come from claim_id or the column ClaimIDColumn names (CLI
+// --claim-id-column, API claim_id_column); the summary counts new,
+// revised and unchanged claims; a missing id column, an empty id or an
+// overlong one is said, not guessed.
+func TestClaimIDsCountClaimsNewRevisedAndUnchanged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	first := "ClaimNo,payer,cpt,submitted_date,decided_date,outcome\n" +
+		"A1,Aetna,99213,2026-03-01,2026-03-10,DENIED\n" +
+		"A2,Aetna,99213,2026-03-02,2026-03-11,PAID\n" +
+		"A3,Aetna,99213,2026-03-03,2026-03-12,PAID\n" +
+		"A3,Aetna,99214,2026-03-03,2026-03-12,PAID\n" // a correction within the file
+	up, err := e.uploader.Upload(ctx, cust, "first.csv", strings.NewReader(first), &ingest.UploadOptions{ClaimIDColumn: "claimno"})
+	if err != nil || up.New != 3 || up.Revised != 0 || up.Unchanged != 0 || up.Accepted != 4 {
+		t.Fatalf("first export: %+v, %v; want 3 new claims from 4 rows", up, err)
+	}
+	second := "claim_id,payer,cpt,submitted_date,decided_date,outcome\n" +
+		"A1,Aetna,99213,2026-03-01,2026-04-20,PAID\n" + // the appeal: a later decision
+		"A2,Aetna,99213,2026-03-02,2026-03-11,PAID\n" + // a repeat
+		"A4,Aetna,99213,2026-03-04,2026-03-14,PAID\n"
+	up, err = e.uploader.Upload(ctx, cust, "second.csv", strings.NewReader(second), nil)
+	if err != nil || up.New != 1 || up.Revised != 1 || up.Unchanged != 1 {
+		t.Fatalf("second export: %+v, %v; want 1 new, 1 revised, 1 unchanged", up, err)
+	}
+	var initial, final string
+	if err := e.pool.QueryRow(ctx, `SELECT initial_outcome, final_outcome FROM claims WHERE customer_id = $1 AND claim_id = 'A1'`, cust).Scan(&initial, &final); err != nil ||
+		initial != "DENIED" || final != "PAID" {
+		t.Fatalf("A1 initially %s, finally %s (%v); want DENIED then PAID", initial, final, err)
+	}
+	stored, err := ingest.GetUpload(ctx, store.New(e.pool), cust, up.ID)
+	if err != nil || stored.ClaimCounts != up.ClaimCounts {
+		t.Fatalf("stored counts %+v (%v), want %+v", stored.ClaimCounts, err, up.ClaimCounts)
+	}
+
+	_, err = e.uploader.Upload(ctx, cust, "third.csv", strings.NewReader(first), &ingest.UploadOptions{ClaimIDColumn: "Claim Number"})
+	if !errors.As(err, new(*ingest.HeaderError)) || !strings.Contains(err.Error(), `"Claim Number"`) || !strings.Contains(err.Error(), `"ClaimNo"`) {
+		t.Fatalf("a claim id column the file lacks: %v; want a header error naming it and the columns found", err)
+	}
+	bad := "claim_id,payer,cpt,submitted_date,decided_date,outcome\n" +
+		",Aetna,99213,2026-03-01,2026-03-10,PAID\n" +
+		strings.Repeat("X", 65) + ",Aetna,99213,2026-03-01,2026-03-10,PAID\n" +
+		"B1,Aetna,99213,2026-03-01,2026-03-10,PAID\n" +
+		"B2,Aetna,99213,2026-03-01,2026-03-10,PAID\n" +
+		"B3,Aetna,99213,2026-03-01,2026-03-10,PAID\n"
+	up, err = e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(bad), nil)
+	if err != nil || up.Rejected != 2 || up.Errors[0].Field != "claim_id" || up.Errors[1].Field != "claim_id" || !strings.Contains(up.Errors[1].Message, "more than 64") {
+		t.Fatalf("empty and overlong ids: %+v, %v; want both rows rejected naming claim_id", up, err)
+	}
+}
