@@ -177,7 +177,7 @@ func TestUploadCommitsWhileDriftHoldsCustomerLock(t *testing.T) {
 
 	uploaded := make(chan error, 1)
 	go func() {
-		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(testfactory.ClaimsCSV(driftingClaims("Cigna")...)), nil)
+		_, err := h.uploader.Upload(context.Background(), cust, "second.csv", strings.NewReader(testfactory.ClaimsCSV(driftingClaims("Cigna")...)), testfactory.DifferentClaims)
 		uploaded <- err
 	}()
 	select {

@@ -149,7 +149,7 @@ func driftingClaims(payer string) []testfactory.Claim {
 
 func (h *harness) upload(t *testing.T, cust int64, name string, claims []testfactory.Claim) *ingest.Upload {
 	t.Helper()
-	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(testfactory.ClaimsCSV(claims...)), nil)
+	up, err := h.uploader.Upload(context.Background(), cust, name, strings.NewReader(testfactory.ClaimsCSV(claims...)), testfactory.DifferentClaims)
 	if err != nil {
 		t.Fatalf("upload %s: %v", name, err)
 	}

@@ -43,6 +43,26 @@ ALTER TABLE uploads
     ADD COLUMN claims_unchanged integer NOT NULL DEFAULT 0,
     ADD CONSTRAINT uploads_claim_counts_valid CHECK (claims_new >= 0 AND claims_revised >= 0 AND claims_unchanged >= 0);
 
+-- Each upload's decided-date span per payer (normalized): how an upload
+-- without claim ids is found to overlap an earlier one (SPEC "Claim
+-- identity"), kept with the upload and rebuilt when payers are
+-- reclassified.
+CREATE TABLE upload_payer_spans (
+    customer_id   bigint  NOT NULL,
+    upload_id     bigint  NOT NULL,
+    payer         text    NOT NULL,
+    first_decided date    NOT NULL,
+    last_decided  date    NOT NULL,
+    claims        integer NOT NULL,
+    PRIMARY KEY (customer_id, upload_id, payer),
+    FOREIGN KEY (customer_id, upload_id) REFERENCES uploads (customer_id, id) ON DELETE CASCADE,
+    CONSTRAINT upload_payer_spans_valid CHECK (first_decided <= last_decided AND claims > 0)
+);
+CREATE INDEX upload_payer_spans_payer_idx ON upload_payer_spans (customer_id, payer, first_decided);
+INSERT INTO upload_payer_spans (customer_id, upload_id, payer, first_decided, last_decided, claims)
+SELECT customer_id, upload_id, payer, min(decided_date), max(decided_date), count(*)
+FROM claim_records GROUP BY customer_id, upload_id, payer;
+
 -- The statistics of a customer's counted claim rows: of the uploads with
 -- ids in [first_upload, last_upload] (one upload, or all), or of the
 -- versions (upload_ids[i], source_rows[i]) whether counted or not (the ones
@@ -206,6 +226,7 @@ LANGUAGE sql STABLE AS $$
     GROUP BY p.day, p.payer, p.cpt_group
 $$;
 -- +goose StatementEnd
+DROP TABLE upload_payer_spans;
 DROP FUNCTION claimstats_of(bigint, bigint, bigint, bigint[], integer[], boolean);
 DROP FUNCTION claim_versions_same(bigint, bigint, integer, bigint, integer);
 DROP TABLE claims;

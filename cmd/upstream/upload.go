@@ -37,6 +37,7 @@ type UploadFileCmd struct {
 	DateFormat    string `name:"date-format" help:"How to read slash dates: MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD (default: detect, and refuse a DD/MM file read as MM/DD)."`
 	AllowRejects  bool   `name:"allow-rejects" help:"Store the valid rows even when more than half of the rows are rejected."`
 	ClaimIDColumn string `name:"claim-id-column" help:"Column holding the claim ids when it is not claim_id (rows with one id are versions of one claim)."`
+	Overlap       string `name:"overlap" default:"refuse" enum:"refuse,replace,append" help:"A file without claim ids whose decision dates overlap an earlier upload's for a payer: refuse it, replace the earlier claims within its dates (\"last N days\" exports), or append it as different claims."`
 	JSON          bool   `name:"json" help:"Print JSON."`
 }
 
@@ -69,7 +70,11 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer f.Close()
-	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects, ClaimIDColumn: c.ClaimIDColumn}
+	overlap, err := ingest.ParseOverlapMode(c.Overlap)
+	if err != nil {
+		return usage(fmt.Errorf("--overlap: %w", err))
+	}
+	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects, ClaimIDColumn: c.ClaimIDColumn, Overlap: overlap}
 	var size int64
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
@@ -157,6 +162,8 @@ func refusedUpload(file string, err error, asJSON bool) error {
 		stats, msg = tooMany.Stats, tooMany.Error()+" (--allow-rejects)"
 	case errors.As(err, &order) && order.DayFirst:
 		return fmt.Errorf("%s: %w (--date-format DD/MM/YYYY)", file, err)
+	case errors.As(err, new(*ingest.OverlapError)):
+		return fmt.Errorf("%s: %w (a claim_id column or --claim-id-column, --overlap replace, or --overlap append)", file, err)
 	default:
 		return nil
 	}

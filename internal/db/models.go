@@ -212,6 +212,15 @@ type Upload struct {
 	ClaimsUnchanged  int32
 }
 
+type UploadPayerSpan struct {
+	CustomerID   int64
+	UploadID     int64
+	Payer        string
+	FirstDecided time.Time
+	LastDecided  time.Time
+	Claims       int32
+}
+
 type WebhookAttempt struct {
 	ID          int64
 	DeliveryID  int64

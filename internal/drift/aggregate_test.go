@@ -27,6 +27,10 @@ import (
 	"github.com/upstream-rcm/upstream/schema"
 )
 
+// differentClaims uploads files without claim ids that overlap the
+// customer's earlier ones as the different claims they are (random claims).
+var differentClaims = &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
+
 func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
 	var b strings.Builder
 	b.WriteString("payer,cpt,submitted_date,decided_date,outcome,denial_reason_code\n")
@@ -51,7 +55,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	uploader := testfactory.Uploader(t, pool)
 	// Past MaxStatBins the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
-	overflowing := &ingest.UploadOptions{MaxStatBins: 10}
+	overflowing := &ingest.UploadOptions{MaxStatBins: 10, Overlap: ingest.OverlapAppend}
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 	var ids []int64
@@ -67,7 +71,7 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		cust := ids[rng.IntN(len(ids))]
 		body := randomClaims(rng, 200+rng.IntN(2000), origin)
-		var opts *ingest.UploadOptions
+		opts := differentClaims
 		if seed%2 == 1 {
 			opts = overflowing
 		}
@@ -75,12 +79,12 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A duplicate and a cancelled upload change nothing.
-		if _, err := uploader.Upload(ctx, cust, "dup.csv", strings.NewReader(body), nil); err == nil {
+		if _, err := uploader.Upload(ctx, cust, "dup.csv", strings.NewReader(body), differentClaims); err == nil {
 			t.Fatal("duplicate accepted")
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := uploader.Upload(cctx, cust, "cancelled.csv", strings.NewReader(randomClaims(rng, 500, origin)), nil); !errors.Is(err, context.Canceled) {
+		if _, err := uploader.Upload(cctx, cust, "cancelled.csv", strings.NewReader(randomClaims(rng, 500, origin)), differentClaims); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled upload: %v", err)
 		}
 		for range 5 {
@@ -216,7 +220,7 @@ func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 	errs := make(chan error, 12)
 	for i := range 12 {
 		wg.Go(func() {
-			opts := &ingest.UploadOptions{}
+			opts := &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
 			if i%2 == 1 {
 				opts.MaxStatBins = 5 // the read-back path
 			}
@@ -249,7 +253,7 @@ func TestStatisticsBackfillEqualsUploadedStatistics(t *testing.T) {
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	for seed := range uint64(3) {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 1500, origin)), nil); err != nil {
+		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 1500, origin)), differentClaims); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -356,7 +360,7 @@ func TestStatisticsLockOrderUnderANonCCollation(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				opts := &ingest.UploadOptions{}
+				opts := &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
 				if i%2 == 1 {
 					opts.MaxStatBins = 5 // the read-back path, sorted in SQL
 				}

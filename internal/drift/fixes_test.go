@@ -31,13 +31,13 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	uploader := testfactory.Uploader(t, pool)
-	readBack := &ingest.UploadOptions{MaxStatBins: 5}
+	readBack := &ingest.UploadOptions{MaxStatBins: 5, Overlap: ingest.OverlapAppend}
 	custID := testfactory.Customer(t, pool, "acme")
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	var ids []int64
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 21))
-		var opts *ingest.UploadOptions
+		opts := differentClaims
 		if seed%2 == 1 {
 			opts = readBack
 		}
@@ -56,7 +56,7 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 		})
 		wg.Go(func() { // an upload racing the deletion over the same keys
 			rng := rand.New(rand.NewPCG(uint64(100+i), 21))
-			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("late%d.csv", i), strings.NewReader(randomClaims(rng, 800, origin)), nil); err != nil {
+			if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("late%d.csv", i), strings.NewReader(randomClaims(rng, 800, origin)), differentClaims); err != nil {
 				t.Errorf("racing upload: %v", err)
 			}
 		})

@@ -2,6 +2,7 @@ package drift_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -264,4 +265,70 @@ func TestConcurrentUploadsOfTheSameClaimsCountThemOnce(t *testing.T) {
 		assertClaimsTableMatchesVersions(t, ctx, pool, cust)
 		assertSameAggregate(t, ctx, pool, cust, drift.WindowsFor(drift.Params{AsOf: start.AddDate(0, 0, 150), BaselineDays: 120, CurrentDays: 28, MinVolume: 1}))
 	}
+}
+
+// A file without claim ids that overlaps an earlier upload's decision
+// dates for one of its payers is refused by default, naming the upload and
+// the dates, and stores nothing; other payers and later dates pass;
+// --overlap replace swaps the earlier claims within its dates for its own
+// ("last N days" snapshots), --overlap append keeps both.
+func TestOverlappingFilesWithoutIDsAreRefusedReplacedOrAppended(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	cust := testfactory.Customer(t, pool, "acme")
+	day := func(d int) string {
+		return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d).Format(time.DateOnly)
+	}
+	snapshot := func(payer string, from, to int, outcome string) string {
+		var b strings.Builder
+		b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+		for d := from; d <= to; d++ {
+			fmt.Fprintf(&b, "%s,99213,%s,%s,%s\n%s,70553,%s,%s,PAID\n", payer, day(d-5), day(d), outcome, payer, day(d-9), day(d))
+		}
+		return b.String()
+	}
+	first, err := uploader.Upload(ctx, cust, "march.csv", strings.NewReader(snapshot("Aetna", 0, 30, "PAID")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = uploader.Upload(ctx, cust, "snapshot.csv", strings.NewReader(snapshot("Aetna", 14, 45, "DENIED")), nil)
+	var overlap *ingest.OverlapError
+	if !errors.As(err, &overlap) || overlap.Overlaps[0].UploadID != first.ID || !strings.Contains(err.Error(), "march.csv") ||
+		!strings.Contains(err.Error(), day(0)+" to "+day(30)) || !strings.Contains(err.Error(), day(14)+" to "+day(45)) {
+		t.Fatalf("an overlapping file: %v; want it refused naming march.csv and both spans", err)
+	}
+	var uploads int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE customer_id = $1`, cust).Scan(&uploads); err != nil || uploads != 1 {
+		t.Fatalf("%d uploads after the refusal (%v), want 1", uploads, err)
+	}
+	if _, err := uploader.Upload(ctx, cust, "cigna.csv", strings.NewReader(snapshot("Cigna", 0, 30, "PAID")), nil); err != nil {
+		t.Fatalf("another payer's file: %v", err)
+	}
+	if _, err := uploader.Upload(ctx, cust, "april.csv", strings.NewReader(snapshot("Aetna", 31, 40, "PAID")), nil); err != nil {
+		t.Fatalf("the next days' file: %v", err)
+	}
+	// Replace: Aetna's claims decided day 14 to 45 are the snapshot's now.
+	up, err := uploader.Upload(ctx, cust, "snapshot.csv", strings.NewReader(snapshot("Aetna", 14, 45, "DENIED")), &ingest.UploadOptions{Overlap: ingest.OverlapReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aetna, denied, kept int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE outcome = 'DENIED'), count(*) FILTER (WHERE upload_id = $2)
+		FROM claim_records WHERE customer_id = $1 AND payer = 'Aetna'`, cust, first.ID).Scan(&aetna, &denied, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if aetna != 2*46 || denied != 32 || kept != 2*14 {
+		t.Fatalf("after the replacing snapshot: %d Aetna claims (%d denied), %d left of march.csv; want 92 (32 denied), 28", aetna, denied, kept)
+	}
+	assertSameAggregate(t, ctx, pool, cust, drift.WindowsFor(drift.Params{AsOf: time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC), BaselineDays: 60, CurrentDays: 14, MinVolume: 1}))
+	// Append: the same dates again, as different claims.
+	if _, err := uploader.Upload(ctx, cust, "more.csv", strings.NewReader(snapshot("Aetna", 20, 25, "PAID")), &ingest.UploadOptions{Overlap: ingest.OverlapAppend}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uploader.DeleteUpload(ctx, cust, up.ID); err != nil {
+		t.Fatal(err)
+	}
+	assertSameAggregate(t, ctx, pool, cust, drift.WindowsFor(drift.Params{AsOf: time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC), BaselineDays: 60, CurrentDays: 14, MinVolume: 1}))
 }

@@ -65,7 +65,7 @@ func TestUploadsDeletionsAndReclassificationsRaceToExactStatistics(t *testing.T)
 	}
 	var uploads []int64
 	upload := func(name string, seed uint64) error {
-		up, err := uploader.Upload(ctx, cust, name, strings.NewReader(file(seed)), nil)
+		up, err := uploader.Upload(ctx, cust, name, strings.NewReader(file(seed)), differentClaims)
 		if err == nil {
 			uploads = append(uploads, up.ID)
 		}
@@ -90,7 +90,7 @@ func TestUploadsDeletionsAndReclassificationsRaceToExactStatistics(t *testing.T)
 		}
 		for i := range 10 {
 			wg.Go(func() {
-				up, err := uploader.Upload(ctx, cust, fmt.Sprintf("r%d-%d.csv", round, i), strings.NewReader(file(uint64(1000+100*round+i))), nil)
+				up, err := uploader.Upload(ctx, cust, fmt.Sprintf("r%d-%d.csv", round, i), strings.NewReader(file(uint64(1000+100*round+i))), differentClaims)
 				fail("upload", err)
 				if err == nil {
 					mu.Lock()

@@ -59,12 +59,16 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		return
 	}
 
+	var err error
 	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column")}
+	if opts.Overlap, err = ingest.ParseOverlapMode(r.URL.Query().Get("overlap")); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
+		return
+	}
 	if len(opts.ClaimIDColumn) > 200 {
 		writeError(w, http.StatusBadRequest, "invalid_request", "claim_id_column is longer than 200 bytes", nil)
 		return
 	}
-	var err error
 	if opts.DateFormat, err = ingest.ParseDateFormat(r.URL.Query().Get("date_format")); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
 		return
@@ -81,6 +85,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	var noRows *ingest.NoValidRowsError
 	var tooMany *ingest.TooManyRejectsError
 	var order *ingest.DateOrderError
+	var overlap *ingest.OverlapError
 	switch {
 	case errors.As(err, &tooMany):
 		metrics.Uploads.WithLabelValues("invalid").Inc()
@@ -92,6 +97,9 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 			msg += " (date_format=DD/MM/YYYY)"
 		}
 		writeError(w, http.StatusUnprocessableEntity, "date_order", msg, []ingest.RowError{})
+	case errors.As(err, &overlap):
+		metrics.Uploads.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusConflict, "overlap", err.Error()+" (claim_id column, overlap=replace or overlap=append)", overlap.Overlaps)
 	case errors.As(err, &dup):
 		metrics.Uploads.WithLabelValues("duplicate").Inc()
 		writeError(w, http.StatusConflict, "duplicate_upload", err.Error(), map[string]any{"duplicate_of": dup.First.ID, "filename": dup.First.Filename})

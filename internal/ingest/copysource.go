@@ -4,6 +4,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 )
@@ -36,6 +37,7 @@ type claimSource struct {
 	stats    *claimstats.Accumulator
 	other    int // accepted claims in group OTHER
 	withID   int // accepted rows with a claim id
+	spans    map[string]*payerSpan
 }
 
 const (
@@ -72,6 +74,7 @@ func (s *claimSource) produce() {
 			if c.CPTGroup == UnmappedCPTGroup {
 				s.other++
 			}
+			s.span(c)
 			if c.ClaimID != "" {
 				// Versions count once per claim: the upload's transaction
 				// decides which, in SQL, once they are stored.
@@ -178,4 +181,28 @@ func claimID(id string) *string {
 		return nil
 	}
 	return &id
+}
+
+// payerSpan is an upload's decided dates for one payer.
+type payerSpan struct {
+	first, last time.Time
+	claims      int
+}
+
+func (s *claimSource) span(r *Record) {
+	sp := s.spans[r.Payer]
+	if sp == nil {
+		if s.spans == nil {
+			s.spans = map[string]*payerSpan{}
+		}
+		sp = &payerSpan{first: r.DecidedDate, last: r.DecidedDate}
+		s.spans[r.Payer] = sp
+	}
+	if r.DecidedDate.Before(sp.first) {
+		sp.first = r.DecidedDate
+	}
+	if r.DecidedDate.After(sp.last) {
+		sp.last = r.DecidedDate
+	}
+	sp.claims++
 }

@@ -111,6 +111,11 @@ type UploadOptions struct {
 	// ClaimIDColumn names the CSV column of claim ids when it is not
 	// claim_id.
 	ClaimIDColumn string
+	// Overlap is what a file without claim ids does when it overlaps an
+	// earlier upload (OverlapRefuse when empty). OverlapReplace takes the
+	// customer's row exclusively, as a reclassification does: it rewrites
+	// other uploads' claims.
+	Overlap OverlapMode
 }
 
 // DefaultMaxRejectShare is the share of rejected rows past which a file is
@@ -173,7 +178,11 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 	// A cancelled ctx must not prevent the rollback from reaching the server.
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := store.New(tx)
-	if err := lockCustomerShared(ctx, q, customerID); err != nil {
+	lock := lockCustomerShared
+	if opts.Overlap == OverlapReplace {
+		lock = lockCustomerExclusive
+	}
+	if err := lock(ctx, q, customerID); err != nil {
 		return nil, err
 	}
 	// After the lock: a reclassification in flight has committed, so these
@@ -215,7 +224,7 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 		return nil, err
 	}
 	// 3. The rest of the transaction.
-	row, err := u.completeUpload(ctx, tx, customerID, uploadID, hex.EncodeToString(hasher.Sum(nil)), stats, notices, src)
+	row, err := u.completeUpload(ctx, tx, customerID, uploadID, hex.EncodeToString(hasher.Sum(nil)), stats, notices, src, opts.Overlap)
 	if err != nil {
 		return nil, err
 	}
@@ -229,12 +238,26 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 // digest, stores its statistics, requests the drift computation and
 // enqueues its job, in tx.
 func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, uploadID int64, digest string,
-	stats Stats, notices []Notice, src *claimSource) (db.Upload, error) {
+	stats Stats, notices []Notice, src *claimSource, overlap OverlapMode) (db.Upload, error) {
 	q := store.New(tx)
+	// A file seen before is a duplicate before it is an overlap (the unique
+	// constraint below is what guarantees it; this says it first).
+	if _, err := q.UploadGetBySHA256(ctx, db.UploadGetBySHA256Params{CustomerID: customerID, SHA256: &digest}); err == nil {
+		_ = tx.Rollback(ctx)
+		return db.Upload{}, u.duplicateError(ctx, customerID, digest)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return db.Upload{}, fmt.Errorf("look up the file's digest: %w", err)
+	}
+	replaced, err := settleOverlap(ctx, q, customerID, uploadID, src, overlap)
+	if err != nil {
+		return db.Upload{}, err
+	}
 	counts, uncounted, err := resolveClaims(ctx, q, customerID, uploadID, stats.Accepted, src.withID)
 	if err != nil {
 		return db.Upload{}, err
 	}
+	uncounted.UploadIDs = append(uncounted.UploadIDs, replaced.UploadIDs...)
+	uncounted.SourceRows = append(uncounted.SourceRows, replaced.SourceRows...)
 	errorsJSON, err := json.Marshal(nonNil(stats.Errors))
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("encode row errors: %w", err)
@@ -262,12 +285,15 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("complete upload: %w", err)
 	}
-	if src.withID == 0 {
+	if len(uncounted.UploadIDs) == 0 && src.withID == 0 {
 		err = src.stats.Store(ctx, q, customerID, uploadID)
 	} else {
 		err = src.stats.StoreWithClaimIDs(ctx, q, customerID, uploadID, uncounted)
 	}
 	if err != nil {
+		return db.Upload{}, err
+	}
+	if err := deleteReplaced(ctx, q, customerID, replaced); err != nil {
 		return db.Upload{}, err
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID, UploadID: &uploadID}); err != nil {

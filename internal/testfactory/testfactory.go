@@ -113,10 +113,14 @@ func Synthetic(n int, salt string, end time.Time) []Claim {
 	return out
 }
 
+// DifferentClaims uploads fixture files without claim ids as the different
+// claims they are, even where their dates overlap an earlier upload's.
+var DifferentClaims = &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
+
 // Upload uploads claims for the customer through the real upload path.
 func Upload(tb testing.TB, u *ingest.Uploader, customerID int64, claims ...Claim) *ingest.Upload {
 	tb.Helper()
-	up, err := u.Upload(context.Background(), customerID, "claims.csv", strings.NewReader(ClaimsCSV(claims...)), nil)
+	up, err := u.Upload(context.Background(), customerID, "claims.csv", strings.NewReader(ClaimsCSV(claims...)), DifferentClaims)
 	if err != nil {
 		tb.Fatalf("upload %d claims: %v", len(claims), err)
 	}
