@@ -45,8 +45,8 @@ type Overlap struct {
 	UploadID int64     `json:"upload_id"`
 	Filename string    `json:"filename"`
 	Payer    string    `json:"payer"`
-	From     time.Time `json:"from"`     // the earlier upload's first decision for the payer
-	To       time.Time `json:"to"`       // and its last
+	From     time.Time `json:"from"`      // the earlier upload's first decision for the payer
+	To       time.Time `json:"to"`        // and its last
 	FileFrom time.Time `json:"file_from"` // the new file's, for the payer
 	FileTo   time.Time `json:"file_to"`
 }
