@@ -332,3 +332,24 @@ func TestOverlappingFilesWithoutIDsAreRefusedReplacedOrAppended(t *testing.T) {
 	}
 	assertSameAggregate(t, ctx, pool, cust, drift.WindowsFor(drift.Params{AsOf: time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC), BaselineDays: 60, CurrentDays: 14, MinVolume: 1}))
 }
+
+// Reclassifying renames payers in the upload spans too: a file under the
+// mapped name overlaps the earlier file stored under the raw one.
+func TestOverlapCheckFollowsReclassifiedPayers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	uploader := testfactory.Uploader(t, pool)
+	cust := testfactory.Customer(t, pool, "acme")
+	const file = "payer,cpt,submitted_date,decided_date,outcome\n%s,99213,2026-03-01,2026-03-05,PAID\n%s,99213,2026-03-02,2026-03-20,PAID\n"
+	if _, err := uploader.Upload(ctx, cust, "raw.csv", strings.NewReader(fmt.Sprintf(file, "AETNA INC", "AETNA INC")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := uploader.ReplaceMappingsAndReclassify(ctx, cust, strings.NewReader("raw_name,normalized_name\nAETNA INC,Aetna\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := uploader.Upload(ctx, cust, "mapped.csv", strings.NewReader(fmt.Sprintf(file, "Aetna", "Aetna")), nil)
+	if !errors.As(err, new(*ingest.OverlapError)) {
+		t.Fatalf("a file of the reclassified payer over the same dates: %v, want refused as an overlap", err)
+	}
+}

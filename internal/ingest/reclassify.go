@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/db"
@@ -86,6 +87,14 @@ func (u *Uploader) reclassifyTx(ctx context.Context, q *db.Queries, customerID i
 	}
 	if err := claimstats.Rebuild(ctx, q, customerID); err != nil {
 		return nil, err
+	}
+	// The payers' spans, by their new names.
+	all := db.UploadPayerSpansDeleteParams{CustomerID: customerID, FirstUpload: 0, LastUpload: math.MaxInt64}
+	if err := q.UploadPayerSpansDelete(ctx, all); err != nil {
+		return nil, fmt.Errorf("delete payer spans: %w", err)
+	}
+	if err := q.UploadPayerSpansRebuild(ctx, db.UploadPayerSpansRebuildParams(all)); err != nil {
+		return nil, fmt.Errorf("rebuild payer spans: %w", err)
 	}
 	if _, err := q.DriftRequestCreate(ctx, db.DriftRequestCreateParams{CustomerID: customerID}); err != nil {
 		return nil, fmt.Errorf("request drift computation: %w", err)
