@@ -233,6 +233,18 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		!strings.Contains(out, "fix: upstream mappings load") {
 		t.Fatalf("upload without a worker or mappings: %d %q; want it to say so, and how to fix it", code, out)
 	}
+	// Another file over the same dates, without claim ids: refused, saying
+	// how to go on; appended when told.
+	again := filepath.Join(t.TempDir(), "again.csv")
+	if err := os.WriteFile(again, []byte("payer,cpt,submitted_date,decided_date,outcome\nA,2,2026-01-01,2026-01-05,PAID\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("upload", "--customer", "acme clinic", again); code != 1 || !strings.Contains(out, "claims.csv") || !strings.Contains(out, "--overlap") {
+		t.Errorf("an overlapping file: exit %d, %q; want exit 1 naming the earlier upload and --overlap", code, out)
+	}
+	if code, out := run("upload", "--customer", "acme clinic", "--overlap", "append", again); code != 0 || !strings.Contains(out, "claims: 1 new, 0 revised, 0 unchanged") {
+		t.Errorf("the same file appended: exit %d, %q", code, out)
+	}
 	if code, out := run("drift", "trend", "--customer", "acme clinic", "--payer", "a", "--cpt-group", "other", "--as-of", "2026-01-10", "--weeks", "2"); code != 0 ||
 		!strings.Contains(out, "A / OTHER") {
 		t.Errorf("trend in another case: exit %d, %q", code, out)
