@@ -118,13 +118,15 @@ func BenchmarkWeeklyFanOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		uploads, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db.ClaimStatsAddUploadParams])
+		type upload struct{ CustomerID, ID int64 }
+		uploads, err := pgx.CollectRows(rows, pgx.RowToStructByPos[upload])
 		if err != nil {
 			b.Fatal(err)
 		}
 		q := store.New(pool)
 		for _, u := range uploads {
-			if err := q.ClaimStatsAddUpload(ctx, u); err != nil {
+			if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: u.CustomerID, UploadID: u.ID,
+				VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -88,13 +88,18 @@ DECLARE
 BEGIN
     IF upload_ids IS NULL THEN
         -- A row counts when it has no claim id, or is its claim's initial
-        -- version.
+        -- version; only the rows with ids look their claim up.
         source := $s$
-            FROM claim_records c
-            LEFT JOIN claims cl ON cl.customer_id = c.customer_id AND cl.claim_id = c.claim_id
-            WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $3
-              AND (c.claim_id IS NULL OR (cl.initial_upload_id = c.upload_id AND cl.initial_source_row = c.source_row))
-              AND (c.claim_id IS NOT NULL OR NOT $6)$s$;
+            FROM (
+                SELECT c.* FROM claim_records c
+                WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $3 AND c.claim_id IS NULL AND NOT $6
+                UNION ALL
+                SELECT c.* FROM claim_records c
+                JOIN claims cl ON cl.customer_id = c.customer_id AND cl.claim_id = c.claim_id
+                    AND cl.initial_upload_id = c.upload_id AND cl.initial_source_row = c.source_row
+                WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $3 AND c.claim_id IS NOT NULL
+            ) AS c
+            WHERE true$s$;
     ELSE
         source := $s$
             FROM unnest($4, $5) AS k(upload_id, source_row)

@@ -217,7 +217,8 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 		if err := q.SetLocalWorkMem(ctx); err != nil {
 			return fmt.Errorf("set work_mem: %w", err)
 		}
-		if err := q.ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+		if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID,
+			VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
 		}
 		return nil
@@ -393,7 +394,8 @@ func nonNilSlice[T any](s []T) []T {
 // caller deletes them in the same transaction, in the upload path's lock
 // order.
 func SubtractUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
-	if err := q.ClaimStatsSubtractUpload(ctx, db.ClaimStatsSubtractUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
+	if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
 		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
 	}
 	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {

@@ -109,6 +109,7 @@ FROM (
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
     FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
 ) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
@@ -128,11 +129,14 @@ type ClaimStatsAddOfParams struct {
 	VersionSourceRows  []int32
 }
 
-// Adds the statistics of an upload's counted
-// rows (only those with claim ids when @upload_only_claim_ids; none when
-// @upload_id is 0) or of the versions given (one of the two per call: a
-// statement updates a row once). The rows are locked already
-// (ClaimStatsLockKeys), so the order here does not matter.
+// Adds the statistics of an upload's counted rows (only those with claim
+// ids when @upload_only_claim_ids; none when @upload_id is 0) or of the
+// versions given (one of the two per call: a statement updates a row
+// once). Keys go in claimstats' lock order (COLLATE "C" is byte order, the
+// order Go sorts strings in, whatever the database's collation), so the
+// statement alone is safe beside concurrent uploads: an upload's read-back
+// when it has too many keys to hold in memory. After ClaimStatsLockKeys
+// the rows are locked already.
 func (q *Queries) ClaimStatsAddOf(ctx context.Context, arg ClaimStatsAddOfParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsAddOf,
 		arg.CustomerID,
@@ -141,39 +145,6 @@ func (q *Queries) ClaimStatsAddOf(ctx context.Context, arg ClaimStatsAddOfParams
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)
-	return err
-}
-
-const ClaimStatsAddUpload = `-- name: ClaimStatsAddUpload :exec
-INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
-SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
-       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
-FROM claimstats_of_claims($1::bigint, $2::bigint, $2::bigint) AS f
-ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
-ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
-    submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
-    submitted_denied = s.submitted_denied + EXCLUDED.submitted_denied,
-    submitted_days = claimstats_histogram_add(s.submitted_days, EXCLUDED.submitted_days),
-    decided_claims = s.decided_claims + EXCLUDED.decided_claims,
-    decided_denied = s.decided_denied + EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
-    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
-    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m)
-`
-
-type ClaimStatsAddUploadParams struct {
-	CustomerID int64
-	UploadID   int64
-}
-
-// Adds one upload's claims, read back in its transaction right after COPY
-// (they are still in shared buffers); used when an upload has too many
-// distinct keys to accumulate them in memory. Keys go in claimstats' lock
-// order: COLLATE "C" is byte order, the order Go sorts strings in, whatever
-// the database's collation.
-func (q *Queries) ClaimStatsAddUpload(ctx context.Context, arg ClaimStatsAddUploadParams) error {
-	_, err := q.db.Exec(ctx, ClaimStatsAddUpload, arg.CustomerID, arg.UploadID)
 	return err
 }
 
@@ -477,6 +448,7 @@ FROM (
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
     FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
 ) AS f
+ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
     submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
@@ -496,11 +468,10 @@ type ClaimStatsSubtractOfParams struct {
 	VersionSourceRows  []int32
 }
 
-// Subtracts the statistics of an upload's counted
-// rows (only those with claim ids when @upload_only_claim_ids; none when
-// @upload_id is 0) or of the versions given (one of the two per call: a
-// statement updates a row once). The rows are locked already
-// (ClaimStatsLockKeys), so the order here does not matter.
+// Subtracts the statistics of an upload's counted rows or of the versions
+// given, as ClaimStatsAddOf adds them, in the same lock order: an upload's
+// deletion (an INSERT whose every key conflicts updates in the order
+// given, like the uploads it may race with).
 func (q *Queries) ClaimStatsSubtractOf(ctx context.Context, arg ClaimStatsSubtractOfParams) error {
 	_, err := q.db.Exec(ctx, ClaimStatsSubtractOf,
 		arg.CustomerID,
@@ -509,37 +480,6 @@ func (q *Queries) ClaimStatsSubtractOf(ctx context.Context, arg ClaimStatsSubtra
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)
-	return err
-}
-
-const ClaimStatsSubtractUpload = `-- name: ClaimStatsSubtractUpload :exec
-INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
-SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_denied, f.submitted_days,
-       f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
-FROM claimstats_of_claims($1::bigint, $2::bigint, $2::bigint) AS f
-ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
-ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
-    submitted_claims = s.submitted_claims - EXCLUDED.submitted_claims,
-    submitted_denied = s.submitted_denied - EXCLUDED.submitted_denied,
-    submitted_days = claimstats_histogram_sub(s.submitted_days, EXCLUDED.submitted_days),
-    decided_claims = s.decided_claims - EXCLUDED.decided_claims,
-    decided_denied = s.decided_denied - EXCLUDED.decided_denied,
-    decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
-    (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
-    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m)
-`
-
-type ClaimStatsSubtractUploadParams struct {
-	CustomerID int64
-	UploadID   int64
-}
-
-// Takes one upload's claims out of the statistics before they are deleted,
-// in the upload path's lock order (an INSERT whose every key conflicts, so
-// it updates in the order given, like the uploads it may race with).
-func (q *Queries) ClaimStatsSubtractUpload(ctx context.Context, arg ClaimStatsSubtractUploadParams) error {
-	_, err := q.db.Exec(ctx, ClaimStatsSubtractUpload, arg.CustomerID, arg.UploadID)
 	return err
 }
 

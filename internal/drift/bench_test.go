@@ -62,7 +62,8 @@ func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := store.New(pool).ClaimStatsAddUpload(ctx, db.ClaimStatsAddUploadParams{CustomerID: cust, UploadID: upload}); err != nil {
+	if err := store.New(pool).ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: cust, UploadID: upload,
+		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
 		b.Fatal(err)
 	}
 	// What autovacuum would do soon after a large upload: set hint bits and
