@@ -6,6 +6,14 @@
 -- For the rest of the transaction, or until reset with 'on'.
 SELECT set_config('enable_seqscan', @setting::text, true);
 
+-- name: CustomerClaimsLock :exec
+-- Serializes, per customer and until commit, what decides which rows are
+-- claims: resolving an upload's claim ids, withdrawing a deleted upload's,
+-- and the overlap check of files without ids (two overlapping files cannot
+-- both pass it). Their COPY runs side by side before it. Taken before any
+-- claims or statistics row lock, so it adds no lock cycle.
+SELECT pg_advisory_xact_lock(hashtextextended('customer-claims:' || @customer_id::bigint, 0));
+
 -- name: ClaimLockOfUpload :execrows
 -- Locks, in claim id order, the customer's claims with versions in the
 -- upload (an upload revising them, or a deletion withdrawing them). The

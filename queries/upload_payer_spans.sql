@@ -15,11 +15,6 @@ WHERE s.upload_id <> @upload_id
 ORDER BY s.upload_id, s.payer
 LIMIT 20;
 
--- name: UploadOverlapLock :exec
--- Serializes, per customer, the overlap check of uploads without claim ids
--- through their commit: two overlapping files cannot both pass it.
-SELECT pg_advisory_xact_lock(hashtextextended('upload-overlap:' || @customer_id::bigint, 0));
-
 -- name: ClaimRecordsWithoutIDInSpans :one
 -- The rows without claim ids of other uploads that this upload replaces:
 -- its payers' rows decided within its span for that payer.

@@ -335,3 +335,17 @@ func (q *Queries) ClaimsPreferIndexScans(ctx context.Context, setting string) er
 	_, err := q.db.Exec(ctx, ClaimsPreferIndexScans, setting)
 	return err
 }
+
+const CustomerClaimsLock = `-- name: CustomerClaimsLock :exec
+SELECT pg_advisory_xact_lock(hashtextextended('customer-claims:' || $1::bigint, 0))
+`
+
+// Serializes, per customer and until commit, what decides which rows are
+// claims: resolving an upload's claim ids, withdrawing a deleted upload's,
+// and the overlap check of files without ids (two overlapping files cannot
+// both pass it). Their COPY runs side by side before it. Taken before any
+// claims or statistics row lock, so it adds no lock cycle.
+func (q *Queries) CustomerClaimsLock(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, CustomerClaimsLock, customerID)
+	return err
+}

@@ -62,17 +62,6 @@ func (q *Queries) ClaimRecordsWithoutIDInSpans(ctx context.Context, arg ClaimRec
 	return i, err
 }
 
-const UploadOverlapLock = `-- name: UploadOverlapLock :exec
-SELECT pg_advisory_xact_lock(hashtextextended('upload-overlap:' || $1::bigint, 0))
-`
-
-// Serializes, per customer, the overlap check of uploads without claim ids
-// through their commit: two overlapping files cannot both pass it.
-func (q *Queries) UploadOverlapLock(ctx context.Context, customerID int64) error {
-	_, err := q.db.Exec(ctx, UploadOverlapLock, customerID)
-	return err
-}
-
 const UploadPayerSpansDelete = `-- name: UploadPayerSpansDelete :exec
 DELETE FROM upload_payer_spans WHERE customer_id = $1 AND upload_id BETWEEN $2 AND $3
 `

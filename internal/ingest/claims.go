@@ -28,6 +28,9 @@ func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int6
 	if withID == 0 {
 		return counts, claimstats.Versions{}, nil
 	}
+	if err := lockClaims(ctx, q, customerID); err != nil {
+		return counts, claimstats.Versions{}, err
+	}
 	restore, err := preferIndexScans(ctx, q)
 	if err != nil {
 		return counts, claimstats.Versions{}, err
@@ -37,10 +40,10 @@ func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int6
 	if err != nil {
 		return counts, claimstats.Versions{}, fmt.Errorf("count the upload's claims: %w", err)
 	}
-	// Lock the known claims, insert the new ones; until every claim of the
-	// upload is one or the other: an insert that met a concurrent upload's
-	// (now committed) claim, or a claim a concurrent deletion removed, goes
-	// round again. Each statement's snapshot follows the last one's locks.
+	// Lock the known claims, insert the new ones. Under lockClaims no other
+	// transaction changes the customer's claims meanwhile, so one round
+	// does; the loop only makes sure of it (each statement's snapshot
+	// follows the last one's locks).
 	for {
 		locked, err := q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID})
 		if err != nil {
@@ -69,6 +72,9 @@ func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int6
 // and each claim's initial and final versions are chosen again among the
 // rest (a claim with none left is gone).
 func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
+	if err := lockClaims(ctx, q, customerID); err != nil {
+		return err
+	}
 	restore, err := preferIndexScans(ctx, q)
 	if err != nil {
 		return err
@@ -133,4 +139,15 @@ func preferIndexScans(ctx context.Context, q *db.Queries) (restore func(), err e
 		return nil, fmt.Errorf("prefer index scans: %w", err)
 	}
 	return func() { _ = q.ClaimsPreferIndexScans(context.WithoutCancel(ctx), "on") }, nil
+}
+
+// lockClaims serializes the customer's claim decisions until commit (see
+// CustomerClaimsLock). Without it, two uploads of many shared new claims
+// met each other's inserts, and a second round of locks held the first
+// round's: a deadlock one run in twenty.
+func lockClaims(ctx context.Context, q *db.Queries, customerID int64) error {
+	if err := q.CustomerClaimsLock(ctx, customerID); err != nil {
+		return fmt.Errorf("lock the customer's claims: %w", err)
+	}
+	return nil
 }

@@ -102,8 +102,8 @@ func settleOverlap(ctx context.Context, q *db.Queries, customerID, uploadID int6
 	if src.withID > 0 || mode == OverlapAppend {
 		return claimstats.Versions{}, nil
 	}
-	if err := q.UploadOverlapLock(ctx, customerID); err != nil {
-		return claimstats.Versions{}, fmt.Errorf("lock the overlap check: %w", err)
+	if err := lockClaims(ctx, q, customerID); err != nil {
+		return claimstats.Versions{}, err
 	}
 	rows, err := q.UploadPayerSpansOverlapping(ctx, db.UploadPayerSpansOverlappingParams{CustomerID: customerID, UploadID: uploadID,
 		Payers: payers, FirstDecided: first, LastDecided: last})
