@@ -86,9 +86,10 @@ ORDER BY payer, cpt_group;
 -- name: ClaimStatsLockKeys :exec
 -- Locks, in one statement and in claimstats' lock order, every statistics
 -- row a change of several statements will write, creating empty ones where
--- missing: the accumulated keys given, those of the upload's counted rows
--- (only those with claim ids when @upload_only_claim_ids), and those of the
--- versions given. The statements that follow then take no row lock that a
+-- missing: the accumulated keys given, those of the upload's PAID/DENIED
+-- rows (only those with claim ids when @upload_only_claim_ids; counted or
+-- not: a superset costs empty rows, deleted before commit, where the exact
+-- set would cost a second aggregation), and those of the versions given. The statements that follow then take no row lock that a
 -- concurrent upload could hold first, so they cannot deadlock; emptied
 -- rows are deleted before commit (ClaimStatsDeleteEmpty).
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
@@ -97,7 +98,10 @@ SELECT @customer_id::bigint, k.day, k.payer, k.cpt_group, 0, 0, '{}', 0, 0, '{}'
 FROM (
     SELECT unnest(@days::date[]) AS day, unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group
     UNION
-    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS f
+    SELECT x.day, c.payer, c.cpt_group
+    FROM claim_records c, LATERAL (VALUES (c.submitted_date), (c.decided_date)) AS x(day)
+    WHERE c.customer_id = @customer_id::bigint AND c.upload_id = @upload_id::bigint AND c.outcome IN ('PAID', 'DENIED')
+      AND (c.claim_id IS NOT NULL OR NOT @upload_only_claim_ids::boolean)
     UNION
     SELECT f.day, f.payer, f.cpt_group FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS f
 ) AS k

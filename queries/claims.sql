@@ -18,13 +18,19 @@ SELECT pg_advisory_xact_lock(hashtextextended('customer-claims:' || @customer_id
 -- Locks, in claim id order, the customer's claims with versions in the
 -- upload (an upload revising them, or a deletion withdrawing them). The
 -- statements that follow, each with a snapshot taken after the locks were
--- granted, see every committed version of these claims.
-SELECT cl.claim_id FROM claims cl
-WHERE cl.customer_id = @customer_id AND cl.claim_id IN (
+-- granted, see every committed version of these claims. Driven by the
+-- upload's sorted ids, each claim by its primary key (a lateral subquery
+-- keeps that shape whatever the statistics say), so locks come in order.
+SELECT cl.claim_id
+FROM (
     SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL)
-ORDER BY cl.claim_id COLLATE "C"
-FOR UPDATE OF cl;
+    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+    ORDER BY r.claim_id COLLATE "C"
+) AS ids
+CROSS JOIN LATERAL (
+    SELECT c.claim_id FROM claims c WHERE c.customer_id = @customer_id AND c.claim_id = ids.claim_id FOR UPDATE
+) AS cl;
 
 -- name: ClaimCountOfUpload :one
 SELECT count(DISTINCT claim_id)::int FROM claim_records
@@ -69,7 +75,7 @@ ON CONFLICT (customer_id, claim_id) DO NOTHING;
 -- claims revised and unchanged (identical to their initial and final
 -- versions).
 WITH dec AS (
-    SELECT cl.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
+    SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
            c.initial_source_row AS i_row, c.initial_decided AS i_decided, c.initial_outcome AS i_outcome,
            c.final_source_row AS f_row, c.final_decided AS f_decided, c.final_outcome AS f_outcome,
            claim_versions_same(@customer_id, @upload_id, c.initial_source_row, cl.initial_upload_id, cl.initial_source_row) AS same_initial,
@@ -93,8 +99,14 @@ WITH dec AS (
     WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL
     GROUP BY r.claim_id
 ) AS c
-    JOIN claims cl ON cl.customer_id = @customer_id AND cl.claim_id = c.claim_id
-    WHERE cl.initial_upload_id <> @upload_id
+    -- Each candidate looks its claim up by primary key (see ClaimLockOfUpload).
+    CROSS JOIN LATERAL (
+        SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided, x.initial_rank_upload_id,
+               x.final_upload_id, x.final_source_row, x.final_decided, x.final_rank_upload_id
+        FROM claims x
+        WHERE x.customer_id = @customer_id AND x.claim_id = c.claim_id AND x.initial_upload_id <> @upload_id
+        LIMIT 1
+    ) AS cl
 ), upd AS (
     UPDATE claims cl SET
         initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN @upload_id ELSE cl.initial_upload_id END,

@@ -94,9 +94,17 @@ BEGIN
                 SELECT c.* FROM claim_records c
                 WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $3 AND c.claim_id IS NULL AND NOT $6
                 UNION ALL
+                -- Each row looks its claim up by the claims primary key: a
+                -- lateral subquery with LIMIT stays a nested loop driven by
+                -- the upload's rows, whatever the statistics say (a planner
+                -- that believed the rows few drove it from claims instead,
+                -- scanning the upload once per claim).
                 SELECT c.* FROM claim_records c
-                JOIN claims cl ON cl.customer_id = c.customer_id AND cl.claim_id = c.claim_id
-                    AND cl.initial_upload_id = c.upload_id AND cl.initial_source_row = c.source_row
+                CROSS JOIN LATERAL (
+                    SELECT 1 FROM claims cl
+                    WHERE cl.customer_id = c.customer_id AND cl.claim_id = c.claim_id
+                      AND cl.initial_upload_id = c.upload_id AND cl.initial_source_row = c.source_row
+                    LIMIT 1) AS counted
                 WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $3 AND c.claim_id IS NOT NULL
             ) AS c
             WHERE true$s$;

@@ -380,7 +380,10 @@ SELECT $1::bigint, k.day, k.payer, k.cpt_group, 0, 0, '{}', 0, 0, '{}'
 FROM (
     SELECT unnest($2::date[]) AS day, unnest($3::text[]) AS payer, unnest($4::text[]) AS cpt_group
     UNION
-    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, $5::bigint, $5::bigint, NULL, NULL, $6::boolean) AS f
+    SELECT x.day, c.payer, c.cpt_group
+    FROM claim_records c, LATERAL (VALUES (c.submitted_date), (c.decided_date)) AS x(day)
+    WHERE c.customer_id = $1::bigint AND c.upload_id = $5::bigint AND c.outcome IN ('PAID', 'DENIED')
+      AND (c.claim_id IS NOT NULL OR NOT $6::boolean)
     UNION
     SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, 0, 0, $7::bigint[], $8::int[]) AS f
 ) AS k
@@ -401,9 +404,10 @@ type ClaimStatsLockKeysParams struct {
 
 // Locks, in one statement and in claimstats' lock order, every statistics
 // row a change of several statements will write, creating empty ones where
-// missing: the accumulated keys given, those of the upload's counted rows
-// (only those with claim ids when @upload_only_claim_ids), and those of the
-// versions given. The statements that follow then take no row lock that a
+// missing: the accumulated keys given, those of the upload's PAID/DENIED
+// rows (only those with claim ids when @upload_only_claim_ids; counted or
+// not: a superset costs empty rows, deleted before commit, where the exact
+// set would cost a second aggregation), and those of the versions given. The statements that follow then take no row lock that a
 // concurrent upload could hold first, so they cannot deadlock; emptied
 // rows are deleted before commit (ClaimStatsDeleteEmpty).
 func (q *Queries) ClaimStatsLockKeys(ctx context.Context, arg ClaimStatsLockKeysParams) error {

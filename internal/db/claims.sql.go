@@ -85,12 +85,16 @@ func (q *Queries) ClaimInsertNewOfUpload(ctx context.Context, arg ClaimInsertNew
 }
 
 const ClaimLockOfUpload = `-- name: ClaimLockOfUpload :execrows
-SELECT cl.claim_id FROM claims cl
-WHERE cl.customer_id = $1 AND cl.claim_id IN (
+SELECT cl.claim_id
+FROM (
     SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL)
-ORDER BY cl.claim_id COLLATE "C"
-FOR UPDATE OF cl
+    WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+    ORDER BY r.claim_id COLLATE "C"
+) AS ids
+CROSS JOIN LATERAL (
+    SELECT c.claim_id FROM claims c WHERE c.customer_id = $1 AND c.claim_id = ids.claim_id FOR UPDATE
+) AS cl
 `
 
 type ClaimLockOfUploadParams struct {
@@ -101,7 +105,9 @@ type ClaimLockOfUploadParams struct {
 // Locks, in claim id order, the customer's claims with versions in the
 // upload (an upload revising them, or a deletion withdrawing them). The
 // statements that follow, each with a snapshot taken after the locks were
-// granted, see every committed version of these claims.
+// granted, see every committed version of these claims. Driven by the
+// upload's sorted ids, each claim by its primary key (a lateral subquery
+// keeps that shape whatever the statistics say), so locks come in order.
 func (q *Queries) ClaimLockOfUpload(ctx context.Context, arg ClaimLockOfUploadParams) (int64, error) {
 	result, err := q.db.Exec(ctx, ClaimLockOfUpload, arg.CustomerID, arg.UploadID)
 	if err != nil {
@@ -191,7 +197,7 @@ func (q *Queries) ClaimNextVersionsWithoutUpload(ctx context.Context, arg ClaimN
 
 const ClaimReviseFromUpload = `-- name: ClaimReviseFromUpload :one
 WITH dec AS (
-    SELECT cl.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
+    SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
            c.initial_source_row AS i_row, c.initial_decided AS i_decided, c.initial_outcome AS i_outcome,
            c.final_source_row AS f_row, c.final_decided AS f_decided, c.final_outcome AS f_outcome,
            claim_versions_same($1, $2, c.initial_source_row, cl.initial_upload_id, cl.initial_source_row) AS same_initial,
@@ -215,8 +221,14 @@ WITH dec AS (
     WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL
     GROUP BY r.claim_id
 ) AS c
-    JOIN claims cl ON cl.customer_id = $1 AND cl.claim_id = c.claim_id
-    WHERE cl.initial_upload_id <> $2
+    -- Each candidate looks its claim up by primary key (see ClaimLockOfUpload).
+    CROSS JOIN LATERAL (
+        SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided, x.initial_rank_upload_id,
+               x.final_upload_id, x.final_source_row, x.final_decided, x.final_rank_upload_id
+        FROM claims x
+        WHERE x.customer_id = $1 AND x.claim_id = c.claim_id AND x.initial_upload_id <> $2
+        LIMIT 1
+    ) AS cl
 ), upd AS (
     UPDATE claims cl SET
         initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN $2 ELSE cl.initial_upload_id END,

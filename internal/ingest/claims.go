@@ -58,6 +58,9 @@ func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int6
 			break
 		}
 	}
+	if counts.New-(accepted-withID) == int(distinct) {
+		return counts, claimstats.Versions{}, nil // every claim was new: nothing to revise
+	}
 	rev, err := q.ClaimReviseFromUpload(ctx, db.ClaimReviseFromUploadParams{CustomerID: customerID, UploadID: uploadID})
 	if err != nil {
 		return counts, claimstats.Versions{}, fmt.Errorf("revise known claims: %w", err)
