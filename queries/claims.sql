@@ -176,3 +176,16 @@ WHERE cl.customer_id = @customer_id AND cl.claim_id = v.claim_id;
 -- name: ClaimDeleteMany :exec
 -- Claims whose last version was deleted.
 DELETE FROM claims WHERE customer_id = @customer_id AND claim_id = ANY(@claim_ids::text[]);
+
+-- name: ClaimOverturnsOfCell :many
+-- Per day of initial decision in [@start, @end_date), one cell's claims
+-- initially denied and those of them finally paid (overturned on appeal).
+-- Claims without ids have one version: never overturned, so not here.
+SELECT r.decided_date AS day, count(*)::int AS initially_denied,
+       count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
+FROM claims cl
+JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
+  AND cl.initial_decided >= @start::date AND cl.initial_decided < @end_date::date
+  AND r.payer = @payer AND r.cpt_group = @cpt_group
+GROUP BY r.decided_date;

@@ -323,7 +323,7 @@ func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Printf("%s / %s, claims decided each week:\n", s.Payer, s.CPTGroup)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WEEK\tCLAIMS\tDENIAL RATE\t95% INTERVAL\tMEDIAN DAYS\tALERTS")
+	fmt.Fprintln(tw, "WEEK\tCLAIMS\tDENIAL RATE\t95% INTERVAL\tMEDIAN DAYS\tOVERTURNED\tALERTS")
 	for _, w := range s.Weeks {
 		rate, interval, median := "-", "-", "-"
 		if w.Volume > 0 {
@@ -335,7 +335,11 @@ func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
 		for _, a := range w.Alerts {
 			alerts = append(alerts, string(a))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", w.Start, w.Volume, rate, interval, median, strings.Join(alerts, " "))
+		overturned := "-"
+		if w.OverturnRate != nil {
+			overturned = fmt.Sprintf("%d of %d (%.0f%%)", w.Overturned, w.InitiallyDenied, 100**w.OverturnRate)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", w.Start, w.Volume, rate, interval, median, overturned, strings.Join(alerts, " "))
 	}
 	return tw.Flush()
 }

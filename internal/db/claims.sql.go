@@ -195,6 +195,60 @@ func (q *Queries) ClaimNextVersionsWithoutUpload(ctx context.Context, arg ClaimN
 	return items, nil
 }
 
+const ClaimOverturnsOfCell = `-- name: ClaimOverturnsOfCell :many
+SELECT r.decided_date AS day, count(*)::int AS initially_denied,
+       count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
+FROM claims cl
+JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+WHERE cl.customer_id = $1 AND cl.initial_outcome = 'DENIED'
+  AND cl.initial_decided >= $2::date AND cl.initial_decided < $3::date
+  AND r.payer = $4 AND r.cpt_group = $5
+GROUP BY r.decided_date
+`
+
+type ClaimOverturnsOfCellParams struct {
+	CustomerID int64
+	Start      time.Time
+	EndDate    time.Time
+	Payer      string
+	CPTGroup   string
+}
+
+type ClaimOverturnsOfCellRow struct {
+	Day             time.Time
+	InitiallyDenied int32
+	Overturned      int32
+}
+
+// Per day of initial decision in [@start, @end_date), one cell's claims
+// initially denied and those of them finally paid (overturned on appeal).
+// Claims without ids have one version: never overturned, so not here.
+func (q *Queries) ClaimOverturnsOfCell(ctx context.Context, arg ClaimOverturnsOfCellParams) ([]ClaimOverturnsOfCellRow, error) {
+	rows, err := q.db.Query(ctx, ClaimOverturnsOfCell,
+		arg.CustomerID,
+		arg.Start,
+		arg.EndDate,
+		arg.Payer,
+		arg.CPTGroup,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimOverturnsOfCellRow{}
+	for rows.Next() {
+		var i ClaimOverturnsOfCellRow
+		if err := rows.Scan(&i.Day, &i.InitiallyDenied, &i.Overturned); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimReviseFromUpload = `-- name: ClaimReviseFromUpload :one
 WITH dec AS (
     SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,

@@ -21,15 +21,21 @@ const (
 
 // Week is one week of claims decided [Start, End).
 type Week struct {
-	Start      string       `json:"start"`
-	End        string       `json:"end"` // exclusive
-	Volume     int          `json:"volume"`
-	Denied     int          `json:"denied"`
-	DenialRate float64      `json:"denial_rate"`
-	RateLow    float64      `json:"denial_rate_low"` // 95% Wilson interval
-	RateHigh   float64      `json:"denial_rate_high"`
-	MedianDays *float64     `json:"median_days"` // null for an empty week
-	Alerts     []drift.Type `json:"alerts"`      // alerts of runs whose current window ends in this week
+	Start      string   `json:"start"`
+	End        string   `json:"end"` // exclusive
+	Volume     int      `json:"volume"`
+	Denied     int      `json:"denied"`
+	DenialRate float64  `json:"denial_rate"`
+	RateLow    float64  `json:"denial_rate_low"` // 95% Wilson interval
+	RateHigh   float64  `json:"denial_rate_high"`
+	MedianDays *float64 `json:"median_days"` // null for an empty week
+	// InitiallyDenied counts the claims with ids initially denied this
+	// week; Overturned those of them whose final outcome is PAID (SPEC
+	// "Claim identity"), with OverturnRate their share (null for none).
+	InitiallyDenied int          `json:"initially_denied"`
+	Overturned      int          `json:"overturned"`
+	OverturnRate    *float64     `json:"overturn_rate"`
+	Alerts          []drift.Type `json:"alerts"` // alerts of runs whose current window ends in this week
 }
 
 // Series is the weekly trend of one (payer, CPT group).
@@ -118,12 +124,26 @@ func WeeklySeries(ctx context.Context, q *db.Queries, customerID int64, payer, c
 		s.Weeks[i].Denied += int(r.DecidedDenied)
 		hists[i] = hists[i].Add(claimstats.HistogramOf(r.DecidedDays))
 	}
+	overturns, err := q.ClaimOverturnsOfCell(ctx, db.ClaimOverturnsOfCellParams{CustomerID: customerID, Start: start, EndDate: end,
+		Payer: payer, CPTGroup: cptGroup})
+	if err != nil {
+		return nil, fmt.Errorf("read overturns: %w", err)
+	}
+	for _, o := range overturns {
+		i := index(o.Day)
+		s.Weeks[i].InitiallyDenied += int(o.InitiallyDenied)
+		s.Weeks[i].Overturned += int(o.Overturned)
+	}
 	for _, a := range alerts {
 		i := index(a.AsOf.AddDate(0, 0, -1)) // its current window's last day
 		s.Weeks[i].Alerts = append(s.Weeks[i].Alerts, drift.Type(a.DriftType))
 	}
 	for i := range s.Weeks {
 		w := &s.Weeks[i]
+		if w.InitiallyDenied > 0 {
+			r := float64(w.Overturned) / float64(w.InitiallyDenied)
+			w.OverturnRate = &r
+		}
 		if w.Volume > 0 {
 			w.DenialRate = float64(w.Denied) / float64(w.Volume)
 			w.RateLow, w.RateHigh = drift.Wilson(w.Denied, w.Volume, 1.959963984540054)

@@ -2,9 +2,11 @@ package trends_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,44 @@ func TestWeeklySeriesEqualsTheClaimRows(t *testing.T) {
 	}
 	if _, err := trends.WeeklySeries(ctx, store.New(pool), cust, "Aetna", "OTHER", asOf, 1000); err == nil {
 		t.Fatal("1000 weeks were accepted")
+	}
+}
+
+// A week's overturns are the claims initially denied that week whose final
+// outcome is PAID, counted here by hand from the versions uploaded.
+func TestWeeklySeriesCountsOverturnsByInitialDecision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	cust := testfactory.Customer(t, pool, "acme")
+	uploader := testfactory.Uploader(t, pool)
+	const header = "claim_id,payer,cpt,submitted_date,decided_date,outcome\n"
+	// Week of 2026-11-02: A1 and A2 denied, A3 paid. A1 is paid on appeal
+	// three weeks later; A4, paid, is later taken back (denied): neither
+	// an overturn nor a denial of that week.
+	first := header + "A1,Aetna,99213,2026-10-20,2026-11-03,DENIED\nA2,Aetna,99213,2026-10-21,2026-11-04,DENIED\n" +
+		"A3,Aetna,99213,2026-10-22,2026-11-05,PAID\nA4,Aetna,99213,2026-10-22,2026-11-05,PAID\n"
+	second := header + "A1,Aetna,99213,2026-10-20,2026-11-24,PAID\nA2,Aetna,99213,2026-10-21,2026-11-04,DENIED\n" +
+		"A4,Aetna,99213,2026-10-22,2026-11-25,DENIED\n"
+	for i, f := range []string{first, second} {
+		if _, err := uploader.Upload(ctx, cust, fmt.Sprintf("export%d.csv", i), strings.NewReader(f), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := trends.WeeklySeries(ctx, store.New(pool), cust, "aetna", "other", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range s.Weeks {
+		want := [2]int{}
+		if w.Start == "2026-11-02" {
+			want = [2]int{2, 1}
+		}
+		if got := [2]int{w.InitiallyDenied, w.Overturned}; got != want {
+			t.Errorf("week %s: %d initially denied, %d overturned; want %v", w.Start, got[0], got[1], want)
+		}
+		if w.Start == "2026-11-02" && (w.OverturnRate == nil || *w.OverturnRate != 0.5 || w.Volume != 4 || w.Denied != 2) {
+			t.Errorf("week %s: overturn rate %v, %d claims, %d denied; want 0.5 of the 4 claims decided first that week, 2 denied", w.Start, w.OverturnRate, w.Volume, w.Denied)
+		}
 	}
 }
