@@ -189,3 +189,17 @@ WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
   AND cl.initial_decided >= @start::date AND cl.initial_decided < @end_date::date
   AND r.payer = @payer AND r.cpt_group = @cpt_group
 GROUP BY r.decided_date;
+
+-- name: ClaimOverturnsInWindow :many
+-- Per (payer, CPT group), the claims initially decided in [@start,
+-- @end_date) and denied, and those of them finally paid; the cells with
+-- the most overturns first, at most @max_rows.
+SELECT r.payer, r.cpt_group, count(*)::int AS initially_denied,
+       count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
+FROM claims cl
+JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
+  AND cl.initial_decided >= @start::date AND cl.initial_decided < @end_date::date
+GROUP BY r.payer, r.cpt_group
+ORDER BY overturned DESC, r.payer COLLATE "C", r.cpt_group COLLATE "C"
+LIMIT @max_rows;

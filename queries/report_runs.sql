@@ -9,7 +9,8 @@ RETURNING *;
 UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = @groups_considered,
     events_created = @events_created, claims_read = @claims_read, duration_ms = @duration_ms,
-    tests_run = @tests_run, alerts_created = @alerts_created, groups_skipped = @groups_skipped, skipped_groups = @skipped_groups
+    tests_run = @tests_run, alerts_created = @alerts_created, groups_skipped = @groups_skipped, skipped_groups = @skipped_groups,
+    overturns = @overturns
 WHERE id = @id
 RETURNING *;
 

@@ -37,6 +37,10 @@ CREATE TABLE claims (
     CONSTRAINT claims_order_valid CHECK (initial_decided <= final_decided)
 );
 
+-- A run's overturns per (payer, CPT group): claims initially denied in its
+-- windows and those of them finally paid (jsonb list, the busiest first).
+ALTER TABLE report_runs ADD COLUMN overturns jsonb;
+
 ALTER TABLE uploads
     ADD COLUMN claims_new       integer NOT NULL DEFAULT 0,
     ADD COLUMN claims_revised   integer NOT NULL DEFAULT 0,
@@ -240,6 +244,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 DROP TABLE upload_payer_spans;
+ALTER TABLE report_runs DROP COLUMN overturns;
 DROP FUNCTION claimstats_of(bigint, bigint, bigint, bigint[], integer[], boolean);
 DROP FUNCTION claim_versions_same(bigint, bigint, integer, bigint, integer);
 DROP TABLE claims;

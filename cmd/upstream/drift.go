@@ -206,6 +206,15 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 			}
 			fmt.Printf("seed rule skipped %s below min volume %d (claims base/cur): %s%s\n", count(int(*n), "group"), r.MinVolume, strings.Join(names, ", "), more)
 		}
+		if o := r.Summary.Overturns; len(o) > 0 && o[0].Overturned > 0 {
+			var cells []string
+			for _, c := range o[:min(5, len(o))] {
+				if c.Overturned > 0 {
+					cells = append(cells, fmt.Sprintf("%s/%s %d of %d (%.0f%%)", c.Payer, c.CPTGroup, c.Overturned, c.InitiallyDenied, 100*c.Rate))
+				}
+			}
+			fmt.Printf("overturned on appeal (claims initially denied in the windows, finally paid): %s\n", strings.Join(cells, ", "))
+		}
 	} else {
 		fmt.Printf(" (%s)\n", orDash(r.Error, ""))
 	}

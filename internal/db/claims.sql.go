@@ -195,6 +195,65 @@ func (q *Queries) ClaimNextVersionsWithoutUpload(ctx context.Context, arg ClaimN
 	return items, nil
 }
 
+const ClaimOverturnsInWindow = `-- name: ClaimOverturnsInWindow :many
+SELECT r.payer, r.cpt_group, count(*)::int AS initially_denied,
+       count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
+FROM claims cl
+JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+WHERE cl.customer_id = $1 AND cl.initial_outcome = 'DENIED'
+  AND cl.initial_decided >= $2::date AND cl.initial_decided < $3::date
+GROUP BY r.payer, r.cpt_group
+ORDER BY overturned DESC, r.payer COLLATE "C", r.cpt_group COLLATE "C"
+LIMIT $4
+`
+
+type ClaimOverturnsInWindowParams struct {
+	CustomerID int64
+	Start      time.Time
+	EndDate    time.Time
+	MaxRows    int32
+}
+
+type ClaimOverturnsInWindowRow struct {
+	Payer           string
+	CPTGroup        string
+	InitiallyDenied int32
+	Overturned      int32
+}
+
+// Per (payer, CPT group), the claims initially decided in [@start,
+// @end_date) and denied, and those of them finally paid; the cells with
+// the most overturns first, at most @max_rows.
+func (q *Queries) ClaimOverturnsInWindow(ctx context.Context, arg ClaimOverturnsInWindowParams) ([]ClaimOverturnsInWindowRow, error) {
+	rows, err := q.db.Query(ctx, ClaimOverturnsInWindow,
+		arg.CustomerID,
+		arg.Start,
+		arg.EndDate,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimOverturnsInWindowRow{}
+	for rows.Next() {
+		var i ClaimOverturnsInWindowRow
+		if err := rows.Scan(
+			&i.Payer,
+			&i.CPTGroup,
+			&i.InitiallyDenied,
+			&i.Overturned,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimOverturnsOfCell = `-- name: ClaimOverturnsOfCell :many
 SELECT r.decided_date AS day, count(*)::int AS initially_denied,
        count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned

@@ -153,7 +153,7 @@ SELECT c.id, c.name,
        (SELECT count(*) FROM uploads u WHERE u.customer_id = c.id)::int AS uploads
 FROM customers c
 LEFT JOIN LATERAL (
-    SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
+    SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
 ORDER BY c.name
 `

@@ -181,6 +181,7 @@ type ReportRun struct {
 	AlertsCreated    *int32
 	GroupsSkipped    *int32
 	SkippedGroups    []byte
+	Overturns        []byte
 }
 
 type Session struct {

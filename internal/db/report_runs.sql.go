@@ -15,7 +15,7 @@ INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_da
     baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
     $10, $11, $12, $13)
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns
 `
 
 type ReportRunCreateParams struct {
@@ -78,6 +78,7 @@ func (q *Queries) ReportRunCreate(ctx context.Context, arg ReportRunCreateParams
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }
@@ -87,7 +88,7 @@ INSERT INTO report_runs (customer_id, run_type, as_of, baseline_days, current_da
     status, finished_at, error, baseline_start, baseline_end, current_start, current_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
     'failed', clock_timestamp(), $10, $11, $12, $13, $14)
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns
 `
 
 type ReportRunCreateFailedParams struct {
@@ -153,12 +154,13 @@ func (q *Queries) ReportRunCreateFailed(ctx context.Context, arg ReportRunCreate
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }
 
 const ReportRunGetByID = `-- name: ReportRunGetByID :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs WHERE customer_id = $1 AND id = $2
 `
 
 type ReportRunGetByIDParams struct {
@@ -196,12 +198,13 @@ func (q *Queries) ReportRunGetByID(ctx context.Context, arg ReportRunGetByIDPara
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }
 
 const ReportRunGetByJobMany = `-- name: ReportRunGetByJobMany :many
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs WHERE job_id = $1 ORDER BY id
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs WHERE job_id = $1 ORDER BY id
 `
 
 func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]ReportRun, error) {
@@ -240,6 +243,7 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 			&i.AlertsCreated,
 			&i.GroupsSkipped,
 			&i.SkippedGroups,
+			&i.Overturns,
 		); err != nil {
 			return nil, err
 		}
@@ -252,7 +256,7 @@ func (q *Queries) ReportRunGetByJobMany(ctx context.Context, jobID *int64) ([]Re
 }
 
 const ReportRunGetLatestSuccessful = `-- name: ReportRunGetLatestSuccessful :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs
 WHERE customer_id = $1 AND status = 'success'
 ORDER BY finished_at DESC, id DESC
 LIMIT 1
@@ -288,12 +292,13 @@ func (q *Queries) ReportRunGetLatestSuccessful(ctx context.Context, customerID i
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }
 
 const ReportRunGetSuccessfulWeekly = `-- name: ReportRunGetSuccessfulWeekly :one
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs
 WHERE customer_id = $1 AND run_type = 'weekly' AND status = 'success' AND as_of = $2
   AND baseline_days = $3 AND current_days = $4 AND min_volume = $5
 `
@@ -342,12 +347,13 @@ func (q *Queries) ReportRunGetSuccessfulWeekly(ctx context.Context, arg ReportRu
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }
 
 const ReportRunListByCustomer = `-- name: ReportRunListByCustomer :many
-SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups FROM report_runs
+SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs
 WHERE customer_id = $1
   AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
@@ -397,6 +403,7 @@ func (q *Queries) ReportRunListByCustomer(ctx context.Context, arg ReportRunList
 			&i.AlertsCreated,
 			&i.GroupsSkipped,
 			&i.SkippedGroups,
+			&i.Overturns,
 		); err != nil {
 			return nil, err
 		}
@@ -412,9 +419,10 @@ const ReportRunMarkSuccess = `-- name: ReportRunMarkSuccess :one
 UPDATE report_runs
 SET status = 'success', finished_at = clock_timestamp(), groups_considered = $1,
     events_created = $2, claims_read = $3, duration_ms = $4,
-    tests_run = $5, alerts_created = $6, groups_skipped = $7, skipped_groups = $8
-WHERE id = $9
-RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups
+    tests_run = $5, alerts_created = $6, groups_skipped = $7, skipped_groups = $8,
+    overturns = $9
+WHERE id = $10
+RETURNING id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns
 `
 
 type ReportRunMarkSuccessParams struct {
@@ -426,6 +434,7 @@ type ReportRunMarkSuccessParams struct {
 	AlertsCreated    *int32
 	GroupsSkipped    *int32
 	SkippedGroups    []byte
+	Overturns        []byte
 	ID               int64
 }
 
@@ -439,6 +448,7 @@ func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuc
 		arg.AlertsCreated,
 		arg.GroupsSkipped,
 		arg.SkippedGroups,
+		arg.Overturns,
 		arg.ID,
 	)
 	var i ReportRun
@@ -469,6 +479,7 @@ func (q *Queries) ReportRunMarkSuccess(ctx context.Context, arg ReportRunMarkSuc
 		&i.AlertsCreated,
 		&i.GroupsSkipped,
 		&i.SkippedGroups,
+		&i.Overturns,
 	)
 	return i, err
 }

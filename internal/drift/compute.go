@@ -165,11 +165,15 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode skipped groups: %w", err)
 	}
+	overturns, err := overturnsIn(ctx, q, req.CustomerID, w)
+	if err != nil {
+		return nil, err
+	}
 	run, err = q.ReportRunMarkSuccess(ctx, db.ReportRunMarkSuccessParams{
 		ID: run.ID, GroupsConsidered: ptr(int32(res.GroupsConsidered)), EventsCreated: ptr(int32(created)),
 		ClaimsRead: ptr(int64(res.ClaimsRead)), DurationMs: ptr(time.Since(started).Milliseconds()),
 		TestsRun: ptr(int32(res.TestsRun)), AlertsCreated: ptr(int32(res.Alerts)),
-		GroupsSkipped: ptr(int32(res.GroupsSkipped)), SkippedGroups: skipped,
+		GroupsSkipped: ptr(int32(res.GroupsSkipped)), SkippedGroups: skipped, Overturns: overturns,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mark report run %d successful: %w", run.ID, err)
@@ -262,4 +266,38 @@ func RecordFailure(ctx context.Context, q *db.Queries, req Request, cause error)
 		return db.ReportRun{}, fmt.Errorf("record failed run: %w", err)
 	}
 	return run, nil
+}
+
+// MaxOverturnsListed bounds the cells a run lists overturns for.
+const MaxOverturnsListed = 50
+
+// Overturns is one cell's claims initially denied in a run's windows and
+// those of them whose final outcome is PAID (SPEC "Claim identity").
+type Overturns struct {
+	Payer           string  `json:"payer"`
+	CPTGroup        string  `json:"cpt_group"`
+	InitiallyDenied int     `json:"initially_denied"`
+	Overturned      int     `json:"overturned"`
+	Rate            float64 `json:"overturn_rate"`
+}
+
+// overturnsIn lists, encoded for the run, the cells' overturns among the
+// claims initially decided in [baseline start, current end), the most
+// overturned first.
+func overturnsIn(ctx context.Context, q *db.Queries, customerID int64, w Windows) ([]byte, error) {
+	rows, err := q.ClaimOverturnsInWindow(ctx, db.ClaimOverturnsInWindowParams{CustomerID: customerID, Start: w.BaselineStart,
+		EndDate: w.CurrentEnd, MaxRows: MaxOverturnsListed})
+	if err != nil {
+		return nil, fmt.Errorf("count overturns: %w", err)
+	}
+	out := make([]Overturns, len(rows))
+	for i, r := range rows {
+		out[i] = Overturns{Payer: r.Payer, CPTGroup: r.CPTGroup, InitiallyDenied: int(r.InitiallyDenied), Overturned: int(r.Overturned),
+			Rate: float64(r.Overturned) / float64(r.InitiallyDenied)}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode overturns: %w", err)
+	}
+	return b, nil
 }

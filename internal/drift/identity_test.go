@@ -148,7 +148,45 @@ func TestOverlappingExportsCountEachClaimOnceAtItsInitialAdjudication(t *testing
 	if newClaims != distinct {
 		t.Fatalf("claims_new sums to %d over the exports, want the %d distinct claims", newClaims, distinct)
 	}
-	sameRun(t, ctx, pool, versions, once, asOf)
+	out := sameRun(t, ctx, pool, versions, once, asOf)
+	// Overturns, counted by hand from the billing system: claims whose
+	// initial version (as of the last export) is a denial decided in the
+	// windows and whose latest version before asOf is PAID.
+	w := drift.WindowsFor(drift.DefaultParams(asOf))
+	type cell struct{ payer, group string }
+	want := map[cell][2]int{}
+	for _, vs := range claims {
+		var first, last *version
+		for i := range vs {
+			v := &vs[i]
+			if !v.decided.Before(asOf) {
+				continue
+			}
+			if first == nil || !v.decided.After(first.decided) {
+				first = v
+			}
+			if last == nil || !v.decided.Before(last.decided) {
+				last = v
+			}
+		}
+		if first == nil || first.outcome != "DENIED" || first.decided.Before(w.BaselineStart) || !first.decided.Before(w.CurrentEnd) {
+			continue
+		}
+		k := cell{first.payer, "OTHER"}
+		c := want[k]
+		c[0]++
+		if last.outcome == "PAID" {
+			c[1]++
+		}
+		want[k] = c
+	}
+	got := map[cell][2]int{}
+	for _, o := range drift.ViewRun(out.Run).Summary.Overturns {
+		got[cell{o.Payer, o.CPTGroup}] = [2]int{o.InitiallyDenied, o.Overturned}
+	}
+	if len(want) == 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("overturns in the run: %v, counted by hand: %v", got, want)
+	}
 	for _, w := range []drift.Windows{drift.WindowsFor(drift.DefaultParams(asOf)), drift.WindowsFor(drift.Params{AsOf: asOf, BaselineDays: 250, CurrentDays: 30, MinVolume: 1})} {
 		assertSameAggregate(t, ctx, pool, versions, w)
 	}
@@ -171,8 +209,8 @@ func TestOverlappingExportsCountEachClaimOnceAtItsInitialAdjudication(t *testing
 }
 
 // sameRun computes a run as of asOf for two customers and requires the same
-// events (values, tests, sizes) and claims read.
-func sameRun(t *testing.T, ctx context.Context, pool *pgxpool.Pool, a, b int64, asOf time.Time) {
+// events (values, tests, sizes) and claims read; it returns a's.
+func sameRun(t *testing.T, ctx context.Context, pool *pgxpool.Pool, a, b int64, asOf time.Time) *drift.Outcome {
 	t.Helper()
 	run := func(cust int64) (*drift.Outcome, error) {
 		tx, err := pool.Begin(ctx)
@@ -196,6 +234,7 @@ func sameRun(t *testing.T, ctx context.Context, pool *pgxpool.Pool, a, b int64, 
 	if len(ra.Events) == 0 || !reflect.DeepEqual(ra.Events, rb.Events) {
 		t.Fatalf("events from the exports:\n%+v\nfrom the initial versions:\n%+v", ra.Events, rb.Events)
 	}
+	return ra
 }
 
 // assertClaimsTableMatchesVersions checks every claim's initial and final

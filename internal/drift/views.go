@@ -46,6 +46,9 @@ type SummaryView struct {
 	// volume; SkippedGroups lists the first of them with their volumes.
 	GroupsSkipped *int32         `json:"groups_skipped"`
 	SkippedGroups []SkippedGroup `json:"skipped_groups"`
+	// Overturns lists, per (payer, CPT group), the claims initially denied
+	// in the windows and those finally paid, the most overturned first.
+	Overturns []Overturns `json:"overturns"`
 }
 
 // EventView is a drift event with SPEC's JSON field names.
@@ -114,6 +117,7 @@ func ViewRun(r db.ReportRun) RunView {
 			CurrentStart: datePtr(r.CurrentStart), CurrentEnd: datePtr(r.CurrentEnd),
 			GroupsConsidered: r.GroupsConsidered, EventsCreated: r.EventsCreated, ClaimsRead: r.ClaimsRead, DurationMs: r.DurationMs,
 			TestsRun: r.TestsRun, AlertsCreated: r.AlertsCreated, GroupsSkipped: r.GroupsSkipped, SkippedGroups: skippedGroups(r.SkippedGroups),
+			Overturns: overturnsOf(r.Overturns),
 		},
 	}
 }
@@ -124,6 +128,16 @@ func skippedGroups(raw []byte) []SkippedGroup {
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			return []SkippedGroup{} // written by Compute; never malformed
+		}
+	}
+	return out
+}
+
+func overturnsOf(raw []byte) []Overturns {
+	out := []Overturns{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return []Overturns{} // written by Compute; never malformed
 		}
 	}
 	return out
