@@ -281,6 +281,9 @@ type Overturns struct {
 	Rate            float64 `json:"overturn_rate"`
 }
 
+// FormatRate is the overturn rate as a percentage.
+func (o Overturns) FormatRate() string { return fmt.Sprintf("%.0f%%", 100*o.Rate) }
+
 // overturnsIn lists, encoded for the run, the cells' overturns among the
 // claims initially decided in [baseline start, current end), the most
 // overturned first.
