@@ -217,8 +217,7 @@ func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uplo
 		if err := q.SetLocalWorkMem(ctx); err != nil {
 			return fmt.Errorf("set work_mem: %w", err)
 		}
-		if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID,
-			VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
+		if err := addOf(ctx, q, customerID, uploadID, false, Versions{}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
 		}
 		return nil
@@ -309,9 +308,7 @@ func (a *Accumulator) StoreWithClaimIDs(ctx context.Context, q *db.Queries, cust
 	} else if err := q.SetLocalWorkMem(ctx); err != nil {
 		return fmt.Errorf("set work_mem: %w", err)
 	}
-	keys.CustomerID, keys.UploadID, keys.UploadOnlyClaimIds = customerID, uploadID, !a.overflow
-	keys.VersionUploadIds, keys.VersionSourceRows = nonNilSlice(uncounted.UploadIDs), nonNilSlice(uncounted.SourceRows)
-	if err := lockKeys(ctx, q, keys); err != nil {
+	if err := lockKeys(ctx, q, customerID, keys, uploadID, !a.overflow, uncounted); err != nil {
 		return err
 	}
 	if !a.overflow {
@@ -319,52 +316,67 @@ func (a *Accumulator) StoreWithClaimIDs(ctx context.Context, q *db.Queries, cust
 			return err
 		}
 	}
-	if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID, UploadOnlyClaimIds: !a.overflow,
-		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
+	if err := addOf(ctx, q, customerID, uploadID, !a.overflow, Versions{}); err != nil {
 		return fmt.Errorf("add the upload's claims to the statistics: %w", err)
 	}
-	return subtractVersions(ctx, q, customerID, uncounted)
+	if len(uncounted.UploadIDs) > 0 {
+		if err := subtractOf(ctx, q, customerID, 0, uncounted); err != nil {
+			return fmt.Errorf("subtract replaced versions from the statistics: %w", err)
+		}
+	}
+	return deleteEmpty(ctx, q, customerID)
 }
 
-// WithdrawUploadWithClaimIDs takes an upload that has claim ids out of the
-// statistics before the caller deletes it: its counted rows go, and the
+// WithdrawUpload takes an upload's counted rows out of the statistics,
+// before the caller deletes it in the same transaction, and adds the
 // versions of other uploads that become their claims' initial ones
-// (recounted) come in. Like StoreWithClaimIDs, it locks every row first.
-func WithdrawUploadWithClaimIDs(ctx context.Context, q *db.Queries, customerID, uploadID int64, recounted Versions) error {
-	if err := lockKeys(ctx, q, db.ClaimStatsLockKeysParams{CustomerID: customerID, Days: []time.Time{}, Payers: []string{}, CPTGroups: []string{},
-		UploadID: uploadID, VersionUploadIds: nonNilSlice(recounted.UploadIDs), VersionSourceRows: nonNilSlice(recounted.SourceRows)}); err != nil {
-		return err
+// (recounted). With none, one statement in the upload path's lock order
+// does; otherwise every row is locked first, as StoreWithClaimIDs does.
+func WithdrawUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64, recounted Versions) error {
+	if len(recounted.UploadIDs) > 0 {
+		if err := lockKeys(ctx, q, customerID, db.ClaimStatsLockKeysParams{}, uploadID, false, recounted); err != nil {
+			return err
+		}
 	}
-	if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
-		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
+	if err := subtractOf(ctx, q, customerID, uploadID, Versions{}); err != nil {
 		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
 	}
 	if len(recounted.UploadIDs) > 0 {
-		if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID,
-			VersionUploadIds: recounted.UploadIDs, VersionSourceRows: recounted.SourceRows}); err != nil {
+		if err := addOf(ctx, q, customerID, 0, false, recounted); err != nil {
 			return fmt.Errorf("add the claims' remaining versions to the statistics: %w", err)
 		}
 	}
-	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
-		return fmt.Errorf("delete emptied statistics: %w", err)
-	}
-	return nil
+	return deleteEmpty(ctx, q, customerID)
 }
 
-func lockKeys(ctx context.Context, q *db.Queries, keys db.ClaimStatsLockKeysParams) error {
+// lockKeys locks the accumulated keys given, the upload's rows' and the
+// versions' (ClaimStatsLockKeys).
+func lockKeys(ctx context.Context, q *db.Queries, customerID int64, keys db.ClaimStatsLockKeysParams, uploadID int64, onlyClaimIDs bool, v Versions) error {
+	keys.CustomerID, keys.UploadID, keys.UploadOnlyClaimIds = customerID, uploadID, onlyClaimIDs
+	keys.Days, keys.Payers, keys.CPTGroups = nonNilSlice(keys.Days), nonNilSlice(keys.Payers), nonNilSlice(keys.CPTGroups)
+	keys.VersionUploadIds, keys.VersionSourceRows = nonNilSlice(v.UploadIDs), nonNilSlice(v.SourceRows)
 	if err := q.ClaimStatsLockKeys(ctx, keys); err != nil {
 		return fmt.Errorf("lock claim statistics: %w", err)
 	}
 	return nil
 }
 
-func subtractVersions(ctx context.Context, q *db.Queries, customerID int64, v Versions) error {
-	if len(v.UploadIDs) > 0 {
-		if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID,
-			VersionUploadIds: v.UploadIDs, VersionSourceRows: v.SourceRows}); err != nil {
-			return fmt.Errorf("subtract replaced versions from the statistics: %w", err)
-		}
-	}
+// addOf adds the statistics of the upload's counted rows (none for upload
+// 0; only those with claim ids when onlyClaimIDs) or of the versions.
+func addOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, onlyClaimIDs bool, v Versions) error {
+	return q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID, UploadOnlyClaimIds: onlyClaimIDs,
+		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)})
+}
+
+// subtractOf subtracts the statistics of the upload's counted rows (none
+// for upload 0) or of the versions.
+func subtractOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, v Versions) error {
+	return q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)})
+}
+
+// deleteEmpty deletes the rows a change emptied (or locked and left empty).
+func deleteEmpty(ctx context.Context, q *db.Queries, customerID int64) error {
 	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
 		return fmt.Errorf("delete emptied statistics: %w", err)
 	}
@@ -373,7 +385,7 @@ func subtractVersions(ctx context.Context, q *db.Queries, customerID int64, v Ve
 
 // keyParams returns the accumulated keys, to lock.
 func (a *Accumulator) keyParams() db.ClaimStatsLockKeysParams {
-	p := db.ClaimStatsLockKeysParams{Days: []time.Time{}, Payers: []string{}, CPTGroups: []string{}}
+	var p db.ClaimStatsLockKeysParams
 	for _, k := range a.keys.values {
 		cell := a.cells.values[k.cell]
 		p.Days = append(p.Days, time.Unix(int64(k.day)*86400, 0).UTC())
@@ -388,20 +400,6 @@ func nonNilSlice[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-// SubtractUpload takes an upload's claims out of the statistics, before the
-// caller deletes them in the same transaction, in the upload path's lock
-// order.
-func SubtractUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
-	if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
-		VersionUploadIds: []int64{}, VersionSourceRows: []int32{}}); err != nil {
-		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
-	}
-	if err := q.ClaimStatsDeleteEmpty(ctx, customerID); err != nil {
-		return fmt.Errorf("delete emptied statistics: %w", err)
-	}
-	return nil
 }
 
 // Rebuild recomputes a customer's statistics from its stored claims (after

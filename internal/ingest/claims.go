@@ -40,25 +40,22 @@ func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int6
 	if err != nil {
 		return counts, claimstats.Versions{}, fmt.Errorf("count the upload's claims: %w", err)
 	}
-	// Lock the known claims, insert the new ones. Under lockClaims no other
-	// transaction changes the customer's claims meanwhile, so one round
-	// does; the loop only makes sure of it (each statement's snapshot
-	// follows the last one's locks).
-	for {
-		locked, err := q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID})
-		if err != nil {
-			return counts, claimstats.Versions{}, fmt.Errorf("lock known claims: %w", err)
-		}
-		n, err := q.ClaimInsertNewOfUpload(ctx, db.ClaimInsertNewOfUploadParams{CustomerID: customerID, UploadID: uploadID})
-		if err != nil {
-			return counts, claimstats.Versions{}, fmt.Errorf("store new claims: %w", err)
-		}
-		counts.New += int(n)
-		if int(locked+n) >= int(distinct) {
-			break
-		}
+	// Lock the known claims, insert the new ones: under lockClaims no other
+	// transaction changes the customer's claims meanwhile, so every claim of
+	// the upload is one or the other.
+	locked, err := q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+	if err != nil {
+		return counts, claimstats.Versions{}, fmt.Errorf("lock known claims: %w", err)
 	}
-	if counts.New-(accepted-withID) == int(distinct) {
+	n, err := q.ClaimInsertNewOfUpload(ctx, db.ClaimInsertNewOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+	if err != nil {
+		return counts, claimstats.Versions{}, fmt.Errorf("store new claims: %w", err)
+	}
+	if locked+n != int64(distinct) {
+		return counts, claimstats.Versions{}, fmt.Errorf("resolve claims: %d known and %d new of %d: the claims changed under the lock", locked, n, distinct)
+	}
+	counts.New += int(n)
+	if locked == 0 {
 		return counts, claimstats.Versions{}, nil // every claim was new: nothing to revise
 	}
 	rev, err := q.ClaimReviseFromUpload(ctx, db.ClaimReviseFromUploadParams{CustomerID: customerID, UploadID: uploadID})
@@ -90,12 +87,9 @@ func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int
 	if err != nil {
 		return fmt.Errorf("find the claims' other versions: %w", err)
 	}
-	if len(rows) == 0 {
-		return claimstats.SubtractUpload(ctx, q, customerID, uploadID)
-	}
 	var recounted claimstats.Versions
 	set := db.ClaimSetVersionsParams{CustomerID: customerID}
-	gone := []string{}
+	var gone []string
 	for _, r := range rows {
 		if !r.HasVersions {
 			gone = append(gone, r.ClaimID)
@@ -117,7 +111,7 @@ func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int
 	}
 	// The statistics first: what the upload counts is read from the
 	// claims' current versions.
-	if err := claimstats.WithdrawUploadWithClaimIDs(ctx, q, customerID, uploadID, recounted); err != nil {
+	if err := claimstats.WithdrawUpload(ctx, q, customerID, uploadID, recounted); err != nil {
 		return err
 	}
 	if len(set.ClaimIds) > 0 {
@@ -125,8 +119,10 @@ func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int
 			return fmt.Errorf("choose the claims' versions again: %w", err)
 		}
 	}
-	if err := q.ClaimDeleteMany(ctx, db.ClaimDeleteManyParams{CustomerID: customerID, ClaimIds: gone}); err != nil {
-		return fmt.Errorf("delete claims without versions: %w", err)
+	if len(gone) > 0 {
+		if err := q.ClaimDeleteMany(ctx, db.ClaimDeleteManyParams{CustomerID: customerID, ClaimIds: gone}); err != nil {
+			return fmt.Errorf("delete claims without versions: %w", err)
+		}
 	}
 	return nil
 }
