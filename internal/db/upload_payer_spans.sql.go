@@ -29,17 +29,14 @@ func (q *Queries) ClaimRecordsDeleteVersions(ctx context.Context, arg ClaimRecor
 
 const ClaimRecordsWithoutIDInSpans = `-- name: ClaimRecordsWithoutIDInSpans :one
 SELECT coalesce(array_agg(r.upload_id), '{}')::bigint[] AS upload_ids, coalesce(array_agg(r.source_row), '{}')::int[] AS source_rows
-FROM (SELECT unnest($1::text[]) AS payer, unnest($2::date[]) AS first_decided, unnest($3::date[]) AS last_decided) AS n
-JOIN claim_records r ON r.customer_id = $4 AND r.payer = n.payer AND r.decided_date BETWEEN n.first_decided AND n.last_decided
-WHERE r.upload_id <> $5 AND r.claim_id IS NULL
+FROM upload_payer_spans n
+JOIN claim_records r ON r.customer_id = n.customer_id AND r.payer = n.payer AND r.decided_date BETWEEN n.first_decided AND n.last_decided
+WHERE n.customer_id = $1 AND n.upload_id = $2 AND r.upload_id <> $2 AND r.claim_id IS NULL
 `
 
 type ClaimRecordsWithoutIDInSpansParams struct {
-	Payers       []string
-	FirstDecided []time.Time
-	LastDecided  []time.Time
-	CustomerID   int64
-	UploadID     int64
+	CustomerID int64
+	UploadID   int64
 }
 
 type ClaimRecordsWithoutIDInSpansRow struct {
@@ -48,15 +45,9 @@ type ClaimRecordsWithoutIDInSpansRow struct {
 }
 
 // The rows without claim ids of other uploads that this upload replaces:
-// its payers' rows decided within its span for that payer.
+// its payers' rows decided within its (stored) span for that payer.
 func (q *Queries) ClaimRecordsWithoutIDInSpans(ctx context.Context, arg ClaimRecordsWithoutIDInSpansParams) (ClaimRecordsWithoutIDInSpansRow, error) {
-	row := q.db.QueryRow(ctx, ClaimRecordsWithoutIDInSpans,
-		arg.Payers,
-		arg.FirstDecided,
-		arg.LastDecided,
-		arg.CustomerID,
-		arg.UploadID,
-	)
+	row := q.db.QueryRow(ctx, ClaimRecordsWithoutIDInSpans, arg.CustomerID, arg.UploadID)
 	var i ClaimRecordsWithoutIDInSpansRow
 	err := row.Scan(&i.UploadIds, &i.SourceRows)
 	return i, err
@@ -105,22 +96,19 @@ func (q *Queries) UploadPayerSpansInsert(ctx context.Context, arg UploadPayerSpa
 
 const UploadPayerSpansOverlapping = `-- name: UploadPayerSpansOverlapping :many
 SELECT s.upload_id, u.filename, s.payer, s.first_decided, s.last_decided,
-       n.first_decided::date AS new_first_decided, n.last_decided::date AS new_last_decided
-FROM (SELECT unnest($1::text[]) AS payer, unnest($2::date[]) AS first_decided, unnest($3::date[]) AS last_decided) AS n
-JOIN upload_payer_spans s ON s.customer_id = $4 AND s.payer = n.payer
+       n.first_decided AS new_first_decided, n.last_decided AS new_last_decided
+FROM upload_payer_spans n
+JOIN upload_payer_spans s ON s.customer_id = n.customer_id AND s.payer = n.payer
     AND s.first_decided <= n.last_decided AND n.first_decided <= s.last_decided
 JOIN uploads u ON u.customer_id = s.customer_id AND u.id = s.upload_id
-WHERE s.upload_id <> $5
+WHERE n.customer_id = $1 AND n.upload_id = $2 AND s.upload_id <> $2
 ORDER BY s.upload_id, s.payer
 LIMIT 20
 `
 
 type UploadPayerSpansOverlappingParams struct {
-	Payers       []string
-	FirstDecided []time.Time
-	LastDecided  []time.Time
-	CustomerID   int64
-	UploadID     int64
+	CustomerID int64
+	UploadID   int64
 }
 
 type UploadPayerSpansOverlappingRow struct {
@@ -133,16 +121,10 @@ type UploadPayerSpansOverlappingRow struct {
 	NewLastDecided  time.Time
 }
 
-// Other uploads of the customer whose span for a payer overlaps the spans
-// given (this upload's), first 20.
+// Other uploads of the customer whose span for a payer overlaps this
+// upload's (already stored), first 20.
 func (q *Queries) UploadPayerSpansOverlapping(ctx context.Context, arg UploadPayerSpansOverlappingParams) ([]UploadPayerSpansOverlappingRow, error) {
-	rows, err := q.db.Query(ctx, UploadPayerSpansOverlapping,
-		arg.Payers,
-		arg.FirstDecided,
-		arg.LastDecided,
-		arg.CustomerID,
-		arg.UploadID,
-	)
+	rows, err := q.db.Query(ctx, UploadPayerSpansOverlapping, arg.CustomerID, arg.UploadID)
 	if err != nil {
 		return nil, err
 	}

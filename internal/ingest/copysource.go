@@ -38,6 +38,9 @@ type claimSource struct {
 	other    int // accepted claims in group OTHER
 	withID   int // accepted rows with a claim id
 	spans    map[string]*payerSpan
+	// spansOverflow: the file has more payers than maxTrackedPayers; their
+	// spans are computed from the stored rows instead.
+	spansOverflow bool
 }
 
 const (
@@ -189,9 +192,20 @@ type payerSpan struct {
 	claims      int
 }
 
+// maxTrackedPayers bounds the payers whose spans an upload keeps in
+// memory (a hostile file can name a new payer per row).
+const maxTrackedPayers = 10_000
+
 func (s *claimSource) span(r *Record) {
+	if s.spansOverflow {
+		return
+	}
 	sp := s.spans[r.Payer]
 	if sp == nil {
+		if len(s.spans) == maxTrackedPayers {
+			s.spans, s.spansOverflow = nil, true
+			return
+		}
 		if s.spans == nil {
 			s.spans = map[string]*payerSpan{}
 		}

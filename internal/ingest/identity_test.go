@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,5 +60,31 @@ func TestClaimIDsCountClaimsNewRevisedAndUnchanged(t *testing.T) {
 	up, err = e.uploader.Upload(ctx, cust, "bad.csv", strings.NewReader(bad), nil)
 	if err != nil || up.Rejected != 2 || up.Errors[0].Field != "claim_id" || up.Errors[1].Field != "claim_id" || !strings.Contains(up.Errors[1].Message, "more than 64") {
 		t.Fatalf("empty and overlong ids: %+v, %v; want both rows rejected naming claim_id", up, err)
+	}
+}
+
+// A file naming more payers than an upload tracks in memory (one per row,
+// as a hostile file may) still records its spans, from the stored rows, and
+// an overlapping file of one of them is still refused.
+func TestOverlapCheckHoldsPastTheTrackedPayers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	var b strings.Builder
+	b.WriteString("payer,cpt,submitted_date,decided_date,outcome\n")
+	for i := range 10_050 {
+		fmt.Fprintf(&b, "Payer %05d,99213,2026-03-01,2026-03-10,PAID\n", i)
+	}
+	if _, err := e.uploader.Upload(ctx, cust, "many.csv", strings.NewReader(b.String()), nil); err != nil {
+		t.Fatal(err)
+	}
+	var spans int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM upload_payer_spans WHERE customer_id = $1`, cust).Scan(&spans); err != nil || spans != 10_050 {
+		t.Fatalf("%d payer spans recorded (%v), want 10050", spans, err)
+	}
+	_, err := e.uploader.Upload(ctx, cust, "one.csv", strings.NewReader("payer,cpt,submitted_date,decided_date,outcome\nPayer 10049,99213,2026-03-02,2026-03-10,PAID\n"), nil)
+	if !errors.As(err, new(*ingest.OverlapError)) {
+		t.Fatalf("an overlapping file of the last payer: %v, want refused", err)
 	}
 }

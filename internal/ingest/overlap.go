@@ -91,13 +91,18 @@ func (s *claimSource) spanParams() (payers []string, first, last []time.Time, cl
 // which it returns (their statistics go with the upload's; the caller
 // deletes them after).
 func settleOverlap(ctx context.Context, q *db.Queries, customerID, uploadID int64, src *claimSource, mode OverlapMode) (claimstats.Versions, error) {
-	payers, first, last, claims := src.spanParams()
-	if len(payers) == 0 {
-		return claimstats.Versions{}, nil
-	}
-	if err := q.UploadPayerSpansInsert(ctx, db.UploadPayerSpansInsertParams{CustomerID: customerID, UploadID: uploadID,
-		Payers: payers, FirstDecided: first, LastDecided: last, Claims: claims}); err != nil {
-		return claimstats.Versions{}, fmt.Errorf("record the upload's payer spans: %w", err)
+	if src.spansOverflow {
+		// Too many payers to have tracked: the spans from the stored rows.
+		span := db.UploadPayerSpansRebuildParams{CustomerID: customerID, FirstUpload: uploadID, LastUpload: uploadID}
+		if err := q.UploadPayerSpansRebuild(ctx, span); err != nil {
+			return claimstats.Versions{}, fmt.Errorf("record the upload's payer spans: %w", err)
+		}
+	} else {
+		payers, first, last, claims := src.spanParams()
+		if err := q.UploadPayerSpansInsert(ctx, db.UploadPayerSpansInsertParams{CustomerID: customerID, UploadID: uploadID,
+			Payers: payers, FirstDecided: first, LastDecided: last, Claims: claims}); err != nil {
+			return claimstats.Versions{}, fmt.Errorf("record the upload's payer spans: %w", err)
+		}
 	}
 	if src.withID > 0 || mode == OverlapAppend {
 		return claimstats.Versions{}, nil
@@ -105,8 +110,7 @@ func settleOverlap(ctx context.Context, q *db.Queries, customerID, uploadID int6
 	if err := lockClaims(ctx, q, customerID); err != nil {
 		return claimstats.Versions{}, err
 	}
-	rows, err := q.UploadPayerSpansOverlapping(ctx, db.UploadPayerSpansOverlappingParams{CustomerID: customerID, UploadID: uploadID,
-		Payers: payers, FirstDecided: first, LastDecided: last})
+	rows, err := q.UploadPayerSpansOverlapping(ctx, db.UploadPayerSpansOverlappingParams{CustomerID: customerID, UploadID: uploadID})
 	if err != nil {
 		return claimstats.Versions{}, fmt.Errorf("check overlapping uploads: %w", err)
 	}
@@ -121,8 +125,7 @@ func settleOverlap(ctx context.Context, q *db.Queries, customerID, uploadID int6
 		}
 		return claimstats.Versions{}, e
 	}
-	replaced, err := q.ClaimRecordsWithoutIDInSpans(ctx, db.ClaimRecordsWithoutIDInSpansParams{CustomerID: customerID, UploadID: uploadID,
-		Payers: payers, FirstDecided: first, LastDecided: last})
+	replaced, err := q.ClaimRecordsWithoutIDInSpans(ctx, db.ClaimRecordsWithoutIDInSpansParams{CustomerID: customerID, UploadID: uploadID})
 	if err != nil {
 		return claimstats.Versions{}, fmt.Errorf("find the claims this file replaces: %w", err)
 	}
