@@ -87,9 +87,9 @@ ORDER BY payer, cpt_group;
 -- Locks, in one statement and in claimstats' lock order, every statistics
 -- row a change of several statements will write, creating empty ones where
 -- missing: the accumulated keys given, those of the upload's PAID/DENIED
--- rows (only those with claim ids when @upload_only_claim_ids; counted or
--- not: a superset costs empty rows, deleted before commit, where the exact
--- set would cost a second aggregation), and those of the versions given. The statements that follow then take no row lock that a
+-- rows (counted or not: a superset costs empty rows, deleted before
+-- commit, where the exact set would cost a second aggregation), and those
+-- of the versions given. The statements that follow then take no row lock that a
 -- concurrent upload could hold first, so they cannot deadlock; emptied
 -- rows are deleted before commit (ClaimStatsDeleteEmpty).
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
@@ -101,7 +101,6 @@ FROM (
     SELECT x.day, c.payer, c.cpt_group
     FROM claim_records c, LATERAL (VALUES (c.submitted_date), (c.decided_date)) AS x(day)
     WHERE c.customer_id = @customer_id::bigint AND c.upload_id = @upload_id::bigint AND c.outcome IN ('PAID', 'DENIED')
-      AND (c.claim_id IS NOT NULL OR NOT @upload_only_claim_ids::boolean)
     UNION
     SELECT f.day, f.payer, f.cpt_group FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS f
 ) AS k
@@ -109,8 +108,8 @@ ORDER BY k.day, k.payer COLLATE "C", k.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET submitted_claims = s.submitted_claims;
 
 -- name: ClaimStatsAddOf :exec
--- Adds the statistics of an upload's counted rows (only those with claim
--- ids when @upload_only_claim_ids; none when @upload_id is 0) or of the
+-- Adds the statistics of an upload's counted rows (none when @upload_id is
+-- 0) or of the
 -- versions given (one of the two per call: a statement updates a row
 -- once). Keys go in claimstats' lock order (COLLATE "C" is byte order, the
 -- order Go sorts strings in, whatever the database's collation), so the
@@ -123,7 +122,7 @@ SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.
        f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
 FROM (
     SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
-    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS u
+    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL) AS u
     UNION ALL
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
     FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS v
@@ -150,7 +149,7 @@ SELECT @customer_id::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.
        f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
 FROM (
     SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
-    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL, @upload_only_claim_ids::boolean) AS u
+    FROM claimstats_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL) AS u
     UNION ALL
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
     FROM claimstats_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[]) AS v

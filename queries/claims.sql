@@ -14,113 +14,134 @@ SELECT set_config('enable_seqscan', @setting::text, true);
 -- claims or statistics row lock, so it adds no lock cycle.
 SELECT pg_advisory_xact_lock(hashtextextended('customer-claims:' || @customer_id::bigint, 0));
 
--- name: ClaimLockOfUpload :execrows
--- Locks, in claim id order, the customer's claims with versions in the
--- upload (an upload revising them, or a deletion withdrawing them). The
--- statements that follow, each with a snapshot taken after the locks were
--- granted, see every committed version of these claims. Driven by the
--- upload's sorted ids, each claim by its primary key (a lateral subquery
--- keeps that shape whatever the statistics say), so locks come in order.
-SELECT cl.claim_id
-FROM (
-    SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL
-    GROUP BY r.claim_id
-    ORDER BY r.claim_id COLLATE "C"
-) AS ids
-CROSS JOIN LATERAL (
-    SELECT c.claim_id FROM claims c WHERE c.customer_id = @customer_id AND c.claim_id = ids.claim_id FOR UPDATE
-) AS cl;
-
 -- name: ClaimCountOfUpload :one
 SELECT count(DISTINCT claim_id)::int FROM claim_records
 WHERE customer_id = @customer_id AND upload_id = @upload_id AND claim_id IS NOT NULL;
 
 -- name: ClaimInsertNewOfUpload :execrows
 -- The upload's claims the customer did not have, with their initial and
--- final versions. In claim id order (bytewise), so two
--- uploads inserting the same new claims wait for each other in one order;
--- the primary key makes the second one's insert a conflict, never a second
--- copy.
+-- final versions (candidates as in ClaimReviseFromUpload). Under CustomerClaimsLock no other
+-- transaction inserts the customer's claims meanwhile; the primary key
+-- is what would make a second copy a conflict, never a claim counted
+-- twice.
 INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome, initial_rank_upload_id,
     final_upload_id, final_source_row, final_decided, final_outcome, final_rank_upload_id)
-SELECT @customer_id, c.claim_id, @upload_id, c.initial_source_row, c.initial_decided, c.initial_outcome, @upload_id,
-       @upload_id, c.final_source_row, c.final_decided, c.final_outcome, @upload_id
+SELECT @customer_id::bigint, c.claim_id, @upload_id::bigint, c.initial_source_row, c.initial_decided, c.initial_outcome, @upload_id::bigint,
+       @upload_id::bigint, c.final_source_row, c.final_decided, c.final_outcome, @upload_id::bigint
 FROM (
-    -- One row per claim id: the upload's candidates for its initial version
-    -- (earliest decided; a tie goes to the later row, a correction within
-    -- the file) and final version (latest decided), in one grouping pass.
-    SELECT r.claim_id,
-           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int AS initial_source_row,
-           min(r.decided_date)::date AS initial_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text AS initial_outcome,
-           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int AS final_source_row,
-           max(r.decided_date)::date AS final_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text AS final_outcome
+    -- One row per claim id of the upload: its candidate for the claim's
+    -- initial version (earliest decided; a tie goes to the later row, a
+    -- correction within the file) and final version (latest decided). When
+    -- the caller knows no id repeats within the upload (@ids_unique), each
+    -- row is its own candidate and nothing is grouped: the branch not taken
+    -- costs a one-time filter.
+    SELECT r.claim_id, r.source_row AS initial_source_row, r.decided_date AS initial_decided, r.outcome AS initial_outcome,
+           r.source_row AS final_source_row, r.decided_date AS final_decided, r.outcome AS final_outcome
     FROM claim_records r
-    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL
+    WHERE @ids_unique::boolean AND r.customer_id = @customer_id::bigint AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
+    UNION ALL
+    SELECT r.claim_id,
+           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int,
+           min(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text,
+           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int,
+           max(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text
+    FROM claim_records r
+    WHERE NOT @ids_unique::boolean AND r.customer_id = @customer_id::bigint AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
     GROUP BY r.claim_id
 ) AS c
-ORDER BY c.claim_id COLLATE "C"
 ON CONFLICT (customer_id, claim_id) DO NOTHING;
 
 -- name: ClaimReviseFromUpload :one
 -- The upload's versions of claims the customer already had (another
--- upload's row in claims; locked by ClaimLockOfUpload). A claim's initial
--- version moves to the upload's when that is decided earlier, or on the
--- same day with other content from a later upload than the latest holding
--- the current one (a correction); its final version likewise when decided
--- later. An identical version from a later upload only becomes the rank a
--- tie is decided against. Returns the versions no longer counted and the
--- claims revised and unchanged (identical to their initial and final
--- versions).
-WITH dec AS (
+-- upload's row in claims). A claim's initial version moves to the
+-- upload's when that is decided earlier, or on the same day with other
+-- content from a later upload than the latest holding the current one (a
+-- correction); its final version likewise when decided later. An identical
+-- version from a later upload only becomes the rank a tie is decided
+-- against. Returns the versions no longer counted and the claims revised
+-- and unchanged (identical to their initial and final versions). Each
+-- candidate looks its claim and the versions it is compared with up by
+-- primary key (lateral subqueries keep that shape whatever the planner's
+-- statistics say of rows this transaction stored).
+WITH c AS (
+    -- One row per claim id of the upload: its candidate for the claim's
+    -- initial version (earliest decided; a tie goes to the later row, a
+    -- correction within the file) and final version (latest decided). When
+    -- the caller knows no id repeats within the upload (@ids_unique), each
+    -- row is its own candidate and nothing is grouped: the branch not taken
+    -- costs a one-time filter.
+    SELECT r.claim_id, r.source_row AS initial_source_row, r.decided_date AS initial_decided, r.outcome AS initial_outcome,
+           r.source_row AS final_source_row, r.decided_date AS final_decided, r.outcome AS final_outcome
+    FROM claim_records r
+    WHERE @ids_unique::boolean AND r.customer_id = @customer_id::bigint AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
+    UNION ALL
+    SELECT r.claim_id,
+           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int,
+           min(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text,
+           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int,
+           max(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text
+    FROM claim_records r
+    WHERE NOT @ids_unique::boolean AND r.customer_id = @customer_id::bigint AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+), dec AS (
     SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
            c.initial_source_row AS i_row, c.initial_decided AS i_decided, c.initial_outcome AS i_outcome,
            c.final_source_row AS f_row, c.final_decided AS f_decided, c.final_outcome AS f_outcome,
-           claim_versions_same(@customer_id, @upload_id, c.initial_source_row, cl.initial_upload_id, cl.initial_source_row) AS same_initial,
-           claim_versions_same(@customer_id, @upload_id, c.final_source_row, cl.final_upload_id, cl.final_source_row) AS same_final,
+           coalesce(si.same, false) AS same_initial,
+           coalesce(CASE WHEN c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
+                          AND cl.final_source_row = cl.initial_source_row THEN si.same ELSE sf.same END, false) AS same_final,
            (c.initial_decided < cl.initial_decided
-               OR (c.initial_decided = cl.initial_decided AND @upload_id > cl.initial_rank_upload_id)) AS initial_wins,
+               OR (c.initial_decided = cl.initial_decided AND @upload_id::bigint > cl.initial_rank_upload_id)) AS initial_wins,
            (c.final_decided > cl.final_decided
-               OR (c.final_decided = cl.final_decided AND @upload_id > cl.final_rank_upload_id)) AS final_wins
-    FROM (
-    -- One row per claim id: the upload's candidates for its initial version
-    -- (earliest decided; a tie goes to the later row, a correction within
-    -- the file) and final version (latest decided), in one grouping pass.
-    SELECT r.claim_id,
-           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int AS initial_source_row,
-           min(r.decided_date)::date AS initial_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text AS initial_outcome,
-           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int AS final_source_row,
-           max(r.decided_date)::date AS final_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text AS final_outcome
-    FROM claim_records r
-    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.claim_id IS NOT NULL
-    GROUP BY r.claim_id
-) AS c
-    -- Each candidate looks its claim up by primary key (see ClaimLockOfUpload).
+               OR (c.final_decided = cl.final_decided AND @upload_id::bigint > cl.final_rank_upload_id)) AS final_wins
+    FROM c
     CROSS JOIN LATERAL (
         SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided, x.initial_rank_upload_id,
                x.final_upload_id, x.final_source_row, x.final_decided, x.final_rank_upload_id
         FROM claims x
-        WHERE x.customer_id = @customer_id AND x.claim_id = c.claim_id AND x.initial_upload_id <> @upload_id
+        WHERE x.customer_id = @customer_id::bigint AND x.claim_id = c.claim_id AND x.initial_upload_id <> @upload_id::bigint
         LIMIT 1
     ) AS cl
+    -- Whether the candidate is the same version as the one it competes
+    -- with: equal in every stored field.
+    LEFT JOIN LATERAL (
+        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
+               IS NOT DISTINCT FROM
+               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        FROM claim_records a, claim_records b
+        WHERE a.customer_id = @customer_id::bigint AND a.upload_id = @upload_id::bigint AND a.source_row = c.initial_source_row
+          AND b.customer_id = @customer_id::bigint AND b.upload_id = cl.initial_upload_id AND b.source_row = cl.initial_source_row
+    ) AS si ON true
+    -- The same for the final version, unless both sides' final versions
+    -- are their initial ones (the common case: one comparison).
+    LEFT JOIN LATERAL (
+        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
+               IS NOT DISTINCT FROM
+               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        FROM claim_records a, claim_records b
+        WHERE NOT (c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
+                   AND cl.final_source_row = cl.initial_source_row)
+          AND a.customer_id = @customer_id::bigint AND a.upload_id = @upload_id::bigint AND a.source_row = c.final_source_row
+          AND b.customer_id = @customer_id::bigint AND b.upload_id = cl.final_upload_id AND b.source_row = cl.final_source_row
+    ) AS sf ON true
 ), upd AS (
     UPDATE claims cl SET
-        initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN @upload_id ELSE cl.initial_upload_id END,
+        initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN @upload_id::bigint ELSE cl.initial_upload_id END,
         initial_source_row = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_row ELSE cl.initial_source_row END,
         initial_decided = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_decided ELSE cl.initial_decided END,
         initial_outcome = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_outcome ELSE cl.initial_outcome END,
-        initial_rank_upload_id = CASE WHEN d.initial_wins THEN @upload_id ELSE cl.initial_rank_upload_id END,
-        final_upload_id = CASE WHEN d.final_wins AND NOT d.same_final THEN @upload_id ELSE cl.final_upload_id END,
+        initial_rank_upload_id = CASE WHEN d.initial_wins THEN @upload_id::bigint ELSE cl.initial_rank_upload_id END,
+        final_upload_id = CASE WHEN d.final_wins AND NOT d.same_final THEN @upload_id::bigint ELSE cl.final_upload_id END,
         final_source_row = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_row ELSE cl.final_source_row END,
         final_decided = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_decided ELSE cl.final_decided END,
         final_outcome = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_outcome ELSE cl.final_outcome END,
-        final_rank_upload_id = CASE WHEN d.final_wins THEN @upload_id ELSE cl.final_rank_upload_id END
+        final_rank_upload_id = CASE WHEN d.final_wins THEN @upload_id::bigint ELSE cl.final_rank_upload_id END
     FROM dec d
-    WHERE cl.customer_id = @customer_id AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
+    WHERE cl.customer_id = @customer_id::bigint AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
     RETURNING cl.claim_id
 )
 SELECT (SELECT count(*) FROM upd)::int AS claims_changed,
@@ -130,18 +151,45 @@ SELECT (SELECT count(*) FROM upd)::int AS claims_changed,
        coalesce(array_agg(old_source_row) FILTER (WHERE initial_wins AND NOT same_initial), '{}')::int[] AS uncounted_source_rows
 FROM dec;
 
+-- name: ClaimUncountedOfUpload :many
+-- A page of the upload's PAID and DENIED rows with claim ids that are not
+-- their claim's initial version (repeats, re-adjudications, versions that
+-- lost), after source row @after: the upload accumulated every row while
+-- it streamed, and takes these back out. In the primary key's order.
+SELECT r.source_row, r.payer, r.cpt_group, r.cpt, coalesce(r.denial_reason_code, '')::text AS reason_code,
+       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied
+FROM claim_records r
+WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.source_row > @after
+  AND r.claim_id IS NOT NULL AND r.outcome IN ('PAID', 'DENIED')
+  AND NOT EXISTS (
+      SELECT 1 FROM claims cl
+      WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+        AND cl.initial_upload_id = r.upload_id AND cl.initial_source_row = r.source_row)
+ORDER BY r.source_row
+LIMIT @max_rows;
+
 -- name: ClaimNextVersionsWithoutUpload :many
--- For the claims with versions in an upload about to be deleted (locked by
--- ClaimLockOfUpload): their initial and final versions among the versions
+-- For the claims with versions in an upload about to be deleted (under
+-- CustomerClaimsLock): their initial and final versions among the versions
 -- of the other uploads (ties: the later upload, then the later row);
--- has_versions is false when none is left. Each through claim_records'
--- claim index.
+-- has_versions is false when none is left. Driven by the upload's claim
+-- ids; each claim by its primary key and its versions through
+-- claim_records' claim index (lateral subqueries keep that shape).
 SELECT cl.claim_id, (cl.initial_upload_id = @upload_id::bigint)::bool AS initial_was_in_upload, (i.upload_id IS NOT NULL)::bool AS has_versions,
        coalesce(i.upload_id, 0)::bigint AS initial_upload_id, coalesce(i.source_row, 0)::int AS initial_source_row,
        coalesce(i.decided_date, '1970-01-01')::date AS initial_decided, coalesce(i.outcome, '')::text AS initial_outcome,
        coalesce(f.upload_id, 0)::bigint AS final_upload_id, coalesce(f.source_row, 0)::int AS final_source_row,
        coalesce(f.decided_date, '1970-01-01')::date AS final_decided, coalesce(f.outcome, '')::text AS final_outcome
-FROM claims cl
+FROM (
+    SELECT r.claim_id FROM claim_records r
+    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+) AS ids
+CROSS JOIN LATERAL (
+    SELECT c.customer_id, c.claim_id, c.initial_upload_id FROM claims c
+    WHERE c.customer_id = @customer_id AND c.claim_id = ids.claim_id
+    LIMIT 1
+) AS cl
 LEFT JOIN LATERAL (
     SELECT r.upload_id, r.source_row, r.decided_date, r.outcome FROM claim_records r
     WHERE r.customer_id = cl.customer_id AND r.claim_id = cl.claim_id AND r.upload_id <> @upload_id::bigint
@@ -152,9 +200,6 @@ LEFT JOIN LATERAL (
     WHERE r.customer_id = cl.customer_id AND r.claim_id = cl.claim_id AND r.upload_id <> @upload_id::bigint
     ORDER BY r.decided_date DESC, r.upload_id DESC, r.source_row DESC LIMIT 1
 ) AS f ON true
-WHERE cl.customer_id = @customer_id AND cl.claim_id IN (
-    SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL)
 ORDER BY cl.claim_id COLLATE "C";
 
 -- name: ClaimSetVersions :exec

@@ -127,6 +127,33 @@ func TestDeletingAnUploadDeletesItsClaims(t *testing.T) {
 	}
 }
 
+const insertIdentity = `INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome,
+	initial_rank_upload_id, final_upload_id, final_source_row, final_decided, final_outcome, final_rank_upload_id)
+	VALUES ($1, $2, 1, 1, '2026-01-12', 'PAID', 1, 1, 1, '2026-01-12', 'PAID', 1)`
+
+// A claim belongs to an existing customer, never moves to another, and
+// goes with its customer, as the foreign key that 0015 replaced kept.
+func TestClaimIdentityBelongsToItsCustomer(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	a := newFixture(t, pool, "acme")
+	b := newFixture(t, pool, "globex")
+	wantViolation(t, pool, pgerrcode.ForeignKeyViolation, "claims_customer_id_fkey", insertIdentity, a.customerID+1000, "C1")
+	mustExec(t, pool, insertIdentity, a.customerID, "C1")
+	mustExec(t, pool, insertIdentity, a.customerID, "C2")
+	mustExec(t, pool, insertIdentity, b.customerID, "C1")
+	wantViolation(t, pool, pgerrcode.ForeignKeyViolation, "claims_customer_id_fkey",
+		`UPDATE claims SET customer_id = $1 WHERE claim_id = 'C2'`, b.customerID)
+	mustExec(t, pool, `UPDATE claims SET final_outcome = 'DENIED' WHERE customer_id = $1`, a.customerID)
+	mustExec(t, pool, `DELETE FROM customers WHERE id = $1`, a.customerID)
+	var left, ofDeleted int64
+	mustQueryRow(t, pool, &left, `SELECT count(*) FROM claims`)
+	mustQueryRow(t, pool, &ofDeleted, `SELECT count(*) FROM claims WHERE customer_id = $1`, a.customerID)
+	if left != 1 || ofDeleted != 0 {
+		t.Fatalf("%d claims left, %d of the deleted customer; want the other customer's 1 and none", left, ofDeleted)
+	}
+}
+
 func TestUploadHashIsUniquePerCustomer(t *testing.T) {
 	t.Parallel()
 	pool := testdb.New(t)

@@ -80,6 +80,24 @@ func (s *side) add(days int32, denied bool) (newBin bool) {
 	return true
 }
 
+// remove takes back one claim add counted; false if it holds none such.
+func (s *side) remove(days int32, denied bool) (emptiedBin, ok bool) {
+	i, found := slices.BinarySearchFunc(s.bins, days, func(b int64, d int32) int { return cmp.Compare(int32(b>>32), d) })
+	if !found || (denied && s.denied == 0) {
+		return false, false
+	}
+	s.claims--
+	if denied {
+		s.denied--
+	}
+	if _, n := unpackBin(s.bins[i]); n > 1 {
+		s.bins[i]--
+		return false, true
+	}
+	s.bins = slices.Delete(s.bins, i, i+1)
+	return true, true
+}
+
 // packBin and unpackBin convert a histogram bin to and from its stored
 // form: days in the high 32 bits, claims in the low 32 (claim_stats).
 func packBin(days int32, claims int64) int64 { return int64(days)<<32 | claims&0xffffffff }
@@ -107,6 +125,23 @@ func addCode(codes []codeCount, code int32, denied bool) ([]codeCount, bool) {
 		c.denied = 1
 	}
 	return append(codes, c), true
+}
+
+func removeCode(codes []codeCount, code int32, denied bool) ([]codeCount, bool, bool) {
+	for i := range codes {
+		if codes[i].code != code || (denied && codes[i].denied == 0) {
+			continue
+		}
+		if codes[i].claims > 1 {
+			codes[i].claims--
+			if denied {
+				codes[i].denied--
+			}
+			return codes, false, true
+		}
+		return slices.Delete(codes, i, i+1), true, true
+	}
+	return codes, false, false
 }
 
 type entry struct {
@@ -208,25 +243,97 @@ func (a *Accumulator) Add(c Claim) {
 	}
 }
 
-// Store adds the statistics inside the upload's transaction (q): from
-// memory, or, past the bound, from the upload's claims just stored.
-func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
+// Remove takes back a claim Add counted: an upload accumulates every row
+// as it streams, and takes out those that turn out not to count (versions
+// of claims counted at another version). An error means the claim was
+// never added, and the accumulator must not be stored: the upload fails.
+func (a *Accumulator) Remove(c Claim) error {
+	if a.overflow {
+		return nil
+	}
+	notAdded := fmt.Errorf("statistics: removing a claim never added (%s, %s, decided %s)",
+		c.Payer, c.CPTGroup, c.DecidedDate.Format(time.DateOnly))
+	cell, okCell := a.cells.ids[[2]string{c.Payer, c.CPTGroup}]
+	sub, okSub := a.keys.ids[key{day: epochDay(c.SubmittedDate), cell: cell}]
+	dec, okDec := a.keys.ids[key{day: epochDay(c.DecidedDate), cell: cell}]
+	cpt, okCPT := a.codes.ids[c.CPT]
+	reason, okReason := a.codes.ids[c.ReasonCode]
+	if !okCell || !okSub || !okDec || !okCPT || !okReason {
+		return notAdded
+	}
+	days, e := c.DecisionDays(), a.at(dec)
+	var emptied, ok [4]bool
+	emptied[0], ok[0] = a.at(sub).submitted.remove(days, c.Denied)
+	emptied[1], ok[1] = e.decided.remove(days, c.Denied)
+	e.cpts, emptied[2], ok[2] = removeCode(e.cpts, cpt, c.Denied)
+	e.reasons, emptied[3], ok[3] = removeCode(e.reasons, reason, c.Denied)
+	for i := range ok {
+		if !ok[i] {
+			return notAdded
+		}
+		if emptied[i] {
+			a.used--
+		}
+	}
+	return nil
+}
+
+// Overflowed says whether the accumulator gave up (past its bound): Store
+// then reads the statistics back from the stored claims.
+func (a *Accumulator) Overflowed() bool { return a.overflow }
+
+// Store stores the upload's statistics inside its transaction (q), after
+// its claims were resolved: from memory (every row Add counted, less those
+// Remove took back), or, past the bound, from the upload's counted rows
+// just stored; minus the versions of other uploads the upload made
+// uncounted. Without those, one statement or batches in lock order write;
+// with them, every row is locked first, in one statement in lock order,
+// so the statements that follow cannot deadlock with a concurrent upload
+// or deletion.
+func (a *Accumulator) Store(ctx context.Context, q *db.Queries, customerID, uploadID int64, uncounted Versions) error {
 	if a.overflow {
 		// The read-back sorts and groups the upload's claims: room to do it
 		// in memory rather than in temporary files, for this transaction.
 		if err := q.SetLocalWorkMem(ctx); err != nil {
 			return fmt.Errorf("set work_mem: %w", err)
 		}
-		if err := addOf(ctx, q, customerID, uploadID, false, Versions{}); err != nil {
+	}
+	if len(uncounted.UploadIDs) == 0 {
+		return a.add(ctx, q, customerID, uploadID)
+	}
+	var keys db.ClaimStatsLockKeysParams
+	lockUpload := uploadID // overflowed, the upload's rows are read back: their keys too
+	if !a.overflow {
+		keys, lockUpload = a.keyParams(), 0
+	}
+	if err := lockKeys(ctx, q, customerID, keys, lockUpload, uncounted); err != nil {
+		return err
+	}
+	if err := a.add(ctx, q, customerID, uploadID); err != nil {
+		return err
+	}
+	if err := subtractOf(ctx, q, customerID, 0, uncounted); err != nil {
+		return fmt.Errorf("subtract replaced versions from the statistics: %w", err)
+	}
+	return deleteEmpty(ctx, q, customerID)
+}
+
+// add adds the upload's statistics: from memory, in batches in lock
+// order, or read back from its counted rows in one statement.
+func (a *Accumulator) add(ctx context.Context, q *db.Queries, customerID, uploadID int64) error {
+	if a.overflow {
+		if err := addOf(ctx, q, customerID, uploadID, Versions{}); err != nil {
 			return fmt.Errorf("update claim statistics from stored claims: %w", err)
 		}
 		return nil
 	}
 	// The lock order (see the package comment): day, then payer and CPT
-	// group bytewise.
-	order := make([]int32, len(a.keys.values))
-	for i := range order {
-		order[i] = int32(i)
+	// group bytewise. Keys Remove emptied are left out.
+	order := make([]int32, 0, len(a.keys.values))
+	for i := range a.keys.values {
+		if e := a.at(int32(i)); e.submitted.claims > 0 || e.decided.claims > 0 {
+			order = append(order, int32(i))
+		}
 	}
 	slices.SortFunc(order, func(i, j int32) int {
 		ki, kj := a.keys.values[i], a.keys.values[j]
@@ -294,47 +401,14 @@ type Versions struct {
 	SourceRows []int32
 }
 
-// StoreWithClaimIDs stores the statistics of an upload that has claim
-// ids, in the upload's transaction, after its claims were resolved: the
-// rows without an id (accumulated, or read back past the bound), the
-// upload's versions that are now their claims' initial ones, minus the
-// versions they replaced (uncounted). Several statements write; every row
-// they touch is locked first, in one statement in lock order, so they
-// cannot deadlock with a concurrent upload or deletion.
-func (a *Accumulator) StoreWithClaimIDs(ctx context.Context, q *db.Queries, customerID, uploadID int64, uncounted Versions) error {
-	var keys db.ClaimStatsLockKeysParams
-	if !a.overflow {
-		keys = a.keyParams()
-	} else if err := q.SetLocalWorkMem(ctx); err != nil {
-		return fmt.Errorf("set work_mem: %w", err)
-	}
-	if err := lockKeys(ctx, q, customerID, keys, uploadID, !a.overflow, uncounted); err != nil {
-		return err
-	}
-	if !a.overflow {
-		if err := a.Store(ctx, q, customerID, uploadID); err != nil {
-			return err
-		}
-	}
-	if err := addOf(ctx, q, customerID, uploadID, !a.overflow, Versions{}); err != nil {
-		return fmt.Errorf("add the upload's claims to the statistics: %w", err)
-	}
-	if len(uncounted.UploadIDs) > 0 {
-		if err := subtractOf(ctx, q, customerID, 0, uncounted); err != nil {
-			return fmt.Errorf("subtract replaced versions from the statistics: %w", err)
-		}
-	}
-	return deleteEmpty(ctx, q, customerID)
-}
-
 // WithdrawUpload takes an upload's counted rows out of the statistics,
 // before the caller deletes it in the same transaction, and adds the
 // versions of other uploads that become their claims' initial ones
 // (recounted). With none, one statement in the upload path's lock order
-// does; otherwise every row is locked first, as StoreWithClaimIDs does.
+// does; otherwise every row is locked first, as Store does.
 func WithdrawUpload(ctx context.Context, q *db.Queries, customerID, uploadID int64, recounted Versions) error {
 	if len(recounted.UploadIDs) > 0 {
-		if err := lockKeys(ctx, q, customerID, db.ClaimStatsLockKeysParams{}, uploadID, false, recounted); err != nil {
+		if err := lockKeys(ctx, q, customerID, db.ClaimStatsLockKeysParams{}, uploadID, recounted); err != nil {
 			return err
 		}
 	}
@@ -342,7 +416,7 @@ func WithdrawUpload(ctx context.Context, q *db.Queries, customerID, uploadID int
 		return fmt.Errorf("subtract upload %d from the statistics: %w", uploadID, err)
 	}
 	if len(recounted.UploadIDs) > 0 {
-		if err := addOf(ctx, q, customerID, 0, false, recounted); err != nil {
+		if err := addOf(ctx, q, customerID, 0, recounted); err != nil {
 			return fmt.Errorf("add the claims' remaining versions to the statistics: %w", err)
 		}
 	}
@@ -351,8 +425,8 @@ func WithdrawUpload(ctx context.Context, q *db.Queries, customerID, uploadID int
 
 // lockKeys locks the accumulated keys given, the upload's rows' and the
 // versions' (ClaimStatsLockKeys).
-func lockKeys(ctx context.Context, q *db.Queries, customerID int64, keys db.ClaimStatsLockKeysParams, uploadID int64, onlyClaimIDs bool, v Versions) error {
-	keys.CustomerID, keys.UploadID, keys.UploadOnlyClaimIds = customerID, uploadID, onlyClaimIDs
+func lockKeys(ctx context.Context, q *db.Queries, customerID int64, keys db.ClaimStatsLockKeysParams, uploadID int64, v Versions) error {
+	keys.CustomerID, keys.UploadID = customerID, uploadID
 	keys.Days, keys.Payers, keys.CPTGroups = nonNilSlice(keys.Days), nonNilSlice(keys.Payers), nonNilSlice(keys.CPTGroups)
 	keys.VersionUploadIds, keys.VersionSourceRows = nonNilSlice(v.UploadIDs), nonNilSlice(v.SourceRows)
 	if err := q.ClaimStatsLockKeys(ctx, keys); err != nil {
@@ -362,9 +436,9 @@ func lockKeys(ctx context.Context, q *db.Queries, customerID int64, keys db.Clai
 }
 
 // addOf adds the statistics of the upload's counted rows (none for upload
-// 0; only those with claim ids when onlyClaimIDs) or of the versions.
-func addOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, onlyClaimIDs bool, v Versions) error {
-	return q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID, UploadOnlyClaimIds: onlyClaimIDs,
+// 0) or of the versions.
+func addOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, v Versions) error {
+	return q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID,
 		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)})
 }
 

@@ -104,10 +104,10 @@ SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_
        f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
 FROM (
     SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
-    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL, $3::boolean) AS u
+    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL) AS u
     UNION ALL
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
-    FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
+    FROM claimstats_of($1::bigint, 0, 0, $3::bigint[], $4::int[]) AS v
 ) AS f
 ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
@@ -122,15 +122,14 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 `
 
 type ClaimStatsAddOfParams struct {
-	CustomerID         int64
-	UploadID           int64
-	UploadOnlyClaimIds bool
-	VersionUploadIds   []int64
-	VersionSourceRows  []int32
+	CustomerID        int64
+	UploadID          int64
+	VersionUploadIds  []int64
+	VersionSourceRows []int32
 }
 
-// Adds the statistics of an upload's counted rows (only those with claim
-// ids when @upload_only_claim_ids; none when @upload_id is 0) or of the
+// Adds the statistics of an upload's counted rows (none when @upload_id is
+// 0) or of the
 // versions given (one of the two per call: a statement updates a row
 // once). Keys go in claimstats' lock order (COLLATE "C" is byte order, the
 // order Go sorts strings in, whatever the database's collation), so the
@@ -141,7 +140,6 @@ func (q *Queries) ClaimStatsAddOf(ctx context.Context, arg ClaimStatsAddOfParams
 	_, err := q.db.Exec(ctx, ClaimStatsAddOf,
 		arg.CustomerID,
 		arg.UploadID,
-		arg.UploadOnlyClaimIds,
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)
@@ -383,31 +381,29 @@ FROM (
     SELECT x.day, c.payer, c.cpt_group
     FROM claim_records c, LATERAL (VALUES (c.submitted_date), (c.decided_date)) AS x(day)
     WHERE c.customer_id = $1::bigint AND c.upload_id = $5::bigint AND c.outcome IN ('PAID', 'DENIED')
-      AND (c.claim_id IS NOT NULL OR NOT $6::boolean)
     UNION
-    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, 0, 0, $7::bigint[], $8::int[]) AS f
+    SELECT f.day, f.payer, f.cpt_group FROM claimstats_of($1::bigint, 0, 0, $6::bigint[], $7::int[]) AS f
 ) AS k
 ORDER BY k.day, k.payer COLLATE "C", k.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET submitted_claims = s.submitted_claims
 `
 
 type ClaimStatsLockKeysParams struct {
-	CustomerID         int64
-	Days               []time.Time
-	Payers             []string
-	CPTGroups          []string
-	UploadID           int64
-	UploadOnlyClaimIds bool
-	VersionUploadIds   []int64
-	VersionSourceRows  []int32
+	CustomerID        int64
+	Days              []time.Time
+	Payers            []string
+	CPTGroups         []string
+	UploadID          int64
+	VersionUploadIds  []int64
+	VersionSourceRows []int32
 }
 
 // Locks, in one statement and in claimstats' lock order, every statistics
 // row a change of several statements will write, creating empty ones where
 // missing: the accumulated keys given, those of the upload's PAID/DENIED
-// rows (only those with claim ids when @upload_only_claim_ids; counted or
-// not: a superset costs empty rows, deleted before commit, where the exact
-// set would cost a second aggregation), and those of the versions given. The statements that follow then take no row lock that a
+// rows (counted or not: a superset costs empty rows, deleted before
+// commit, where the exact set would cost a second aggregation), and those
+// of the versions given. The statements that follow then take no row lock that a
 // concurrent upload could hold first, so they cannot deadlock; emptied
 // rows are deleted before commit (ClaimStatsDeleteEmpty).
 func (q *Queries) ClaimStatsLockKeys(ctx context.Context, arg ClaimStatsLockKeysParams) error {
@@ -417,7 +413,6 @@ func (q *Queries) ClaimStatsLockKeys(ctx context.Context, arg ClaimStatsLockKeys
 		arg.Payers,
 		arg.CPTGroups,
 		arg.UploadID,
-		arg.UploadOnlyClaimIds,
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)
@@ -447,10 +442,10 @@ SELECT $1::bigint, f.day, f.payer, f.cpt_group, f.submitted_claims, f.submitted_
        f.decided_claims, f.decided_denied, f.decided_days, f.cpt_codes, f.cpt_counts, f.reason_codes, f.reason_counts
 FROM (
     SELECT u.day, u.payer, u.cpt_group, u.submitted_claims, u.submitted_denied, u.submitted_days, u.decided_claims, u.decided_denied, u.decided_days, u.cpt_codes, u.cpt_counts, u.reason_codes, u.reason_counts
-    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL, $3::boolean) AS u
+    FROM claimstats_of($1::bigint, $2::bigint, $2::bigint, NULL, NULL) AS u
     UNION ALL
     SELECT v.day, v.payer, v.cpt_group, v.submitted_claims, v.submitted_denied, v.submitted_days, v.decided_claims, v.decided_denied, v.decided_days, v.cpt_codes, v.cpt_counts, v.reason_codes, v.reason_counts
-    FROM claimstats_of($1::bigint, 0, 0, $4::bigint[], $5::int[]) AS v
+    FROM claimstats_of($1::bigint, 0, 0, $3::bigint[], $4::int[]) AS v
 ) AS f
 ORDER BY f.day, f.payer COLLATE "C", f.cpt_group COLLATE "C"
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
@@ -465,11 +460,10 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
 `
 
 type ClaimStatsSubtractOfParams struct {
-	CustomerID         int64
-	UploadID           int64
-	UploadOnlyClaimIds bool
-	VersionUploadIds   []int64
-	VersionSourceRows  []int32
+	CustomerID        int64
+	UploadID          int64
+	VersionUploadIds  []int64
+	VersionSourceRows []int32
 }
 
 // Subtracts the statistics of an upload's counted rows or of the versions
@@ -480,7 +474,6 @@ func (q *Queries) ClaimStatsSubtractOf(ctx context.Context, arg ClaimStatsSubtra
 	_, err := q.db.Exec(ctx, ClaimStatsSubtractOf,
 		arg.CustomerID,
 		arg.UploadID,
-		arg.UploadOnlyClaimIds,
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)

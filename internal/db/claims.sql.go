@@ -45,71 +45,47 @@ func (q *Queries) ClaimDeleteMany(ctx context.Context, arg ClaimDeleteManyParams
 const ClaimInsertNewOfUpload = `-- name: ClaimInsertNewOfUpload :execrows
 INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome, initial_rank_upload_id,
     final_upload_id, final_source_row, final_decided, final_outcome, final_rank_upload_id)
-SELECT $1, c.claim_id, $2, c.initial_source_row, c.initial_decided, c.initial_outcome, $2,
-       $2, c.final_source_row, c.final_decided, c.final_outcome, $2
+SELECT $1::bigint, c.claim_id, $2::bigint, c.initial_source_row, c.initial_decided, c.initial_outcome, $2::bigint,
+       $2::bigint, c.final_source_row, c.final_decided, c.final_outcome, $2::bigint
 FROM (
-    -- One row per claim id: the upload's candidates for its initial version
-    -- (earliest decided; a tie goes to the later row, a correction within
-    -- the file) and final version (latest decided), in one grouping pass.
-    SELECT r.claim_id,
-           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int AS initial_source_row,
-           min(r.decided_date)::date AS initial_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text AS initial_outcome,
-           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int AS final_source_row,
-           max(r.decided_date)::date AS final_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text AS final_outcome
+    -- One row per claim id of the upload: its candidate for the claim's
+    -- initial version (earliest decided; a tie goes to the later row, a
+    -- correction within the file) and final version (latest decided). When
+    -- the caller knows no id repeats within the upload (@ids_unique), each
+    -- row is its own candidate and nothing is grouped: the branch not taken
+    -- costs a one-time filter.
+    SELECT r.claim_id, r.source_row AS initial_source_row, r.decided_date AS initial_decided, r.outcome AS initial_outcome,
+           r.source_row AS final_source_row, r.decided_date AS final_decided, r.outcome AS final_outcome
     FROM claim_records r
-    WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL
+    WHERE $3::boolean AND r.customer_id = $1::bigint AND r.upload_id = $2::bigint AND r.claim_id IS NOT NULL
+    UNION ALL
+    SELECT r.claim_id,
+           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int,
+           min(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text,
+           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int,
+           max(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text
+    FROM claim_records r
+    WHERE NOT $3::boolean AND r.customer_id = $1::bigint AND r.upload_id = $2::bigint AND r.claim_id IS NOT NULL
     GROUP BY r.claim_id
 ) AS c
-ORDER BY c.claim_id COLLATE "C"
 ON CONFLICT (customer_id, claim_id) DO NOTHING
 `
 
 type ClaimInsertNewOfUploadParams struct {
 	CustomerID int64
 	UploadID   int64
+	IdsUnique  bool
 }
 
 // The upload's claims the customer did not have, with their initial and
-// final versions. In claim id order (bytewise), so two
-// uploads inserting the same new claims wait for each other in one order;
-// the primary key makes the second one's insert a conflict, never a second
-// copy.
+// final versions (candidates as in ClaimReviseFromUpload). Under CustomerClaimsLock no other
+// transaction inserts the customer's claims meanwhile; the primary key
+// is what would make a second copy a conflict, never a claim counted
+// twice.
 func (q *Queries) ClaimInsertNewOfUpload(ctx context.Context, arg ClaimInsertNewOfUploadParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ClaimInsertNewOfUpload, arg.CustomerID, arg.UploadID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const ClaimLockOfUpload = `-- name: ClaimLockOfUpload :execrows
-SELECT cl.claim_id
-FROM (
-    SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL
-    GROUP BY r.claim_id
-    ORDER BY r.claim_id COLLATE "C"
-) AS ids
-CROSS JOIN LATERAL (
-    SELECT c.claim_id FROM claims c WHERE c.customer_id = $1 AND c.claim_id = ids.claim_id FOR UPDATE
-) AS cl
-`
-
-type ClaimLockOfUploadParams struct {
-	CustomerID int64
-	UploadID   int64
-}
-
-// Locks, in claim id order, the customer's claims with versions in the
-// upload (an upload revising them, or a deletion withdrawing them). The
-// statements that follow, each with a snapshot taken after the locks were
-// granted, see every committed version of these claims. Driven by the
-// upload's sorted ids, each claim by its primary key (a lateral subquery
-// keeps that shape whatever the statistics say), so locks come in order.
-func (q *Queries) ClaimLockOfUpload(ctx context.Context, arg ClaimLockOfUploadParams) (int64, error) {
-	result, err := q.db.Exec(ctx, ClaimLockOfUpload, arg.CustomerID, arg.UploadID)
+	result, err := q.db.Exec(ctx, ClaimInsertNewOfUpload, arg.CustomerID, arg.UploadID, arg.IdsUnique)
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +98,16 @@ SELECT cl.claim_id, (cl.initial_upload_id = $1::bigint)::bool AS initial_was_in_
        coalesce(i.decided_date, '1970-01-01')::date AS initial_decided, coalesce(i.outcome, '')::text AS initial_outcome,
        coalesce(f.upload_id, 0)::bigint AS final_upload_id, coalesce(f.source_row, 0)::int AS final_source_row,
        coalesce(f.decided_date, '1970-01-01')::date AS final_decided, coalesce(f.outcome, '')::text AS final_outcome
-FROM claims cl
+FROM (
+    SELECT r.claim_id FROM claim_records r
+    WHERE r.customer_id = $2 AND r.upload_id = $1::bigint AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+) AS ids
+CROSS JOIN LATERAL (
+    SELECT c.customer_id, c.claim_id, c.initial_upload_id FROM claims c
+    WHERE c.customer_id = $2 AND c.claim_id = ids.claim_id
+    LIMIT 1
+) AS cl
 LEFT JOIN LATERAL (
     SELECT r.upload_id, r.source_row, r.decided_date, r.outcome FROM claim_records r
     WHERE r.customer_id = cl.customer_id AND r.claim_id = cl.claim_id AND r.upload_id <> $1::bigint
@@ -133,9 +118,6 @@ LEFT JOIN LATERAL (
     WHERE r.customer_id = cl.customer_id AND r.claim_id = cl.claim_id AND r.upload_id <> $1::bigint
     ORDER BY r.decided_date DESC, r.upload_id DESC, r.source_row DESC LIMIT 1
 ) AS f ON true
-WHERE cl.customer_id = $2 AND cl.claim_id IN (
-    SELECT r.claim_id FROM claim_records r
-    WHERE r.customer_id = $2 AND r.upload_id = $1::bigint AND r.claim_id IS NOT NULL)
 ORDER BY cl.claim_id COLLATE "C"
 `
 
@@ -158,11 +140,12 @@ type ClaimNextVersionsWithoutUploadRow struct {
 	FinalOutcome       string
 }
 
-// For the claims with versions in an upload about to be deleted (locked by
-// ClaimLockOfUpload): their initial and final versions among the versions
+// For the claims with versions in an upload about to be deleted (under
+// CustomerClaimsLock): their initial and final versions among the versions
 // of the other uploads (ties: the later upload, then the later row);
-// has_versions is false when none is left. Each through claim_records'
-// claim index.
+// has_versions is false when none is left. Driven by the upload's claim
+// ids; each claim by its primary key and its versions through
+// claim_records' claim index (lateral subqueries keep that shape).
 func (q *Queries) ClaimNextVersionsWithoutUpload(ctx context.Context, arg ClaimNextVersionsWithoutUploadParams) ([]ClaimNextVersionsWithoutUploadRow, error) {
 	rows, err := q.db.Query(ctx, ClaimNextVersionsWithoutUpload, arg.UploadID, arg.CustomerID)
 	if err != nil {
@@ -309,53 +292,83 @@ func (q *Queries) ClaimOverturnsOfCell(ctx context.Context, arg ClaimOverturnsOf
 }
 
 const ClaimReviseFromUpload = `-- name: ClaimReviseFromUpload :one
-WITH dec AS (
+WITH c AS (
+    -- One row per claim id of the upload: its candidate for the claim's
+    -- initial version (earliest decided; a tie goes to the later row, a
+    -- correction within the file) and final version (latest decided). When
+    -- the caller knows no id repeats within the upload (@ids_unique), each
+    -- row is its own candidate and nothing is grouped: the branch not taken
+    -- costs a one-time filter.
+    SELECT r.claim_id, r.source_row AS initial_source_row, r.decided_date AS initial_decided, r.outcome AS initial_outcome,
+           r.source_row AS final_source_row, r.decided_date AS final_decided, r.outcome AS final_outcome
+    FROM claim_records r
+    WHERE $1::boolean AND r.customer_id = $2::bigint AND r.upload_id = $3::bigint AND r.claim_id IS NOT NULL
+    UNION ALL
+    SELECT r.claim_id,
+           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int,
+           min(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text,
+           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int,
+           max(r.decided_date)::date,
+           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text
+    FROM claim_records r
+    WHERE NOT $1::boolean AND r.customer_id = $2::bigint AND r.upload_id = $3::bigint AND r.claim_id IS NOT NULL
+    GROUP BY r.claim_id
+), dec AS (
     SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
            c.initial_source_row AS i_row, c.initial_decided AS i_decided, c.initial_outcome AS i_outcome,
            c.final_source_row AS f_row, c.final_decided AS f_decided, c.final_outcome AS f_outcome,
-           claim_versions_same($1, $2, c.initial_source_row, cl.initial_upload_id, cl.initial_source_row) AS same_initial,
-           claim_versions_same($1, $2, c.final_source_row, cl.final_upload_id, cl.final_source_row) AS same_final,
+           coalesce(si.same, false) AS same_initial,
+           coalesce(CASE WHEN c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
+                          AND cl.final_source_row = cl.initial_source_row THEN si.same ELSE sf.same END, false) AS same_final,
            (c.initial_decided < cl.initial_decided
-               OR (c.initial_decided = cl.initial_decided AND $2 > cl.initial_rank_upload_id)) AS initial_wins,
+               OR (c.initial_decided = cl.initial_decided AND $3::bigint > cl.initial_rank_upload_id)) AS initial_wins,
            (c.final_decided > cl.final_decided
-               OR (c.final_decided = cl.final_decided AND $2 > cl.final_rank_upload_id)) AS final_wins
-    FROM (
-    -- One row per claim id: the upload's candidates for its initial version
-    -- (earliest decided; a tie goes to the later row, a correction within
-    -- the file) and final version (latest decided), in one grouping pass.
-    SELECT r.claim_id,
-           (array_agg(r.source_row ORDER BY r.decided_date, r.source_row DESC))[1]::int AS initial_source_row,
-           min(r.decided_date)::date AS initial_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date, r.source_row DESC))[1]::text AS initial_outcome,
-           (array_agg(r.source_row ORDER BY r.decided_date DESC, r.source_row DESC))[1]::int AS final_source_row,
-           max(r.decided_date)::date AS final_decided,
-           (array_agg(r.outcome ORDER BY r.decided_date DESC, r.source_row DESC))[1]::text AS final_outcome
-    FROM claim_records r
-    WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.claim_id IS NOT NULL
-    GROUP BY r.claim_id
-) AS c
-    -- Each candidate looks its claim up by primary key (see ClaimLockOfUpload).
+               OR (c.final_decided = cl.final_decided AND $3::bigint > cl.final_rank_upload_id)) AS final_wins
+    FROM c
     CROSS JOIN LATERAL (
         SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided, x.initial_rank_upload_id,
                x.final_upload_id, x.final_source_row, x.final_decided, x.final_rank_upload_id
         FROM claims x
-        WHERE x.customer_id = $1 AND x.claim_id = c.claim_id AND x.initial_upload_id <> $2
+        WHERE x.customer_id = $2::bigint AND x.claim_id = c.claim_id AND x.initial_upload_id <> $3::bigint
         LIMIT 1
     ) AS cl
+    -- Whether the candidate is the same version as the one it competes
+    -- with: equal in every stored field.
+    LEFT JOIN LATERAL (
+        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
+               IS NOT DISTINCT FROM
+               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        FROM claim_records a, claim_records b
+        WHERE a.customer_id = $2::bigint AND a.upload_id = $3::bigint AND a.source_row = c.initial_source_row
+          AND b.customer_id = $2::bigint AND b.upload_id = cl.initial_upload_id AND b.source_row = cl.initial_source_row
+    ) AS si ON true
+    -- The same for the final version, unless both sides' final versions
+    -- are their initial ones (the common case: one comparison).
+    LEFT JOIN LATERAL (
+        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
+               IS NOT DISTINCT FROM
+               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        FROM claim_records a, claim_records b
+        WHERE NOT (c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
+                   AND cl.final_source_row = cl.initial_source_row)
+          AND a.customer_id = $2::bigint AND a.upload_id = $3::bigint AND a.source_row = c.final_source_row
+          AND b.customer_id = $2::bigint AND b.upload_id = cl.final_upload_id AND b.source_row = cl.final_source_row
+    ) AS sf ON true
 ), upd AS (
     UPDATE claims cl SET
-        initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN $2 ELSE cl.initial_upload_id END,
+        initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN $3::bigint ELSE cl.initial_upload_id END,
         initial_source_row = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_row ELSE cl.initial_source_row END,
         initial_decided = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_decided ELSE cl.initial_decided END,
         initial_outcome = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_outcome ELSE cl.initial_outcome END,
-        initial_rank_upload_id = CASE WHEN d.initial_wins THEN $2 ELSE cl.initial_rank_upload_id END,
-        final_upload_id = CASE WHEN d.final_wins AND NOT d.same_final THEN $2 ELSE cl.final_upload_id END,
+        initial_rank_upload_id = CASE WHEN d.initial_wins THEN $3::bigint ELSE cl.initial_rank_upload_id END,
+        final_upload_id = CASE WHEN d.final_wins AND NOT d.same_final THEN $3::bigint ELSE cl.final_upload_id END,
         final_source_row = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_row ELSE cl.final_source_row END,
         final_decided = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_decided ELSE cl.final_decided END,
         final_outcome = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_outcome ELSE cl.final_outcome END,
-        final_rank_upload_id = CASE WHEN d.final_wins THEN $2 ELSE cl.final_rank_upload_id END
+        final_rank_upload_id = CASE WHEN d.final_wins THEN $3::bigint ELSE cl.final_rank_upload_id END
     FROM dec d
-    WHERE cl.customer_id = $1 AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
+    WHERE cl.customer_id = $2::bigint AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
     RETURNING cl.claim_id
 )
 SELECT (SELECT count(*) FROM upd)::int AS claims_changed,
@@ -367,6 +380,7 @@ FROM dec
 `
 
 type ClaimReviseFromUploadParams struct {
+	IdsUnique  bool
 	CustomerID int64
 	UploadID   int64
 }
@@ -380,16 +394,18 @@ type ClaimReviseFromUploadRow struct {
 }
 
 // The upload's versions of claims the customer already had (another
-// upload's row in claims; locked by ClaimLockOfUpload). A claim's initial
-// version moves to the upload's when that is decided earlier, or on the
-// same day with other content from a later upload than the latest holding
-// the current one (a correction); its final version likewise when decided
-// later. An identical version from a later upload only becomes the rank a
-// tie is decided against. Returns the versions no longer counted and the
-// claims revised and unchanged (identical to their initial and final
-// versions).
+// upload's row in claims). A claim's initial version moves to the
+// upload's when that is decided earlier, or on the same day with other
+// content from a later upload than the latest holding the current one (a
+// correction); its final version likewise when decided later. An identical
+// version from a later upload only becomes the rank a tie is decided
+// against. Returns the versions no longer counted and the claims revised
+// and unchanged (identical to their initial and final versions). Each
+// candidate looks its claim and the versions it is compared with up by
+// primary key (lateral subqueries keep that shape whatever the planner's
+// statistics say of rows this transaction stored).
 func (q *Queries) ClaimReviseFromUpload(ctx context.Context, arg ClaimReviseFromUploadParams) (ClaimReviseFromUploadRow, error) {
-	row := q.db.QueryRow(ctx, ClaimReviseFromUpload, arg.CustomerID, arg.UploadID)
+	row := q.db.QueryRow(ctx, ClaimReviseFromUpload, arg.IdsUnique, arg.CustomerID, arg.UploadID)
 	var i ClaimReviseFromUploadRow
 	err := row.Scan(
 		&i.ClaimsChanged,
@@ -445,6 +461,76 @@ func (q *Queries) ClaimSetVersions(ctx context.Context, arg ClaimSetVersionsPara
 		arg.FinalOutcomes,
 	)
 	return err
+}
+
+const ClaimUncountedOfUpload = `-- name: ClaimUncountedOfUpload :many
+SELECT r.source_row, r.payer, r.cpt_group, r.cpt, coalesce(r.denial_reason_code, '')::text AS reason_code,
+       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied
+FROM claim_records r
+WHERE r.customer_id = $1 AND r.upload_id = $2 AND r.source_row > $3
+  AND r.claim_id IS NOT NULL AND r.outcome IN ('PAID', 'DENIED')
+  AND NOT EXISTS (
+      SELECT 1 FROM claims cl
+      WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+        AND cl.initial_upload_id = r.upload_id AND cl.initial_source_row = r.source_row)
+ORDER BY r.source_row
+LIMIT $4
+`
+
+type ClaimUncountedOfUploadParams struct {
+	CustomerID int64
+	UploadID   int64
+	After      int32
+	MaxRows    int32
+}
+
+type ClaimUncountedOfUploadRow struct {
+	SourceRow     int32
+	Payer         string
+	CPTGroup      string
+	CPT           string
+	ReasonCode    string
+	SubmittedDate time.Time
+	DecidedDate   time.Time
+	Denied        bool
+}
+
+// A page of the upload's PAID and DENIED rows with claim ids that are not
+// their claim's initial version (repeats, re-adjudications, versions that
+// lost), after source row @after: the upload accumulated every row while
+// it streamed, and takes these back out. In the primary key's order.
+func (q *Queries) ClaimUncountedOfUpload(ctx context.Context, arg ClaimUncountedOfUploadParams) ([]ClaimUncountedOfUploadRow, error) {
+	rows, err := q.db.Query(ctx, ClaimUncountedOfUpload,
+		arg.CustomerID,
+		arg.UploadID,
+		arg.After,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimUncountedOfUploadRow{}
+	for rows.Next() {
+		var i ClaimUncountedOfUploadRow
+		if err := rows.Scan(
+			&i.SourceRow,
+			&i.Payer,
+			&i.CPTGroup,
+			&i.CPT,
+			&i.ReasonCode,
+			&i.SubmittedDate,
+			&i.DecidedDate,
+			&i.Denied,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ClaimsPreferIndexScans = `-- name: ClaimsPreferIndexScans :exec

@@ -20,50 +20,87 @@ type ClaimCounts struct {
 
 // resolveClaims decides, in the upload's transaction, which of its
 // versions are their claims' initial and final ones (SPEC "Claim
-// identity"): new claims are inserted, known ones locked and revised. It
-// returns the counts and the versions of other uploads that are no longer
-// counted. accepted rows were stored, withID of them with a claim id.
-func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int64, accepted, withID int) (ClaimCounts, claimstats.Versions, error) {
+// identity"): new claims are inserted, known ones revised. It takes back
+// from stats, which counted every row, the upload's versions that do not
+// count, and returns the counts and the versions of other uploads that
+// are no longer counted. accepted rows were stored, withID of them with a
+// claim id; uniqueIDs says no id repeats among them.
+func resolveClaims(ctx context.Context, q *db.Queries, customerID, uploadID int64, accepted, withID int, uniqueIDs bool,
+	stats *claimstats.Accumulator) (ClaimCounts, claimstats.Versions, error) {
 	counts := ClaimCounts{New: accepted - withID}
+	var uncounted claimstats.Versions
 	if withID == 0 {
-		return counts, claimstats.Versions{}, nil
+		return counts, uncounted, nil
 	}
 	if err := lockClaims(ctx, q, customerID); err != nil {
-		return counts, claimstats.Versions{}, err
+		return counts, uncounted, err
 	}
 	restore, err := preferIndexScans(ctx, q)
 	if err != nil {
-		return counts, claimstats.Versions{}, err
+		return counts, uncounted, err
 	}
 	defer restore()
-	distinct, err := q.ClaimCountOfUpload(ctx, db.ClaimCountOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+	distinct := withID
+	if !uniqueIDs {
+		n, err := q.ClaimCountOfUpload(ctx, db.ClaimCountOfUploadParams{CustomerID: customerID, UploadID: uploadID})
+		if err != nil {
+			return counts, uncounted, fmt.Errorf("count the upload's claims: %w", err)
+		}
+		distinct = int(n)
+	}
+	// Under lockClaims no other transaction changes the customer's claims
+	// meanwhile: every claim of the upload is new or known, and stays so.
+	inserted, err := q.ClaimInsertNewOfUpload(ctx, db.ClaimInsertNewOfUploadParams{CustomerID: customerID, UploadID: uploadID, IdsUnique: uniqueIDs})
 	if err != nil {
-		return counts, claimstats.Versions{}, fmt.Errorf("count the upload's claims: %w", err)
+		return counts, uncounted, fmt.Errorf("store new claims: %w", err)
 	}
-	// Lock the known claims, insert the new ones: under lockClaims no other
-	// transaction changes the customer's claims meanwhile, so every claim of
-	// the upload is one or the other.
-	locked, err := q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID})
-	if err != nil {
-		return counts, claimstats.Versions{}, fmt.Errorf("lock known claims: %w", err)
+	counts.New += int(inserted)
+	if known := distinct - int(inserted); known > 0 {
+		rev, err := q.ClaimReviseFromUpload(ctx, db.ClaimReviseFromUploadParams{CustomerID: customerID, UploadID: uploadID, IdsUnique: uniqueIDs})
+		if err != nil {
+			return counts, uncounted, fmt.Errorf("revise known claims: %w", err)
+		}
+		if int(rev.ClaimsRevised+rev.ClaimsUnchanged) != known {
+			return counts, uncounted, fmt.Errorf("resolve claims: %d revised and unchanged of %d known: the claims changed under the lock",
+				rev.ClaimsRevised+rev.ClaimsUnchanged, known)
+		}
+		counts.Revised, counts.Unchanged = int(rev.ClaimsRevised), int(rev.ClaimsUnchanged)
+		uncounted = claimstats.Versions{UploadIDs: rev.UncountedUploadIds, SourceRows: rev.UncountedSourceRows}
+	} else if uniqueIDs {
+		return counts, uncounted, nil // every row is a new claim's only version: all count
 	}
-	n, err := q.ClaimInsertNewOfUpload(ctx, db.ClaimInsertNewOfUploadParams{CustomerID: customerID, UploadID: uploadID})
-	if err != nil {
-		return counts, claimstats.Versions{}, fmt.Errorf("store new claims: %w", err)
+	return counts, uncounted, uncountVersions(ctx, q, customerID, uploadID, stats)
+}
+
+// uncountBatch is how many of an upload's uncounted versions one query
+// reads back.
+const uncountBatch = 10_000
+
+// uncountVersions takes out of stats the upload's rows with claim ids
+// that are not their claims' initial versions, read back in pages. Past
+// its bound stats holds nothing, and the statistics are read back from
+// the counted rows instead.
+func uncountVersions(ctx context.Context, q *db.Queries, customerID, uploadID int64, stats *claimstats.Accumulator) error {
+	if stats.Overflowed() {
+		return nil
 	}
-	if locked+n != int64(distinct) {
-		return counts, claimstats.Versions{}, fmt.Errorf("resolve claims: %d known and %d new of %d: the claims changed under the lock", locked, n, distinct)
+	after := int32(0)
+	for {
+		rows, err := q.ClaimUncountedOfUpload(ctx, db.ClaimUncountedOfUploadParams{CustomerID: customerID, UploadID: uploadID, After: after, MaxRows: uncountBatch})
+		if err != nil {
+			return fmt.Errorf("read the upload's uncounted versions: %w", err)
+		}
+		for _, r := range rows {
+			if err := stats.Remove(claimstats.Claim{SubmittedDate: r.SubmittedDate, DecidedDate: r.DecidedDate, Payer: r.Payer,
+				CPTGroup: r.CPTGroup, CPT: r.CPT, ReasonCode: r.ReasonCode, Denied: r.Denied}); err != nil {
+				return fmt.Errorf("upload %d, row %d: %w", uploadID, r.SourceRow, err)
+			}
+		}
+		if len(rows) < uncountBatch {
+			return nil
+		}
+		after = rows[len(rows)-1].SourceRow
 	}
-	counts.New += int(n)
-	if locked == 0 {
-		return counts, claimstats.Versions{}, nil // every claim was new: nothing to revise
-	}
-	rev, err := q.ClaimReviseFromUpload(ctx, db.ClaimReviseFromUploadParams{CustomerID: customerID, UploadID: uploadID})
-	if err != nil {
-		return counts, claimstats.Versions{}, fmt.Errorf("revise known claims: %w", err)
-	}
-	counts.Revised, counts.Unchanged = int(rev.ClaimsRevised), int(rev.ClaimsUnchanged)
-	return counts, claimstats.Versions{UploadIDs: rev.UncountedUploadIds, SourceRows: rev.UncountedSourceRows}, nil
 }
 
 // withdrawClaims takes an upload's versions out of its claims, before the
@@ -80,9 +117,6 @@ func withdrawClaims(ctx context.Context, q *db.Queries, customerID, uploadID int
 		return err
 	}
 	defer restore()
-	if _, err = q.ClaimLockOfUpload(ctx, db.ClaimLockOfUploadParams{CustomerID: customerID, UploadID: uploadID}); err != nil {
-		return fmt.Errorf("lock the upload's claims: %w", err)
-	}
 	rows, err := q.ClaimNextVersionsWithoutUpload(ctx, db.ClaimNextVersionsWithoutUploadParams{CustomerID: customerID, UploadID: uploadID})
 	if err != nil {
 		return fmt.Errorf("find the claims' other versions: %w", err)

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"hash"
+	"hash/maphash"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +39,7 @@ type claimSource struct {
 	stats    *claimstats.Accumulator
 	other    int // accepted claims in group OTHER
 	withID   int // accepted rows with a claim id
+	ids      idSet
 	spans    map[string]*payerSpan
 	// spansOverflow: the file has more payers than maxTrackedPayers; their
 	// spans are computed from the stored rows instead.
@@ -79,10 +82,13 @@ func (s *claimSource) produce() {
 			}
 			s.span(c)
 			if c.ClaimID != "" {
-				// Versions count once per claim: the upload's transaction
-				// decides which, in SQL, once they are stored.
 				s.withID++
-			} else if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+				s.ids.add(c.ClaimID)
+			}
+			// Every row is counted here, as if each were its claim's
+			// initial version; once the claims are resolved, the upload
+			// takes back those that are not (uncountVersions).
+			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
 				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
 					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
 					Denied: c.Outcome == OutcomeDenied})
@@ -219,4 +225,44 @@ func (s *claimSource) span(r *Record) {
 		sp.last = r.DecidedDate
 	}
 	sp.claims++
+}
+
+// idSet tells whether an upload's claim ids are unique within it, from
+// 64-bit hashes of them (8 bytes a row, up to maxTrackedIDs rows): then
+// each row is its claim's only candidate version and resolving the claims
+// groups nothing. A collision only costs that grouping.
+type idSet struct {
+	hashes   []uint64
+	overflow bool
+}
+
+// maxTrackedIDs bounds the ids an upload hashes (32 MB); past it the
+// upload groups its rows by claim id.
+const maxTrackedIDs = 4_000_000
+
+var idSeed = maphash.MakeSeed()
+
+func (s *idSet) add(id string) {
+	if s.overflow {
+		return
+	}
+	if len(s.hashes) == maxTrackedIDs {
+		s.hashes, s.overflow = nil, true
+		return
+	}
+	s.hashes = append(s.hashes, maphash.String(idSeed, id))
+}
+
+// unique reports whether no id was seen twice (false when unknown).
+func (s *idSet) unique() bool {
+	if s.overflow {
+		return false
+	}
+	slices.Sort(s.hashes)
+	for i := 1; i < len(s.hashes); i++ {
+		if s.hashes[i] == s.hashes[i-1] {
+			return false
+		}
+	}
+	return true
 }

@@ -252,7 +252,7 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 	if err != nil {
 		return db.Upload{}, err
 	}
-	counts, uncounted, err := resolveClaims(ctx, q, customerID, uploadID, stats.Accepted, src.withID)
+	counts, uncounted, err := resolveClaims(ctx, q, customerID, uploadID, stats.Accepted, src.withID, src.ids.unique(), src.stats)
 	if err != nil {
 		return db.Upload{}, err
 	}
@@ -285,12 +285,7 @@ func (u *Uploader) completeUpload(ctx context.Context, tx pgx.Tx, customerID, up
 	if err != nil {
 		return db.Upload{}, fmt.Errorf("complete upload: %w", err)
 	}
-	if len(uncounted.UploadIDs) == 0 && src.withID == 0 {
-		err = src.stats.Store(ctx, q, customerID, uploadID)
-	} else {
-		err = src.stats.StoreWithClaimIDs(ctx, q, customerID, uploadID, uncounted)
-	}
-	if err != nil {
+	if err := src.stats.Store(ctx, q, customerID, uploadID, uncounted); err != nil {
 		return db.Upload{}, err
 	}
 	if err := deleteReplaced(ctx, q, customerID, replaced); err != nil {

@@ -227,8 +227,34 @@ func ExportMappings() (payers, groups string) {
 }
 
 // WriteExportFile writes, without holding it in memory, an export of n rows
-// shaped like a customer's (see ExportPayers).
+// shaped like a customer's (see ExportPayers): claims C000000000 to n-1.
 func WriteExportFile(path string, n int) error {
+	return writeExport(path, func(row func(i int, appealed bool)) {
+		for i := range n {
+			row(i, false)
+		}
+	})
+}
+
+// WriteWeeklyExportFile writes the export that follows WriteExportFile's
+// of n claims, as a weekly "recent decisions" export overlaps it: n rows,
+// 90% of them claims the first export held (its last 90%) and 10% new ones.
+// Of the known claims, one denial in 7 comes back PAID 30 days later
+// (overturned on appeal, a new final version); the rest repeat exactly.
+func WriteWeeklyExportFile(path string, n int) error {
+	return writeExport(path, func(row func(i int, appealed bool)) {
+		for i := n / 10; i < n+n/10; i++ {
+			row(i, i < n && i%7 == 0)
+		}
+	})
+}
+
+var exportReasons = []string{"CO-16,Claim lacks information", "CO-18,Duplicate claim", "CO-45,Charge exceeds fee schedule",
+	"CO-50,Not medically necessary", "CO-97,Bundled", "CO-197,Precertification absent", "PR-1,Deductible", "PR-204,Not covered"}
+
+// writeExport writes the rows rows() asks for. Claim i's row comes from
+// its own random stream, so every export that holds it repeats it exactly.
+func writeExport(path string, rows func(row func(i int, appealed bool))) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -236,11 +262,9 @@ func WriteExportFile(path string, n int) error {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<16)
 	w.WriteString("claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n")
-	rng := rand.New(rand.NewPCG(uint64(n), 15))
-	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
-	reasons := []string{"CO-16,Claim lacks information", "CO-18,Duplicate claim", "CO-45,Charge exceeds fee schedule",
-		"CO-50,Not medically necessary", "CO-97,Bundled", "CO-197,Precertification absent", "PR-1,Deductible", "PR-204,Not covered"}
-	for i := range n {
+	start := time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC) // decided by 2026-11-28, appeals included
+	rows(func(i int, appealed bool) {
+		rng := rand.New(rand.NewPCG(uint64(i), 15))
 		payer := rng.IntN(ExportPayers)
 		raw := fmt.Sprintf("Payer %02d", payer)
 		if rng.IntN(2) == 0 {
@@ -251,11 +275,14 @@ func WriteExportFile(path string, n int) error {
 		dec := sub.AddDate(0, 0, min(90, rng.IntN(20)+rng.IntN(20)*rng.IntN(4)))
 		outcome, reason := "PAID", ","
 		if rng.IntN(5) == 0 {
-			outcome, reason = "DENIED", reasons[rng.IntN(len(reasons))]
+			outcome, reason = "DENIED", exportReasons[rng.IntN(len(exportReasons))]
+		}
+		if appealed && outcome == "DENIED" {
+			outcome, reason, dec = "PAID", ",", dec.AddDate(0, 0, 30)
 		}
 		fmt.Fprintf(w, "C%09d,%s,%05d,%s,%s,%s,%d.%02d,%s\n", i, raw, 90000+rng.IntN(ExportGroups*4), sub.Format(time.DateOnly),
 			dec.Format(time.DateOnly), outcome, 40+rng.IntN(2000), rng.IntN(100), reason)
-	}
+	})
 	if err := w.Flush(); err != nil {
 		return err
 	}
