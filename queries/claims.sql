@@ -24,10 +24,10 @@ WHERE customer_id = @customer_id AND upload_id = @upload_id AND claim_id IS NOT 
 -- transaction inserts the customer's claims meanwhile; the primary key
 -- is what would make a second copy a conflict, never a claim counted
 -- twice.
-INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome, initial_rank_upload_id,
-    final_upload_id, final_source_row, final_decided, final_outcome, final_rank_upload_id)
-SELECT @customer_id::bigint, c.claim_id, @upload_id::bigint, c.initial_source_row, c.initial_decided, c.initial_outcome, @upload_id::bigint,
-       @upload_id::bigint, c.final_source_row, c.final_decided, c.final_outcome, @upload_id::bigint
+INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome,
+    final_upload_id, final_source_row, final_decided, final_outcome)
+SELECT @customer_id::bigint, c.claim_id, @upload_id::bigint, c.initial_source_row, c.initial_decided, c.initial_outcome,
+       @upload_id::bigint, c.final_source_row, c.final_decided, c.final_outcome
 FROM (
     -- One row per claim id of the upload: its candidate for the claim's
     -- initial version (earliest decided; a tie goes to the later row, a
@@ -57,14 +57,15 @@ ON CONFLICT (customer_id, claim_id) DO NOTHING;
 -- The upload's versions of claims the customer already had (another
 -- upload's row in claims). A claim's initial version moves to the
 -- upload's when that is decided earlier, or on the same day with other
--- content from a later upload than the latest holding the current one (a
--- correction); its final version likewise when decided later. An identical
--- version from a later upload only becomes the rank a tie is decided
--- against. Returns the versions no longer counted and the claims revised
+-- content when no later upload than this one holds a version identical to
+-- the current one (the latest upload wins: a correction); its final
+-- version likewise when decided later. An identical repeat changes
+-- nothing. Returns the versions no longer counted and the claims revised
 -- and unchanged (identical to their initial and final versions). Each
 -- candidate looks its claim and the versions it is compared with up by
 -- primary key (lateral subqueries keep that shape whatever the planner's
--- statistics say of rows this transaction stored).
+-- statistics say of rows this transaction stored); only a tie reads the
+-- claim's other versions.
 WITH c AS (
     -- One row per claim id of the upload: its candidate for the claim's
     -- initial version (earliest decided; a tie goes to the later row, a
@@ -87,21 +88,19 @@ WITH c AS (
     FROM claim_records r
     WHERE NOT @ids_unique::boolean AND r.customer_id = @customer_id::bigint AND r.upload_id = @upload_id::bigint AND r.claim_id IS NOT NULL
     GROUP BY r.claim_id
-), dec AS (
-    SELECT c.claim_id, cl.initial_upload_id AS old_upload_id, cl.initial_source_row AS old_source_row,
+), cur AS (
+    SELECT c.claim_id, cl.initial_upload_id, cl.initial_source_row,
            c.initial_source_row AS i_row, c.initial_decided AS i_decided, c.initial_outcome AS i_outcome,
            c.final_source_row AS f_row, c.final_decided AS f_decided, c.final_outcome AS f_outcome,
+           cl.initial_decided AS old_i_decided, cl.final_decided AS old_f_decided,
+           cl.final_upload_id, cl.final_source_row,
            coalesce(si.same, false) AS same_initial,
            coalesce(CASE WHEN c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
-                          AND cl.final_source_row = cl.initial_source_row THEN si.same ELSE sf.same END, false) AS same_final,
-           (c.initial_decided < cl.initial_decided
-               OR (c.initial_decided = cl.initial_decided AND @upload_id::bigint > cl.initial_rank_upload_id)) AS initial_wins,
-           (c.final_decided > cl.final_decided
-               OR (c.final_decided = cl.final_decided AND @upload_id::bigint > cl.final_rank_upload_id)) AS final_wins
+                          AND cl.final_source_row = cl.initial_source_row THEN si.same ELSE sf.same END, false) AS same_final
     FROM c
     CROSS JOIN LATERAL (
-        SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided, x.initial_rank_upload_id,
-               x.final_upload_id, x.final_source_row, x.final_decided, x.final_rank_upload_id
+        SELECT x.initial_upload_id, x.initial_source_row, x.initial_decided,
+               x.final_upload_id, x.final_source_row, x.final_decided
         FROM claims x
         WHERE x.customer_id = @customer_id::bigint AND x.claim_id = c.claim_id AND x.initial_upload_id <> @upload_id::bigint
         LIMIT 1
@@ -109,9 +108,7 @@ WITH c AS (
     -- Whether the candidate is the same version as the one it competes
     -- with: equal in every stored field.
     LEFT JOIN LATERAL (
-        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
-               IS NOT DISTINCT FROM
-               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        SELECT claim_records_same(a, b) AS same
         FROM claim_records a, claim_records b
         WHERE a.customer_id = @customer_id::bigint AND a.upload_id = @upload_id::bigint AND a.source_row = c.initial_source_row
           AND b.customer_id = @customer_id::bigint AND b.upload_id = cl.initial_upload_id AND b.source_row = cl.initial_source_row
@@ -119,27 +116,48 @@ WITH c AS (
     -- The same for the final version, unless both sides' final versions
     -- are their initial ones (the common case: one comparison).
     LEFT JOIN LATERAL (
-        SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount, a.denial_reason_code, a.denial_reason_text)
-               IS NOT DISTINCT FROM
-               (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount, b.denial_reason_code, b.denial_reason_text) AS same
+        SELECT claim_records_same(a, b) AS same
         FROM claim_records a, claim_records b
         WHERE NOT (c.final_source_row = c.initial_source_row AND cl.final_upload_id = cl.initial_upload_id
                    AND cl.final_source_row = cl.initial_source_row)
           AND a.customer_id = @customer_id::bigint AND a.upload_id = @upload_id::bigint AND a.source_row = c.final_source_row
           AND b.customer_id = @customer_id::bigint AND b.upload_id = cl.final_upload_id AND b.source_row = cl.final_source_row
     ) AS sf ON true
+), dec AS (
+    SELECT u.*,
+           (u.i_decided < u.old_i_decided
+               OR (u.i_decided = u.old_i_decided AND NOT u.same_initial AND @upload_id::bigint > ti.latest)) AS initial_wins,
+           (u.f_decided > u.old_f_decided
+               OR (u.f_decided = u.old_f_decided AND NOT u.same_final AND @upload_id::bigint > tf.latest)) AS final_wins
+    FROM cur u
+    -- On a tie with other content, the latest other upload holding a
+    -- version identical to the current one.
+    LEFT JOIN LATERAL (
+        SELECT coalesce(max(v.upload_id), 0) AS latest
+        FROM claim_records o, claim_records v
+        WHERE u.i_decided = u.old_i_decided AND NOT u.same_initial
+          AND o.customer_id = @customer_id::bigint AND o.upload_id = u.initial_upload_id AND o.source_row = u.initial_source_row
+          AND v.customer_id = @customer_id::bigint AND v.claim_id = u.claim_id AND v.upload_id <> @upload_id::bigint
+          AND claim_records_same(v, o)
+    ) AS ti ON true
+    LEFT JOIN LATERAL (
+        SELECT coalesce(max(v.upload_id), 0) AS latest
+        FROM claim_records o, claim_records v
+        WHERE u.f_decided = u.old_f_decided AND NOT u.same_final
+          AND o.customer_id = @customer_id::bigint AND o.upload_id = u.final_upload_id AND o.source_row = u.final_source_row
+          AND v.customer_id = @customer_id::bigint AND v.claim_id = u.claim_id AND v.upload_id <> @upload_id::bigint
+          AND claim_records_same(v, o)
+    ) AS tf ON true
 ), upd AS (
     UPDATE claims cl SET
-        initial_upload_id = CASE WHEN d.initial_wins AND NOT d.same_initial THEN @upload_id::bigint ELSE cl.initial_upload_id END,
-        initial_source_row = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_row ELSE cl.initial_source_row END,
-        initial_decided = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_decided ELSE cl.initial_decided END,
-        initial_outcome = CASE WHEN d.initial_wins AND NOT d.same_initial THEN d.i_outcome ELSE cl.initial_outcome END,
-        initial_rank_upload_id = CASE WHEN d.initial_wins THEN @upload_id::bigint ELSE cl.initial_rank_upload_id END,
-        final_upload_id = CASE WHEN d.final_wins AND NOT d.same_final THEN @upload_id::bigint ELSE cl.final_upload_id END,
-        final_source_row = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_row ELSE cl.final_source_row END,
-        final_decided = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_decided ELSE cl.final_decided END,
-        final_outcome = CASE WHEN d.final_wins AND NOT d.same_final THEN d.f_outcome ELSE cl.final_outcome END,
-        final_rank_upload_id = CASE WHEN d.final_wins THEN @upload_id::bigint ELSE cl.final_rank_upload_id END
+        initial_upload_id = CASE WHEN d.initial_wins THEN @upload_id::bigint ELSE cl.initial_upload_id END,
+        initial_source_row = CASE WHEN d.initial_wins THEN d.i_row ELSE cl.initial_source_row END,
+        initial_decided = CASE WHEN d.initial_wins THEN d.i_decided ELSE cl.initial_decided END,
+        initial_outcome = CASE WHEN d.initial_wins THEN d.i_outcome ELSE cl.initial_outcome END,
+        final_upload_id = CASE WHEN d.final_wins THEN @upload_id::bigint ELSE cl.final_upload_id END,
+        final_source_row = CASE WHEN d.final_wins THEN d.f_row ELSE cl.final_source_row END,
+        final_decided = CASE WHEN d.final_wins THEN d.f_decided ELSE cl.final_decided END,
+        final_outcome = CASE WHEN d.final_wins THEN d.f_outcome ELSE cl.final_outcome END
     FROM dec d
     WHERE cl.customer_id = @customer_id::bigint AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
     RETURNING cl.claim_id
@@ -147,8 +165,8 @@ WITH c AS (
 SELECT (SELECT count(*) FROM upd)::int AS claims_changed,
        count(*) FILTER (WHERE same_initial AND same_final)::int AS claims_unchanged,
        count(*) FILTER (WHERE NOT (same_initial AND same_final))::int AS claims_revised,
-       coalesce(array_agg(old_upload_id) FILTER (WHERE initial_wins AND NOT same_initial), '{}')::bigint[] AS uncounted_upload_ids,
-       coalesce(array_agg(old_source_row) FILTER (WHERE initial_wins AND NOT same_initial), '{}')::int[] AS uncounted_source_rows
+       coalesce(array_agg(initial_upload_id) FILTER (WHERE initial_wins), '{}')::bigint[] AS uncounted_upload_ids,
+       coalesce(array_agg(initial_source_row) FILTER (WHERE initial_wins), '{}')::int[] AS uncounted_source_rows
 FROM dec;
 
 -- name: ClaimUncountedOfUpload :many
@@ -206,9 +224,9 @@ ORDER BY cl.claim_id COLLATE "C";
 -- Sets claims' initial and final versions (after an upload's deletion).
 UPDATE claims cl SET
     initial_upload_id = v.initial_upload_id, initial_source_row = v.initial_source_row,
-    initial_decided = v.initial_decided, initial_outcome = v.initial_outcome, initial_rank_upload_id = v.initial_upload_id,
+    initial_decided = v.initial_decided, initial_outcome = v.initial_outcome,
     final_upload_id = v.final_upload_id, final_source_row = v.final_source_row,
-    final_decided = v.final_decided, final_outcome = v.final_outcome, final_rank_upload_id = v.final_upload_id
+    final_decided = v.final_decided, final_outcome = v.final_outcome
 FROM (
     SELECT unnest(@claim_ids::text[]) AS claim_id, unnest(@initial_upload_ids::bigint[]) AS initial_upload_id,
            unnest(@initial_source_rows::int[]) AS initial_source_row, unnest(@initial_decided::date[]) AS initial_decided,

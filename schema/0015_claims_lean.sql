@@ -53,7 +53,31 @@ $$;
 CREATE TRIGGER customers_delete_claims AFTER DELETE ON customers
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION claims_delete_with_customers();
 
+-- An identical repeat no longer writes its claim: the *_rank_upload_id
+-- columns (the latest upload holding a version identical to the one
+-- pointed at) were updated for every repeated claim, 270k row updates for
+-- a weekly export of 300k. A tie, rare, now finds that upload among the
+-- claim's versions when it happens (ClaimReviseFromUpload).
+ALTER TABLE claims DROP COLUMN initial_rank_upload_id, DROP COLUMN final_rank_upload_id;
+
+-- Whether two stored rows are the same version of a claim: equal in every
+-- stored field. A single expression, so the planner inlines it.
+-- +goose StatementBegin
+CREATE FUNCTION claim_records_same(a claim_records, b claim_records) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (a.payer, a.cpt, a.cpt_group, a.submitted_date, a.decided_date, a.outcome, a.allowed_amount,
+            a.denial_reason_code, a.denial_reason_text)
+           IS NOT DISTINCT FROM
+           (b.payer, b.cpt, b.cpt_group, b.submitted_date, b.decided_date, b.outcome, b.allowed_amount,
+            b.denial_reason_code, b.denial_reason_text)
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION claim_records_same(claim_records, claim_records);
+ALTER TABLE claims ADD COLUMN initial_rank_upload_id bigint, ADD COLUMN final_rank_upload_id bigint;
+UPDATE claims SET initial_rank_upload_id = initial_upload_id, final_rank_upload_id = final_upload_id;
+ALTER TABLE claims ALTER COLUMN initial_rank_upload_id SET NOT NULL, ALTER COLUMN final_rank_upload_id SET NOT NULL;
 DROP TRIGGER customers_delete_claims ON customers;
 DROP FUNCTION claims_delete_with_customers();
 DROP TRIGGER claims_customer_immutable ON claims;

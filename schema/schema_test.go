@@ -128,8 +128,8 @@ func TestDeletingAnUploadDeletesItsClaims(t *testing.T) {
 }
 
 const insertIdentity = `INSERT INTO claims (customer_id, claim_id, initial_upload_id, initial_source_row, initial_decided, initial_outcome,
-	initial_rank_upload_id, final_upload_id, final_source_row, final_decided, final_outcome, final_rank_upload_id)
-	VALUES ($1, $2, 1, 1, '2026-01-12', 'PAID', 1, 1, 1, '2026-01-12', 'PAID', 1)`
+	final_upload_id, final_source_row, final_decided, final_outcome)
+	VALUES ($1, $2, 1, 1, '2026-01-12', 'PAID', 1, 1, '2026-01-12', 'PAID')`
 
 // A claim belongs to an existing customer, never moves to another, and
 // goes with its customer, as the foreign key that 0015 replaced kept.

@@ -53,18 +53,16 @@ type CPTGroupMapping struct {
 }
 
 type Claim struct {
-	CustomerID          int64
-	ClaimID             string
-	InitialUploadID     int64
-	InitialSourceRow    int32
-	InitialDecided      time.Time
-	InitialOutcome      string
-	InitialRankUploadID int64
-	FinalUploadID       int64
-	FinalSourceRow      int32
-	FinalDecided        time.Time
-	FinalOutcome        string
-	FinalRankUploadID   int64
+	CustomerID       int64
+	ClaimID          string
+	InitialUploadID  int64
+	InitialSourceRow int32
+	InitialDecided   time.Time
+	InitialOutcome   string
+	FinalUploadID    int64
+	FinalSourceRow   int32
+	FinalDecided     time.Time
+	FinalOutcome     string
 }
 
 type ClaimRecord struct {

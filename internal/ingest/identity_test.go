@@ -88,3 +88,51 @@ func TestOverlapCheckHoldsPastTheTrackedPayers(t *testing.T) {
 		t.Fatalf("an overlapping file of the last payer: %v, want refused", err)
 	}
 }
+
+// Versions decided on the same day compete by upload: the latest upload
+// wins, as a correction, whatever order the contents come in; an
+// identical repeat changes nothing. The statistics count the winner's CPT
+// code, each time.
+func TestSameDayVersionsTheLatestUploadWins(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	file := func(i int, cpt string) string {
+		return "claim_id,payer,cpt,submitted_date,decided_date,outcome\n" +
+			"A1,Aetna," + cpt + ",2026-03-03,2026-03-12,PAID\n" +
+			fmt.Sprintf("Z%d,Cigna,99213,2026-03-03,2026-03-12,PAID\n", i) // a new claim: each file's digest its own
+	}
+	for i, step := range []struct {
+		cpt                string
+		revised, unchanged int
+	}{
+		{"99213", 0, 0},
+		{"99214", 1, 0}, // a correction
+		{"99213", 1, 0}, // the old version re-sent later: the latest upload wins again
+		{"99215", 1, 0},
+		{"99215", 0, 1}, // an identical repeat
+	} {
+		up, err := e.uploader.Upload(ctx, cust, fmt.Sprintf("f%d.csv", i), strings.NewReader(file(i, step.cpt)), nil)
+		if err != nil {
+			t.Fatalf("upload %d (%s): %v", i, step.cpt, err)
+		}
+		if up.Revised != step.revised || up.Unchanged != step.unchanged {
+			t.Fatalf("upload %d (%s): %+v; want %d revised, %d unchanged", i, step.cpt, up.ClaimCounts, step.revised, step.unchanged)
+		}
+		var counted string
+		var codes []string
+		if err := e.pool.QueryRow(ctx, `SELECT r.cpt FROM claims cl JOIN claim_records r ON r.customer_id = cl.customer_id
+			AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+			WHERE cl.customer_id = $1 AND cl.claim_id = 'A1'`, cust).Scan(&counted); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.pool.QueryRow(ctx, `SELECT cpt_codes FROM claim_stats WHERE customer_id = $1 AND payer = 'Aetna' AND day = '2026-03-12'`,
+			cust).Scan(&codes); err != nil {
+			t.Fatal(err)
+		}
+		if counted != step.cpt || len(codes) != 1 || codes[0] != step.cpt {
+			t.Fatalf("upload %d: counted version %s, statistics' codes %v; want %s", i, counted, codes, step.cpt)
+		}
+	}
+}
