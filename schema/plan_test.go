@@ -55,3 +55,62 @@ func TestClaimRecordQueriesUseThePrimaryKey(t *testing.T) {
 		}
 	}
 }
+
+// The statements that resolve claim ids are driven by the upload's rows
+// and look every other version up by its whole key, whatever the planner
+// believes of rows stored by the same transaction (here: nothing, the
+// worst case). A lookup flattened into a join once scanned the whole
+// upload for each of its claims: minutes for 300k rows.
+func TestClaimIdentityQueriesLookVersionsUpByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]struct {
+		sql     string
+		args    []any
+		drivers int // scans of the upload's rows by (customer_id, upload_id)
+	}{
+		"ClaimReviseFromUpload, ids unique":  {db.ClaimReviseFromUpload, []any{true, int64(1), int64(2)}, 1},
+		"ClaimReviseFromUpload, grouped":     {db.ClaimReviseFromUpload, []any{false, int64(1), int64(2)}, 1},
+		"ClaimInsertNewOfUpload, ids unique": {db.ClaimInsertNewOfUpload, []any{int64(1), int64(2), true}, 1},
+		"ClaimInsertNewOfUpload, grouped":    {db.ClaimInsertNewOfUpload, []any{int64(1), int64(2), false}, 1},
+		"ClaimCountOfUpload":                 {db.ClaimCountOfUpload, []any{int64(1), int64(2)}, 1},
+		"ClaimUncountedOfUpload":             {db.ClaimUncountedOfUpload, []any{int64(1), int64(2), int32(0), int32(10)}, 1},
+		"ClaimNextVersionsWithoutUpload":     {db.ClaimNextVersionsWithoutUpload, []any{int64(2), int64(1)}, 1},
+	} {
+		rows, err := tx.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		partial := 0
+		for i, line := range lines {
+			if !strings.Contains(line, "claim_records_pkey") {
+				continue
+			}
+			for _, next := range lines[i+1:] {
+				if strings.Contains(next, "Index Cond:") {
+					if !strings.Contains(next, "source_row =") {
+						partial++
+					}
+					break
+				}
+			}
+		}
+		plan := strings.Join(lines, "\n")
+		if partial != q.drivers || strings.Contains(plan, "Seq Scan on claim") {
+			t.Errorf("%s: %d scans of claim_records by part of its key, want %d (the upload's rows):\n%s", name, partial, q.drivers, plan)
+		}
+	}
+}

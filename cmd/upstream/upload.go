@@ -43,7 +43,7 @@ type UploadFileCmd struct {
 
 // uploadGCPercent is the garbage collector's target for the upload command
 // (unless GOGC says otherwise): the statistics it holds are bounded
-// (claimstats.DefaultMaxBins) but long-lived, and the default (100) would
+// (claimstats.DefaultMaxRows) but long-lived, and the default (100) would
 // let the heap grow to twice them.
 const uploadGCPercent = 25
 

@@ -2,35 +2,33 @@ package claimstats
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 )
 
-// contents is what an accumulator would store, independent of the order
-// its keys were first seen in: per (day, payer, CPT group) with claims,
-// each basis's counts and bins and the code counts.
-func contents(a *Accumulator) map[string]string {
-	out := map[string]string{}
-	for i, k := range a.keys.values {
-		e := a.at(int32(i))
-		if e.submitted.claims == 0 && e.decided.claims == 0 {
-			continue
-		}
-		codes := func(cs []codeCount) []string {
+// contents is what an accumulator stores, one string per statistics row,
+// in the order Store writes them.
+func contents(t *testing.T, a *Accumulator) []string {
+	t.Helper()
+	var out []string
+	err := a.each(func(k *keyStats) error {
+		codes := func(cs []codeStats) []string {
 			var s []string
 			for _, c := range cs {
 				s = append(s, fmt.Sprintf("%s:%d/%d", a.codes.values[c.code], c.claims, c.denied))
 			}
-			slices.Sort(s)
 			return s
 		}
 		cell := a.cells.values[k.cell]
-		out[fmt.Sprintf("%d|%s|%s", k.day, cell[0], cell[1])] = fmt.Sprintf("%d/%d %v | %d/%d %v | %v | %v",
-			e.submitted.claims, e.submitted.denied, e.submitted.bins, e.decided.claims, e.decided.denied, e.decided.bins,
-			codes(e.cpts), codes(e.reasons))
+		out = append(out, fmt.Sprintf("%d|%s|%s %d/%d %v | %d/%d %v | %v | %v", k.day, cell[0], cell[1],
+			k.submitted.claims, k.submitted.denied, k.submitted.bins, k.decided.claims, k.decided.denied, k.decided.bins,
+			codes(k.cpts), codes(k.reasons)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -71,11 +69,8 @@ func TestRemoveUndoesAdd(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
-		if got, want := contents(all), contents(kept); !maps.Equal(got, want) {
+		if got, want := contents(t, all), contents(t, kept); !slices.Equal(got, want) {
 			t.Fatalf("round %d: after removing %d of %d claims\n got %v\nwant %v", round, len(removed), len(claims), got, want)
-		}
-		if all.used != kept.used {
-			t.Fatalf("round %d: %d bins and codes counted against the bound, want %d", round, all.used, kept.used)
 		}
 	}
 }
@@ -85,21 +80,51 @@ func TestRemoveUndoesAdd(t *testing.T) {
 func TestRemoveOfAClaimNeverAddedFails(t *testing.T) {
 	day := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	paid := Claim{SubmittedDate: day, DecidedDate: day.AddDate(0, 0, 3), Payer: "Aetna", CPTGroup: "E&M", CPT: "99213"}
-	a := NewAccumulator(0)
-	a.Add(paid)
 	denied := paid
 	denied.Denied, denied.ReasonCode = true, ""
 	other := paid
 	other.DecidedDate = day.AddDate(0, 0, 4)
-	for name, c := range map[string]Claim{"denied instead of paid": denied, "another decision day": other} {
-		if err := a.Remove(c); err == nil {
-			t.Errorf("%s: Remove succeeded", name)
+	unknown := paid
+	unknown.CPT = "99999"
+	for name, removed := range map[string][]Claim{"denied instead of paid": {denied}, "another decision day": {other},
+		"an unknown code": {unknown}, "the claim twice": {paid, paid}} {
+		a := NewAccumulator(0)
+		a.Add(paid)
+		var err error
+		for _, c := range removed {
+			if err == nil {
+				err = a.Remove(c)
+			}
+		}
+		if err == nil {
+			err = a.each(func(*keyStats) error { return nil })
+		}
+		if err == nil {
+			t.Errorf("%s: removed without an error", name)
 		}
 	}
-	if err := a.Remove(paid); err != nil {
-		t.Fatal(err)
+}
+
+// Past its bound the accumulator gives up, whether it was adding or
+// removing, and holds nothing: Store reads the claims back.
+func TestAccumulatorGivesUpPastItsBound(t *testing.T) {
+	day := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	c := Claim{SubmittedDate: day, DecidedDate: day, Payer: "Aetna", CPTGroup: "E&M", CPT: "99213"}
+	a := NewAccumulator(3)
+	for range 3 {
+		a.Add(c)
 	}
-	if err := a.Remove(paid); err == nil {
-		t.Error("removing the claim twice succeeded")
+	if a.Overflowed() {
+		t.Fatal("gave up at its bound")
+	}
+	if err := a.Remove(c); err != nil || !a.Overflowed() || len(a.added.chunks) != 0 {
+		t.Fatalf("a fourth claim, removed: err %v, overflowed %v, %d chunks held", err, a.Overflowed(), len(a.added.chunks))
+	}
+	old := c
+	old.SubmittedDate = time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)
+	b := NewAccumulator(0)
+	b.Add(old)
+	if !b.Overflowed() {
+		t.Fatal("a date before 1900 fits a record")
 	}
 }

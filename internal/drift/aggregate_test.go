@@ -53,9 +53,9 @@ func TestStatisticsAggregateEqualsRawClaims(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	uploader := testfactory.Uploader(t, pool)
-	// Past MaxStatBins the statistics come from the stored claims instead
+	// Past MaxStatRows the statistics come from the stored claims instead
 	// of memory; both paths must agree with the raw rows.
-	overflowing := &ingest.UploadOptions{MaxStatBins: 10, Overlap: ingest.OverlapAppend}
+	overflowing := &ingest.UploadOptions{MaxStatRows: 10, Overlap: ingest.OverlapAppend}
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 	var ids []int64
@@ -222,7 +222,7 @@ func TestConcurrentUploadsKeepStatisticsExact(t *testing.T) {
 		wg.Go(func() {
 			opts := &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
 			if i%2 == 1 {
-				opts.MaxStatBins = 5 // the read-back path
+				opts.MaxStatRows = 5 // the read-back path
 			}
 			// Few payers, groups and days: most keys are shared.
 			body := randomClaims(rand.New(rand.NewPCG(uint64(i), 99)), 800, origin)
@@ -362,7 +362,7 @@ func TestStatisticsLockOrderUnderANonCCollation(t *testing.T) {
 			wg.Go(func() {
 				opts := &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
 				if i%2 == 1 {
-					opts.MaxStatBins = 5 // the read-back path, sorted in SQL
+					opts.MaxStatRows = 5 // the read-back path, sorted in SQL
 				}
 				rng := rand.New(rand.NewPCG(uint64(round*8+i), 5))
 				var b strings.Builder

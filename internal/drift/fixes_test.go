@@ -31,7 +31,7 @@ func TestDeletingAnUploadLeavesTheStatisticsOfTheRemainingClaims(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	uploader := testfactory.Uploader(t, pool)
-	readBack := &ingest.UploadOptions{MaxStatBins: 5, Overlap: ingest.OverlapAppend}
+	readBack := &ingest.UploadOptions{MaxStatRows: 5, Overlap: ingest.OverlapAppend}
 	custID := testfactory.Customer(t, pool, "acme")
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	var ids []int64

@@ -96,9 +96,9 @@ func NewUploader(pool *pgxpool.Pool, jobs Jobs) *Uploader {
 type UploadOptions struct {
 	// MaxBytes limits the file size; DefaultMaxBytes when zero.
 	MaxBytes int64
-	// MaxStatBins bounds the drift statistics accumulated in memory while
-	// streaming; claimstats.DefaultMaxBins when zero.
-	MaxStatBins int
+	// MaxStatRows bounds the drift statistics accumulated in memory while
+	// streaming; claimstats.DefaultMaxRows when zero.
+	MaxStatRows int
 	// DateFormat is how slash dates are read; DateAuto detects D/M/YYYY
 	// files and refuses them rather than swap days and months.
 	DateFormat DateFormat
@@ -200,7 +200,7 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
 	// 1. The record stream, mapped and accumulated, into COPY.
-	src := newClaimSource(records, mappings, customerID, uploadID, claimstats.NewAccumulator(opts.MaxStatBins))
+	src := newClaimSource(records, mappings, customerID, uploadID, claimstats.NewAccumulator(opts.MaxStatRows))
 	defer src.finish()
 	// pgx's CopyFrom with a streaming CopyFromSource, not sqlc's :copyfrom:
 	// the generated method takes a slice of every row, and a file of any
