@@ -168,6 +168,9 @@ WITH c AS (
         final_decided = CASE WHEN d.final_wins THEN d.f_decided ELSE cl.final_decided END,
         final_outcome = CASE WHEN d.final_wins THEN d.f_outcome ELSE cl.final_outcome END
     FROM dec d
+    -- Known hazard (TestClaimIdentityQueriesLookVersionsUpByKey skips
+    -- it): a planner that believes the customer's claims few may scan
+    -- them all for each revised claim.
     WHERE cl.customer_id = @customer_id::bigint AND cl.claim_id = d.claim_id AND (d.initial_wins OR d.final_wins)
     RETURNING cl.claim_id
 )
@@ -182,16 +185,21 @@ FROM dec;
 -- A page of the upload's PAID and DENIED rows with claim ids that are not
 -- their claim's initial version (repeats, re-adjudications, versions that
 -- lost), after source row @after: the upload accumulated every row while
--- it streamed, and takes these back out. In the primary key's order.
+-- it streamed, and takes these back out. In the primary key's order; each
+-- row looks its claim up by primary key (a lateral LIMIT: as an anti-join,
+-- a planner that believed the customer's claims few scanned all of them
+-- for each row).
 SELECT r.source_row, r.payer, r.cpt_group, r.cpt, coalesce(r.denial_reason_code, '')::text AS reason_code,
        r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied
 FROM claim_records r
+LEFT JOIN LATERAL (
+    SELECT true AS counted FROM claims cl
+    WHERE cl.customer_id = @customer_id AND cl.claim_id = r.claim_id
+      AND cl.initial_upload_id = r.upload_id AND cl.initial_source_row = r.source_row
+    LIMIT 1
+) AS k ON true
 WHERE r.customer_id = @customer_id AND r.upload_id = @upload_id AND r.source_row > @after
-  AND coalesce(r.claim_id, '') <> '' AND r.outcome IN ('PAID', 'DENIED')
-  AND NOT EXISTS (
-      SELECT 1 FROM claims cl
-      WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
-        AND cl.initial_upload_id = r.upload_id AND cl.initial_source_row = r.source_row)
+  AND coalesce(r.claim_id, '') <> '' AND r.outcome IN ('PAID', 'DENIED') AND k.counted IS NULL
 ORDER BY r.source_row
 LIMIT @max_rows;
 
@@ -252,24 +260,34 @@ DELETE FROM claims WHERE customer_id = @customer_id AND claim_id = ANY(@claim_id
 -- name: ClaimOverturnsOfCell :many
 -- Per day of initial decision in [@start, @end_date), one cell's claims
 -- initially denied and those of them finally paid (overturned on appeal).
--- Claims without ids have one version: never overturned, so not here.
-SELECT r.decided_date AS day, count(*)::int AS initially_denied,
+-- Claims without ids have one version: never overturned, so not here. The
+-- denied claims through claims_denied_idx, each initial version by
+-- primary key.
+SELECT cl.initial_decided AS day, count(*)::int AS initially_denied,
        count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
 FROM claims cl
-JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+CROSS JOIN LATERAL (
+    SELECT r.payer, r.cpt_group FROM claim_records r
+    WHERE r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+    LIMIT 1
+) AS r
 WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
   AND cl.initial_decided >= @start::date AND cl.initial_decided < @end_date::date
   AND r.payer = @payer AND r.cpt_group = @cpt_group
-GROUP BY r.decided_date;
+GROUP BY cl.initial_decided;
 
 -- name: ClaimOverturnsInWindow :many
 -- Per (payer, CPT group), the claims initially decided in [@start,
 -- @end_date) and denied, and those of them finally paid; the cells with
--- the most overturns first, at most @max_rows.
+-- the most overturns first, at most @max_rows. Read as ClaimOverturnsOfCell.
 SELECT r.payer, r.cpt_group, count(*)::int AS initially_denied,
        count(*) FILTER (WHERE cl.final_outcome = 'PAID')::int AS overturned
 FROM claims cl
-JOIN claim_records r ON r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+CROSS JOIN LATERAL (
+    SELECT r.payer, r.cpt_group FROM claim_records r
+    WHERE r.customer_id = cl.customer_id AND r.upload_id = cl.initial_upload_id AND r.source_row = cl.initial_source_row
+    LIMIT 1
+) AS r
 WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
   AND cl.initial_decided >= @start::date AND cl.initial_decided < @end_date::date
 GROUP BY r.payer, r.cpt_group

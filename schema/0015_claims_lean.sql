@@ -60,6 +60,10 @@ CREATE TRIGGER customers_delete_claims AFTER DELETE ON customers
 -- claim's versions when it happens (ClaimReviseFromUpload).
 ALTER TABLE claims DROP COLUMN initial_rank_upload_id, DROP COLUMN final_rank_upload_id;
 
+-- A run's overturns read the customer's claims initially denied in its
+-- windows: through this index, not every claim of the customer.
+CREATE INDEX claims_denied_idx ON claims (customer_id, initial_decided) WHERE initial_outcome = 'DENIED';
+
 -- Whether two stored rows are the same version of a claim: equal in every
 -- stored field. A single expression, so the planner inlines it.
 -- +goose StatementBegin
@@ -74,6 +78,7 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP INDEX claims_denied_idx;
 DROP FUNCTION claim_records_same(claim_records, claim_records);
 ALTER TABLE claims ADD COLUMN initial_rank_upload_id bigint, ADD COLUMN final_rank_upload_id bigint;
 UPDATE claims SET initial_rank_upload_id = initial_upload_id, final_rank_upload_id = final_upload_id;

@@ -28,6 +28,7 @@ var shipped = map[string]string{
 	"0012_claim_drivers.sql":                  "1336ad459db50ea72d6e201ed5ae522b8ecf953979f33670dc15db6816467333",
 	"0013_claim_records_lean.sql":             "c960bf2646d0c1bfa8bbabcc8af993d97e32cf51248d9684ca3fc47ac021ff0c",
 	"0014_claim_identity.sql":                 "2d284aef33e6d5e2bdeead34a3ac68c4be883b2dcedef670243d83d5a3c1a23d",
+	"0015_claims_lean.sql":                    "cce6391fe3b2e2bc7d966ca81c7b44c18083a32547befbd2faf7864accb378a4",
 }
 
 func TestShippedMigrationsAreUnchanged(t *testing.T) {

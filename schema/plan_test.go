@@ -94,8 +94,22 @@ func TestClaimIdentityQueriesLookVersionsUpByKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		partial := 0
+		partial, unkeyedClaims := 0, 0
 		for i, line := range lines {
+			// The customer's claims are read by claim id, or (overturns)
+			// the denied ones through their index.
+			// The revision's UPDATE joins by claim id as the planner likes:
+			// a known hazard, left for now (see ClaimReviseFromUpload).
+			if strings.Contains(line, "claims_pkey") && !strings.Contains(line, "Arbiter") && !strings.Contains(line, "Bitmap Index Scan") {
+				for _, next := range lines[i+1:] {
+					if strings.Contains(next, "Index Cond:") {
+						if !strings.Contains(next, "claim_id =") {
+							unkeyedClaims++
+						}
+						break
+					}
+				}
+			}
 			if !strings.Contains(line, "claim_records_pkey") {
 				continue
 			}
@@ -109,8 +123,9 @@ func TestClaimIdentityQueriesLookVersionsUpByKey(t *testing.T) {
 			}
 		}
 		plan := strings.Join(lines, "\n")
-		if partial != q.drivers || strings.Contains(plan, "Seq Scan on claim") {
-			t.Errorf("%s: %d scans of claim_records by part of its key, want %d (the upload's rows):\n%s", name, partial, q.drivers, plan)
+		if partial != q.drivers || unkeyedClaims > 0 || strings.Contains(plan, "Seq Scan on claim") {
+			t.Errorf("%s: %d scans of claim_records by part of its key, want %d (the upload's rows); %d of claims by customer alone:\n%s",
+				name, partial, q.drivers, unkeyedClaims, plan)
 		}
 	}
 }

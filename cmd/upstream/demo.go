@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -74,15 +74,29 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Two overlapping exports of one billing system, as a customer gets
+	// them: the second repeats most recent claims of the first and brings
+	// some of its denials back PAID on appeal.
 	asOf := drift.Date(time.Now())
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(demo.Generate(pw, asOf, c.Seed)) }()
-	up, err := jobs.NewUploader(pool, client).Upload(ctx, cust.ID, "demo-claims.csv", pr, nil)
+	var first, second bytes.Buffer
+	if err := demo.Exports(&first, &second, asOf, c.Seed); err != nil {
+		return err
+	}
+	uploader := jobs.NewUploader(pool, client)
+	firstUp, err := uploader.Upload(ctx, cust.ID, "export-2-weeks-ago.csv", &first, nil)
 	if err != nil {
 		return fmt.Errorf("upload demo claims: %w", err)
 	}
-	fmt.Printf("Uploaded %s: %s, %d accepted, %d rejected, %s (unusual outcomes stored as OTHER).\n",
-		up.Filename, count(up.Rows, "row"), up.Accepted, up.Rejected, count(up.Warnings, "warning"))
+	fmt.Printf("Uploaded %s (every claim decided by %s): %s, %s.\n", firstUp.Filename,
+		asOf.AddDate(0, 0, -demo.FirstExportAge).Format(time.DateOnly), count(firstUp.Accepted, "row"), count(firstUp.New, "new claim"))
+	up, err := uploader.Upload(ctx, cust.ID, "export-today.csv", &second, nil)
+	if err != nil {
+		return fmt.Errorf("upload demo claims: %w", err)
+	}
+	fmt.Printf("Uploaded %s (the last %d days of decisions): %s, %d accepted, %d rejected, %s (unusual outcomes stored as OTHER).\n",
+		up.Filename, demo.ExportDays, count(up.Rows, "row"), up.Accepted, up.Rejected, count(up.Warnings, "warning"))
+	fmt.Printf("  claims: %d new, %d unchanged (repeated from the first export: counted once), %d revised (denials overturned on appeal: a final outcome, not a new claim)\n",
+		up.New, up.Unchanged, up.Revised)
 	printRowErrors(os.Stdout, up.Errors, up.Rejected)
 
 	fmt.Printf("Working drift job %d with River...\n", *up.JobID)
@@ -108,6 +122,9 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 		}
 	}
 	fmt.Printf(`
+The two exports overlap by %[3]d days: each claim is counted once, at its
+first decision, so the run equals one upload of every claim; the appeals show
+as overturns (claims initially denied, finally paid), not as fewer denials.
 Planted %[2]d days ago: UnitedHealthcare imaging denials up, Humana surgery
 decisions slower, Cigna E&M denials down (an improvement). Those three are the
 alerts above, and nothing else is. The export, like a real one, holds only
@@ -124,7 +141,7 @@ Explore further:
 In the browser, with charts and River UI:
   UPSTREAM_ADMIN_KEY=pick-a-long-secret-key go run ./cmd/upstream serve
   then open http://127.0.0.1:8080/ and log in with that key.
-`, cust.Name, demo.ChangeDays)
+`, cust.Name, demo.ChangeDays, demo.ExportDays-demo.FirstExportAge)
 	return nil
 }
 

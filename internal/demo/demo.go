@@ -108,11 +108,80 @@ const ChangeDays = 35
 // few invalid rows, as an upload CSV exported on asOf: like a real export,
 // it holds only the claims decided by then, so the latest submissions are
 // mostly missing. The planted drifts apply to claims submitted from
-// ChangeDays before asOf. The output depends only on seed and asOf.
+// ChangeDays before asOf. Each claim appears once, at its first decision.
+// The output depends only on seed and asOf.
 func Generate(w io.Writer, asOf time.Time, seed uint64) error {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text")
+	fmt.Fprintln(bw, header)
+	for _, v := range versions(asOf, seed) {
+		if !v.appeal {
+			fmt.Fprintln(bw, v.row)
+		}
+	}
+	writeInvalidRows(bw, asOf)
+	return bw.Flush()
+}
+
+// The demo's two overlapping exports (Exports).
+const (
+	// FirstExportAge is how many days before asOf the first export was
+	// taken.
+	FirstExportAge = 14
+	// ExportDays is the span of the second export: every version decided
+	// in the last ExportDays days, as billing systems' "last N days"
+	// reports run.
+	ExportDays = 60
+)
+
+// Exports writes the same billing system as Generate, as a customer
+// receives it: first, FirstExportAge days before asOf, every claim decided
+// by then; then, on asOf, every version decided in the last ExportDays
+// days. The second repeats most of the first's recent claims, and brings
+// some of its denials back PAID, decided later: overturned on appeal.
+// Counting each claim once at its first decision, the two give the
+// statistics Generate's single export gives.
+func Exports(first, second io.Writer, asOf time.Time, seed uint64) error {
+	cut, from := asOf.AddDate(0, 0, -FirstExportAge), asOf.AddDate(0, 0, -ExportDays)
+	fw, sw := bufio.NewWriter(first), bufio.NewWriter(second)
+	fmt.Fprintln(fw, header)
+	fmt.Fprintln(sw, header)
+	for _, v := range versions(asOf, seed) {
+		if v.decided.Before(cut) {
+			fmt.Fprintln(fw, v.row)
+		}
+		if !v.decided.Before(from) {
+			fmt.Fprintln(sw, v.row)
+		}
+	}
+	writeInvalidRows(sw, asOf)
+	if err := fw.Flush(); err != nil {
+		return err
+	}
+	return sw.Flush()
+}
+
+const header = "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text"
+
+// version is one row of the billing system: a claim's first decision, or
+// its appeal's.
+type version struct {
+	row     string
+	decided time.Time
+	appeal  bool
+}
+
+// AppealShare is the share of denials appealed and overturned (PAID 15 to
+// 45 days after the denial).
+const AppealShare = 0.3
+
+// versions simulates the billing system: every claim decided before asOf,
+// each followed by its overturned appeal when it has one decided by then.
+func versions(asOf time.Time, seed uint64) []version {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	// Appeals draw from a stream of their own, so the claims are the same
+	// with or without them.
+	appeals := rand.New(rand.NewPCG(seed+1, seed^0x51afd7ed558ccd))
+	var out []version
 	start := asOf.AddDate(0, 0, -180)
 	changed := asOf.AddDate(0, 0, -ChangeDays)
 	id := 0
@@ -157,20 +226,33 @@ func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 					if !decided.Before(asOf) {
 						continue // not decided yet: not in the export
 					}
-					fmt.Fprintf(bw, "C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s\n", id, raw, cpt, day.Format(time.DateOnly),
-						decided.Format(time.DateOnly), outcome, 80+rng.Float64()*900, why.code, why.text)
+					amount := 80 + rng.Float64()*900
+					row := func(decided time.Time, outcome string, why denial) string {
+						return fmt.Sprintf("C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s", id, raw, cpt, day.Format(time.DateOnly),
+							decided.Format(time.DateOnly), outcome, amount, why.code, why.text)
+					}
+					out = append(out, version{row: row(decided, outcome, why), decided: decided})
+					if why.code != "" && appeals.Float64() < AppealShare {
+						if later := decided.AddDate(0, 0, 15+appeals.IntN(31)); later.Before(asOf) {
+							out = append(out, version{row: row(later, "PAID", denial{}), decided: later, appeal: true})
+						}
+					}
 				}
 			}
 		}
 	}
-	// A few rows a real export would have: an unmapped CPT code (group
-	// OTHER), a missing payer, an impossible date, decided before submitted.
+	return out
+}
+
+// writeInvalidRows adds a few rows a real export would have: an unmapped
+// CPT code (group OTHER), a missing payer, an impossible date, decided
+// before submitted.
+func writeInvalidRows(w io.Writer, asOf time.Time) {
 	last := asOf.AddDate(0, 0, -3).Format(time.DateOnly)
-	fmt.Fprintf(bw, "C9000001,Aetna Health,G0439,%s,%s,PAID,120.00,,\n", last, last)
-	fmt.Fprintf(bw, "C9000002,,99213,%s,%s,PAID,95.00,,\n", last, last)
-	fmt.Fprintf(bw, "C9000003,UHC,71046,2026-02-30,%s,DENIED,410.00,CO-197,\n", last)
-	fmt.Fprintf(bw, "C9000004,HUMANA INC,27447,%s,%s,PAID,5200.00,,\n", last, asOf.AddDate(0, 0, -20).Format(time.DateOnly))
-	return bw.Flush()
+	fmt.Fprintf(w, "C9000001,Aetna Health,G0439,%s,%s,PAID,120.00,,\n", last, last)
+	fmt.Fprintf(w, "C9000002,,99213,%s,%s,PAID,95.00,,\n", last, last)
+	fmt.Fprintf(w, "C9000003,UHC,71046,2026-02-30,%s,DENIED,410.00,CO-197,\n", last)
+	fmt.Fprintf(w, "C9000004,HUMANA INC,27447,%s,%s,PAID,5200.00,,\n", last, asOf.AddDate(0, 0, -20).Format(time.DateOnly))
 }
 
 // poisson draws from a Poisson distribution (Knuth; small means only).

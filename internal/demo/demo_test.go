@@ -2,6 +2,8 @@ package demo_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -95,5 +97,91 @@ func TestDemoDataAlertsExactlyThePlantedDrift(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The demo's two overlapping exports, the second bringing denials back
+// PAID on appeal, count each claim once: their claims_new sums to the
+// single export's claims, the second export's repeats are unchanged and
+// its appeals revised, and the run equals the single export's (same
+// events, values and claims read), with overturns to report.
+func TestDemoExportsCountEachClaimOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	asOf := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	uploader := testfactory.Uploader(t, pool)
+	customer := func(name string) int64 {
+		cust, err := customers.Create(ctx, pool, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader(demo.PayerMappings), strings.NewReader(demo.CPTGroupMappings)); err != nil {
+			t.Fatal(err)
+		}
+		return cust.ID
+	}
+	var single, first, second strings.Builder
+	if err := demo.Generate(&single, asOf, 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Exports(&first, &second, asOf, 42); err != nil {
+		t.Fatal(err)
+	}
+	once, twice := customer("once"), customer("twice")
+	all, err := uploader.Upload(ctx, once, "all.csv", strings.NewReader(single.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := uploader.Upload(ctx, twice, "first.csv", strings.NewReader(first.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := uploader.Upload(ctx, twice, "second.csv", strings.NewReader(second.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.New+b.New != all.New || b.Unchanged < 1000 || b.Revised < 50 {
+		t.Fatalf("claims new %d + %d, want the single export's %d; second export %d unchanged, %d revised (want its repeats and appeals)",
+			a.New, b.New, all.New, b.Unchanged, b.Revised)
+	}
+	compute := func(cust int64) *drift.Outcome {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: drift.DefaultParams(asOf)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want, got := compute(once), compute(twice)
+	describe := func(out *drift.Outcome) []string {
+		var s []string
+		for _, e := range out.Events {
+			s = append(s, fmt.Sprintf("%s/%s/%s alert=%v %.6f->%.6f n=%d/%d q=%.9f", e.Payer, e.CPTGroup, e.Type, e.Alert,
+				e.Evidence.BaselineValue, e.Evidence.CurrentValue, e.Evidence.BaselineSize, e.Evidence.CurrentSize, e.Evidence.Q))
+		}
+		slices.Sort(s)
+		return s
+	}
+	if !slices.Equal(describe(got), describe(want)) || *got.Run.ClaimsRead != *want.Run.ClaimsRead {
+		t.Fatalf("two exports gave\n%v (%d claims read)\nwant the single export's\n%v (%d)", describe(got), *got.Run.ClaimsRead, describe(want), *want.Run.ClaimsRead)
+	}
+	overturned := func(out *drift.Outcome) int {
+		var cells []drift.Overturns
+		if err := json.Unmarshal(out.Run.Overturns, &cells); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range cells {
+			n += c.Overturned
+		}
+		return n
+	}
+	if got, want := overturned(got), overturned(want); got < 20 || want != 0 {
+		t.Fatalf("overturned: %d after the two exports, %d after the single one; want the appeals' and none", got, want)
 	}
 }
