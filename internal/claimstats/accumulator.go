@@ -70,6 +70,9 @@ const (
 	maxInterned = 200_000
 )
 
+// Every interned id fits its record field (a compile error otherwise).
+const _ = uint(1<<cellBits-maxInterned) + uint(1<<valueBits-maxInterned)
+
 // records holds packed records in fixed chunks: growing never copies them.
 type records struct{ chunks [][]uint64 }
 
@@ -127,15 +130,15 @@ func (a *Accumulator) pack(c Claim, intern bool) ([4]uint64, bool) {
 	if sub < 0 || dec < 0 || sub >= 1<<dayBits || dec >= 1<<dayBits || days < 0 || days >= 1<<valueBits {
 		return out, false
 	}
-	cellID, ok := internIn(&a.cells, [2]string{c.Payer, c.CPTGroup}, 1<<cellBits, intern)
+	cellID, ok := internIn(&a.cells, [2]string{c.Payer, c.CPTGroup}, intern)
 	if !ok {
 		return out, false
 	}
-	cptID, ok := internIn(&a.codes, c.CPT, 1<<valueBits, intern)
+	cptID, ok := internIn(&a.codes, c.CPT, intern)
 	if !ok {
 		return out, false
 	}
-	reasonID, ok := internIn(&a.codes, c.ReasonCode, 1<<valueBits, intern)
+	reasonID, ok := internIn(&a.codes, c.ReasonCode, intern)
 	if !ok {
 		return out, false
 	}
@@ -155,12 +158,13 @@ func (a *Accumulator) pack(c Claim, intern bool) ([4]uint64, bool) {
 }
 
 // internIn returns v's id, interning it when add (unless the interner
-// holds limit values, or maxInterned); false when it has none.
-func internIn[K comparable](n *interner[K], v K, limit int, add bool) (int32, bool) {
+// holds maxInterned values, which every record field can number); false
+// when it has none.
+func internIn[K comparable](n *interner[K], v K, add bool) (int32, bool) {
 	if i, ok := n.ids[v]; ok {
 		return i, true
 	}
-	if !add || len(n.values) >= min(limit, maxInterned) {
+	if !add || len(n.values) >= maxInterned {
 		return 0, false
 	}
 	i, _ := n.id(v)

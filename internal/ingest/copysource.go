@@ -253,8 +253,10 @@ func (s *idSet) add(id string) {
 	s.hashes = append(s.hashes, maphash.String(idSeed, id))
 }
 
-// unique reports whether no id was seen twice (false when unknown).
+// unique reports whether no id was seen twice (false when unknown), and
+// frees the hashes: the upload asks once, before the rest of its work.
 func (s *idSet) unique() bool {
+	defer func() { s.hashes = nil }()
 	if s.overflow {
 		return false
 	}
