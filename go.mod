@@ -19,6 +19,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
+	gonum.org/v1/gonum v0.17.0
 	riverqueue.com/riverui v0.22.0
 )
 

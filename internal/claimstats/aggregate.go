@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -73,6 +74,14 @@ type Group struct {
 	Baseline, Current Window // by submission date
 	// DecidedBaseline and DecidedCurrent are by decision date.
 	DecidedBaseline, DecidedCurrent Window
+	// Weeks are the claims decided in each whole week before the current
+	// window: Weeks[k] holds [currentStart - 7(k+1), currentStart - 7k),
+	// back to the history's start.
+	Weeks []Window
+	// FirstSubmitted is the earliest submission the rows read show: a
+	// submission day, or a decision day minus its claims' days to
+	// decision. Zero when the group has no claims in them.
+	FirstSubmitted time.Time
 }
 
 // denseDays bounds the days to decision summed in a slice rather than a
@@ -100,17 +109,25 @@ func (w *windowSum) window() Window {
 }
 
 // Aggregate returns every (payer, CPT group) with claims submitted or
-// decided in the baseline window [baselineStart, currentStart) or the
-// current window [currentStart, currentEnd), with each window's volume,
-// denials and histogram of days to decision, on both bases; ordered by
-// payer and CPT group (bytewise).
+// decided in the history [historyStart, currentEnd), with the volume,
+// denials and histogram of days to decision of the baseline window
+// [baselineStart, currentStart) and the current window [currentStart,
+// currentEnd) on both bases, and of each whole week of decisions from
+// historyStart to currentStart; ordered by payer and CPT group
+// (bytewise). historyStart must be whole weeks before currentStart and at
+// most baselineStart.
 //
 // It runs sqlc's ClaimStatsListDays but reads the rows' binary values
 // itself: decoding two arrays per row through pgx's generic array codec
 // cost five times the query (see BenchmarkDriftComputation), and the sums
 // need no intermediate slices.
-func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStart, currentStart, currentEnd time.Time) ([]Group, error) {
-	rows, err := conn.Query(ctx, db.ClaimStatsListDays, customerID, baselineStart, currentEnd)
+func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, historyStart, baselineStart, currentStart, currentEnd time.Time) ([]Group, error) {
+	split, from := pgDate(currentStart), pgDate(historyStart)
+	if from > pgDate(baselineStart) || (split-from)%7 != 0 {
+		return nil, fmt.Errorf("read claim statistics: history from %s is not whole weeks before %s and at most %s",
+			historyStart.Format(time.DateOnly), currentStart.Format(time.DateOnly), baselineStart.Format(time.DateOnly))
+	}
+	rows, err := conn.Query(ctx, db.ClaimStatsListDays, customerID, historyStart, currentEnd)
 	if err != nil {
 		return nil, fmt.Errorf("read claim statistics: %w", err)
 	}
@@ -119,9 +136,13 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStar
 		return nil, fmt.Errorf("read claim statistics: %w", err)
 	}
 	type cell struct{ payer, cptGroup string }
-	type sums struct{ baseline, current, decidedBaseline, decidedCurrent windowSum }
+	type sums struct {
+		baseline, current, decidedBaseline, decidedCurrent windowSum
+		weeks                                              []weekSum
+		first                                              int32
+	}
 	cells := map[cell]*sums{}
-	split := pgDate(currentStart)
+	baseline, weeks := pgDate(baselineStart), int(split-from)/7
 	for rows.Next() {
 		v := rows.RawValues() // day, payer, cpt_group, then claims, denied, days on each basis
 		if len(v) != 9 || len(v[0]) != 4 || len(v[3]) != 8 || len(v[4]) != 8 || len(v[6]) != 8 || len(v[7]) != 8 {
@@ -130,18 +151,32 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStar
 		c := cell{string(v[1]), string(v[2])}
 		s := cells[c]
 		if s == nil {
-			s = &sums{}
+			s = &sums{weeks: make([]weekSum, weeks), first: math.MaxInt32}
 			cells[c] = s
 		}
+		day := int32(binary.BigEndian.Uint32(v[0]))
 		submitted, decided := &s.baseline, &s.decidedBaseline
-		if int32(binary.BigEndian.Uint32(v[0])) >= split {
+		if day >= split {
 			submitted, decided = &s.current, &s.decidedCurrent
 		}
-		if err := submitted.addBinary(v[3], v[4], v[5]); err != nil {
+		if day >= baseline {
+			if err := submitted.addBinary(v[3], v[4], v[5]); err != nil {
+				return nil, fmt.Errorf("read claim statistics: %w", err)
+			}
+		}
+		if binary.BigEndian.Uint64(v[3]) > 0 {
+			s.first = min(s.first, day)
+		}
+		var week *weekSum
+		if day < split {
+			week = &s.weeks[(split-day-1)/7]
+		}
+		maxDays, err := decided.addDecided(v[6], v[7], v[8], day >= baseline, week)
+		if err != nil {
 			return nil, fmt.Errorf("read claim statistics: %w", err)
 		}
-		if err := decided.addBinary(v[6], v[7], v[8]); err != nil {
-			return nil, fmt.Errorf("read claim statistics: %w", err)
+		if binary.BigEndian.Uint64(v[6]) > 0 {
+			s.first = min(s.first, day-maxDays)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -149,9 +184,17 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, baselineStar
 	}
 	groups := make([]Group, 0, len(cells))
 	for c, s := range cells {
-		groups = append(groups, Group{Payer: c.payer, CPTGroup: c.cptGroup,
+		g := Group{Payer: c.payer, CPTGroup: c.cptGroup,
 			Baseline: s.baseline.window(), Current: s.current.window(),
-			DecidedBaseline: s.decidedBaseline.window(), DecidedCurrent: s.decidedCurrent.window()})
+			DecidedBaseline: s.decidedBaseline.window(), DecidedCurrent: s.decidedCurrent.window(),
+			Weeks: make([]Window, len(s.weeks))}
+		for k := range s.weeks {
+			g.Weeks[k] = s.weeks[k].window()
+		}
+		if s.first != math.MaxInt32 {
+			g.FirstSubmitted = pgEpoch.AddDate(0, 0, int(s.first))
+		}
+		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b Group) int {
 		return cmp.Or(cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.CPTGroup, b.CPTGroup))
@@ -195,42 +238,85 @@ func checkColumns(fields []pgconn.FieldDescription, want []column) error {
 	return nil
 }
 
+// pgEpoch is day 0 of PostgreSQL's binary dates.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // pgDate is a date in PostgreSQL's binary form: days since 2000-01-01.
 func pgDate(t time.Time) int32 {
-	return int32((t.Unix() - time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) / 86400)
+	return int32((t.Unix() - pgEpoch.Unix()) / 86400)
 }
 
 // addBinary adds one row's side from binary values: claims and denied as
 // int8, days as a one-dimensional int8[] of stored bins.
 func (w *windowSum) addBinary(claims, denied, array []byte) error {
-	w.volume += int64(binary.BigEndian.Uint64(claims))
-	w.denied += int64(binary.BigEndian.Uint64(denied))
+	_, err := w.addDecided(claims, denied, array, true, nil)
+	return err
+}
+
+// addDecided adds one row's side to w when inWindow and to week when not
+// nil, and returns the largest days to decision in it.
+func (w *windowSum) addDecided(claims, denied, array []byte, inWindow bool, week *weekSum) (int32, error) {
+	n, d := int64(binary.BigEndian.Uint64(claims)), int64(binary.BigEndian.Uint64(denied))
+	if inWindow {
+		w.volume += n
+		w.denied += d
+	}
+	if week != nil {
+		week.volume += n
+		week.denied += d
+	}
 	// Array header: ndim, has-null flag, element OID, then (length, lower
 	// bound) per dimension; each element is a length and its bytes.
 	if len(array) < 12 {
-		return fmt.Errorf("histogram array of %d bytes", len(array))
+		return 0, fmt.Errorf("histogram array of %d bytes", len(array))
 	}
 	ndim := binary.BigEndian.Uint32(array)
 	if ndim == 0 {
-		return nil
+		return 0, nil
 	}
 	if ndim != 1 || len(array) < 20 {
-		return fmt.Errorf("histogram array of %d dimensions", ndim)
+		return 0, fmt.Errorf("histogram array of %d dimensions", ndim)
 	}
-	n := int(binary.BigEndian.Uint32(array[12:]))
+	count := int(binary.BigEndian.Uint32(array[12:]))
 	elems := array[20:]
-	if len(elems) != n*12 {
-		return fmt.Errorf("histogram array of %d elements in %d bytes", n, len(elems))
+	if len(elems) != count*12 {
+		return 0, fmt.Errorf("histogram array of %d elements in %d bytes", count, len(elems))
 	}
-	for i := range n {
+	var maxDays int32
+	for i := range count {
 		e := elems[i*12:]
 		if binary.BigEndian.Uint32(e) != 8 {
-			return fmt.Errorf("histogram array with a null element")
+			return 0, fmt.Errorf("histogram array with a null element")
 		}
-		days, count := unpackBin(int64(binary.BigEndian.Uint64(e[4:])))
-		w.addBin(int64(days), count)
+		days, claims := unpackBin(int64(binary.BigEndian.Uint64(e[4:])))
+		maxDays = max(maxDays, days)
+		if inWindow {
+			w.addBin(int64(days), claims)
+		}
+		if week != nil {
+			week.bins = append(week.bins, Bin{Days: days, Claims: claims})
+		}
 	}
-	return nil
+	return maxDays, nil
+}
+
+// weekSum adds a week's rows: bins are appended as read and merged once.
+type weekSum struct {
+	volume, denied int64
+	bins           Histogram
+}
+
+func (w *weekSum) window() Window {
+	slices.SortFunc(w.bins, func(a, b Bin) int { return cmp.Compare(a.Days, b.Days) })
+	var h Histogram
+	for _, b := range w.bins {
+		if n := len(h); n > 0 && h[n-1].Days == b.Days {
+			h[n-1].Claims += b.Claims
+		} else {
+			h = append(h, b)
+		}
+	}
+	return Window{Volume: w.volume, Denied: w.denied, Days: h}
 }
 
 func (w *windowSum) addBin(d, n int64) {

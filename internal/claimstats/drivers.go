@@ -25,19 +25,30 @@ type CodeCounts struct {
 // Cell is a (payer, CPT group).
 type Cell struct{ Payer, CPTGroup string }
 
-// Drivers reads the codes of the cells' claims decided in the windows
-// [baselineStart, currentStart) and [currentStart, currentEnd), in one
-// query: per cell, each code with its counts in both windows, ordered by
-// kind and code.
-func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []Cell, baselineStart, currentStart, currentEnd time.Time) (map[Cell][]CodeCounts, error) {
+// CellBaseline is a cell and the baseline [Start, End) it was compared
+// on, by decision date.
+type CellBaseline struct {
+	Cell
+	Start, End time.Time
+}
+
+// Drivers reads the codes of the cells' claims decided in each cell's
+// baseline and in [currentStart, currentEnd), in one query: per cell, each
+// code with its counts in both windows, ordered by kind and code.
+func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []CellBaseline, currentStart, currentEnd time.Time) (map[Cell][]CodeCounts, error) {
 	out := map[Cell][]CodeCounts{}
 	if len(cells) == 0 {
 		return out, nil
 	}
-	p := db.ClaimStatsCodesOfCellsParams{CustomerID: customerID, Start: baselineStart, EndDate: currentEnd}
+	p := db.ClaimStatsCodesOfCellsParams{CustomerID: customerID, Start: currentStart, EndDate: currentEnd}
+	baselines := map[Cell]CellBaseline{}
 	for _, c := range cells {
 		p.Payers = append(p.Payers, c.Payer)
 		p.CPTGroups = append(p.CPTGroups, c.CPTGroup)
+		if c.Start.Before(p.Start) {
+			p.Start = c.Start
+		}
+		baselines[c.Cell] = c
 	}
 	rows, err := q.ClaimStatsCodesOfCells(ctx, p)
 	if err != nil {
@@ -72,6 +83,9 @@ func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []Cell,
 	}
 	for _, r := range rows {
 		cell, current := Cell{r.Payer, r.CPTGroup}, !r.Day.Before(currentStart)
+		if b := baselines[cell]; !current && (r.Day.Before(b.Start) || !r.Day.Before(b.End)) {
+			continue // outside the cell's compared baseline
+		}
 		if err := add(cell, DriverCPT, r.CPTCodes, r.CPTCounts, current); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,15 +179,84 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 		if g.Baseline.Volume+g.Current.Volume > 0 {
 			g.Baseline.Days, g.Current.Days = nil, nil // the raw reference has medians only
 			g.DecidedBaseline, g.DecidedCurrent = drift.WindowStats{}, drift.WindowStats{}
+			g.Weeks, g.FirstSubmitted = nil, time.Time{}
 			submittedGroups = append(submittedGroups, g)
 		}
 	}
 	if seen != len(want) {
 		t.Fatalf("customer %d: the statistics have %d of the %d windows with claims", customerID, seen, len(want))
 	}
+	assertSameHistory(t, ctx, pool, customerID, w, fromStats)
 	// Medians on the submission basis as percentile_cont computes them.
 	if !reflect.DeepEqual(submittedGroups, fromRows) {
 		t.Fatalf("customer %d, windows %v:\nstatistics %+v\nraw claims %+v", customerID, w, submittedGroups, fromRows)
+	}
+}
+
+// assertSameHistory checks each group's weeks of decisions and first
+// submission against the claim rows.
+func assertSameHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows, groups []drift.Group) {
+	t.Helper()
+	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, ($3::date - decided_date - 1) / 7, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
+		FROM `+initialVersions+`
+		WHERE outcome IN ('PAID', 'DENIED') AND decided_date >= $2 AND decided_date < $3
+		GROUP BY 1, 2, 3, 4 ORDER BY 4`, customerID, w.HistoryStart, w.CurrentStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weeks := int(w.CurrentStart.Sub(w.HistoryStart).Hours() / (24 * 7))
+	want := map[[2]string][]drift.WindowStats{}
+	var payer, group string
+	var week, denied int
+	var bin claimstats.Bin
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &week, &bin.Days, &bin.Claims, &denied}, func() error {
+		k := [2]string{payer, group}
+		if want[k] == nil {
+			want[k] = make([]drift.WindowStats, weeks)
+		}
+		ws := &want[k][week]
+		ws.Volume += int(bin.Claims)
+		ws.Denied += denied
+		ws.Days = append(ws.Days, bin)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	firsts := map[[2]string]time.Time{}
+	rows, err = pool.Query(ctx, `SELECT payer, cpt_group, min(submitted_date) FROM `+initialVersions+`
+		WHERE outcome IN ('PAID', 'DENIED') AND (submitted_date >= $2 AND submitted_date < $3 OR decided_date >= $2 AND decided_date < $3)
+		GROUP BY 1, 2`, customerID, w.HistoryStart, w.CurrentEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &first}, func() error {
+		firsts[[2]string{payer, group}] = first
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		k := [2]string{g.Payer, g.CPTGroup}
+		if !g.FirstSubmitted.Equal(firsts[k]) {
+			t.Fatalf("customer %d, %v: first submission %s, from claims %s", customerID, k, g.FirstSubmitted, firsts[k])
+		}
+		if len(g.Weeks) != weeks {
+			t.Fatalf("customer %d, %v: %d weeks, want %d", customerID, k, len(g.Weeks), weeks)
+		}
+		for i, got := range g.Weeks {
+			var exp drift.WindowStats
+			if want[k] != nil {
+				exp = want[k][i]
+			}
+			if got.Volume != exp.Volume || got.Denied != exp.Denied || !slices.Equal(got.Days, exp.Days) || got.MedianDays != exp.Days.Median() {
+				t.Fatalf("customer %d, %v, week %d: from statistics %+v, from claims %+v", customerID, k, i, got, exp)
+			}
+		}
+		delete(want, k)
+	}
+	if len(want) > 0 {
+		t.Fatalf("customer %d: cells %v have decided weeks the statistics lack", customerID, want)
 	}
 }
 

@@ -136,13 +136,6 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, err := q.UploadFirstSubmittedDate(ctx, req.CustomerID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("look up the customer's first submission: %w", err)
-	}
-	if first != nil {
-		LimitDecidedAges(groups, max(0, int((w.BaselineStart.Unix()-first.Unix())/86400)))
-	}
 	res := Evaluate(p, groups)
 	if err := explainAlerts(ctx, q, req.CustomerID, w, res.Events); err != nil {
 		return nil, err
@@ -182,17 +175,21 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 }
 
 // Aggregate returns each (payer, cpt_group) with both windows' volume,
-// denials, median days to decision and histogram of days, from the claim
-// statistics.
+// denials, median days to decision and histogram of days, and its weeks
+// of history, from the claim statistics.
 func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, w Windows) ([]Group, error) {
-	stats, err := claimstats.Aggregate(ctx, conn, customerID, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	stats, err := claimstats.Aggregate(ctx, conn, customerID, w.HistoryStart, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		return nil, err
 	}
 	groups := make([]Group, len(stats))
 	for i, g := range stats {
 		groups[i] = Group{Payer: g.Payer, CPTGroup: g.CPTGroup, Baseline: windowStats(g.Baseline), Current: windowStats(g.Current),
-			DecidedBaseline: windowStats(g.DecidedBaseline), DecidedCurrent: windowStats(g.DecidedCurrent)}
+			DecidedBaseline: windowStats(g.DecidedBaseline), DecidedCurrent: windowStats(g.DecidedCurrent),
+			Weeks: make([]WindowStats, len(g.Weeks)), FirstSubmitted: g.FirstSubmitted}
+		for k, wk := range g.Weeks {
+			groups[i].Weeks[k] = windowStats(wk)
+		}
 	}
 	return groups, nil
 }

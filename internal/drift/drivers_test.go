@@ -75,17 +75,22 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		t.Fatalf("no DENIAL_RATE alert with drivers in %+v", out.Events)
 	}
 
-	// By hand, from the claims as written to the file.
+	// By hand, from the claims as written to the file, on the baseline the
+	// alert compared (whole weeks before a guard band).
+	bs, be := alert.Evidence.BaselineStart, alert.Evidence.BaselineEnd
+	if want := w.CurrentStart.AddDate(0, 0, -7*drift.GuardWeeks); !be.Equal(want) || !bs.Equal(want.AddDate(0, 0, -7*(p.BaselineDays/7))) {
+		t.Fatalf("compared baseline [%s, %s), want the %d whole weeks before the guard band", bs, be, p.BaselineDays/7)
+	}
 	type counts struct{ baseline, current int64 }
 	denied := map[[2]string]*counts{}
 	cptClaims := map[string]*counts{}
 	var total counts
 	for _, c := range claims {
 		decided := c.Submitted.AddDate(0, 0, c.DecisionDays)
-		if decided.Before(w.BaselineStart) || !decided.Before(w.CurrentEnd) {
+		cur := !decided.Before(w.CurrentStart) && decided.Before(w.CurrentEnd)
+		if !cur && (decided.Before(bs) || !decided.Before(be)) {
 			continue
 		}
-		cur := !decided.Before(w.CurrentStart)
 		bump := func(n *counts) {
 			if cur {
 				n.current++
@@ -135,7 +140,7 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 
 	// Every code, both kinds: the parts add up to the evidence's change.
 	cell := claimstats.Cell{Payer: "Aetna", CPTGroup: "OTHER"}
-	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.Cell{cell}, w.BaselineStart, w.CurrentStart, w.CurrentEnd)
+	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.CellBaseline{{Cell: cell, Start: bs, End: be}}, w.CurrentStart, w.CurrentEnd)
 	if err != nil {
 		t.Fatal(err)
 	}

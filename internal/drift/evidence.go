@@ -3,6 +3,7 @@ package drift
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 )
@@ -252,10 +253,21 @@ func BenjaminiHochberg(p []float64) []float64 {
 }
 
 // Methods: how a metric is compared. Both compare the claims decided in
-// each window, which export censoring does not bias (see README).
+// each window, which export censoring does not bias (see README), against
+// an interval null: "the change is at most the margin".
 const (
-	MethodDenialRate   = "fisher_exact_by_decision_date"
-	MethodDecisionTime = "mann_whitney_by_decision_date"
+	// MethodDenialRate: Farrington–Manning score tests at plus and minus
+	// the margin, with the quasi-binomial dispersion of the cell's weeks,
+	// and never below Fisher's exact test of no change.
+	MethodDenialRate = "score_test_margin_by_decision_week"
+	// MethodDecisionTime: Mann–Whitney tests of the days shifted by plus
+	// and minus the margin, with the Kruskal–Wallis dispersion of the
+	// cell's weeks.
+	MethodDecisionTime = "rank_test_margin_by_decision_week"
+	// The tests alerts used before the interval null, kept for the
+	// detection benchmark's comparison (RulePointNull).
+	MethodDenialRatePointNull   = "fisher_exact_by_decision_date"
+	MethodDecisionTimePointNull = "mann_whitney_by_decision_date"
 )
 
 // Evidence is the test of one (payer, CPT group) and metric, on the claims
@@ -268,12 +280,23 @@ type Evidence struct {
 	// claims.
 	BaselineValue, CurrentValue float64
 	BaselineSize, CurrentSize   int
-	// P is the two-sided p-value; Q its Benjamini–Hochberg q-value over
-	// the run's tests.
+	// BaselineStart and BaselineEnd bound the compared baseline, by
+	// decision date; the current window is the run's.
+	BaselineStart, BaselineEnd time.Time
+	// P is the p-value against "the change is at most Margin" (both
+	// directions); Q its Benjamini–Hochberg q-value over the run's tests,
+	// where a change that does not cross the seed thresholds counts as
+	// p = 1 (it cannot be an alert).
 	P, Q float64
+	// Margin is the change the null allows: half the seed rule's
+	// threshold at the baseline value.
+	Margin float64
+	// Dispersion is the cell's weekly variation beyond independent claims.
+	Dispersion Dispersion
 	// DeltaLow and DeltaHigh bound the 95% interval of the change (current
 	// minus baseline): in proportion for denial rates (Newcombe), in days
-	// of shift for decision times (Moses). HasInterval is false when the
+	// of shift for decision times (Moses), widened by the square root of
+	// the dispersion when it exceeds 1. HasInterval is false when the
 	// samples are too small for one.
 	DeltaLow, DeltaHigh float64
 	HasInterval         bool
@@ -283,40 +306,4 @@ type Evidence struct {
 // thresholds.
 func (e *Evidence) Crossed() bool {
 	return MetricOf(e.Type).Drifted(e.BaselineValue, e.CurrentValue)
-}
-
-// Test returns the evidence for each metric of g that has something to
-// compare in both decision-date windows (Metric.Test).
-func Test(g Group) []*Evidence {
-	var out []*Evidence
-	for _, m := range Metrics {
-		if ev := m.Test(g.DecidedBaseline, g.DecidedCurrent); ev != nil {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-// LimitDecidedAges keeps in the decision-date windows' histograms only the
-// claims decided within maxDays of submission. A claim decided on day t is
-// in the customer's history only if it was submitted on or after the
-// history's first day S, so claims up to t - S days old can be there. When
-// maxDays is baseline start - S, both windows can hold every claim up to
-// that age and none older: the same ages on both sides, so a short history
-// cannot make the current window look slower. Volumes and denials are kept.
-func LimitDecidedAges(groups []Group, maxDays int) {
-	limit := func(s WindowStats) WindowStats {
-		kept := claimstats.Histogram{}
-		for _, b := range s.Days {
-			if int(b.Days) <= maxDays {
-				kept = append(kept, b)
-			}
-		}
-		s.Days, s.MedianDays = kept, kept.Median()
-		return s
-	}
-	for i := range groups {
-		groups[i].DecidedBaseline = limit(groups[i].DecidedBaseline)
-		groups[i].DecidedCurrent = limit(groups[i].DecidedCurrent)
-	}
 }

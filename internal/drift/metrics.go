@@ -22,9 +22,14 @@ type Metric struct {
 	SeverityFullAt float64
 	// Seed is the seed rule's value of a window (submission-date basis).
 	Seed func(WindowStats) float64
-	// Test weighs the evidence of a change between the decision-date
-	// windows; nil when either window has nothing to compare.
-	Test func(baseline, current WindowStats) *Evidence
+	// Disperse estimates how much the metric varies between a cell's
+	// weeks beyond independent claims (DenialDispersion and
+	// DecisionTimeDispersion).
+	Disperse func(weeks []WindowStats) Dispersion
+	// Test weighs the evidence of a change larger than the margin between
+	// a cell's decision-date windows at dispersion d; nil when either
+	// window has nothing to compare.
+	Test func(m *Metric, c Comparison, d Dispersion) *Evidence
 	// Proportion is true for a share (shown as a percentage, its changes
 	// in points), false for a quantity in Unit.
 	Proportion bool
@@ -39,15 +44,24 @@ var Metrics = []*Metric{
 	{
 		Type: TypeDenialRate, Name: "denial rate",
 		AbsThreshold: 0.05, SeverityFullAt: 0.5, // min(|delta| * 2, 1), exactly: 0.5 is a power of two
-		Seed: WindowStats.DenialRate,
-		Test: func(b, c WindowStats) *Evidence {
-			if b.Volume == 0 || c.Volume == 0 {
+		Seed:     WindowStats.DenialRate,
+		Disperse: DenialDispersion,
+		Test: func(m *Metric, c Comparison, disp Dispersion) *Evidence {
+			b, cur := c.Baseline, c.Current
+			if b.Volume == 0 || cur.Volume == 0 {
 				return nil
 			}
+			margin := m.Margin(b.DenialRate())
+			zUpper := RateDifferenceScore(cur.Denied, cur.Volume, b.Denied, b.Volume, margin)
+			zLower := RateDifferenceScore(cur.Denied, cur.Volume, b.Denied, b.Volume, -margin)
 			ev := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
-				BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
-				P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
-			ev.DeltaLow, ev.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
+				BaselineValue: b.DenialRate(), CurrentValue: cur.DenialRate(), BaselineSize: b.Volume, CurrentSize: cur.Volume,
+				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, Margin: margin, Dispersion: disp, HasInterval: true,
+				// Fisher's exact test of no change guards small counts,
+				// where the score tests' normal tails are not yet valid.
+				P: math.Max(disp.intervalP(zUpper, zLower), FisherExact(cur.Denied, cur.Volume-cur.Denied, b.Denied, b.Volume-b.Denied))}
+			low, high := NewcombeDifference(cur.Denied, cur.Volume, b.Denied, b.Volume)
+			ev.DeltaLow, ev.DeltaHigh = disp.widen(ev.CurrentValue-ev.BaselineValue, low, high)
 			return ev
 		},
 		Proportion: true, Drivers: true,
@@ -55,18 +69,25 @@ var Metrics = []*Metric{
 	{
 		Type: TypeDecisionTime, Name: "decision time",
 		AbsThreshold: 3, SeverityFullAt: 10, // min(|delta| / 10, 1)
-		Seed: func(w WindowStats) float64 { return w.MedianDays },
-		Test: func(b, c WindowStats) *Evidence {
-			// The histograms may hold fewer claims than the volumes
-			// (LimitDecidedAges).
-			nb, nc := b.Days.Total(), c.Days.Total()
+		Seed:     func(w WindowStats) float64 { return w.MedianDays },
+		Disperse: DecisionTimeDispersion,
+		Test: func(m *Metric, c Comparison, disp Dispersion) *Evidence {
+			b, cur := c.Baseline.Days, c.Current.Days
+			nb, nc := b.Total(), cur.Total()
 			if nb == 0 || nc == 0 {
 				return nil
 			}
-			mw := MannWhitney(b.Days, c.Days)
-			return &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
-				BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
-				P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded}
+			margin := m.Margin(c.Baseline.MedianDays)
+			zUpper := MannWhitneyShifted(b, cur, margin).upperZ()
+			zLower := MannWhitneyShifted(b, cur, -margin).lowerZ()
+			ev := &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
+				BaselineValue: c.Baseline.MedianDays, CurrentValue: c.Current.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
+				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, Margin: margin, Dispersion: disp, P: disp.intervalP(zUpper, zLower)}
+			if mw := MannWhitney(b, cur); mw.Bounded {
+				ev.DeltaLow, ev.DeltaHigh = disp.widen((mw.ShiftLow+mw.ShiftHigh)/2, mw.ShiftLow, mw.ShiftHigh)
+				ev.HasInterval = true
+			}
+			return ev
 		},
 		Unit: "d",
 	},
@@ -102,6 +123,23 @@ func (m *Metric) Drifted(baseline, current float64) bool {
 	}
 	return baseline > 0 && math.Abs(delta/baseline) >= relativeThreshold
 }
+
+// MarginShare is the share of the seed rule's threshold an alert's
+// change must be shown to exceed: the null of every alert test is "the
+// change is at most half the threshold".
+const MarginShare = 0.5
+
+// Threshold is the smallest change the seed rule fires on from baseline:
+// AbsThreshold, or half the baseline when that is smaller.
+func (m *Metric) Threshold(baseline float64) float64 {
+	if baseline > 0 {
+		return math.Min(m.AbsThreshold, relativeThreshold*baseline)
+	}
+	return m.AbsThreshold
+}
+
+// Margin is the change an alert test's null allows at baseline.
+func (m *Metric) Margin(baseline float64) float64 { return MarginShare * m.Threshold(baseline) }
 
 // Severity is min(|delta| / SeverityFullAt, 1).
 func (m *Metric) Severity(delta float64) float64 {

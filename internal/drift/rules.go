@@ -106,22 +106,33 @@ func Date(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// Windows are the two half-open windows [start, end) of submitted dates.
+// Windows are the two half-open windows [start, end) of submitted dates,
+// and the history the evidence reads.
 type Windows struct {
 	BaselineStart, BaselineEnd time.Time
 	CurrentStart, CurrentEnd   time.Time
+	// HistoryStart begins the whole weeks of decisions before the current
+	// window that the evidence reads (HistoryWeeks, or the baseline's
+	// weeks if more).
+	HistoryStart time.Time
 }
+
+// HistoryWeeks is how many weeks of decisions before the current window a
+// computation reads to learn how much each cell varies from week to week.
+const HistoryWeeks = 26
 
 // WindowsFor returns the windows of p:
 // baseline [as_of - (current + baseline), as_of - current),
 // current [as_of - current, as_of).
 func WindowsFor(p Params) Windows {
 	asOf := Date(p.AsOf)
+	cs := asOf.AddDate(0, 0, -p.CurrentDays)
 	return Windows{
 		BaselineStart: asOf.AddDate(0, 0, -(p.CurrentDays + p.BaselineDays)),
-		BaselineEnd:   asOf.AddDate(0, 0, -p.CurrentDays),
-		CurrentStart:  asOf.AddDate(0, 0, -p.CurrentDays),
+		BaselineEnd:   cs,
+		CurrentStart:  cs,
 		CurrentEnd:    asOf,
+		HistoryStart:  cs.AddDate(0, 0, -7*max(HistoryWeeks, (p.BaselineDays+6)/7)),
 	}
 }
 
@@ -151,6 +162,14 @@ type Group struct {
 	// DecidedBaseline and DecidedCurrent hold the claims decided in each
 	// window.
 	DecidedBaseline, DecidedCurrent WindowStats
+	// Weeks hold the claims decided in each whole week before the current
+	// window, the latest first: Weeks[k] is [current start - 7(k+1),
+	// current start - 7k), back to the history's start.
+	Weeks []WindowStats
+	// FirstSubmitted is the cell's earliest submission in the history read
+	// (zero when none): a cell whose claims start inside it is compared
+	// on the ages its history can hold (see Compare).
+	FirstSubmitted time.Time
 }
 
 // Event is one detected drift: the seed rule fired, or the evidence made
@@ -158,8 +177,9 @@ type Group struct {
 type Event struct {
 	Payer, CPTGroup string
 	Type            Type
-	// The values compared: the seed rule's (windows by submission date)
-	// when it fired, otherwise the evidence's (by decision date).
+	// The values compared: an alert's come from the evidence's comparison
+	// that made it one (by decision date); an event that is only the seed
+	// rule's carries the seed rule's.
 	BaselineValue      float64
 	CurrentValue       float64
 	Delta              float64
@@ -169,14 +189,23 @@ type Event struct {
 	CurrentSampleSize  int
 	// SeedRule is true when the seed rule's thresholds fired.
 	SeedRule bool
-	// Alert is true when the evidence's comparison crosses the seed
-	// thresholds and its q-value is at most the run's FDR.
+	// Seed holds the seed rule's own comparison (windows by submission
+	// date), exactly as SPEC defines it, wherever it fired; nil otherwise.
+	Seed *SeedValues
+	// Alert is true when the evidence shows a change beyond its margin
+	// that crosses the seed thresholds, at the run's FDR (see Evaluate).
 	Alert bool
-	// Evidence is the test of this group and metric; nil when it had no
-	// claims decided in one of the windows.
+	// Evidence is the test of this group and metric; nil when it was not
+	// tested (no claims decided in a window, or too short a history).
 	Evidence *Evidence
 	// Drivers says what moved a DENIAL_RATE alert; nil for other events.
 	Drivers *Drivers
+}
+
+// SeedValues are the seed rule's comparison of one group and metric.
+type SeedValues struct {
+	BaselineValue, CurrentValue, Delta, Severity, Confidence float64
+	BaselineSampleSize, CurrentSampleSize                    int
 }
 
 // SkippedGroup is a group the seed rule did not consider for low volume.
@@ -206,13 +235,32 @@ type eventKey struct {
 	typ             Type
 }
 
+// Rule is how the evidence decides alerts.
+type Rule int
+
+const (
+	// RuleIntervalNull tests "the change is at most the margin" with each
+	// cell's weekly dispersion, and runs Benjamini–Hochberg over p-values
+	// that are 1 where the change does not cross the seed thresholds: the
+	// expected share of a run's alerts whose change is within the margin
+	// is at most the FDR.
+	RuleIntervalNull Rule = iota
+	// RulePointNull is the rule before it: tests of no change (Fisher's
+	// exact, Mann–Whitney) on the decision-date windows, Benjamini–Hochberg
+	// over all of them, then the seed thresholds. Kept only so that the
+	// detection benchmark can show what changed.
+	RulePointNull
+)
+
 // Evaluate applies the seed rule to every group with at least MinVolume
 // claims submitted in each window, exactly as the original system did,
 // and tests every group and metric with claims decided in both windows
-// (see evidence.go). q-values come from Benjamini–Hochberg over all the
-// run's tests. Events are ordered by severity (highest first), then payer,
-// CPT group and type.
-func Evaluate(p Params, groups []Group) Result {
+// (RuleIntervalNull). Events are ordered by severity (highest first), then
+// payer, CPT group and type.
+func Evaluate(p Params, groups []Group) Result { return EvaluateRule(p, groups, RuleIntervalNull) }
+
+// EvaluateRule is Evaluate with the alerts decided by rule.
+func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 	var res Result
 	events := map[eventKey]*Event{}
 	var order []eventKey
@@ -236,15 +284,13 @@ func Evaluate(p Params, groups []Group) Result {
 		}
 		res.GroupsConsidered++
 		confidence := Confidence(g.Baseline.Volume, g.Current.Volume, p.MinVolume)
-		mk := func(typ Type, baseline, current, severity float64) Event {
-			return Event{Payer: g.Payer, CPTGroup: g.CPTGroup, Type: typ,
-				BaselineValue: baseline, CurrentValue: current, Delta: current - baseline,
-				Severity: severity, Confidence: confidence,
-				BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume, SeedRule: true}
-		}
 		for _, m := range Metrics {
 			if b, c := m.Seed(g.Baseline), m.Seed(g.Current); m.Drifted(b, c) {
-				add(mk(m.Type, b, c, m.Severity(c-b)))
+				seed := SeedValues{BaselineValue: b, CurrentValue: c, Delta: c - b, Severity: m.Severity(c - b), Confidence: confidence,
+					BaselineSampleSize: g.Baseline.Volume, CurrentSampleSize: g.Current.Volume}
+				add(Event{Payer: g.Payer, CPTGroup: g.CPTGroup, Type: m.Type,
+					BaselineValue: b, CurrentValue: c, Delta: seed.Delta, Severity: seed.Severity, Confidence: confidence,
+					BaselineSampleSize: seed.BaselineSampleSize, CurrentSampleSize: seed.CurrentSampleSize, SeedRule: true, Seed: &seed})
 			}
 		}
 	}
@@ -254,14 +300,64 @@ func Evaluate(p Params, groups []Group) Result {
 		ev              *Evidence
 	}
 	var tests []test
-	for _, g := range groups {
-		for _, ev := range Test(g) {
-			tests = append(tests, test{g.Payer, g.CPTGroup, ev})
+	if rule == RulePointNull {
+		for _, g := range groups {
+			for _, ev := range pointNullTests(g) {
+				tests = append(tests, test{g.Payer, g.CPTGroup, ev})
+			}
+		}
+	} else {
+		// Each cell's dispersion, and its payer's pooled over the payer's
+		// cells, before any test.
+		type cellTests struct {
+			g    Group
+			c    Comparison
+			disp []Dispersion // per metric
+		}
+		type pooled struct{ sum, df []float64 }
+		var cells []cellTests
+		payers := map[string]*pooled{}
+		for _, g := range groups {
+			c, ok := Compare(p, g)
+			if !ok {
+				continue
+			}
+			ct := cellTests{g: g, c: c, disp: make([]Dispersion, len(Metrics))}
+			pl := payers[g.Payer]
+			if pl == nil {
+				pl = &pooled{sum: make([]float64, len(Metrics)), df: make([]float64, len(Metrics))}
+				payers[g.Payer] = pl
+			}
+			for i, m := range Metrics {
+				d := m.Disperse(c.History)
+				ct.disp[i] = d
+				pl.sum[i] += d.Phi * float64(d.DF)
+				pl.df[i] += float64(d.DF)
+			}
+			cells = append(cells, ct)
+		}
+		for _, ct := range cells {
+			pl := payers[ct.g.Payer]
+			for i, m := range Metrics {
+				if ct.disp[i].DF < MinDispersionDF {
+					continue // too short a history to know how the cell varies
+				}
+				payer := Dispersion{Phi: pl.sum[i] / pl.df[i], DF: int(pl.df[i])}
+				if ev := m.Test(m, ct.c, combine(ct.disp[i], payer)); ev != nil {
+					tests = append(tests, test{ct.g.Payer, ct.g.CPTGroup, ev})
+				}
+			}
 		}
 	}
 	pValues := make([]float64, len(tests))
 	for i, t := range tests {
 		pValues[i] = t.ev.P
+		if rule == RuleIntervalNull && !t.ev.Crossed() {
+			// Not an alert whatever its p-value: BH over p-values that are
+			// 1 for such tests (still valid) controls the false share of
+			// the alerts themselves, not of a set they are filtered from.
+			pValues[i] = 1
+		}
 	}
 	for i, q := range BenjaminiHochberg(pValues) {
 		t := tests[i]
@@ -273,14 +369,15 @@ func Evaluate(p Params, groups []Group) Result {
 			continue
 		}
 		if e == nil {
-			d := t.ev.CurrentValue - t.ev.BaselineValue
-			e = add(Event{Payer: t.payer, CPTGroup: t.cptGroup, Type: t.ev.Type,
-				BaselineValue: t.ev.BaselineValue, CurrentValue: t.ev.CurrentValue, Delta: d, Severity: MetricOf(t.ev.Type).Severity(d),
-				Confidence:         Confidence(t.ev.BaselineSize, t.ev.CurrentSize, p.MinVolume),
-				BaselineSampleSize: t.ev.BaselineSize, CurrentSampleSize: t.ev.CurrentSize})
+			e = add(Event{Payer: t.payer, CPTGroup: t.cptGroup, Type: t.ev.Type})
 		}
 		e.Evidence, e.Alert = t.ev, alert
 		if alert {
+			// One comparison per event: the one that made it an alert.
+			d := t.ev.CurrentValue - t.ev.BaselineValue
+			e.BaselineValue, e.CurrentValue, e.Delta, e.Severity = t.ev.BaselineValue, t.ev.CurrentValue, d, MetricOf(t.ev.Type).Severity(d)
+			e.Confidence = Confidence(t.ev.BaselineSize, t.ev.CurrentSize, p.MinVolume)
+			e.BaselineSampleSize, e.CurrentSampleSize = t.ev.BaselineSize, t.ev.CurrentSize
 			res.Alerts++
 		}
 	}
@@ -290,6 +387,27 @@ func Evaluate(p Params, groups []Group) Result {
 	}
 	SortEvents(res.Events)
 	return res
+}
+
+// pointNullTests are RulePointNull's tests of g: no change between the
+// decision-date windows.
+func pointNullTests(g Group) []*Evidence {
+	var out []*Evidence
+	b, c := g.DecidedBaseline, g.DecidedCurrent
+	if b.Volume > 0 && c.Volume > 0 {
+		ev := &Evidence{Type: TypeDenialRate, Method: MethodDenialRatePointNull,
+			BaselineValue: b.DenialRate(), CurrentValue: c.DenialRate(), BaselineSize: b.Volume, CurrentSize: c.Volume,
+			P: FisherExact(c.Denied, c.Volume-c.Denied, b.Denied, b.Volume-b.Denied), HasInterval: true}
+		ev.DeltaLow, ev.DeltaHigh = NewcombeDifference(c.Denied, c.Volume, b.Denied, b.Volume)
+		out = append(out, ev)
+	}
+	if nb, nc := b.Days.Total(), c.Days.Total(); nb > 0 && nc > 0 {
+		mw := MannWhitney(b.Days, c.Days)
+		out = append(out, &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTimePointNull,
+			BaselineValue: b.MedianDays, CurrentValue: c.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
+			P: mw.P, DeltaLow: mw.ShiftLow, DeltaHigh: mw.ShiftHigh, HasInterval: mw.Bounded})
+	}
+	return out
 }
 
 // SortEvents orders events by severity (highest first), then payer, CPT

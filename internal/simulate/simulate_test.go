@@ -108,30 +108,41 @@ func TestCensoringBiasesSubmissionWindowsButNotDecisionWindows(t *testing.T) {
 	}
 }
 
-// A customer whose history starts 120 days back: the decision-date
-// baseline lacks the slow claims submitted before the history began, so
-// untreated the current window looks slower. Limiting both windows to the
-// ages the baseline can hold (LimitDecidedAges) removes the bias.
-func TestShortHistoryDoesNotMakeCurrentWindowLookSlower(t *testing.T) {
+// Cells whose history starts 120 days back, beside one old cell (whose
+// stray old claims switched a customer-wide age limit off): a late cell's
+// decision-date baseline lacks the slow claims submitted before it began,
+// so untreated the current window looks slower, and when slow claims are
+// denied more often its denial rate looks lower. Comparing each late cell
+// on the ages and weeks its history can hold (drift.Compare) removes both.
+func TestLateStartingCellsDoNotLookSlowerOrBetter(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(8, 8))
 	p := drift.DefaultParams(asOf)
 	first := asOf.AddDate(0, 0, -120)
-	claims := simulate.Generate(rng, stationaryCells(rng, 40, 15, 40), first, asOf)
-	slower := func(groups []drift.Group) (n int) {
-		for _, e := range drift.Evaluate(p, groups).Events {
-			if e.Alert && e.Type == drift.TypeDecisionTime && e.Evidence.CurrentValue > e.Evidence.BaselineValue {
-				n++
+	cells := stationaryCells(rng, 40, 15, 40)
+	for i := range cells {
+		cells[i].DeniedDaysFactor = 1.6 // medical review: denials take longer
+	}
+	claims := simulate.Generate(rng, cells, first, asOf)
+	claims = append(claims, simulate.Generate(rng, []simulate.Cell{{Payer: "Old", CPTGroup: "G0", DailyVolume: 5, DenialRate: 0.1,
+		MedianDays: 10, Spread: 0.5}}, asOf.AddDate(0, 0, -400), asOf)...)
+	biased := func(groups []drift.Group, rule drift.Rule) (slower, fewerDenials int) {
+		for _, e := range drift.EvaluateRule(p, groups, rule).Events {
+			switch {
+			case !e.Alert:
+			case e.Type == drift.TypeDecisionTime && e.Evidence.CurrentValue > e.Evidence.BaselineValue:
+				slower++
+			case e.Type == drift.TypeDenialRate && e.Evidence.CurrentValue < e.Evidence.BaselineValue:
+				fewerDenials++
 			}
 		}
-		return n
-	}
-	if n := slower(simulate.Groups(claims, p)); n < 5 {
-		t.Fatalf("untreated, %d of 40 stationary groups alert slower; the simulation does not show the short-history bias", n)
+		return slower, fewerDenials
 	}
 	groups := simulate.Groups(claims, p)
-	drift.LimitDecidedAges(groups, int(drift.WindowsFor(p).BaselineStart.Sub(first).Hours()/24))
-	if n := slower(groups); n != 0 {
-		t.Fatalf("with ages limited, %d stationary groups alert slower, want 0", n)
+	if slower, _ := biased(groups, drift.RulePointNull); slower < 5 {
+		t.Fatalf("untreated, %d of 40 late groups alert slower; the simulation does not show the late-start bias", slower)
+	}
+	if slower, fewer := biased(groups, drift.RuleIntervalNull); slower != 0 || fewer != 0 {
+		t.Fatalf("compared per cell, %d late groups alert slower and %d with fewer denials, want 0", slower, fewer)
 	}
 }
