@@ -168,8 +168,10 @@ func TestUploadHashIsUniquePerCustomer(t *testing.T) {
 
 const insertEvent = `INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
 	baseline_value, current_value, delta_value, severity, confidence,
-	baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size)
-	VALUES ($1, $2, 'Aetna', 'E&M', $3, 0.1, 0.3, 0.2, 0.4, 1, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 40, 40)`
+	baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size,
+	seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size)
+	VALUES ($1, $2, 'Aetna', 'E&M', $3, 0.1, 0.3, 0.2, 0.4, 1, '2026-08-11', '2026-11-09', '2026-11-09', '2026-11-23', 40, 40,
+	0.1, 0.3, 0.2, 0.4, 1, 40, 40)`
 
 func TestDriftEventIsUniquePerRunGroupAndType(t *testing.T) {
 	t.Parallel()

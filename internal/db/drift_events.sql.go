@@ -16,76 +16,98 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     baseline_start, baseline_end, current_start, current_end,
     baseline_sample_size, current_sample_size,
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
-    test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers)
+    test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers,
+    seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
+    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion)
 SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
-    $3, $4, $5, $6,
+    e.baseline_start, e.baseline_end, $3, $4,
     e.baseline_sample_size, e.current_sample_size,
     e.seed_rule, e.alert, nullif(e.method, ''),
     CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
     CASE WHEN e.has_interval THEN e.delta_low END, CASE WHEN e.has_interval THEN e.delta_high END,
     CASE WHEN e.method <> '' THEN e.test_baseline_value END, CASE WHEN e.method <> '' THEN e.test_current_value END,
     CASE WHEN e.method <> '' THEN e.test_baseline_size END, CASE WHEN e.method <> '' THEN e.test_current_size END,
-    e.drivers
+    e.drivers,
+    CASE WHEN e.seed_rule THEN e.seed_baseline_value END, CASE WHEN e.seed_rule THEN e.seed_current_value END,
+    CASE WHEN e.seed_rule THEN e.seed_delta_value END, CASE WHEN e.seed_rule THEN e.seed_severity END,
+    CASE WHEN e.seed_rule THEN e.seed_confidence END, CASE WHEN e.seed_rule THEN e.seed_baseline_sample_size END,
+    CASE WHEN e.seed_rule THEN e.seed_current_sample_size END,
+    CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END
 FROM (
-    SELECT unnest($7::text[]) AS payer, unnest($8::text[]) AS cpt_group, unnest($9::text[]) AS drift_type,
-        unnest($10::float8[]) AS baseline_value, unnest($11::float8[]) AS current_value,
-        unnest($12::float8[]) AS delta_value, unnest($13::float8[]) AS severity,
-        unnest($14::float8[]) AS confidence,
-        unnest($15::int[]) AS baseline_sample_size, unnest($16::int[]) AS current_sample_size,
-        unnest($17::bool[]) AS seed_rule, unnest($18::bool[]) AS alert, unnest($19::text[]) AS method,
-        unnest($20::float8[]) AS p_value, unnest($21::float8[]) AS q_value,
-        unnest($22::bool[]) AS has_interval,
-        unnest($23::float8[]) AS delta_low, unnest($24::float8[]) AS delta_high,
-        unnest($25::float8[]) AS test_baseline_value, unnest($26::float8[]) AS test_current_value,
-        unnest($27::int[]) AS test_baseline_size, unnest($28::int[]) AS test_current_size,
-        unnest($29::jsonb[]) AS drivers
+    SELECT unnest($5::text[]) AS payer, unnest($6::text[]) AS cpt_group, unnest($7::text[]) AS drift_type,
+        unnest($8::float8[]) AS baseline_value, unnest($9::float8[]) AS current_value,
+        unnest($10::float8[]) AS delta_value, unnest($11::float8[]) AS severity,
+        unnest($12::float8[]) AS confidence,
+        unnest($13::int[]) AS baseline_sample_size, unnest($14::int[]) AS current_sample_size,
+        unnest($15::bool[]) AS seed_rule, unnest($16::bool[]) AS alert, unnest($17::text[]) AS method,
+        unnest($18::float8[]) AS p_value, unnest($19::float8[]) AS q_value,
+        unnest($20::bool[]) AS has_interval,
+        unnest($21::float8[]) AS delta_low, unnest($22::float8[]) AS delta_high,
+        unnest($23::float8[]) AS test_baseline_value, unnest($24::float8[]) AS test_current_value,
+        unnest($25::int[]) AS test_baseline_size, unnest($26::int[]) AS test_current_size,
+        unnest($27::jsonb[]) AS drivers,
+        unnest($28::float8[]) AS seed_baseline_value, unnest($29::float8[]) AS seed_current_value,
+        unnest($30::float8[]) AS seed_delta_value, unnest($31::float8[]) AS seed_severity,
+        unnest($32::float8[]) AS seed_confidence,
+        unnest($33::int[]) AS seed_baseline_sample_size, unnest($34::int[]) AS seed_current_sample_size,
+        unnest($35::float8[]) AS margin, unnest($36::float8[]) AS dispersion,
+        unnest($37::date[]) AS baseline_start, unnest($38::date[]) AS baseline_end
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 `
 
 type DriftEventInsertManyParams struct {
-	CustomerID          int64
-	ReportRunID         int64
-	BaselineStart       time.Time
-	BaselineEnd         time.Time
-	CurrentStart        time.Time
-	CurrentEnd          time.Time
-	Payers              []string
-	CPTGroups           []string
-	DriftTypes          []string
-	BaselineValues      []float64
-	CurrentValues       []float64
-	DeltaValues         []float64
-	Severities          []float64
-	Confidences         []float64
-	BaselineSampleSizes []int32
-	CurrentSampleSizes  []int32
-	SeedRules           []bool
-	Alerts              []bool
-	Methods             []string
-	PValues             []float64
-	QValues             []float64
-	HasIntervals        []bool
-	DeltaLows           []float64
-	DeltaHighs          []float64
-	TestBaselineValues  []float64
-	TestCurrentValues   []float64
-	TestBaselineSizes   []int32
-	TestCurrentSizes    []int32
-	Drivers             [][]byte
+	CustomerID              int64
+	ReportRunID             int64
+	CurrentStart            time.Time
+	CurrentEnd              time.Time
+	Payers                  []string
+	CPTGroups               []string
+	DriftTypes              []string
+	BaselineValues          []float64
+	CurrentValues           []float64
+	DeltaValues             []float64
+	Severities              []float64
+	Confidences             []float64
+	BaselineSampleSizes     []int32
+	CurrentSampleSizes      []int32
+	SeedRules               []bool
+	Alerts                  []bool
+	Methods                 []string
+	PValues                 []float64
+	QValues                 []float64
+	HasIntervals            []bool
+	DeltaLows               []float64
+	DeltaHighs              []float64
+	TestBaselineValues      []float64
+	TestCurrentValues       []float64
+	TestBaselineSizes       []int32
+	TestCurrentSizes        []int32
+	Drivers                 [][]byte
+	SeedBaselineValues      []float64
+	SeedCurrentValues       []float64
+	SeedDeltaValues         []float64
+	SeedSeverities          []float64
+	SeedConfidences         []float64
+	SeedBaselineSampleSizes []int32
+	SeedCurrentSampleSizes  []int32
+	Margins                 []float64
+	Dispersions             []float64
+	BaselineStarts          []time.Time
+	BaselineEnds            []time.Time
 }
 
 // The unique constraint is the last line of defence, never the first: the
 // customer lock already serializes computations.
 // Evidence columns are NULL where a test had no claims (method NULL) or no
-// interval (delta_low NULL), as the caller's arrays say.
+// interval (delta_low NULL), seed columns where the seed rule did not fire,
+// as the caller's arrays say. An alert's baseline window is the one its
+// evidence compared; other events carry the run's.
 func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsertManyParams) (int64, error) {
 	result, err := q.db.Exec(ctx, DriftEventInsertMany,
 		arg.CustomerID,
 		arg.ReportRunID,
-		arg.BaselineStart,
-		arg.BaselineEnd,
 		arg.CurrentStart,
 		arg.CurrentEnd,
 		arg.Payers,
@@ -111,6 +133,17 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.TestBaselineSizes,
 		arg.TestCurrentSizes,
 		arg.Drivers,
+		arg.SeedBaselineValues,
+		arg.SeedCurrentValues,
+		arg.SeedDeltaValues,
+		arg.SeedSeverities,
+		arg.SeedConfidences,
+		arg.SeedBaselineSampleSizes,
+		arg.SeedCurrentSampleSizes,
+		arg.Margins,
+		arg.Dispersions,
+		arg.BaselineStarts,
+		arg.BaselineEnds,
 	)
 	if err != nil {
 		return 0, err
@@ -169,7 +202,7 @@ func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEvent
 }
 
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
 `
@@ -220,6 +253,15 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.TestCurrentSize,
 			&i.Suppressed,
 			&i.Drivers,
+			&i.SeedBaselineValue,
+			&i.SeedCurrentValue,
+			&i.SeedDeltaValue,
+			&i.SeedSeverity,
+			&i.SeedConfidence,
+			&i.SeedBaselineSampleSize,
+			&i.SeedCurrentSampleSize,
+			&i.Margin,
+			&i.Dispersion,
 		); err != nil {
 			return nil, err
 		}

@@ -105,37 +105,46 @@ type Customer struct {
 }
 
 type DriftEvent struct {
-	ID                 int64
-	CustomerID         int64
-	ReportRunID        int64
-	Payer              string
-	CPTGroup           string
-	DriftType          string
-	BaselineValue      float64
-	CurrentValue       float64
-	DeltaValue         float64
-	Severity           float64
-	Confidence         float64
-	BaselineStart      time.Time
-	BaselineEnd        time.Time
-	CurrentStart       time.Time
-	CurrentEnd         time.Time
-	BaselineSampleSize int32
-	CurrentSampleSize  int32
-	CreatedAt          time.Time
-	SeedRule           bool
-	Alert              bool
-	Method             *string
-	PValue             *float64
-	QValue             *float64
-	DeltaLow           *float64
-	DeltaHigh          *float64
-	TestBaselineValue  *float64
-	TestCurrentValue   *float64
-	TestBaselineSize   *int32
-	TestCurrentSize    *int32
-	Suppressed         bool
-	Drivers            []byte
+	ID                     int64
+	CustomerID             int64
+	ReportRunID            int64
+	Payer                  string
+	CPTGroup               string
+	DriftType              string
+	BaselineValue          float64
+	CurrentValue           float64
+	DeltaValue             float64
+	Severity               float64
+	Confidence             float64
+	BaselineStart          time.Time
+	BaselineEnd            time.Time
+	CurrentStart           time.Time
+	CurrentEnd             time.Time
+	BaselineSampleSize     int32
+	CurrentSampleSize      int32
+	CreatedAt              time.Time
+	SeedRule               bool
+	Alert                  bool
+	Method                 *string
+	PValue                 *float64
+	QValue                 *float64
+	DeltaLow               *float64
+	DeltaHigh              *float64
+	TestBaselineValue      *float64
+	TestCurrentValue       *float64
+	TestBaselineSize       *int32
+	TestCurrentSize        *int32
+	Suppressed             bool
+	Drivers                []byte
+	SeedBaselineValue      *float64
+	SeedCurrentValue       *float64
+	SeedDeltaValue         *float64
+	SeedSeverity           *float64
+	SeedConfidence         *float64
+	SeedBaselineSampleSize *int32
+	SeedCurrentSampleSize  *int32
+	Margin                 *float64
+	Dispersion             *float64
 }
 
 type DriftRequest struct {

@@ -210,10 +210,30 @@ func nonNil[T any](s []T) []T {
 
 func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEventInsertManyParams, error) {
 	p := db.DriftEventInsertManyParams{
-		CustomerID: customerID, ReportRunID: runID,
-		BaselineStart: w.BaselineStart, BaselineEnd: w.BaselineEnd, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd,
+		CustomerID: customerID, ReportRunID: runID, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd,
 	}
 	for _, e := range events {
+		bs, be := w.BaselineStart, w.BaselineEnd
+		if e.Alert {
+			bs, be = e.Evidence.BaselineStart, e.Evidence.BaselineEnd // the comparison that made it an alert
+		}
+		p.BaselineStarts = append(p.BaselineStarts, bs)
+		p.BaselineEnds = append(p.BaselineEnds, be)
+		seed := e.Seed
+		switch {
+		case seed == nil && e.SeedRule: // built by hand, as the seed rule's only
+			seed = &SeedValues{BaselineValue: e.BaselineValue, CurrentValue: e.CurrentValue, Delta: e.Delta, Severity: e.Severity,
+				Confidence: e.Confidence, BaselineSampleSize: e.BaselineSampleSize, CurrentSampleSize: e.CurrentSampleSize}
+		case seed == nil:
+			seed = &SeedValues{} // stored as NULLs
+		}
+		p.SeedBaselineValues = append(p.SeedBaselineValues, seed.BaselineValue)
+		p.SeedCurrentValues = append(p.SeedCurrentValues, seed.CurrentValue)
+		p.SeedDeltaValues = append(p.SeedDeltaValues, seed.Delta)
+		p.SeedSeverities = append(p.SeedSeverities, seed.Severity)
+		p.SeedConfidences = append(p.SeedConfidences, seed.Confidence)
+		p.SeedBaselineSampleSizes = append(p.SeedBaselineSampleSizes, int32(seed.BaselineSampleSize))
+		p.SeedCurrentSampleSizes = append(p.SeedCurrentSampleSizes, int32(seed.CurrentSampleSize))
 		p.Payers = append(p.Payers, e.Payer)
 		p.CPTGroups = append(p.CPTGroups, e.CPTGroup)
 		p.DriftTypes = append(p.DriftTypes, string(e.Type))
@@ -240,6 +260,8 @@ func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEv
 		p.TestCurrentValues = append(p.TestCurrentValues, ev.CurrentValue)
 		p.TestBaselineSizes = append(p.TestBaselineSizes, int32(ev.BaselineSize))
 		p.TestCurrentSizes = append(p.TestCurrentSizes, int32(ev.CurrentSize))
+		p.Margins = append(p.Margins, ev.Margin)
+		p.Dispersions = append(p.Dispersions, ev.Dispersion.Phi)
 		drivers, err := encodeDrivers(e.Drivers)
 		if err != nil {
 			return p, err

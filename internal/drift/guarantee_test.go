@@ -93,3 +93,48 @@ func TestAlertsAreChangesBeyondTheMarginAtTheStatedRate(t *testing.T) {
 		t.Fatalf("%d of %d runs had alerts (%d in all), none of them a change beyond the margin; want at most 2", intervalRunsWithAlerts, runs, intervalAlerts)
 	}
 }
+
+// One comparison per event: where the seed rule fired and the evidence
+// made an alert, the event's values, delta, severity and sizes are the
+// evidence's (by decision date), and the seed rule's stay exact beside
+// them. The case: a slowdown of 8 days the seed rule saw as -3
+// (its submission windows are censored) was stored at severity 0.30.
+func TestAnAlertCarriesItsOwnComparisonAndTheSeedRulesBesideIt(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+	rng := rand.New(rand.NewPCG(4, 4))
+	g := binomialCell(rng, "Humana", 40, 0.10, 0)
+	// Decision times: 20 days before, 28 in the current window.
+	days := func(w WindowStats, d int32) WindowStats {
+		w.Days, w.MedianDays = claimstats.Histogram{{Days: d - 2, Claims: int64(w.Volume / 2)}, {Days: d, Claims: 1},
+			{Days: d + 2, Claims: int64(w.Volume / 2)}}, float64(d)
+		w.Volume = 2*(w.Volume/2) + 1
+		return w
+	}
+	for k := range g.Weeks {
+		g.Weeks[k] = days(g.Weeks[k], 20)
+	}
+	g.DecidedCurrent = days(g.DecidedCurrent, 28)
+	// The seed rule's windows by submission: censored, they look faster.
+	g.Baseline = WindowStats{Volume: 500, Denied: 50, MedianDays: 20}
+	g.Current = WindowStats{Volume: 300, Denied: 30, MedianDays: 17}
+	res := Evaluate(p, []Group{g})
+	var e *Event
+	for i := range res.Events {
+		if res.Events[i].Type == TypeDecisionTime {
+			e = &res.Events[i]
+		}
+	}
+	if e == nil || !e.Alert || !e.SeedRule || e.Seed == nil {
+		t.Fatalf("decision-time event %+v, want an alert where the seed rule fired too", e)
+	}
+	if e.BaselineValue != 20 || e.CurrentValue != 28 || e.Delta != 8 || e.Severity != 0.8 ||
+		e.BaselineSampleSize != e.Evidence.BaselineSize || e.CurrentSampleSize != e.Evidence.CurrentSize {
+		t.Fatalf("alert values %v -> %v (delta %v, severity %v, sizes %d/%d), want the evidence's 20 -> 28 at severity 0.8",
+			e.BaselineValue, e.CurrentValue, e.Delta, e.Severity, e.BaselineSampleSize, e.CurrentSampleSize)
+	}
+	if s := e.Seed; s.BaselineValue != 20 || s.CurrentValue != 17 || s.Delta != -3 || s.Severity != 0.3 || s.Confidence != 1 ||
+		s.BaselineSampleSize != 500 || s.CurrentSampleSize != 300 {
+		t.Fatalf("seed values %+v, want the seed rule's exact 20 -> 17 (-3, severity 0.3)", *s)
+	}
+}

@@ -87,6 +87,19 @@ type EventView struct {
 	TestCurrentValue  *float64 `json:"test_current_value"`
 	TestBaselineSize  *int32   `json:"test_baseline_size"`
 	TestCurrentSize   *int32   `json:"test_current_size"`
+	// The alert test's margin (the change its null allowed) and the
+	// dispersion it used (null without evidence).
+	Margin     *float64 `json:"margin"`
+	Dispersion *float64 `json:"dispersion"`
+	// The seed rule's own comparison (by submission date), exact, wherever
+	// it fired; null otherwise. An alert's values above are its evidence's.
+	SeedBaselineValue      *float64 `json:"seed_baseline_value"`
+	SeedCurrentValue       *float64 `json:"seed_current_value"`
+	SeedDeltaValue         *float64 `json:"seed_delta_value"`
+	SeedSeverity           *float64 `json:"seed_severity"`
+	SeedConfidence         *float64 `json:"seed_confidence"`
+	SeedBaselineSampleSize *int32   `json:"seed_baseline_sample_size"`
+	SeedCurrentSampleSize  *int32   `json:"seed_current_sample_size"`
 	// Drivers says what moved a DENIAL_RATE alert (null otherwise).
 	Drivers *Drivers `json:"drivers"`
 }
@@ -166,6 +179,10 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			SeedRule: e.SeedRule, Alert: e.Alert, Suppressed: e.Suppressed, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
 			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
 			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize, Drivers: decodeDrivers(e.Drivers),
+			Margin: e.Margin, Dispersion: e.Dispersion,
+			SeedBaselineValue: e.SeedBaselineValue, SeedCurrentValue: e.SeedCurrentValue, SeedDeltaValue: e.SeedDeltaValue,
+			SeedSeverity: e.SeedSeverity, SeedConfidence: e.SeedConfidence,
+			SeedBaselineSampleSize: e.SeedBaselineSampleSize, SeedCurrentSampleSize: e.SeedCurrentSampleSize,
 		}
 	}
 	return out
@@ -174,7 +191,9 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 var eventCSVHeader = []string{"report_run_id", "payer", "cpt_group", "drift_type", "baseline_value", "current_value", "delta_value",
 	"severity", "confidence", "baseline_start", "baseline_end", "current_start", "current_end", "baseline_sample_size", "current_sample_size",
 	"seed_rule", "alert", "method", "p_value", "q_value", "delta_low", "delta_high",
-	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size", "drivers"}
+	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size", "drivers",
+	"margin", "dispersion", "seed_baseline_value", "seed_current_value", "seed_delta_value", "seed_severity", "seed_confidence",
+	"seed_baseline_sample_size", "seed_current_sample_size"}
 
 // WriteEventsCSV writes events as CSV with a header row.
 func WriteEventsCSV(w io.Writer, events []EventView) error {
@@ -193,7 +212,12 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 			orEmpty(e.TestBaselineValue, f), orEmpty(e.TestCurrentValue, f),
 			orEmpty(e.TestBaselineSize, func(n int32) string { return strconv.Itoa(int(n)) }),
 			orEmpty(e.TestCurrentSize, func(n int32) string { return strconv.Itoa(int(n)) }),
-			CSVText(e.Drivers.Summary(MaxDrivers))}); err != nil {
+			CSVText(e.Drivers.Summary(MaxDrivers)),
+			orEmpty(e.Margin, f), orEmpty(e.Dispersion, f),
+			orEmpty(e.SeedBaselineValue, f), orEmpty(e.SeedCurrentValue, f), orEmpty(e.SeedDeltaValue, f),
+			orEmpty(e.SeedSeverity, f), orEmpty(e.SeedConfidence, f),
+			orEmpty(e.SeedBaselineSampleSize, func(n int32) string { return strconv.Itoa(int(n)) }),
+			orEmpty(e.SeedCurrentSampleSize, func(n int32) string { return strconv.Itoa(int(n)) })}); err != nil {
 			return err
 		}
 	}
