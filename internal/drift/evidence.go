@@ -135,62 +135,21 @@ type RankTest struct {
 // bounds the shift between them (Moses; Hollander & Wolfe). Both
 // histograms must be sorted by days, as claimstats returns them.
 func MannWhitney(baseline, current claimstats.Histogram) RankTest {
-	n1, n2 := float64(current.Total()), float64(baseline.Total())
-	if n1 == 0 || n2 == 0 {
-		return RankTest{P: 1}
-	}
-	// U from the merged histograms: each current value beats the baseline
-	// values below it and ties with the equal ones.
-	var u, tieTerm float64
-	var below float64 // baseline claims with fewer days than the current value
-	j := 0
-	for _, c := range current {
-		for j < len(baseline) && baseline[j].Days < c.Days {
-			below += float64(baseline[j].Claims)
-			j++
-		}
-		var equal float64
-		if j < len(baseline) && baseline[j].Days == c.Days {
-			equal = float64(baseline[j].Claims)
-		}
-		u += float64(c.Claims) * (below + equal/2)
-	}
-	for _, t := range tieCounts(baseline, current) {
-		tieTerm += t*t*t - t
-	}
-	n := n1 + n2
-	mean := n1 * n2 / 2
-	variance := n1 * n2 / 12 * ((n + 1) - tieTerm/(n*(n-1)))
-	res := RankTest{U: u, P: 1}
-	if variance <= 0 { // every value equal: no evidence of a shift
+	r := MannWhitneyShifted(baseline, current, 0)
+	res := RankTest{U: r.U, P: 1}
+	if r.SD == 0 { // no claims, or every value equal: no evidence of a shift
 		return res
 	}
-	sd := math.Sqrt(variance)
-	diff := u - mean
-	res.Z = math.Copysign(math.Max(math.Abs(diff)-0.5, 0), diff) / sd
+	diff := r.U - r.Mean
+	res.Z = math.Copysign(math.Max(math.Abs(diff)-0.5, 0), diff) / r.SD
 	res.P = normalTwoSided(res.Z)
 
-	k := math.Floor(mean - zFor95*sd) // the k-th smallest difference bounds below
+	n1, n2 := float64(current.Total()), float64(baseline.Total())
+	k := math.Floor(r.Mean - zFor95*r.SD) // the k-th smallest difference bounds below
 	if k >= 1 {
 		res.ShiftLow, res.ShiftHigh, res.Bounded = pairwiseDifferenceAt(baseline, current, int64(k), int64(n1*n2-k+1))
 	}
 	return res
-}
-
-// tieCounts returns, for every value of days in either sample, how many
-// claims share it.
-func tieCounts(a, b claimstats.Histogram) []float64 {
-	counts := map[int32]float64{}
-	for _, h := range []claimstats.Histogram{a, b} {
-		for _, bin := range h {
-			counts[bin.Days] += float64(bin.Claims)
-		}
-	}
-	out := make([]float64, 0, len(counts))
-	for _, c := range counts {
-		out = append(out, c)
-	}
-	return out
 }
 
 // pairwiseDifferenceAt returns the lo-th and hi-th smallest of the
