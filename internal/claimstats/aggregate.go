@@ -48,6 +48,16 @@ func (h Histogram) Median() float64 {
 	return (float64(lo) + float64(hi)) / 2
 }
 
+// Quantile is the smallest days to decision at or below which at least
+// share (in (0, 1]) of the claims lie; 0 for an empty histogram.
+func (h Histogram) Quantile(share float64) int32 {
+	n := h.Total()
+	if n == 0 {
+		return 0
+	}
+	return h.at(max(1, int64(math.Ceil(share*float64(n)))))
+}
+
 // at returns the days of the claim at 1-based position pos in sorted order.
 func (h Histogram) at(pos int64) int32 {
 	var seen int64

@@ -2,6 +2,7 @@ package claimstats
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -126,5 +127,31 @@ func TestAccumulatorGivesUpPastItsBound(t *testing.T) {
 	b.Add(old)
 	if !b.Overflowed() {
 		t.Fatal("a date before 1900 fits a record")
+	}
+}
+
+// Quantile against sorting the raw values: the ceil(share * n)-th smallest.
+func TestQuantileIsTheOrderStatistic(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 200 {
+		var raw []int32
+		var w windowSum
+		for range 1 + rng.IntN(300) {
+			d := int32(rng.IntN(1 + rng.IntN(90)))
+			raw = append(raw, d)
+			w.addBin(int64(d), 1)
+		}
+		slices.Sort(raw)
+		h := w.window().Days
+		for _, share := range []float64{0.01, 0.5, 0.99, 1} {
+			want := raw[int(math.Ceil(share*float64(len(raw))))-1]
+			if got := h.Quantile(share); got != want {
+				t.Fatalf("Quantile(%v) of %v = %d, want %d", share, raw, got, want)
+			}
+		}
+	}
+	if got := (Histogram{}).Quantile(0.99); got != 0 {
+		t.Fatalf("empty: %d, want 0", got)
 	}
 }

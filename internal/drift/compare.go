@@ -1,7 +1,6 @@
 package drift
 
 import (
-	"math"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
@@ -59,7 +58,7 @@ func Compare(p Params, g Group) (Comparison, bool) {
 		for _, wk := range g.Weeks {
 			all = all.Add(wk.Days)
 		}
-		maxAge = int(quantile(all, lateCellQuantile))
+		maxAge = int(all.Quantile(lateCellQuantile))
 		from := g.FirstSubmitted.AddDate(0, 0, maxAge)
 		usable = min(usable, max(0, int(w.CurrentStart.Sub(from)/(7*24*time.Hour))))
 	}
@@ -94,19 +93,4 @@ func Compare(p Params, g Group) (Comparison, bool) {
 	}
 	c.Baseline.Days, c.Baseline.MedianDays = days, days.Median()
 	return c, true
-}
-
-// quantile is the smallest days to decision at or below which at least
-// share of h's claims lie; 0 for an empty histogram.
-func quantile(h claimstats.Histogram, share float64) int32 {
-	n := h.Total()
-	need := int64(math.Ceil(share * float64(n)))
-	var seen int64
-	for _, b := range h {
-		seen += b.Claims
-		if seen >= need {
-			return b.Days
-		}
-	}
-	return 0
 }
