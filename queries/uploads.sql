@@ -32,13 +32,6 @@ SELECT * FROM uploads WHERE customer_id = @customer_id AND sha256 = @sha256;
 -- name: UploadSetJob :one
 UPDATE uploads SET job_id = @job_id, job_coalesced = @job_coalesced WHERE id = @id RETURNING *;
 
--- name: UploadFirstSubmittedDate :one
--- The customer's earliest submission date: how far back its history goes.
-SELECT min_submitted_date FROM uploads
-WHERE customer_id = @customer_id AND min_submitted_date IS NOT NULL
-ORDER BY min_submitted_date
-LIMIT 1;
-
 -- name: UploadListByCustomer :many
 -- Newest first; keyset pagination on id.
 SELECT * FROM uploads

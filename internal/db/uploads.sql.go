@@ -123,21 +123,6 @@ func (q *Queries) UploadDelete(ctx context.Context, arg UploadDeleteParams) erro
 	return err
 }
 
-const UploadFirstSubmittedDate = `-- name: UploadFirstSubmittedDate :one
-SELECT min_submitted_date FROM uploads
-WHERE customer_id = $1 AND min_submitted_date IS NOT NULL
-ORDER BY min_submitted_date
-LIMIT 1
-`
-
-// The customer's earliest submission date: how far back its history goes.
-func (q *Queries) UploadFirstSubmittedDate(ctx context.Context, customerID int64) (*time.Time, error) {
-	row := q.db.QueryRow(ctx, UploadFirstSubmittedDate, customerID)
-	var min_submitted_date *time.Time
-	err := row.Scan(&min_submitted_date)
-	return min_submitted_date, err
-}
-
 const UploadGetByID = `-- name: UploadGetByID :one
 SELECT id, customer_id, filename, sha256, status, rows_total, accepted, rejected, warnings, min_submitted_date, max_submitted_date, errors, job_id, job_coalesced, created_at, warning_details, notices, claims_new, claims_revised, claims_unchanged FROM uploads WHERE customer_id = $1 AND id = $2
 `

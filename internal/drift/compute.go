@@ -220,12 +220,8 @@ func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEv
 		p.BaselineStarts = append(p.BaselineStarts, bs)
 		p.BaselineEnds = append(p.BaselineEnds, be)
 		seed := e.Seed
-		switch {
-		case seed == nil && e.SeedRule: // built by hand, as the seed rule's only
-			seed = &SeedValues{BaselineValue: e.BaselineValue, CurrentValue: e.CurrentValue, Delta: e.Delta, Severity: e.Severity,
-				Confidence: e.Confidence, BaselineSampleSize: e.BaselineSampleSize, CurrentSampleSize: e.CurrentSampleSize}
-		case seed == nil:
-			seed = &SeedValues{} // stored as NULLs
+		if seed == nil {
+			seed = &SeedValues{} // stored as NULLs (the constraint refuses them where seed_rule)
 		}
 		p.SeedBaselineValues = append(p.SeedBaselineValues, seed.BaselineValue)
 		p.SeedCurrentValues = append(p.SeedCurrentValues, seed.CurrentValue)

@@ -190,10 +190,11 @@ func ReportRun(tb testing.TB, pool *pgxpool.Pool, customerID int64, opts *RunOpt
 				seed_rule, alert, method, p_value, q_value, drivers,
 				seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
 				seed_baseline_sample_size, seed_current_sample_size)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-				s.*
-			FROM (SELECT $6::float8, $7::float8, $8::float8, $9::float8, $10::float8, $15::int, $16::int WHERE $17) s
-			RIGHT JOIN (SELECT) one ON true`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+				-- A seed-rule event's own values are its values.
+				CASE WHEN $17 THEN $6::float8 END, CASE WHEN $17 THEN $7::float8 END, CASE WHEN $17 THEN $8::float8 END,
+				CASE WHEN $17 THEN $9::float8 END, CASE WHEN $17 THEN $10::float8 END,
+				CASE WHEN $17 THEN $15::int END, CASE WHEN $17 THEN $16::int END)`,
 			customerID, id, e.Payer, e.CPTGroup, e.Type, e.BaselineValue, e.CurrentValue, e.CurrentValue-e.BaselineValue,
 			e.Severity, e.Confidence, w.BaselineStart, w.BaselineEnd, w.CurrentStart, w.CurrentEnd,
 			e.BaselineSampleSize, e.CurrentSampleSize, seedRule, e.Alert, method, pValue, qValue, drivers); err != nil {
