@@ -354,14 +354,16 @@ func HistogramOf(bins []int64) Histogram {
 	return h
 }
 
-// Add returns the sum of two histograms.
-func (h Histogram) Add(o Histogram) Histogram {
+// Add returns the sum of h and others, in one pass.
+func (h Histogram) Add(others ...Histogram) Histogram {
 	var w windowSum
 	for _, b := range h {
 		w.addBin(int64(b.Days), b.Claims)
 	}
-	for _, b := range o {
-		w.addBin(int64(b.Days), b.Claims)
+	for _, o := range others {
+		for _, b := range o {
+			w.addBin(int64(b.Days), b.Claims)
+		}
 	}
 	return w.window().Days
 }

@@ -17,9 +17,6 @@ type Comparison struct {
 	// History holds the cell's usable weeks before the guard band (the
 	// baseline's among them, first), for its dispersion.
 	History []WindowStats
-	// MaxAge is the days to decision the histograms were limited to, -1
-	// when they were not.
-	MaxAge int
 }
 
 // GuardWeeks separate the baseline from the current window: a change that
@@ -54,11 +51,11 @@ func Compare(p Params, g Group) (Comparison, bool) {
 	w := WindowsFor(p)
 	usable, maxAge := len(g.Weeks), -1
 	if !g.FirstSubmitted.IsZero() && g.FirstSubmitted.After(w.HistoryStart) {
-		all := g.DecidedCurrent.Days
-		for _, wk := range g.Weeks {
-			all = all.Add(wk.Days)
+		weeks := make([]claimstats.Histogram, len(g.Weeks))
+		for k, wk := range g.Weeks {
+			weeks[k] = wk.Days
 		}
-		maxAge = int(all.Quantile(lateCellQuantile))
+		maxAge = int(g.DecidedCurrent.Days.Add(weeks...).Quantile(lateCellQuantile))
 		from := g.FirstSubmitted.AddDate(0, 0, maxAge)
 		usable = min(usable, max(0, int(w.CurrentStart.Sub(from)/(7*24*time.Hour))))
 	}
@@ -79,18 +76,19 @@ func Compare(p Params, g Group) (Comparison, bool) {
 		s.MedianDays = s.Days.Median()
 		return s
 	}
-	c := Comparison{Current: limit(g.DecidedCurrent), History: make([]WindowStats, usable-GuardWeeks), MaxAge: maxAge,
+	c := Comparison{Current: limit(g.DecidedCurrent), History: make([]WindowStats, usable-GuardWeeks),
 		BaselineEnd: w.CurrentStart.AddDate(0, 0, -7*GuardWeeks)}
 	c.BaselineStart = c.BaselineEnd.AddDate(0, 0, -7*baselineWeeks)
-	var days claimstats.Histogram
+	days := make([]claimstats.Histogram, baselineWeeks)
 	for k := range c.History {
 		c.History[k] = limit(g.Weeks[GuardWeeks+k])
 		if k < baselineWeeks {
 			c.Baseline.Volume += c.History[k].Volume
 			c.Baseline.Denied += c.History[k].Denied
-			days = days.Add(c.History[k].Days)
+			days[k] = c.History[k].Days
 		}
 	}
-	c.Baseline.Days, c.Baseline.MedianDays = days, days.Median()
+	c.Baseline.Days = claimstats.Histogram(nil).Add(days...)
+	c.Baseline.MedianDays = c.Baseline.Days.Median()
 	return c, true
 }
