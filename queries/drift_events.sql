@@ -3,8 +3,9 @@
 -- customer lock already serializes computations.
 -- Evidence columns are NULL where a test had no claims (method NULL) or no
 -- interval (delta_low NULL), seed columns where the seed rule did not fire,
--- as the caller's arrays say. An alert's baseline window is the one its
--- evidence compared; other events carry the run's.
+-- as the caller's arrays say. An alert's windows are the ones its evidence
+-- compared (its current window ends with the run's); other events carry
+-- the run's.
 INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
     baseline_value, current_value, delta_value, severity, confidence,
     baseline_start, baseline_end, current_start, current_end,
@@ -12,10 +13,10 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
     test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers,
     seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
-    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion)
+    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested)
 SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
-    e.baseline_start, e.baseline_end, @current_start, @current_end,
+    e.baseline_start, e.baseline_end, e.current_start, @current_end,
     e.baseline_sample_size, e.current_sample_size,
     e.seed_rule, e.alert, nullif(e.method, ''),
     CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
@@ -27,7 +28,8 @@ SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.seed_rule THEN e.seed_delta_value END, CASE WHEN e.seed_rule THEN e.seed_severity END,
     CASE WHEN e.seed_rule THEN e.seed_confidence END, CASE WHEN e.seed_rule THEN e.seed_baseline_sample_size END,
     CASE WHEN e.seed_rule THEN e.seed_current_sample_size END,
-    CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END
+    CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END,
+    CASE WHEN e.method <> '' THEN e.windows_tested END
 FROM (
     SELECT unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group, unnest(@drift_types::text[]) AS drift_type,
         unnest(@baseline_values::float8[]) AS baseline_value, unnest(@current_values::float8[]) AS current_value,
@@ -46,7 +48,8 @@ FROM (
         unnest(@seed_confidences::float8[]) AS seed_confidence,
         unnest(@seed_baseline_sample_sizes::int[]) AS seed_baseline_sample_size, unnest(@seed_current_sample_sizes::int[]) AS seed_current_sample_size,
         unnest(@margins::float8[]) AS margin, unnest(@dispersions::float8[]) AS dispersion,
-        unnest(@baseline_starts::date[]) AS baseline_start, unnest(@baseline_ends::date[]) AS baseline_end
+        unnest(@baseline_starts::date[]) AS baseline_start, unnest(@baseline_ends::date[]) AS baseline_end,
+        unnest(@current_starts::date[]) AS current_start, unnest(@windows_tested::smallint[]) AS windows_tested
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING;
 

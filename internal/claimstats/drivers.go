@@ -25,30 +25,31 @@ type CodeCounts struct {
 // Cell is a (payer, CPT group).
 type Cell struct{ Payer, CPTGroup string }
 
-// CellBaseline is a cell and the baseline [Start, End) it was compared
-// on, by decision date.
-type CellBaseline struct {
+// CellWindows is a cell and the windows it was compared on, by decision
+// date: the baseline [BaselineStart, BaselineEnd) and the current window
+// from CurrentStart (to the end every cell shares).
+type CellWindows struct {
 	Cell
-	Start, End time.Time
+	BaselineStart, BaselineEnd, CurrentStart time.Time
 }
 
 // Drivers reads the codes of the cells' claims decided in each cell's
-// baseline and in [currentStart, currentEnd), in one query: per cell, each
-// code with its counts in both windows, ordered by kind and code.
-func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []CellBaseline, currentStart, currentEnd time.Time) (map[Cell][]CodeCounts, error) {
+// windows, the current ones ending at currentEnd, in one query: per cell,
+// each code with its counts in both windows, ordered by kind and code.
+func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []CellWindows, currentEnd time.Time) (map[Cell][]CodeCounts, error) {
 	out := map[Cell][]CodeCounts{}
 	if len(cells) == 0 {
 		return out, nil
 	}
-	p := db.ClaimStatsCodesOfCellsParams{CustomerID: customerID, Start: currentStart, EndDate: currentEnd}
-	baselines := map[Cell]CellBaseline{}
+	p := db.ClaimStatsCodesOfCellsParams{CustomerID: customerID, Start: cells[0].BaselineStart, EndDate: currentEnd}
+	windows := map[Cell]CellWindows{}
 	for _, c := range cells {
 		p.Payers = append(p.Payers, c.Payer)
 		p.CPTGroups = append(p.CPTGroups, c.CPTGroup)
-		if c.Start.Before(p.Start) {
-			p.Start = c.Start
+		if c.BaselineStart.Before(p.Start) {
+			p.Start = c.BaselineStart
 		}
-		baselines[c.Cell] = c
+		windows[c.Cell] = c
 	}
 	rows, err := q.ClaimStatsCodesOfCells(ctx, p)
 	if err != nil {
@@ -82,9 +83,11 @@ func Drivers(ctx context.Context, q *db.Queries, customerID int64, cells []CellB
 		return nil
 	}
 	for _, r := range rows {
-		cell, current := Cell{r.Payer, r.CPTGroup}, !r.Day.Before(currentStart)
-		if b := baselines[cell]; !current && (r.Day.Before(b.Start) || !r.Day.Before(b.End)) {
-			continue // outside the cell's compared baseline
+		cell := Cell{r.Payer, r.CPTGroup}
+		w := windows[cell]
+		current := !r.Day.Before(w.CurrentStart)
+		if !current && (r.Day.Before(w.BaselineStart) || !r.Day.Before(w.BaselineEnd)) {
+			continue // outside the cell's compared windows
 		}
 		if err := add(cell, DriverCPT, r.CPTCodes, r.CPTCounts, current); err != nil {
 			return nil, err

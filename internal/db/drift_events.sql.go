@@ -18,10 +18,10 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
     test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers,
     seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
-    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion)
+    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested)
 SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
-    e.baseline_start, e.baseline_end, $3, $4,
+    e.baseline_start, e.baseline_end, e.current_start, $3,
     e.baseline_sample_size, e.current_sample_size,
     e.seed_rule, e.alert, nullif(e.method, ''),
     CASE WHEN e.method <> '' THEN e.p_value END, CASE WHEN e.method <> '' THEN e.q_value END,
@@ -33,26 +33,28 @@ SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.seed_rule THEN e.seed_delta_value END, CASE WHEN e.seed_rule THEN e.seed_severity END,
     CASE WHEN e.seed_rule THEN e.seed_confidence END, CASE WHEN e.seed_rule THEN e.seed_baseline_sample_size END,
     CASE WHEN e.seed_rule THEN e.seed_current_sample_size END,
-    CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END
+    CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END,
+    CASE WHEN e.method <> '' THEN e.windows_tested END
 FROM (
-    SELECT unnest($5::text[]) AS payer, unnest($6::text[]) AS cpt_group, unnest($7::text[]) AS drift_type,
-        unnest($8::float8[]) AS baseline_value, unnest($9::float8[]) AS current_value,
-        unnest($10::float8[]) AS delta_value, unnest($11::float8[]) AS severity,
-        unnest($12::float8[]) AS confidence,
-        unnest($13::int[]) AS baseline_sample_size, unnest($14::int[]) AS current_sample_size,
-        unnest($15::bool[]) AS seed_rule, unnest($16::bool[]) AS alert, unnest($17::text[]) AS method,
-        unnest($18::float8[]) AS p_value, unnest($19::float8[]) AS q_value,
-        unnest($20::bool[]) AS has_interval,
-        unnest($21::float8[]) AS delta_low, unnest($22::float8[]) AS delta_high,
-        unnest($23::float8[]) AS test_baseline_value, unnest($24::float8[]) AS test_current_value,
-        unnest($25::int[]) AS test_baseline_size, unnest($26::int[]) AS test_current_size,
-        unnest($27::jsonb[]) AS drivers,
-        unnest($28::float8[]) AS seed_baseline_value, unnest($29::float8[]) AS seed_current_value,
-        unnest($30::float8[]) AS seed_delta_value, unnest($31::float8[]) AS seed_severity,
-        unnest($32::float8[]) AS seed_confidence,
-        unnest($33::int[]) AS seed_baseline_sample_size, unnest($34::int[]) AS seed_current_sample_size,
-        unnest($35::float8[]) AS margin, unnest($36::float8[]) AS dispersion,
-        unnest($37::date[]) AS baseline_start, unnest($38::date[]) AS baseline_end
+    SELECT unnest($4::text[]) AS payer, unnest($5::text[]) AS cpt_group, unnest($6::text[]) AS drift_type,
+        unnest($7::float8[]) AS baseline_value, unnest($8::float8[]) AS current_value,
+        unnest($9::float8[]) AS delta_value, unnest($10::float8[]) AS severity,
+        unnest($11::float8[]) AS confidence,
+        unnest($12::int[]) AS baseline_sample_size, unnest($13::int[]) AS current_sample_size,
+        unnest($14::bool[]) AS seed_rule, unnest($15::bool[]) AS alert, unnest($16::text[]) AS method,
+        unnest($17::float8[]) AS p_value, unnest($18::float8[]) AS q_value,
+        unnest($19::bool[]) AS has_interval,
+        unnest($20::float8[]) AS delta_low, unnest($21::float8[]) AS delta_high,
+        unnest($22::float8[]) AS test_baseline_value, unnest($23::float8[]) AS test_current_value,
+        unnest($24::int[]) AS test_baseline_size, unnest($25::int[]) AS test_current_size,
+        unnest($26::jsonb[]) AS drivers,
+        unnest($27::float8[]) AS seed_baseline_value, unnest($28::float8[]) AS seed_current_value,
+        unnest($29::float8[]) AS seed_delta_value, unnest($30::float8[]) AS seed_severity,
+        unnest($31::float8[]) AS seed_confidence,
+        unnest($32::int[]) AS seed_baseline_sample_size, unnest($33::int[]) AS seed_current_sample_size,
+        unnest($34::float8[]) AS margin, unnest($35::float8[]) AS dispersion,
+        unnest($36::date[]) AS baseline_start, unnest($37::date[]) AS baseline_end,
+        unnest($38::date[]) AS current_start, unnest($39::smallint[]) AS windows_tested
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 `
@@ -60,7 +62,6 @@ ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 type DriftEventInsertManyParams struct {
 	CustomerID              int64
 	ReportRunID             int64
-	CurrentStart            time.Time
 	CurrentEnd              time.Time
 	Payers                  []string
 	CPTGroups               []string
@@ -96,19 +97,21 @@ type DriftEventInsertManyParams struct {
 	Dispersions             []float64
 	BaselineStarts          []time.Time
 	BaselineEnds            []time.Time
+	CurrentStarts           []time.Time
+	WindowsTested           []int16
 }
 
 // The unique constraint is the last line of defence, never the first: the
 // customer lock already serializes computations.
 // Evidence columns are NULL where a test had no claims (method NULL) or no
 // interval (delta_low NULL), seed columns where the seed rule did not fire,
-// as the caller's arrays say. An alert's baseline window is the one its
-// evidence compared; other events carry the run's.
+// as the caller's arrays say. An alert's windows are the ones its evidence
+// compared (its current window ends with the run's); other events carry
+// the run's.
 func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsertManyParams) (int64, error) {
 	result, err := q.db.Exec(ctx, DriftEventInsertMany,
 		arg.CustomerID,
 		arg.ReportRunID,
-		arg.CurrentStart,
 		arg.CurrentEnd,
 		arg.Payers,
 		arg.CPTGroups,
@@ -144,6 +147,8 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.Dispersions,
 		arg.BaselineStarts,
 		arg.BaselineEnds,
+		arg.CurrentStarts,
+		arg.WindowsTested,
 	)
 	if err != nil {
 		return 0, err
@@ -202,7 +207,7 @@ func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEvent
 }
 
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
 ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
 `
@@ -262,6 +267,7 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.SeedCurrentSampleSize,
 			&i.Margin,
 			&i.Dispersion,
+			&i.WindowsTested,
 		); err != nil {
 			return nil, err
 		}

@@ -145,6 +145,7 @@ type DriftEvent struct {
 	SeedCurrentSampleSize  *int32
 	Margin                 *float64
 	Dispersion             *float64
+	WindowsTested          *int16
 }
 
 type DriftRequest struct {

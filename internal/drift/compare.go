@@ -7,13 +7,15 @@ import (
 )
 
 // Comparison is what the evidence compares for one cell: the claims
-// decided in the current window against those decided in the baseline's
-// whole weeks, and the weeks of history that say how much the cell varies.
+// decided in the current window (the run's, or the run's and whole weeks
+// before it) against those decided in the baseline's whole weeks, and the
+// weeks of history that say how much the cell varies.
 type Comparison struct {
 	Baseline, Current WindowStats
-	// BaselineStart and BaselineEnd bound the baseline's weeks by decision
-	// date (the current window is the run's).
-	BaselineStart, BaselineEnd time.Time
+	// BaselineStart and BaselineEnd bound the baseline's weeks, and
+	// CurrentStart the current window (it ends with the run's), by
+	// decision date.
+	BaselineStart, BaselineEnd, CurrentStart time.Time
 	// History holds the cell's usable weeks before the guard band (the
 	// baseline's among them, first), for its dispersion.
 	History []WindowStats
@@ -26,6 +28,14 @@ type Comparison struct {
 // EARS C2 and C3 methods, in weeks.
 const GuardWeeks = 2
 
+// SpanWeeks are the whole weeks each test's current window adds before
+// the run's: a change too small to show in 14 days shows in 28 or 56, once
+// enough claims have been decided since it began. Each span is a test
+// of its own; a cell and metric counts as one test, its smallest p-value
+// times the spans tested (Bonferroni), so looking three times costs what
+// it should.
+var SpanWeeks = []int{0, 2, 6}
+
 // MinBaselineWeeks is the fewest weeks a cell's baseline may shrink to
 // when its history starts late; with fewer it is not tested.
 const MinBaselineWeeks = 4
@@ -34,12 +44,14 @@ const MinBaselineWeeks = 4
 // days to decision its comparison keeps (see Compare).
 const lateCellQuantile = 0.99
 
-// Compare builds g's comparison for the windows of p, or false when the
-// cell's history is too short to compare.
+// Compare builds g's comparison for the windows of p, its current window
+// extended by span whole weeks before the run's, or false when the cell's
+// history is too short to compare.
 //
 // The baseline is as many whole weeks as the baseline window holds (12
 // for 90 days), after the GuardWeeks before the current window, so that a
-// current window of whole weeks holds every weekday as often as it does. A cell whose claims begin inside the history read
+// current window of whole weeks holds every weekday as often as it does.
+// A cell whose claims begin inside the history read
 // (FirstSubmitted) has seen no claim older than its own history: a week
 // decided soon after it began lacks the slow claims submitted before, so
 // it would look faster than the current window. Such a cell keeps the
@@ -47,7 +59,7 @@ const lateCellQuantile = 0.99
 // weeks that start A days or more after its first claim: those hold every
 // claim up to age A, whichever week. Denial rates keep the older claims
 // too (at most 1% of them), which bounds their bias by that share.
-func Compare(p Params, g Group) (Comparison, bool) {
+func Compare(p Params, g Group, span int) (Comparison, bool) {
 	w := WindowsFor(p)
 	usable, maxAge := len(g.Weeks), -1
 	if !g.FirstSubmitted.IsZero() && g.FirstSubmitted.After(w.HistoryStart) {
@@ -59,7 +71,7 @@ func Compare(p Params, g Group) (Comparison, bool) {
 		from := g.FirstSubmitted.AddDate(0, 0, maxAge)
 		usable = min(usable, max(0, int(w.CurrentStart.Sub(from)/(7*24*time.Hour))))
 	}
-	baselineWeeks := min(usable-GuardWeeks, max(1, p.BaselineDays/7))
+	baselineWeeks := min(usable-span-GuardWeeks, max(1, p.BaselineDays/7))
 	if baselineWeeks < min(MinBaselineWeeks, max(1, p.BaselineDays/7)) {
 		return Comparison{}, false
 	}
@@ -76,19 +88,27 @@ func Compare(p Params, g Group) (Comparison, bool) {
 		s.MedianDays = s.Days.Median()
 		return s
 	}
-	c := Comparison{Current: limit(g.DecidedCurrent), History: make([]WindowStats, usable-GuardWeeks),
-		BaselineEnd: w.CurrentStart.AddDate(0, 0, -7*GuardWeeks)}
+	c := Comparison{History: make([]WindowStats, usable-span-GuardWeeks), CurrentStart: w.CurrentStart.AddDate(0, 0, -7*span)}
+	c.BaselineEnd = c.CurrentStart.AddDate(0, 0, -7*GuardWeeks)
 	c.BaselineStart = c.BaselineEnd.AddDate(0, 0, -7*baselineWeeks)
-	days := make([]claimstats.Histogram, baselineWeeks)
+	c.Current = limit(sum(append([]WindowStats{g.DecidedCurrent}, g.Weeks[:span]...)))
 	for k := range c.History {
-		c.History[k] = limit(g.Weeks[GuardWeeks+k])
-		if k < baselineWeeks {
-			c.Baseline.Volume += c.History[k].Volume
-			c.Baseline.Denied += c.History[k].Denied
-			days[k] = c.History[k].Days
-		}
+		c.History[k] = limit(g.Weeks[span+GuardWeeks+k])
 	}
-	c.Baseline.Days = claimstats.Histogram(nil).Add(days...)
-	c.Baseline.MedianDays = c.Baseline.Days.Median()
+	c.Baseline = limit(sum(g.Weeks[span+GuardWeeks : span+GuardWeeks+baselineWeeks]))
 	return c, true
+}
+
+// sum adds blocks of claims into one: counts and days to decision (its
+// median is left to the caller, which limits ages first).
+func sum(blocks []WindowStats) WindowStats {
+	var out WindowStats
+	days := make([]claimstats.Histogram, len(blocks))
+	for i, b := range blocks {
+		out.Volume += b.Volume
+		out.Denied += b.Denied
+		days[i] = b.Days
+	}
+	out.Days = claimstats.Histogram(nil).Add(days...)
+	return out
 }

@@ -210,15 +210,16 @@ func nonNil[T any](s []T) []T {
 
 func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEventInsertManyParams, error) {
 	p := db.DriftEventInsertManyParams{
-		CustomerID: customerID, ReportRunID: runID, CurrentStart: w.CurrentStart, CurrentEnd: w.CurrentEnd,
+		CustomerID: customerID, ReportRunID: runID, CurrentEnd: w.CurrentEnd,
 	}
 	for _, e := range events {
-		bs, be := w.BaselineStart, w.BaselineEnd
-		if e.Alert {
-			bs, be = e.Evidence.BaselineStart, e.Evidence.BaselineEnd // the comparison that made it an alert
+		bs, be, cs := w.BaselineStart, w.BaselineEnd, w.CurrentStart
+		if e.Alert { // the comparison that made it an alert
+			bs, be, cs = e.Evidence.BaselineStart, e.Evidence.BaselineEnd, e.Evidence.CurrentStart
 		}
 		p.BaselineStarts = append(p.BaselineStarts, bs)
 		p.BaselineEnds = append(p.BaselineEnds, be)
+		p.CurrentStarts = append(p.CurrentStarts, cs)
 		seed := e.Seed
 		if seed == nil {
 			seed = &SeedValues{} // stored as NULLs (the constraint refuses them where seed_rule)
@@ -258,6 +259,7 @@ func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEv
 		p.TestCurrentSizes = append(p.TestCurrentSizes, int32(ev.CurrentSize))
 		p.Margins = append(p.Margins, ev.Margin)
 		p.Dispersions = append(p.Dispersions, ev.Dispersion.Phi)
+		p.WindowsTested = append(p.WindowsTested, int16(ev.Windows))
 		drivers, err := encodeDrivers(e.Drivers)
 		if err != nil {
 			return p, err

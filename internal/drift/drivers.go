@@ -101,14 +101,14 @@ func share(n, of int64) float64 {
 // explainAlerts attaches drivers to the run's DENIAL_RATE alerts, read from
 // the statistics in the run's transaction, in one query for all of them.
 func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windows, events []Event) error {
-	var cells []claimstats.CellBaseline
+	var cells []claimstats.CellWindows
 	for _, e := range events {
 		if e.Alert && MetricOf(e.Type).Drivers {
-			cells = append(cells, claimstats.CellBaseline{Cell: claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup},
-				Start: e.Evidence.BaselineStart, End: e.Evidence.BaselineEnd})
+			cells = append(cells, claimstats.CellWindows{Cell: claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup},
+				BaselineStart: e.Evidence.BaselineStart, BaselineEnd: e.Evidence.BaselineEnd, CurrentStart: e.Evidence.CurrentStart})
 		}
 	}
-	counts, err := claimstats.Drivers(ctx, q, customerID, cells, w.CurrentStart, w.CurrentEnd)
+	counts, err := claimstats.Drivers(ctx, q, customerID, cells, w.CurrentEnd)
 	if err != nil {
 		return err
 	}

@@ -75,10 +75,27 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		t.Fatalf("no DENIAL_RATE alert with drivers in %+v", out.Events)
 	}
 
-	// By hand, from the claims as written to the file, on the baseline the
-	// alert compared (whole weeks before a guard band).
-	bs, be := alert.Evidence.BaselineStart, alert.Evidence.BaselineEnd
-	if want := w.CurrentStart.AddDate(0, 0, -7*drift.GuardWeeks); !be.Equal(want) || !bs.Equal(want.AddDate(0, 0, -7*(p.BaselineDays/7))) {
+	// By hand, from the claims as written to the file, on the windows the
+	// alert compared: a current window ending with the run's, and the
+	// baseline's whole weeks before a guard band.
+	bs, be, cs := alert.Evidence.BaselineStart, alert.Evidence.BaselineEnd, alert.Evidence.CurrentStart
+	if span := int(w.CurrentStart.Sub(cs).Hours() / (24 * 7)); !slices.Contains(drift.SpanWeeks, span) || !cs.Equal(w.CurrentStart.AddDate(0, 0, -7*span)) {
+		t.Fatalf("compared current window from %s, want the run's (%s) extended by one of %v weeks", cs, w.CurrentStart, drift.SpanWeeks)
+	}
+	var stored struct {
+		bs, be, cs time.Time
+		windows    int16
+	}
+	if err := tx.QueryRow(ctx, `SELECT baseline_start, baseline_end, current_start, windows_tested FROM drift_events
+		WHERE customer_id = $1 AND payer = 'Aetna' AND cpt_group = 'OTHER' AND drift_type = 'DENIAL_RATE' AND alert`, cust).
+		Scan(&stored.bs, &stored.be, &stored.cs, &stored.windows); err != nil {
+		t.Fatal(err)
+	}
+	if !stored.bs.Equal(bs) || !stored.be.Equal(be) || !stored.cs.Equal(cs) || int(stored.windows) != alert.Evidence.Windows {
+		t.Fatalf("stored windows [%s, %s) and from %s over %d tests, want the evidence's [%s, %s) and from %s over %d",
+			stored.bs, stored.be, stored.cs, stored.windows, bs, be, cs, alert.Evidence.Windows)
+	}
+	if want := cs.AddDate(0, 0, -7*drift.GuardWeeks); !be.Equal(want) || !bs.Equal(want.AddDate(0, 0, -7*(p.BaselineDays/7))) {
 		t.Fatalf("compared baseline [%s, %s), want the %d whole weeks before the guard band", bs, be, p.BaselineDays/7)
 	}
 	type counts struct{ baseline, current int64 }
@@ -87,7 +104,7 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 	var total counts
 	for _, c := range claims {
 		decided := c.Submitted.AddDate(0, 0, c.DecisionDays)
-		cur := !decided.Before(w.CurrentStart) && decided.Before(w.CurrentEnd)
+		cur := !decided.Before(cs) && decided.Before(w.CurrentEnd)
 		if !cur && (decided.Before(bs) || !decided.Before(be)) {
 			continue
 		}
@@ -140,7 +157,7 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 
 	// Every code, both kinds: the parts add up to the evidence's change.
 	cell := claimstats.Cell{Payer: "Aetna", CPTGroup: "OTHER"}
-	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.CellBaseline{{Cell: cell, Start: bs, End: be}}, w.CurrentStart, w.CurrentEnd)
+	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.CellWindows{{Cell: cell, BaselineStart: bs, BaselineEnd: be, CurrentStart: cs}}, w.CurrentEnd)
 	if err != nil {
 		t.Fatal(err)
 	}

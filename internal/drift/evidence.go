@@ -239,13 +239,19 @@ type Evidence struct {
 	// claims.
 	BaselineValue, CurrentValue float64
 	BaselineSize, CurrentSize   int
-	// BaselineStart and BaselineEnd bound the compared baseline, by
-	// decision date; the current window is the run's.
-	BaselineStart, BaselineEnd time.Time
+	// BaselineStart and BaselineEnd bound the compared baseline, and
+	// CurrentStart the current window (it ends with the run's), by
+	// decision date.
+	BaselineStart, BaselineEnd, CurrentStart time.Time
+	// Windows is how many current windows (SpanWeeks) were tested for
+	// this cell and metric; this one is the one with the smallest p-value
+	// among those that cross the seed thresholds, else the run's.
+	Windows int
 	// P is the p-value against "the change is at most Margin" (both
-	// directions); Q its Benjamini–Hochberg q-value over the run's tests,
-	// where a change that does not cross the seed thresholds counts as
-	// p = 1 (it cannot be an alert).
+	// directions), times Windows (Bonferroni; at most 1); Q its
+	// Benjamini–Hochberg q-value over the run's tests, where a change that
+	// does not cross the seed thresholds counts as p = 1 (it cannot be an
+	// alert).
 	P, Q float64
 	// Margin is the change the null allows: half the seed rule's
 	// threshold at the baseline value.

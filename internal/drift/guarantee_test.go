@@ -2,6 +2,7 @@ package drift
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -136,5 +137,60 @@ func TestAnAlertCarriesItsOwnComparisonAndTheSeedRulesBesideIt(t *testing.T) {
 	if s := e.Seed; s.BaselineValue != 20 || s.CurrentValue != 17 || s.Delta != -3 || s.Severity != 0.3 || s.Confidence != 1 ||
 		s.BaselineSampleSize != 500 || s.CurrentSampleSize != 300 {
 		t.Fatalf("seed values %+v, want the seed rule's exact 20 -> 17 (-3, severity 0.3)", *s)
+	}
+}
+
+// A sustained change too small for the run's 14 days at 10 claims a day
+// (+10 points, which the two weeks show as +20% against a baseline
+// already half changed) alerts once 8 weeks of it are decided: the 56-day
+// window compares them with the 12 weeks before its guard band. Its p-value
+// is that window's times the 3 windows tested.
+func TestSustainedChangeAlertsOnceEvidenceAccumulates(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+	w := WindowsFor(p)
+	week := func(denied int) WindowStats {
+		return WindowStats{Volume: 70, Denied: denied, MedianDays: 10, Days: claimstats.Histogram{{Days: 10, Claims: 70}}}
+	}
+	g := Group{Payer: "Aetna", CPTGroup: "E&M", Weeks: make([]WindowStats, HistoryWeeks),
+		Baseline: WindowStats{Volume: 100, Denied: 10}, Current: WindowStats{Volume: 100, Denied: 10}}
+	for k := range g.Weeks {
+		g.Weeks[k] = week(7) // 10%
+		if k < 6 {
+			g.Weeks[k] = week(14) // 20% since 8 weeks
+		}
+	}
+	g.DecidedCurrent = WindowStats{Volume: 140, Denied: 28, MedianDays: 10, Days: claimstats.Histogram{{Days: 10, Claims: 140}}}
+
+	res := Evaluate(p, []Group{g})
+	if res.Alerts != 1 || len(res.Events) != 1 {
+		t.Fatalf("got %d alerts in %+v, want the denial rate's", res.Alerts, res.Events)
+	}
+	ev := res.Events[0].Evidence
+	if ev.Type != TypeDenialRate || ev.Windows != len(SpanWeeks) || !ev.CurrentStart.Equal(w.CurrentStart.AddDate(0, 0, -42)) {
+		t.Fatalf("evidence %s over %d windows from %s, want DENIAL_RATE over %d from %s", ev.Type, ev.Windows, ev.CurrentStart,
+			len(SpanWeeks), w.CurrentStart.AddDate(0, 0, -42))
+	}
+	if ev.CurrentSize != 560 || ev.BaselineSize != 840 || ev.CurrentValue != 0.2 || ev.BaselineValue != 0.1 {
+		t.Fatalf("compared %d claims at %v with %d at %v, want the 8 changed weeks with the 12 before the guard band",
+			ev.CurrentSize, ev.CurrentValue, ev.BaselineSize, ev.BaselineValue)
+	}
+	// The 56-day window's own p-value, from the statistics' definitions:
+	// identical weeks vary binomially (dispersion 1).
+	m := 0.025
+	zUpper := RateDifferenceScore(112, 560, 84, 840, m)
+	zLower := RateDifferenceScore(112, 560, 84, 840, -m)
+	normal := distuv.UnitNormal
+	own := math.Max(2*math.Min(normal.Survival(zUpper), normal.CDF(zLower)), FisherExact(112, 448, 84, 756))
+	if math.Abs(ev.P-3*own) > 1e-12*ev.P {
+		t.Errorf("p = %v, want 3 x the window's %v", ev.P, own)
+	}
+	// The run's window alone could not show it.
+	c, ok := Compare(p, g, 0)
+	if !ok {
+		t.Fatal("the run's window has no comparison")
+	}
+	if short := MetricOf(TypeDenialRate).Test(MetricOf(TypeDenialRate), c, Dispersion{Phi: 1, DF: 10}); short.P < 0.05 {
+		t.Errorf("the run's 14 days alone give p = %v, want the change hidden there (>= 0.05)", short.P)
 	}
 }

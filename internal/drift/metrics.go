@@ -56,7 +56,7 @@ var Metrics = []*Metric{
 			zLower := RateDifferenceScore(cur.Denied, cur.Volume, b.Denied, b.Volume, -margin)
 			ev := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
 				BaselineValue: b.DenialRate(), CurrentValue: cur.DenialRate(), BaselineSize: b.Volume, CurrentSize: cur.Volume,
-				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, Margin: margin, Dispersion: disp, HasInterval: true,
+				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, CurrentStart: c.CurrentStart, Margin: margin, Dispersion: disp, HasInterval: true,
 				// Fisher's exact test of no change guards small counts,
 				// where the score tests' normal tails are not yet valid.
 				P: math.Max(disp.intervalP(zUpper, zLower), FisherExact(cur.Denied, cur.Volume-cur.Denied, b.Denied, b.Volume-b.Denied))}
@@ -82,7 +82,7 @@ var Metrics = []*Metric{
 			zLower := MannWhitneyShifted(b, cur, -margin).lowerZ()
 			ev := &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
 				BaselineValue: c.Baseline.MedianDays, CurrentValue: c.Current.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
-				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, Margin: margin, Dispersion: disp, P: disp.intervalP(zUpper, zLower)}
+				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, CurrentStart: c.CurrentStart, Margin: margin, Dispersion: disp, P: disp.intervalP(zUpper, zLower)}
 			if mw := MannWhitney(b, cur); mw.Bounded {
 				ev.DeltaLow, ev.DeltaHigh = disp.widen((mw.ShiftLow+mw.ShiftHigh)/2, mw.ShiftLow, mw.ShiftHigh)
 				ev.HasInterval = true

@@ -7,6 +7,7 @@ package drift
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -112,8 +113,8 @@ type Windows struct {
 	BaselineStart, BaselineEnd time.Time
 	CurrentStart, CurrentEnd   time.Time
 	// HistoryStart begins the whole weeks of decisions before the current
-	// window that the evidence reads (HistoryWeeks, or the baseline's
-	// weeks if more).
+	// window that the evidence reads (HistoryWeeks, or more when the
+	// baseline's weeks, the guard band and the longest span need them).
 	HistoryStart time.Time
 }
 
@@ -132,7 +133,7 @@ func WindowsFor(p Params) Windows {
 		BaselineEnd:   cs,
 		CurrentStart:  cs,
 		CurrentEnd:    asOf,
-		HistoryStart:  cs.AddDate(0, 0, -7*max(HistoryWeeks, (p.BaselineDays+6)/7)),
+		HistoryStart:  cs.AddDate(0, 0, -7*max(HistoryWeeks, p.BaselineDays/7+GuardWeeks+slices.Max(SpanWeeks))),
 	}
 }
 
@@ -230,6 +231,12 @@ type Result struct {
 	Skipped          []SkippedGroup // the first MaxSkippedListed, by payer and group
 }
 
+// test is one cell and metric's evidence.
+type test struct {
+	payer, cptGroup string
+	ev              *Evidence
+}
+
 type eventKey struct {
 	payer, cptGroup string
 	typ             Type
@@ -295,10 +302,6 @@ func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 		}
 	}
 
-	type test struct {
-		payer, cptGroup string
-		ev              *Evidence
-	}
 	var tests []test
 	if rule == RulePointNull {
 		for _, g := range groups {
@@ -307,47 +310,7 @@ func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 			}
 		}
 	} else {
-		// Each cell's dispersion, and its payer's pooled over the payer's
-		// cells, before any test.
-		type cellTests struct {
-			g    Group
-			c    Comparison
-			disp []Dispersion // per metric
-		}
-		type pooled struct{ sum, df []float64 }
-		var cells []cellTests
-		payers := map[string]*pooled{}
-		for _, g := range groups {
-			c, ok := Compare(p, g)
-			if !ok {
-				continue
-			}
-			ct := cellTests{g: g, c: c, disp: make([]Dispersion, len(Metrics))}
-			pl := payers[g.Payer]
-			if pl == nil {
-				pl = &pooled{sum: make([]float64, len(Metrics)), df: make([]float64, len(Metrics))}
-				payers[g.Payer] = pl
-			}
-			for i, m := range Metrics {
-				d := m.Disperse(c.History)
-				ct.disp[i] = d
-				pl.sum[i] += d.Phi * float64(d.DF)
-				pl.df[i] += float64(d.DF)
-			}
-			cells = append(cells, ct)
-		}
-		for _, ct := range cells {
-			pl := payers[ct.g.Payer]
-			for i, m := range Metrics {
-				if ct.disp[i].DF < MinDispersionDF {
-					continue // too short a history to know how the cell varies
-				}
-				payer := Dispersion{Phi: pl.sum[i] / pl.df[i], DF: int(pl.df[i])}
-				if ev := m.Test(m, ct.c, combine(ct.disp[i], payer)); ev != nil {
-					tests = append(tests, test{ct.g.Payer, ct.g.CPTGroup, ev})
-				}
-			}
-		}
+		tests = intervalNullTests(p, groups)
 	}
 	pValues := make([]float64, len(tests))
 	for i, t := range tests {
@@ -387,6 +350,78 @@ func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 	}
 	SortEvents(res.Events)
 	return res
+}
+
+// intervalNullTests are RuleIntervalNull's tests: per cell and metric, one
+// test per current window of SpanWeeks, each at the dispersion of the
+// cell's weeks before it (combined with its payer's, pooled over the
+// payer's cells), reduced to the window whose change crosses the seed
+// thresholds with the smallest p-value, times the windows tested.
+func intervalNullTests(p Params, groups []Group) []test {
+	type cell struct {
+		g    Group
+		c    []Comparison // per span; ok[s] false where too short
+		ok   []bool
+		disp [][]Dispersion // per span, per metric
+	}
+	type pooledKey struct {
+		payer        string
+		span, metric int
+	}
+	type pooled struct{ sum, df float64 }
+	var cells []cell
+	payers := map[pooledKey]*pooled{}
+	for _, g := range groups {
+		ce := cell{g: g, c: make([]Comparison, len(SpanWeeks)), ok: make([]bool, len(SpanWeeks)), disp: make([][]Dispersion, len(SpanWeeks))}
+		for s, span := range SpanWeeks {
+			if ce.c[s], ce.ok[s] = Compare(p, g, span); !ce.ok[s] {
+				continue
+			}
+			ce.disp[s] = make([]Dispersion, len(Metrics))
+			for i, m := range Metrics {
+				d := m.Disperse(ce.c[s].History)
+				ce.disp[s][i] = d
+				k := pooledKey{g.Payer, s, i}
+				if payers[k] == nil {
+					payers[k] = &pooled{}
+				}
+				payers[k].sum += d.Phi * float64(d.DF)
+				payers[k].df += float64(d.DF)
+			}
+		}
+		cells = append(cells, ce)
+	}
+	var tests []test
+	for _, ce := range cells {
+		for i, m := range Metrics {
+			var best *Evidence
+			bestP, tested := 2.0, 0
+			for s := range SpanWeeks {
+				if !ce.ok[s] || ce.disp[s][i].DF < MinDispersionDF {
+					continue // too short a history to know how the cell varies
+				}
+				pl := payers[pooledKey{ce.g.Payer, s, i}]
+				payer := Dispersion{Phi: pl.sum / pl.df, DF: int(pl.df)}
+				ev := m.Test(m, ce.c[s], combine(ce.disp[s][i], payer))
+				if ev == nil {
+					continue
+				}
+				tested++
+				pc := 1.0 // a window whose change does not cross cannot alert
+				if ev.Crossed() {
+					pc = ev.P
+				}
+				if pc < bestP { // ties keep the shorter window
+					best, bestP = ev, pc
+				}
+			}
+			if best != nil {
+				best.Windows, best.P = tested, math.Min(1, best.P*float64(tested))
+				tests = append(tests, test{ce.g.Payer, ce.g.CPTGroup, best})
+			}
+		}
+	}
+	return tests
 }
 
 // pointNullTests are RulePointNull's tests of g: no change between the

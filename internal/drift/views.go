@@ -91,6 +91,10 @@ type EventView struct {
 	// dispersion it used (null without evidence).
 	Margin     *float64 `json:"margin"`
 	Dispersion *float64 `json:"dispersion"`
+	// WindowsTested is how many current windows the alert test compared
+	// (its p-value is the smallest one's times this); current_start is
+	// the one it reports.
+	WindowsTested *int16 `json:"windows_tested"`
 	// The seed rule's own comparison (by submission date), exact, wherever
 	// it fired; null otherwise. An alert's values above are its evidence's.
 	SeedBaselineValue      *float64 `json:"seed_baseline_value"`
@@ -179,7 +183,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			SeedRule: e.SeedRule, Alert: e.Alert, Suppressed: e.Suppressed, Method: e.Method, PValue: e.PValue, QValue: e.QValue,
 			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
 			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize, Drivers: decodeDrivers(e.Drivers),
-			Margin: e.Margin, Dispersion: e.Dispersion,
+			Margin: e.Margin, Dispersion: e.Dispersion, WindowsTested: e.WindowsTested,
 			SeedBaselineValue: e.SeedBaselineValue, SeedCurrentValue: e.SeedCurrentValue, SeedDeltaValue: e.SeedDeltaValue,
 			SeedSeverity: e.SeedSeverity, SeedConfidence: e.SeedConfidence,
 			SeedBaselineSampleSize: e.SeedBaselineSampleSize, SeedCurrentSampleSize: e.SeedCurrentSampleSize,
@@ -193,7 +197,7 @@ var eventCSVHeader = []string{"report_run_id", "payer", "cpt_group", "drift_type
 	"seed_rule", "alert", "method", "p_value", "q_value", "delta_low", "delta_high",
 	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size", "drivers",
 	"margin", "dispersion", "seed_baseline_value", "seed_current_value", "seed_delta_value", "seed_severity", "seed_confidence",
-	"seed_baseline_sample_size", "seed_current_sample_size"}
+	"seed_baseline_sample_size", "seed_current_sample_size", "windows_tested"}
 
 // WriteEventsCSV writes events as CSV with a header row.
 func WriteEventsCSV(w io.Writer, events []EventView) error {
@@ -217,7 +221,8 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 			orEmpty(e.SeedBaselineValue, f), orEmpty(e.SeedCurrentValue, f), orEmpty(e.SeedDeltaValue, f),
 			orEmpty(e.SeedSeverity, f), orEmpty(e.SeedConfidence, f),
 			orEmpty(e.SeedBaselineSampleSize, func(n int32) string { return strconv.Itoa(int(n)) }),
-			orEmpty(e.SeedCurrentSampleSize, func(n int32) string { return strconv.Itoa(int(n)) })}); err != nil {
+			orEmpty(e.SeedCurrentSampleSize, func(n int32) string { return strconv.Itoa(int(n)) }),
+			orEmpty(e.WindowsTested, func(n int16) string { return strconv.Itoa(int(n)) })}); err != nil {
 			return err
 		}
 	}
@@ -287,6 +292,17 @@ func (e EventView) Compared() (baseline, current float64, baselineSize, currentS
 		return e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
 	}
 	return *e.TestBaselineValue, *e.TestCurrentValue, int(*e.TestBaselineSize), int(*e.TestCurrentSize)
+}
+
+// CurrentDays is the length of the current window the event compared, in
+// days: the run's, or longer for an alert whose evidence took more weeks.
+func (e EventView) CurrentDays() int {
+	s, err1 := time.Parse(time.DateOnly, e.CurrentStart)
+	end, err2 := time.Parse(time.DateOnly, e.CurrentEnd)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return int(end.Sub(s).Hours() / 24)
 }
 
 // Alerts splits events into alerts and the others, keeping their order.

@@ -212,6 +212,31 @@ func runDetectionQuality(b *testing.B) {
 		}
 	}
 	benchRow("median lag from change to first detection, days", func(d int) string { return fmt.Sprintf("%.0f", median(lags[d])) })
+
+	// What limits power within 4 runs: a run compares claims by decision
+	// date, and a change applies to claims submitted after it, so the 4th
+	// run's window holds the changed claims only of cells that decide
+	// within days.
+	asOf4 := change.AddDate(0, 0, 7*3)
+	windowStart := asOf4.AddDate(0, 0, -drift.DefaultCurrentDays)
+	after, all := map[[2]string]int{}, map[[2]string]int{}
+	for _, c := range claims {
+		if !c.Decided.IsZero() && !c.Decided.Before(windowStart) && c.Decided.Before(asOf4) {
+			k := [2]string{c.Payer, c.CPTGroup}
+			all[k]++
+			if !c.Submitted.Before(change) {
+				after[k]++
+			}
+		}
+	}
+	var shares []float64
+	for _, c := range cells {
+		if k := [2]string{c.Payer, c.CPTGroup}; c.Change != nil && c.DailyVolume >= 20 && all[k] > 0 {
+			shares = append(shares, 100*float64(after[k])/float64(all[k]))
+		}
+	}
+	fmt.Printf("DETECTION|planted cells >= 20 claims/day: %% of the 4th run's decided claims submitted after the change, median (quartiles)|%.0f (%.0f-%.0f)\n",
+		median(shares), quantile(shares, 0.25), quantile(shares, 0.75))
 	b.ReportMetric(per100(falses[2]), "false_per_100")
 }
 
@@ -231,6 +256,15 @@ func pct(k, n int) float64 {
 		return 0
 	}
 	return 100 * float64(k) / float64(n)
+}
+
+// quantile is the q-quantile of xs by the nearest rank.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	return xs[min(len(xs)-1, int(q*float64(len(xs))))]
 }
 
 func median(xs []float64) float64 {
