@@ -37,7 +37,7 @@ func benchSizes(b *testing.B) []int {
 }
 
 // seedClaims stores n claims for a new customer shaped like a real
-// customer's export: 30 payers x 12 CPT groups, submitted over the 120 days
+// customer's export: 30 payers x 12 CPT groups, submitted over the 365 days
 // before asOf, days to decision skewed over 0-90 (90 u^2), only claims
 // decided before asOf (the export date), 5% OTHER outcomes; with the
 // statistics an upload would have written.
@@ -54,7 +54,7 @@ func seedClaims(b *testing.B, ctx context.Context, pool *pgxpool.Pool, name stri
 		INSERT INTO claim_records (customer_id, upload_id, source_row, payer, cpt, cpt_group, submitted_date, decided_date, outcome)
 		SELECT $1, $2, i + 1, 'Payer ' || (h % 30), '9921' || (h % 6), 'G' || ((h / 30) % 12), d, d + days,
 		       CASE WHEN h % 20 = 0 THEN 'OTHER' WHEN h % 20 < 5 THEN 'DENIED' ELSE 'PAID' END
-		FROM (SELECT i, h, $3::date - 1 - (i % 120)::int AS d, floor(90 * power(((h / 360) % 1000) / 1000.0, 2))::int AS days
+		FROM (SELECT i, h, $3::date - 1 - (i % 365)::int AS d, floor(90 * power(((h / 360) % 1000) / 1000.0, 2))::int AS days
 		      FROM (SELECT i, (i * 2654435761) % 4294967296 AS h FROM generate_series(0, $4::bigint * 2) i) g) c
 		WHERE d + days < $3::date
 		LIMIT $4`,

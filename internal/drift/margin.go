@@ -3,6 +3,7 @@ package drift
 import (
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 )
@@ -153,13 +154,30 @@ type Dispersion struct {
 // pairs, divided by its expectation for chi-squared pairs
 // (trimmedChiSquaredMean), estimates the dispersion for any scale. Pairs
 // stat cannot compare (an empty week, no variation) do not count.
-func pairedDispersion(weeks []Block, stat func(a, b Block) (float64, bool)) Dispersion {
+func pairedDispersion(weeks []Block, stat PairStat) Dispersion {
+	return pairsDispersion(len(weeks), func(i int) (float64, bool) { return stat(weeks[i], weeks[i+1]) })
+}
+
+// pairsDispersion is pairedDispersion over n weeks whose pair starting at
+// week i has statistic stat(i): computations that share weeks (the spans
+// of a cell) share pairs.
+func pairsDispersion(n int, stat func(i int) (float64, bool)) Dispersion {
 	var pairs []float64
-	for i := 0; i+1 < len(weeks); i += 2 {
-		if s, ok := stat(weeks[i], weeks[i+1]); ok {
+	for i := 0; i+1 < n; i += 2 {
+		if s, ok := stat(i); ok {
 			pairs = append(pairs, s)
 		}
 	}
+	return trimmedDispersion(pairs)
+}
+
+// PairStat is a statistic of homogeneity of two weeks on one degree of
+// freedom; false when it cannot compare them.
+type PairStat func(a, b Block) (float64, bool)
+
+// trimmedDispersion is pairedDispersion's estimate from the statistics of
+// the pairs it could compare.
+func trimmedDispersion(pairs []float64) Dispersion {
 	n := len(pairs)
 	if n < 3 {
 		var sum float64
@@ -183,8 +201,20 @@ func pairedDispersion(weeks []Block, stat func(a, b Block) (float64, bool)) Disp
 // independent chi-squared variables on 1 degree of freedom: (n - E[max]) /
 // (n - 1), with E[max] = the integral over x > 0 of 1 - F(x)^n, F(x) =
 // erf(sqrt(x/2)), by Simpson's rule (checked against simulation in the
-// tests).
+// tests). Every run needs it for the same few n, so it is computed once
+// per n (n is at most half the weeks of a history, so the cache is small).
 func trimmedChiSquaredMean(n int) float64 {
+	if v, ok := trimmedMeans.Load(n); ok {
+		return v.(float64)
+	}
+	v := integrateTrimmedMean(n)
+	trimmedMeans.Store(n, v)
+	return v
+}
+
+var trimmedMeans sync.Map // n -> trimmedChiSquaredMean(n)
+
+func integrateTrimmedMean(n int) float64 {
 	const upper, steps = 200.0, 20000
 	h := upper / steps
 	f := func(x float64) float64 { return 1 - math.Pow(math.Erf(math.Sqrt(x/2)), float64(n)) }
@@ -202,11 +232,11 @@ func trimmedChiSquaredMean(n int) float64 {
 // DenialDispersion is the quasi-binomial dispersion (McCullagh & Nelder
 // 1989, section 4.5) of the cell's weeks, paired: the mean of Pearson's
 // chi-squared of each pair of adjacent weeks' denials.
-func DenialDispersion(weeks []Block) Dispersion {
-	return pairedDispersion(weeks, func(a, b Block) (float64, bool) {
-		x2, df := PearsonHomogeneity([]Block{a, b})
-		return x2, df == 1
-	})
+func DenialDispersion(weeks []Block) Dispersion { return pairedDispersion(weeks, denialPair) }
+
+func denialPair(a, b Block) (float64, bool) {
+	x2, df := PearsonHomogeneity([]Block{a, b})
+	return x2, df == 1
 }
 
 // PearsonHomogeneity is Pearson's chi-squared statistic of homogeneity of
@@ -290,13 +320,15 @@ func KruskalWallis(samples []claimstats.Histogram) (h float64, df int) {
 // days to decision (for two samples, the square of the Mann–Whitney z
 // without continuity correction).
 func DecisionTimeDispersion(weeks []Block) Dispersion {
-	return pairedDispersion(weeks, func(a, b Block) (float64, bool) {
-		if a.Days.Total() == 0 || b.Days.Total() == 0 || a.Days.Total()+b.Days.Total() < 3 {
-			return 0, false
-		}
-		h, df := KruskalWallis([]claimstats.Histogram{a.Days, b.Days})
-		return h, df == 1
-	})
+	return pairedDispersion(weeks, decisionTimePair)
+}
+
+func decisionTimePair(a, b Block) (float64, bool) {
+	if a.Days.Total() == 0 || b.Days.Total() == 0 || a.Days.Total()+b.Days.Total() < 3 {
+		return 0, false
+	}
+	h, df := KruskalWallis([]claimstats.Histogram{a.Days, b.Days})
+	return h, df == 1
 }
 
 // MinDispersionDF is the fewest pairs of weeks a cell's history must

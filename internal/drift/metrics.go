@@ -22,10 +22,10 @@ type Metric struct {
 	SeverityFullAt float64
 	// Seed is the seed rule's value of a window (submission-date basis).
 	Seed func(WindowStats) float64
-	// Disperse estimates how much the metric varies between a cell's
-	// weeks beyond independent claims (DenialDispersion and
-	// DecisionTimeDispersion).
-	Disperse func(weeks []WindowStats) Dispersion
+	// PairStat compares two of a cell's weeks, for the dispersion of the
+	// metric beyond independent claims (pairedDispersion: DenialDispersion
+	// and DecisionTimeDispersion).
+	PairStat PairStat
 	// Test weighs the evidence of a change larger than the margin between
 	// a cell's decision-date windows at dispersion d; nil when either
 	// window has nothing to compare.
@@ -45,7 +45,7 @@ var Metrics = []*Metric{
 		Type: TypeDenialRate, Name: "denial rate",
 		AbsThreshold: 0.05, SeverityFullAt: 0.5, // min(|delta| * 2, 1), exactly: 0.5 is a power of two
 		Seed:     WindowStats.DenialRate,
-		Disperse: DenialDispersion,
+		PairStat: denialPair,
 		Test: func(m *Metric, c Comparison, disp Dispersion) *Evidence {
 			b, cur := c.Baseline, c.Current
 			if b.Volume == 0 || cur.Volume == 0 {
@@ -70,7 +70,7 @@ var Metrics = []*Metric{
 		Type: TypeDecisionTime, Name: "decision time",
 		AbsThreshold: 3, SeverityFullAt: 10, // min(|delta| / 10, 1)
 		Seed:     func(w WindowStats) float64 { return w.MedianDays },
-		Disperse: DecisionTimeDispersion,
+		PairStat: decisionTimePair,
 		Test: func(m *Metric, c Comparison, disp Dispersion) *Evidence {
 			b, cur := c.Baseline.Days, c.Current.Days
 			nb, nc := b.Total(), cur.Total()

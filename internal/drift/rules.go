@@ -371,15 +371,33 @@ func intervalNullTests(p Params, groups []Group) []test {
 	type pooled struct{ sum, df float64 }
 	var cells []cell
 	payers := map[pooledKey]*pooled{}
+	type pairStat struct {
+		s  float64
+		ok bool
+	}
 	for _, g := range groups {
 		ce := cell{g: g, c: make([]Comparison, len(SpanWeeks)), ok: make([]bool, len(SpanWeeks)), disp: make([][]Dispersion, len(SpanWeeks))}
+		// The spans' histories are the same weeks from later starts: each
+		// pair of weeks is compared once, keyed by its first week in g.Weeks.
+		memo := make([]map[int]pairStat, len(Metrics))
+		for i := range memo {
+			memo[i] = map[int]pairStat{}
+		}
 		for s, span := range SpanWeeks {
 			if ce.c[s], ce.ok[s] = Compare(p, g, span); !ce.ok[s] {
 				continue
 			}
 			ce.disp[s] = make([]Dispersion, len(Metrics))
+			h := ce.c[s].History
 			for i, m := range Metrics {
-				d := m.Disperse(ce.c[s].History)
+				d := pairsDispersion(len(h), func(k int) (float64, bool) {
+					r, seen := memo[i][span+GuardWeeks+k]
+					if !seen {
+						r.s, r.ok = m.PairStat(h[k], h[k+1])
+						memo[i][span+GuardWeeks+k] = r
+					}
+					return r.s, r.ok
+				})
 				ce.disp[s][i] = d
 				k := pooledKey{g.Payer, s, i}
 				if payers[k] == nil {
