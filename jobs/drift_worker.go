@@ -237,7 +237,7 @@ func computeInTx[T river.JobArgs](ctx context.Context, d *Deps, job *river.Job[T
 	if !outcome.AlreadyDone {
 		// In the computation's transaction: a run that commits notifies,
 		// one that rolls back notifies nobody.
-		if err := notifyAlerts(ctx, d, tx, outcome.Run); err != nil {
+		if err := notifyAlerts(ctx, d, tx, outcome); err != nil {
 			return nil, err
 		}
 	}

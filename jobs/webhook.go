@@ -45,39 +45,26 @@ func (d *Deps) sender() *webhooks.Sender {
 
 var defaultSender = webhooks.NewSender(webhooks.Guard{}, WebhookTimeout)
 
-// notifyAlerts reconciles a run's alerts with their subjects and, for the
-// alerts to deliver, creates one delivery per enabled endpoint and its job,
-// all in the run's transaction.
-func notifyAlerts(ctx context.Context, d *Deps, tx pgx.Tx, run db.ReportRun) error {
+// notifyAlerts applies a run to the customer's alert episodes and, for
+// the transitions to deliver, creates one delivery per transition and
+// enabled endpoint with its job, all in the run's transaction.
+func notifyAlerts(ctx context.Context, d *Deps, tx pgx.Tx, outcome *drift.Outcome) error {
+	run := outcome.Run
 	q := store.New(tx)
 	loaded, err := drift.LoadRun(ctx, q, run.CustomerID, run.ID)
 	if err != nil {
 		return err
 	}
-	deliver, err := alerts.Reconcile(ctx, tx, run.CustomerID, run.ID, loaded.Events, d.now())
-	if err != nil || len(deliver) == 0 {
+	ts, err := alerts.Reconcile(ctx, tx, run.CustomerID, alerts.Computation{RunID: run.ID, AsOf: run.AsOf, Events: loaded.Events,
+		Tested: outcome.Tested, Withdrawn: outcome.Withdrawn, Today: d.now()})
+	if err != nil || len(ts) == 0 {
 		return err
-	}
-	cust, err := q.CustomerGetByID(ctx, run.CustomerID)
-	if err != nil {
-		return fmt.Errorf("look up customer %d: %w", run.CustomerID, err)
 	}
 	link := ""
 	if d.PublicURL != "" {
 		link = fmt.Sprintf("%s/customers/%d?run=%d", strings.TrimRight(d.PublicURL, "/"), run.CustomerID, run.ID)
 	}
-	ids, err := webhooks.CreateDeliveries(ctx, q, cust, loaded.ReportRun, deliver, link, d.now())
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: WebhookDeliveryArgs{DeliveryID: id}}
-	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue webhook deliveries: %w", err)
-	}
-	return nil
+	return webhooks.Notifier(NewEnqueuer(river.ClientFromContext[pgx.Tx](ctx)), run.CustomerID, link, d.now())(ctx, tx, ts)
 }
 
 // WebhookDeliveryWorker sends a delivery and records the attempt.
@@ -103,23 +90,30 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 	if err != nil {
 		return fmt.Errorf("load delivery %d: %w", job.Args.DeliveryID, err)
 	}
-	if d.Status == "delivered" {
-		return nil
+	if d.Status != "pending" {
+		return nil // delivered, or ended already
 	}
 	if !d.Enabled {
-		return river.JobCancel(fmt.Errorf("endpoint %d is disabled", d.EndpointID))
+		return w.cancel(ctx, d.ID, fmt.Errorf("endpoint %d is disabled", d.EndpointID))
 	}
 	now := time.Now()
 	secrets := []string{d.Secret}
 	if d.PreviousSecret != nil && d.PreviousSecretExpiresAt != nil && d.PreviousSecretExpiresAt.After(now) {
 		secrets = append(secrets, *d.PreviousSecret)
 	}
+	// The attempt is in the log before the request leaves: a worker killed
+	// while it is in flight leaves it 'sending', and the next attempt marks
+	// it 'unknown'.
+	attemptID, err := store.New(w.deps.Pool).WebhookAttemptBegin(ctx, d.ID)
+	if err != nil {
+		return fmt.Errorf("record webhook attempt: %w", err)
+	}
 	res := w.deps.sender().Send(ctx, d.URL, webhooks.Message{ID: d.MessageID, Body: d.Payload, Secrets: secrets}, now)
 
-	// The attempt is recorded even when the job's context is ending.
+	// The attempt is completed even when the job's context is ending.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := recordAttempt(rctx, w.deps, d.ID, res, job.Attempt >= job.MaxAttempts); err != nil {
+	if err := finishAttempt(rctx, w.deps, d.ID, attemptID, res, job.Attempt >= job.MaxAttempts); err != nil {
 		return err
 	}
 	logger := w.deps.logger().With("job_id", job.ID, "customer_id", d.CustomerID, "delivery_id", d.ID, "attempt", job.Attempt)
@@ -133,19 +127,28 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 	}
 	logger.WarnContext(ctx, "webhook attempt failed", "error", err)
 	if errors.Is(res.Err, webhooks.ErrForbiddenDestination) {
-		return river.JobCancel(err) // retrying cannot help until the endpoint changes
+		return w.cancel(rctx, d.ID, err) // retrying cannot help until the endpoint changes
 	}
 	return err
 }
 
-func recordAttempt(ctx context.Context, d *Deps, deliveryID int64, res webhooks.Result, last bool) error {
+// cancel ends a delivery that will not be sent, with why, and cancels its
+// job: a cancelled delivery is never left pending.
+func (w *WebhookDeliveryWorker) cancel(ctx context.Context, deliveryID int64, why error) error {
+	if err := store.New(w.deps.Pool).WebhookDeliveryCancel(ctx, db.WebhookDeliveryCancelParams{ID: deliveryID, Reason: ptr(why.Error())}); err != nil {
+		return fmt.Errorf("cancel webhook delivery %d: %w", deliveryID, err)
+	}
+	return river.JobCancel(why)
+}
+
+func finishAttempt(ctx context.Context, d *Deps, deliveryID, attemptID int64, res webhooks.Result, last bool) error {
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record webhook attempt: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	q := store.New(tx)
-	p := db.WebhookAttemptInsertParams{DeliveryID: deliveryID, LatencyMs: int32(res.Latency.Milliseconds())}
+	p := db.WebhookAttemptFinishParams{ID: attemptID, LatencyMs: ptr(int32(res.Latency.Milliseconds()))}
 	if res.StatusCode != 0 {
 		p.StatusCode = ptr(int32(res.StatusCode))
 	}
@@ -155,13 +158,14 @@ func recordAttempt(ctx context.Context, d *Deps, deliveryID int64, res webhooks.
 	if res.Response != "" {
 		p.Response = &res.Response
 	}
-	if err := q.WebhookAttemptInsert(ctx, p); err != nil {
+	if err := q.WebhookAttemptFinish(ctx, p); err != nil {
 		return fmt.Errorf("record webhook attempt: %w", err)
 	}
-	if _, err := q.WebhookDeliveryRecordAttempt(ctx, db.WebhookDeliveryRecordAttemptParams{ID: deliveryID, Delivered: res.OK()}); err != nil {
-		return fmt.Errorf("record webhook attempt: %w", err)
-	}
-	if last && !res.OK() {
+	if res.OK() {
+		if err := q.WebhookDeliveryMarkDelivered(ctx, deliveryID); err != nil {
+			return fmt.Errorf("record webhook delivery: %w", err)
+		}
+	} else if last {
 		if err := q.WebhookDeliveryMarkFailed(ctx, deliveryID); err != nil {
 			return fmt.Errorf("mark webhook delivery failed: %w", err)
 		}

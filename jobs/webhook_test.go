@@ -125,17 +125,22 @@ func TestAlertIsDeliveredThroughFailuresWithStableIDAndPayload(t *testing.T) {
 	if err := json.Unmarshal(got[0].body, &payload); err != nil {
 		t.Fatal(err)
 	}
-	if payload.Type != webhooks.TypeAlerts || payload.Data.Customer.Name != "acme" || len(payload.Data.Alerts) != 1 ||
-		payload.Data.Alerts[0].Payer != "Aetna" || payload.Data.Alerts[0].DriftType != drift.TypeDenialRate || payload.Data.Alerts[0].QValue == nil ||
-		payload.Data.Alerts[0].Drivers == nil || len(payload.Data.Alerts[0].Drivers.DenialReasons) != 1 || len(payload.Data.Alerts[0].Drivers.CPTCodes) != 1 {
-		t.Fatalf("payload = %s, want one alert with its evidence and drivers", got[0].body)
+	a, tr := payload.Data.Alert, payload.Data.Transition
+	if payload.Type != webhooks.TypeAlertOpened || payload.Data.Customer.Name != "acme" || a == nil || tr == nil ||
+		tr.Kind != alerts.KindOpened || tr.Payer != "Aetna" || tr.Seq != 1 || tr.Direction != "up" ||
+		a.Payer != "Aetna" || a.DriftType != drift.TypeDenialRate || a.QValue == nil ||
+		a.Drivers == nil || len(a.Drivers.DenialReasons) != 1 || len(a.Drivers.CPTCodes) != 1 {
+		t.Fatalf("payload = %s, want the opening of Aetna's episode with its alert, evidence and drivers", got[0].body)
+	}
+	if want := webhooks.TransitionMessageID(ep.ID, tr.EpisodeID, 1); got[0].header.Get("webhook-id") != want {
+		t.Fatalf("webhook-id %q, want %q derived from (endpoint, episode, transition)", got[0].header.Get("webhook-id"), want)
 	}
 	var status string
 	var attempts int
 	if err := h.pool.QueryRow(context.Background(), `SELECT status, attempts FROM webhook_deliveries`).Scan(&status, &attempts); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := h.pool.Query(context.Background(), `SELECT coalesce(status_code, 0) FROM webhook_attempts ORDER BY id`)
+	rows, err := h.pool.Query(context.Background(), `SELECT coalesce(status_code, 0) FROM webhook_attempts WHERE state = 'done' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +185,9 @@ func TestRolledBackComputationNotifiesNobodyAndItsRetryOnce(t *testing.T) {
 }
 
 // Three clients fan out the weekly runs of 100 customers with one endpoint
-// each: every run with alerts has exactly one delivery per endpoint, and
-// the receiver gets each once.
+// each, whose uploads opened an alert each: the weekly runs alert again,
+// which is no transition, so each customer's endpoint has exactly the one
+// delivery of its opening, and the receiver gets each once.
 func TestWeeklyFanOutDeliversOncePerRunAndEndpoint(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -212,15 +218,18 @@ func TestWeeklyFanOutDeliversOncePerRunAndEndpoint(t *testing.T) {
 	if weekly != customers {
 		t.Fatalf("%d weekly runs with alerts, want %d", weekly, customers)
 	}
-	if n := h.count(t, `SELECT count(*) FROM webhook_deliveries`); n != runsWithAlerts {
-		t.Fatalf("%d deliveries for %d runs with alerts, want one each", n, runsWithAlerts)
+	if runsWithAlerts < 2*customers {
+		t.Fatalf("%d runs with alerts, want the uploads' and the weekly ones (%d)", runsWithAlerts, 2*customers)
+	}
+	if n := h.count(t, `SELECT count(*) FROM webhook_deliveries`); n != customers {
+		t.Fatalf("%d deliveries for %d runs with alerts of %d episodes, want one per episode", n, runsWithAlerts, customers)
 	}
 	ids := map[string]int{}
 	for _, r := range rcv.received() {
 		ids[r.header.Get("webhook-id")]++
 	}
-	if len(ids) != runsWithAlerts {
-		t.Fatalf("receiver got %d distinct deliveries, want %d", len(ids), runsWithAlerts)
+	if len(ids) != customers {
+		t.Fatalf("receiver got %d distinct deliveries, want %d", len(ids), customers)
 	}
 	for id, n := range ids {
 		if n != 1 {
@@ -230,7 +239,8 @@ func TestWeeklyFanOutDeliversOncePerRunAndEndpoint(t *testing.T) {
 }
 
 // Acknowledged and snoozed subjects record their alerts, suppressed, and
-// deliver nothing; resolving, and a snooze's expiry, re-arm them.
+// deliver nothing; resolving by hand is delivered and re-arms them, and a
+// snooze's expiry re-opens the subject.
 func TestAcknowledgedAndSnoozedSubjectsAreNotDelivered(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -249,7 +259,11 @@ func TestAcknowledgedAndSnoozedSubjectsAreNotDelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tx.Rollback(context.Background())
-		if _, err := alerts.Apply(context.Background(), tx, cust, subject, c, today); err != nil {
+		_, ts, err := alerts.Apply(context.Background(), tx, cust, subject, c, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := webhooks.Notifier(jobs.NewEnqueuer(h.inserter), cust, "", today)(context.Background(), tx, ts); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(context.Background()); err != nil {
@@ -273,19 +287,35 @@ func TestAcknowledgedAndSnoozedSubjectsAreNotDelivered(t *testing.T) {
 		t.Fatalf("acknowledged: %d deliveries, want still 1 and the new alert suppressed", delivered())
 	}
 	change(alerts.Change{To: alerts.Resolved, Actor: "admin"})
-	run()
+	h.waitIdle(t)
 	if delivered() != 2 {
-		t.Fatalf("resolved then alerting again: %d deliveries, want 2", delivered())
+		t.Fatalf("resolved by hand: %d deliveries, want 2 (the resolution)", delivered())
+	}
+	run()
+	if delivered() != 3 {
+		t.Fatalf("resolved then alerting again: %d deliveries, want 3 (re-opened)", delivered())
 	}
 	change(alerts.Change{To: alerts.Snoozed, Until: asOf.AddDate(0, 0, 2), Actor: "upk_abc123"})
 	run()
-	if delivered() != 2 {
-		t.Fatalf("snoozed: %d deliveries, want still 2", delivered())
+	if delivered() != 3 {
+		t.Fatalf("snoozed: %d deliveries, want still 3", delivered())
 	}
 	today = asOf.AddDate(0, 0, 2) // the snooze has expired
 	run()
-	if delivered() != 3 {
-		t.Fatalf("snooze expired: %d deliveries, want 3", delivered())
+	if delivered() != 4 {
+		t.Fatalf("snooze expired: %d deliveries, want 4", delivered())
+	}
+	var types []string
+	for _, r := range rcv.received() {
+		var p webhooks.Payload
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, p.Type+"/"+string(p.Data.Transition.Kind)+" by "+p.Data.Transition.Actor)
+	}
+	if want := []string{"drift.alert.opened/opened by system", "drift.alert.resolved/resolved by admin",
+		"drift.alert.opened/reopened by system", "drift.alert.opened/reopened by system"}; !slices.Equal(types, want) {
+		t.Fatalf("messages %q, want %q", types, want)
 	}
 	var actors []string
 	rows, err := h.pool.Query(context.Background(), `SELECT coalesce(from_state, '-') || '>' || to_state || ' by ' || actor FROM alert_subject_changes ORDER BY id`)
@@ -331,6 +361,15 @@ func TestDisabledEndpointCancelsItsDeliveries(t *testing.T) {
 	}
 	if state != string(rivertype.JobStateCancelled) || len(rcv.received()) != 0 || h.count(t, `SELECT count(*) FROM webhook_deliveries`) != 1 {
 		t.Fatalf("job %s, %d requests received; want cancelled, nothing sent, no delivery for the disabled endpoint's alert", state, len(rcv.received()))
+	}
+	// The delivery ends too: cancelled, with why, never pending forever.
+	var status, reason string
+	if err := h.pool.QueryRow(context.Background(), `SELECT status, coalesce(status_reason, '') FROM webhook_deliveries WHERE id = $1`, id).
+		Scan(&status, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if status != "cancelled" || reason != fmt.Sprintf("endpoint %d is disabled", ep.ID) {
+		t.Fatalf("delivery %s (%q), want cancelled because the endpoint is disabled", status, reason)
 	}
 }
 

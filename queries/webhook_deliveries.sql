@@ -1,9 +1,9 @@
 -- name: WebhookDeliveryCreate :one
--- At most one delivery per (run, endpoint); a second attempt to create it
--- returns no row.
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, message_id, payload)
-VALUES (@customer_id, @endpoint_id, sqlc.narg(report_run_id), @message_id, @payload)
-ON CONFLICT (report_run_id, endpoint_id) DO NOTHING
+-- At most one delivery per (endpoint, transition), and its message id is
+-- derived from them: a second attempt to create it returns no row.
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, message_id, payload)
+VALUES (@customer_id, @endpoint_id, sqlc.narg(report_run_id), sqlc.narg(transition_id), @message_id, @payload)
+ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- name: WebhookDeliveryGetForSend :one
@@ -13,13 +13,13 @@ FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.customer_id = d.customer_id AND e.id = d.endpoint_id
 WHERE d.id = @id;
 
--- name: WebhookDeliveryRecordAttempt :one
-UPDATE webhook_deliveries
-SET attempts = attempts + 1,
-    status = CASE WHEN @delivered::boolean THEN 'delivered' ELSE status END,
-    delivered_at = CASE WHEN @delivered::boolean THEN now() ELSE delivered_at END
-WHERE id = @id
-RETURNING *;
+-- name: WebhookDeliveryMarkDelivered :exec
+UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now()
+WHERE id = @id AND status <> 'delivered';
+
+-- name: WebhookDeliveryCancel :exec
+-- A final state for a delivery whose job was cancelled.
+UPDATE webhook_deliveries SET status = 'cancelled', status_reason = @reason WHERE id = @id AND status = 'pending';
 
 -- name: WebhookDeliveryMarkFailed :exec
 UPDATE webhook_deliveries SET status = 'failed' WHERE id = @id AND status = 'pending';
@@ -33,9 +33,23 @@ LIMIT @max_rows;
 -- name: WebhookDeliveryCountByRun :one
 SELECT count(*) FROM webhook_deliveries WHERE customer_id = @customer_id AND report_run_id = @report_run_id;
 
--- name: WebhookAttemptInsert :exec
-INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, error, response)
-VALUES (@delivery_id, sqlc.narg(status_code), @latency_ms, sqlc.narg(error), sqlc.narg(response));
+-- name: WebhookAttemptBegin :one
+-- Recorded and committed before the request is sent, so an attempt whose
+-- worker dies is still in the log. Attempts left 'sending' by a dead
+-- worker become 'unknown': the receiver may or may not have them.
+WITH abandoned AS (
+    UPDATE webhook_attempts SET state = 'unknown' WHERE delivery_id = @delivery_id AND state = 'sending'
+), counted AS (
+    UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE id = @delivery_id
+)
+INSERT INTO webhook_attempts (delivery_id, state) VALUES (@delivery_id, 'sending')
+RETURNING id;
+
+-- name: WebhookAttemptFinish :exec
+UPDATE webhook_attempts
+SET state = 'done', status_code = sqlc.narg(status_code), latency_ms = @latency_ms,
+    error = sqlc.narg(error), response = sqlc.narg(response)
+WHERE id = @id;
 
 -- name: WebhookAttemptListByDeliveries :many
 SELECT * FROM webhook_attempts WHERE delivery_id = ANY(@delivery_ids::bigint[]) ORDER BY delivery_id, id;

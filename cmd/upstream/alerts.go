@@ -11,6 +11,8 @@ import (
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/store"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
+	"github.com/upstream-rcm/upstream/jobs"
 )
 
 // AlertsCmd groups the alert lifecycle commands.
@@ -73,7 +75,12 @@ func (a *alertSubject) apply(ctx context.Context, e *env, to alerts.State, until
 		return err
 	}
 	defer pool.Close()
-	view, err := alerts.Update(ctx, pool, cust.ID, alerts.Subject{Payer: a.Payer, CPTGroup: a.CPTGroup, DriftType: typ},
+	client, err := e.riverClient(pool, nil) // insert only: a resolution's messages
+	if err != nil {
+		return err
+	}
+	notify := webhooks.Notifier(jobs.NewEnqueuer(client), cust.ID, "", time.Now())
+	view, err := alerts.Update(ctx, pool, notify, cust.ID, alerts.Subject{Payer: a.Payer, CPTGroup: a.CPTGroup, DriftType: typ},
 		alerts.Change{To: to, Note: a.Note, Until: until, Actor: cliActor()}, time.Now())
 	if err != nil {
 		return err

@@ -165,11 +165,12 @@ func (e *env) showDemoDelivery(ctx context.Context, pool *pgxpool.Pool, workers 
 	if err != nil {
 		return fmt.Errorf("webhook delivery still retrying (see `upstream webhook deliveries`): %w", err)
 	}
-	var status string
-	var attempts int
-	if err := pool.QueryRow(ctx, `SELECT status, attempts FROM webhook_deliveries WHERE report_run_id = $1`, runID).Scan(&status, &attempts); err != nil {
+	// One message per transition: each alert that opened an episode.
+	var delivered, all, attempts int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'delivered'), count(*), coalesce(sum(attempts), 0)::int
+		FROM webhook_deliveries WHERE report_run_id = $1`, runID).Scan(&delivered, &all, &attempts); err != nil {
 		return err
 	}
-	fmt.Printf("\nWebhook delivery: %s after %d attempt(s) (job %s).\n", status, attempts, states[0])
+	fmt.Printf("\nWebhook deliveries (one per alert opened): %d of %d delivered in %d attempt(s) (first job %s).\n", delivered, all, attempts, states[0])
 	return nil
 }

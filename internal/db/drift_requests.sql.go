@@ -9,18 +9,22 @@ import (
 	"context"
 )
 
-const DriftRequestConsume = `-- name: DriftRequestConsume :execrows
-DELETE FROM drift_requests WHERE customer_id = $1
+const DriftRequestConsume = `-- name: DriftRequestConsume :one
+WITH consumed AS (
+    DELETE FROM drift_requests WHERE customer_id = $1 RETURNING upload_id
+)
+SELECT count(*) FILTER (WHERE upload_id IS NULL)::int AS withdrawals FROM consumed
 `
 
 // Runs under the customer's drift lock: requests visible now are reflected
-// by this computation; later ones remain and trigger a follow-up.
-func (q *Queries) DriftRequestConsume(ctx context.Context, customerID int64) (int64, error) {
-	result, err := q.db.Exec(ctx, DriftRequestConsume, customerID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+// by this computation; later ones remain and trigger a follow-up. Returns
+// how many were withdrawals (a deletion or a reclassification: no upload),
+// after which open alert episodes are re-evaluated.
+func (q *Queries) DriftRequestConsume(ctx context.Context, customerID int64) (int32, error) {
+	row := q.db.QueryRow(ctx, DriftRequestConsume, customerID)
+	var withdrawals int32
+	err := row.Scan(&withdrawals)
+	return withdrawals, err
 }
 
 const DriftRequestCountByCustomer = `-- name: DriftRequestCountByCustomer :one

@@ -19,6 +19,25 @@ type APIKey struct {
 	RevokedAt  *time.Time
 }
 
+type AlertEpisode struct {
+	ID             int64
+	CustomerID     int64
+	Payer          string
+	CPTGroup       string
+	DriftType      string
+	OpenedRunID    int64
+	OpenedAsOf     time.Time
+	LastAlertRunID int64
+	LastAlertAsOf  time.Time
+	Severity       float64
+	Direction      int16
+	QuietRuns      int16
+	LastQuietAsOf  *time.Time
+	Transitions    int32
+	ResolvedAt     *time.Time
+	ResolvedBy     *string
+}
+
 type AlertSubject struct {
 	CustomerID     int64
 	Payer          string
@@ -44,6 +63,20 @@ type AlertSubjectChange struct {
 	SnoozedUntil *time.Time
 	Actor        string
 	ChangedAt    time.Time
+}
+
+type AlertTransition struct {
+	ID          int64
+	CustomerID  int64
+	EpisodeID   int64
+	Seq         int32
+	Kind        string
+	ReportRunID *int64
+	Severity    float64
+	Direction   int16
+	Actor       string
+	Note        *string
+	CreatedAt   time.Time
 }
 
 type CPTGroupMapping struct {
@@ -235,22 +268,25 @@ type WebhookAttempt struct {
 	DeliveryID  int64
 	AttemptedAt time.Time
 	StatusCode  *int32
-	LatencyMs   int32
+	LatencyMs   *int32
 	Error       *string
 	Response    *string
+	State       string
 }
 
 type WebhookDelivery struct {
-	ID          int64
-	CustomerID  int64
-	EndpointID  int64
-	ReportRunID *int64
-	MessageID   string
-	Payload     []byte
-	Status      string
-	Attempts    int32
-	CreatedAt   time.Time
-	DeliveredAt *time.Time
+	ID           int64
+	CustomerID   int64
+	EndpointID   int64
+	ReportRunID  *int64
+	MessageID    string
+	Payload      []byte
+	Status       string
+	Attempts     int32
+	CreatedAt    time.Time
+	DeliveredAt  *time.Time
+	TransitionID *int64
+	StatusReason *string
 }
 
 type WebhookEndpoint struct {

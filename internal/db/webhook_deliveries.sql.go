@@ -10,32 +10,54 @@ import (
 	"time"
 )
 
-const WebhookAttemptInsert = `-- name: WebhookAttemptInsert :exec
-INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, error, response)
-VALUES ($1, $2, $3, $4, $5)
+const WebhookAttemptBegin = `-- name: WebhookAttemptBegin :one
+WITH abandoned AS (
+    UPDATE webhook_attempts SET state = 'unknown' WHERE delivery_id = $1 AND state = 'sending'
+), counted AS (
+    UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE id = $1
+)
+INSERT INTO webhook_attempts (delivery_id, state) VALUES ($1, 'sending')
+RETURNING id
 `
 
-type WebhookAttemptInsertParams struct {
-	DeliveryID int64
-	StatusCode *int32
-	LatencyMs  int32
-	Error      *string
-	Response   *string
+// Recorded and committed before the request is sent, so an attempt whose
+// worker dies is still in the log. Attempts left 'sending' by a dead
+// worker become 'unknown': the receiver may or may not have them.
+func (q *Queries) WebhookAttemptBegin(ctx context.Context, deliveryID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, WebhookAttemptBegin, deliveryID)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
-func (q *Queries) WebhookAttemptInsert(ctx context.Context, arg WebhookAttemptInsertParams) error {
-	_, err := q.db.Exec(ctx, WebhookAttemptInsert,
-		arg.DeliveryID,
+const WebhookAttemptFinish = `-- name: WebhookAttemptFinish :exec
+UPDATE webhook_attempts
+SET state = 'done', status_code = $1, latency_ms = $2,
+    error = $3, response = $4
+WHERE id = $5
+`
+
+type WebhookAttemptFinishParams struct {
+	StatusCode *int32
+	LatencyMs  *int32
+	Error      *string
+	Response   *string
+	ID         int64
+}
+
+func (q *Queries) WebhookAttemptFinish(ctx context.Context, arg WebhookAttemptFinishParams) error {
+	_, err := q.db.Exec(ctx, WebhookAttemptFinish,
 		arg.StatusCode,
 		arg.LatencyMs,
 		arg.Error,
 		arg.Response,
+		arg.ID,
 	)
 	return err
 }
 
 const WebhookAttemptListByDeliveries = `-- name: WebhookAttemptListByDeliveries :many
-SELECT id, delivery_id, attempted_at, status_code, latency_ms, error, response FROM webhook_attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id
+SELECT id, delivery_id, attempted_at, status_code, latency_ms, error, response, state FROM webhook_attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id
 `
 
 func (q *Queries) WebhookAttemptListByDeliveries(ctx context.Context, deliveryIds []int64) ([]WebhookAttempt, error) {
@@ -55,6 +77,7 @@ func (q *Queries) WebhookAttemptListByDeliveries(ctx context.Context, deliveryId
 			&i.LatencyMs,
 			&i.Error,
 			&i.Response,
+			&i.State,
 		); err != nil {
 			return nil, err
 		}
@@ -64,6 +87,21 @@ func (q *Queries) WebhookAttemptListByDeliveries(ctx context.Context, deliveryId
 		return nil, err
 	}
 	return items, nil
+}
+
+const WebhookDeliveryCancel = `-- name: WebhookDeliveryCancel :exec
+UPDATE webhook_deliveries SET status = 'cancelled', status_reason = $1 WHERE id = $2 AND status = 'pending'
+`
+
+type WebhookDeliveryCancelParams struct {
+	Reason *string
+	ID     int64
+}
+
+// A final state for a delivery whose job was cancelled.
+func (q *Queries) WebhookDeliveryCancel(ctx context.Context, arg WebhookDeliveryCancelParams) error {
+	_, err := q.db.Exec(ctx, WebhookDeliveryCancel, arg.Reason, arg.ID)
+	return err
 }
 
 const WebhookDeliveryCountByRun = `-- name: WebhookDeliveryCountByRun :one
@@ -83,27 +121,29 @@ func (q *Queries) WebhookDeliveryCountByRun(ctx context.Context, arg WebhookDeli
 }
 
 const WebhookDeliveryCreate = `-- name: WebhookDeliveryCreate :one
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, message_id, payload)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (report_run_id, endpoint_id) DO NOTHING
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, message_id, payload)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
 RETURNING id
 `
 
 type WebhookDeliveryCreateParams struct {
-	CustomerID  int64
-	EndpointID  int64
-	ReportRunID *int64
-	MessageID   string
-	Payload     []byte
+	CustomerID   int64
+	EndpointID   int64
+	ReportRunID  *int64
+	TransitionID *int64
+	MessageID    string
+	Payload      []byte
 }
 
-// At most one delivery per (run, endpoint); a second attempt to create it
-// returns no row.
+// At most one delivery per (endpoint, transition), and its message id is
+// derived from them: a second attempt to create it returns no row.
 func (q *Queries) WebhookDeliveryCreate(ctx context.Context, arg WebhookDeliveryCreateParams) (int64, error) {
 	row := q.db.QueryRow(ctx, WebhookDeliveryCreate,
 		arg.CustomerID,
 		arg.EndpointID,
 		arg.ReportRunID,
+		arg.TransitionID,
 		arg.MessageID,
 		arg.Payload,
 	)
@@ -154,7 +194,7 @@ func (q *Queries) WebhookDeliveryGetForSend(ctx context.Context, id int64) (Webh
 }
 
 const WebhookDeliveryListByEndpoint = `-- name: WebhookDeliveryListByEndpoint :many
-SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at FROM webhook_deliveries
+SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason FROM webhook_deliveries
 WHERE customer_id = $1 AND endpoint_id = $2
 ORDER BY id DESC
 LIMIT $3
@@ -186,6 +226,8 @@ func (q *Queries) WebhookDeliveryListByEndpoint(ctx context.Context, arg Webhook
 			&i.Attempts,
 			&i.CreatedAt,
 			&i.DeliveredAt,
+			&i.TransitionID,
+			&i.StatusReason,
 		); err != nil {
 			return nil, err
 		}
@@ -197,6 +239,16 @@ func (q *Queries) WebhookDeliveryListByEndpoint(ctx context.Context, arg Webhook
 	return items, nil
 }
 
+const WebhookDeliveryMarkDelivered = `-- name: WebhookDeliveryMarkDelivered :exec
+UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now()
+WHERE id = $1 AND status <> 'delivered'
+`
+
+func (q *Queries) WebhookDeliveryMarkDelivered(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, WebhookDeliveryMarkDelivered, id)
+	return err
+}
+
 const WebhookDeliveryMarkFailed = `-- name: WebhookDeliveryMarkFailed :exec
 UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status = 'pending'
 `
@@ -204,36 +256,4 @@ UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status = 'pend
 func (q *Queries) WebhookDeliveryMarkFailed(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, WebhookDeliveryMarkFailed, id)
 	return err
-}
-
-const WebhookDeliveryRecordAttempt = `-- name: WebhookDeliveryRecordAttempt :one
-UPDATE webhook_deliveries
-SET attempts = attempts + 1,
-    status = CASE WHEN $1::boolean THEN 'delivered' ELSE status END,
-    delivered_at = CASE WHEN $1::boolean THEN now() ELSE delivered_at END
-WHERE id = $2
-RETURNING id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at
-`
-
-type WebhookDeliveryRecordAttemptParams struct {
-	Delivered bool
-	ID        int64
-}
-
-func (q *Queries) WebhookDeliveryRecordAttempt(ctx context.Context, arg WebhookDeliveryRecordAttemptParams) (WebhookDelivery, error) {
-	row := q.db.QueryRow(ctx, WebhookDeliveryRecordAttempt, arg.Delivered, arg.ID)
-	var i WebhookDelivery
-	err := row.Scan(
-		&i.ID,
-		&i.CustomerID,
-		&i.EndpointID,
-		&i.ReportRunID,
-		&i.MessageID,
-		&i.Payload,
-		&i.Status,
-		&i.Attempts,
-		&i.CreatedAt,
-		&i.DeliveredAt,
-	)
-	return i, err
 }

@@ -58,6 +58,13 @@ type Outcome struct {
 	// date and parameters had already succeeded: nothing was written.
 	AlreadyDone bool
 	Events      []Event
+	// Tested lists every cell and metric the evidence tested, alert or
+	// not: an alert episode resolves after computations that tested its
+	// subject without an alert.
+	Tested []Tested
+	// Withdrawn is true when the computation follows a deletion or a
+	// reclassification (data an alert may have stood on is gone).
+	Withdrawn bool
 }
 
 // ErrCustomerNotFound is returned for a computation of an unknown customer.
@@ -116,10 +123,13 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 			return nil, fmt.Errorf("look up weekly run: %w", err)
 		}
 	}
+	withdrawals := int32(0)
 	if req.ConsumeRequests {
-		if _, err := q.DriftRequestConsume(ctx, req.CustomerID); err != nil {
+		n, err := q.DriftRequestConsume(ctx, req.CustomerID)
+		if err != nil {
 			return nil, fmt.Errorf("consume drift requests: %w", err)
 		}
+		withdrawals = n
 	}
 
 	w := WindowsFor(p)
@@ -171,7 +181,7 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mark report run %d successful: %w", run.ID, err)
 	}
-	return &Outcome{Run: run, Events: res.Events}, nil
+	return &Outcome{Run: run, Events: res.Events, Tested: res.Tested, Withdrawn: withdrawals > 0}, nil
 }
 
 // Aggregate returns each (payer, cpt_group) with both windows' volume,

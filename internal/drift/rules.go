@@ -226,6 +226,7 @@ type Result struct {
 	ClaimsRead       int // PAID/DENIED claims submitted in both windows, all groups
 	Events           []Event
 	TestsRun         int
+	Tested           []Tested // every cell and metric tested, in test order
 	Alerts           int
 	GroupsSkipped    int
 	Skipped          []SkippedGroup // the first MaxSkippedListed, by payer and group
@@ -235,6 +236,12 @@ type Result struct {
 type test struct {
 	payer, cptGroup string
 	ev              *Evidence
+}
+
+// Tested is a cell and metric the evidence tested.
+type Tested struct {
+	Payer, CPTGroup string
+	Type            Type
 }
 
 type eventKey struct {
@@ -324,6 +331,7 @@ func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 	}
 	for i, q := range BenjaminiHochberg(pValues) {
 		t := tests[i]
+		res.Tested = append(res.Tested, Tested{t.payer, t.cptGroup, t.ev.Type})
 		t.ev.Q = q
 		k := eventKey{t.payer, t.cptGroup, t.ev.Type}
 		alert := t.ev.Crossed() && q <= p.FDR

@@ -10,6 +10,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/names"
 	"github.com/upstream-rcm/upstream/internal/store"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
 func (s *Server) routesAlerts() {
@@ -53,7 +54,7 @@ func (s *Server) changeAlert(to alerts.State) customerHandler {
 			}
 		}
 		subject := alerts.Subject{Payer: body.Payer, CPTGroup: body.CPTGroup, DriftType: typ}
-		view, err := alerts.Update(r.Context(), s.cfg.Pool, cust.ID, subject, change, time.Now())
+		view, err := alerts.Update(r.Context(), s.cfg.Pool, webhooks.Notifier(s.jobs, cust.ID, "", time.Now()), cust.ID, subject, change, time.Now())
 		switch {
 		case errors.Is(err, names.ErrUnknown):
 			writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)

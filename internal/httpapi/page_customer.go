@@ -158,7 +158,7 @@ func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	subject := alertsdomain.Subject{Payer: r.PostFormValue("payer"), CPTGroup: r.PostFormValue("cpt_group"), DriftType: typ}
-	_, err = alertsdomain.Update(r.Context(), s.cfg.Pool, id, subject, change, time.Now())
+	_, err = alertsdomain.Update(r.Context(), s.cfg.Pool, webhooks.Notifier(s.jobs, id, "", time.Now()), id, subject, change, time.Now())
 	switch {
 	case errors.Is(err, names.ErrUnknown):
 		s.pageError(w, r, http.StatusNotFound, err.Error())

@@ -149,21 +149,26 @@ func ViewEndpoint(ep db.WebhookEndpoint) EndpointView {
 
 // DeliveryView is a delivery with its attempts, newest first.
 type DeliveryView struct {
-	ID          int64         `json:"id"`
-	EndpointID  int64         `json:"endpoint_id"`
-	ReportRunID *int64        `json:"report_run_id"`
-	MessageID   string        `json:"webhook_id"`
-	Status      string        `json:"status"`
-	Attempts    []AttemptView `json:"attempts"`
+	ID           int64         `json:"id"`
+	EndpointID   int64         `json:"endpoint_id"`
+	ReportRunID  *int64        `json:"report_run_id"`
+	TransitionID *int64        `json:"transition_id"`
+	MessageID    string        `json:"webhook_id"`
+	Status       string        `json:"status"` // pending, delivered, failed or cancelled
+	StatusReason *string       `json:"status_reason"`
+	Attempts     []AttemptView `json:"attempts"`
 	CreatedAt   time.Time     `json:"created_at"`
 	DeliveredAt *time.Time    `json:"delivered_at"`
 }
 
 // AttemptView is one attempt.
 type AttemptView struct {
-	At         time.Time `json:"at"`
+	At time.Time `json:"at"`
+	// State is sending (in flight), done, or unknown (its worker died
+	// while it was in flight: the receiver may have it).
+	State      string    `json:"state"`
 	StatusCode *int32    `json:"status_code"`
-	LatencyMs  int32     `json:"latency_ms"`
+	LatencyMs  *int32    `json:"latency_ms"`
 	Error      *string   `json:"error"`
 	Response   *string   `json:"response"`
 }
@@ -187,7 +192,8 @@ func ListDeliveries(ctx context.Context, q *db.Queries, customerID, endpointID i
 	byID := map[int64]*DeliveryView{}
 	for i, d := range rows {
 		ids[i] = d.ID
-		out[i] = DeliveryView{ID: d.ID, EndpointID: d.EndpointID, ReportRunID: d.ReportRunID, MessageID: d.MessageID, Status: d.Status,
+		out[i] = DeliveryView{ID: d.ID, EndpointID: d.EndpointID, ReportRunID: d.ReportRunID, TransitionID: d.TransitionID,
+			MessageID: d.MessageID, Status: d.Status, StatusReason: d.StatusReason,
 			Attempts: []AttemptView{}, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt}
 		byID[d.ID] = &out[i]
 	}
@@ -197,7 +203,7 @@ func ListDeliveries(ctx context.Context, q *db.Queries, customerID, endpointID i
 	}
 	for _, a := range attempts {
 		d := byID[a.DeliveryID]
-		d.Attempts = append(d.Attempts, AttemptView{At: a.AttemptedAt, StatusCode: a.StatusCode, LatencyMs: a.LatencyMs, Error: a.Error, Response: a.Response})
+		d.Attempts = append(d.Attempts, AttemptView{At: a.AttemptedAt, State: a.State, StatusCode: a.StatusCode, LatencyMs: a.LatencyMs, Error: a.Error, Response: a.Response})
 	}
 	return out, nil
 }

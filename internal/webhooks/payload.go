@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
 )
 
@@ -15,11 +16,26 @@ const (
 	FormatSlack    = "slack"    // {"text": ...}, what a Slack incoming webhook accepts
 )
 
-// Event types of the standard payload.
+// Event types of the standard payload: one per transition of an alert's
+// episode (a re-opening is drift.alert.opened with transition.kind
+// "reopened"), and the test message.
 const (
-	TypeAlerts = "drift.alerts"
-	TypeTest   = "webhook.test"
+	TypeAlertOpened    = "drift.alert.opened"
+	TypeAlertEscalated = "drift.alert.escalated"
+	TypeAlertResolved  = "drift.alert.resolved"
+	TypeTest           = "webhook.test"
 )
+
+// TypeOf is the payload type of a transition.
+func TypeOf(k alerts.Kind) string {
+	switch k {
+	case alerts.KindEscalated:
+		return TypeAlertEscalated
+	case alerts.KindResolved:
+		return TypeAlertResolved
+	}
+	return TypeAlertOpened
+}
 
 // Payload is the standard body: Standard Webhooks' {type, timestamp, data}.
 type Payload struct {
@@ -28,18 +44,35 @@ type Payload struct {
 	Data      Data      `json:"data"`
 }
 
-// Data is a run's deliverable alerts.
+// Data is one transition of an alert's episode, with the alert that made
+// it (none for a resolution).
 type Data struct {
-	Customer Customer       `json:"customer"`
-	Run      *drift.RunView `json:"report_run,omitempty"`
-	Alerts   []Alert        `json:"alerts"`
-	Link     string         `json:"link,omitempty"`
+	Customer   Customer        `json:"customer"`
+	Transition *TransitionView `json:"transition,omitempty"`
+	Alert      *Alert          `json:"alert,omitempty"`
+	Link       string          `json:"link,omitempty"`
 }
 
 // Customer names the customer.
 type Customer struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
+}
+
+// TransitionView is what happened to the episode.
+type TransitionView struct {
+	Kind      alerts.Kind `json:"kind"` // opened, reopened, escalated, resolved
+	EpisodeID int64       `json:"episode_id"`
+	Seq       int         `json:"seq"`
+	alerts.Subject
+	// Severity and Direction are the episode's as of this transition
+	// (for a resolution, as last notified).
+	Severity   float64   `json:"severity"`
+	Direction  string    `json:"direction"` // up (higher denial rate, slower) or down
+	OpenedAsOf string    `json:"opened_as_of"`
+	Actor      string    `json:"actor"` // "system" or who changed it
+	At         time.Time `json:"at"`
+	RunID      *int64    `json:"report_run_id"`
 }
 
 // Alert is one alert with its evidence.
@@ -63,18 +96,27 @@ func Build(format string, p Payload) ([]byte, error) {
 // SlackText is the payload as a short message for people.
 func SlackText(p Payload) string {
 	var b strings.Builder
-	if p.Type == TypeTest {
+	t := p.Data.Transition
+	if p.Type == TypeTest || t == nil {
 		fmt.Fprintf(&b, "upstream: test delivery for %s", p.Data.Customer.Name)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "upstream: %d drift alert(s) for %s", len(p.Data.Alerts), p.Data.Customer.Name)
-	if p.Data.Run != nil {
-		fmt.Fprintf(&b, " (run %d, as of %s)", p.Data.Run.ID, p.Data.Run.AsOf)
+	what := strings.ToLower(strings.ReplaceAll(string(t.DriftType), "_", " "))
+	fmt.Fprintf(&b, "upstream: %s / %s %s for %s", t.Payer, t.CPTGroup, what, p.Data.Customer.Name)
+	switch t.Kind {
+	case alerts.KindResolved:
+		fmt.Fprintf(&b, " resolved (open since %s; by %s)", t.OpenedAsOf, t.Actor)
+	case alerts.KindEscalated:
+		b.WriteString(" escalated")
+	case alerts.KindReopened:
+		b.WriteString(" alerting again")
+	default:
+		b.WriteString(" alert")
 	}
-	for _, a := range p.Data.Alerts {
+	if a := p.Data.Alert; a != nil {
 		b0, c, _, _ := a.Compared()
-		fmt.Fprintf(&b, "\n• %s / %s: %s %s → %s (%s), %s", a.Payer, a.CPTGroup, strings.ToLower(strings.ReplaceAll(string(a.DriftType), "_", " ")),
-			drift.FormatValue(a.DriftType, b0), drift.FormatValue(a.DriftType, c), drift.FormatDelta(a.DriftType, c-b0), a.Evidence)
+		fmt.Fprintf(&b, ": %s → %s (%s), %s", drift.FormatValue(a.DriftType, b0), drift.FormatValue(a.DriftType, c),
+			drift.FormatDelta(a.DriftType, c-b0), a.Evidence)
 		if why := a.Drivers.Summary(2); why != "" {
 			fmt.Fprintf(&b, "; driven by %s", why)
 		}
@@ -85,11 +127,17 @@ func SlackText(p Payload) string {
 	return b.String()
 }
 
-// NewAlerts converts alert events for the payload.
-func NewAlerts(events []drift.EventView) []Alert {
-	out := make([]Alert, len(events))
-	for i, e := range events {
-		out[i] = Alert{EventView: e, Evidence: e.EvidenceWords(), Interval: e.FormatInterval()}
+// NewAlert converts an alert event for the payload.
+func NewAlert(e drift.EventView) *Alert {
+	return &Alert{EventView: e, Evidence: e.EvidenceWords(), Interval: e.FormatInterval()}
+}
+
+// NewTransition converts a transition for the payload.
+func NewTransition(t alerts.Transition) *TransitionView {
+	dir := "up"
+	if t.Direction < 0 {
+		dir = "down"
 	}
-	return out
+	return &TransitionView{Kind: t.Kind, EpisodeID: t.EpisodeID, Seq: t.Seq, Subject: t.Subject, Severity: t.Severity,
+		Direction: dir, OpenedAsOf: t.OpenedAsOf.Format(time.DateOnly), Actor: t.Actor, At: t.At.UTC(), RunID: t.RunID}
 }

@@ -2,6 +2,8 @@ package webhooks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -9,46 +11,81 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/db"
-	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
 
-// CreateDeliveries stores, in the caller's transaction (q), one delivery
-// per enabled endpoint of the customer that wants at least one of the
-// alerts (by its minimum severity), each with its message built once. A
-// (run, endpoint) that already has its delivery gets no second one. It
+// DeliverTransitions stores, in tx, one delivery per transition and
+// enabled endpoint of the customer that wants it (by its minimum
+// severity), each with its message built once and a webhook-id derived
+// from (endpoint, episode, seq), and enqueues each delivery's job. A
+// transition already delivered to an endpoint gets no second delivery,
+// whoever asks (the constraint on (endpoint, transition) decides). It
 // returns the new deliveries' ids.
-func CreateDeliveries(ctx context.Context, q *db.Queries, cust db.Customer, run drift.RunView, alerts []drift.EventView, link string, now time.Time) ([]int64, error) {
+func DeliverTransitions(ctx context.Context, tx pgx.Tx, jobs Jobs, cust db.Customer, ts []alerts.Transition, link string, now time.Time) ([]int64, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	q := store.New(tx)
 	endpoints, err := q.WebhookEndpointListDeliverable(ctx, db.WebhookEndpointListDeliverableParams{CustomerID: cust.ID, Severity: 1})
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
 	var ids []int64
 	for _, ep := range endpoints {
-		var wanted []drift.EventView
-		for _, a := range alerts {
-			if a.Severity >= ep.MinSeverity {
-				wanted = append(wanted, a)
+		for _, t := range ts {
+			if t.Severity < ep.MinSeverity {
+				continue
 			}
-		}
-		if len(wanted) == 0 {
-			continue
-		}
-		body, err := Build(ep.Format, Payload{Type: TypeAlerts, Timestamp: now.UTC(),
-			Data: Data{Customer: Customer{ID: cust.ID, Name: cust.Name}, Run: &run, Alerts: NewAlerts(wanted), Link: link}})
-		if err != nil {
-			return nil, err
-		}
-		id, err := createDelivery(ctx, q, cust.ID, ep.ID, &run.ID, body)
-		if err != nil {
-			return nil, err
-		}
-		if id != 0 {
+			p := Payload{Type: TypeOf(t.Kind), Timestamp: now.UTC(),
+				Data: Data{Customer: Customer{ID: cust.ID, Name: cust.Name}, Transition: NewTransition(t), Link: link}}
+			if t.Alert != nil {
+				p.Data.Alert = NewAlert(*t.Alert)
+			}
+			body, err := Build(ep.Format, p)
+			if err != nil {
+				return nil, err
+			}
+			id, err := q.WebhookDeliveryCreate(ctx, db.WebhookDeliveryCreateParams{CustomerID: cust.ID, EndpointID: ep.ID,
+				ReportRunID: t.RunID, TransitionID: &t.ID, MessageID: TransitionMessageID(ep.ID, t.EpisodeID, t.Seq), Payload: body})
+			if errors.Is(err, store.ErrNotFound) {
+				continue // this transition's delivery to this endpoint exists
+			}
+			if err != nil {
+				return nil, fmt.Errorf("store webhook delivery: %w", err)
+			}
+			if _, err := jobs.EnqueueDeliveryTx(ctx, tx, id); err != nil {
+				return nil, err
+			}
 			ids = append(ids, id)
 		}
 	}
 	return ids, nil
+}
+
+// Notifier returns the alerts.Notify that delivers a customer's
+// transitions, enqueueing with jobs.
+func Notifier(jobs Jobs, customerID int64, link string, now time.Time) alerts.Notify {
+	return func(ctx context.Context, tx pgx.Tx, ts []alerts.Transition) error {
+		if len(ts) == 0 {
+			return nil
+		}
+		cust, err := store.New(tx).CustomerGetByID(ctx, customerID)
+		if err != nil {
+			return fmt.Errorf("look up customer %d: %w", customerID, err)
+		}
+		_, err = DeliverTransitions(ctx, tx, jobs, cust, ts, link, now)
+		return err
+	}
+}
+
+// TransitionMessageID is the webhook-id of a transition's message to an
+// endpoint: derived from them, so that no re-run, recomputation or retry
+// can give one transition two ids (a receiver de-duplicates on it).
+func TransitionMessageID(endpointID, episodeID int64, seq int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "upstream/transition/%d/%d/%d", endpointID, episodeID, seq))
+	return "msg_" + hex.EncodeToString(sum[:16])
 }
 
 // Jobs inserts delivery jobs inside the caller's transaction; the jobs
@@ -95,23 +132,22 @@ func SendTest(ctx context.Context, pool *pgxpool.Pool, jobs Jobs, cust db.Custom
 // CreateTestDelivery stores a test message for one endpoint.
 func CreateTestDelivery(ctx context.Context, q *db.Queries, cust db.Customer, ep db.WebhookEndpoint, now time.Time) (int64, error) {
 	body, err := Build(ep.Format, Payload{Type: TypeTest, Timestamp: now.UTC(),
-		Data: Data{Customer: Customer{ID: cust.ID, Name: cust.Name}, Alerts: []Alert{}}})
+		Data: Data{Customer: Customer{ID: cust.ID, Name: cust.Name}}})
 	if err != nil {
 		return 0, err
 	}
-	return createDelivery(ctx, q, cust.ID, ep.ID, nil, body)
+	return createTestDelivery(ctx, q, cust.ID, ep.ID, body)
 }
 
-func createDelivery(ctx context.Context, q *db.Queries, customerID, endpointID int64, runID *int64, body []byte) (int64, error) {
+// createTestDelivery stores a test message: a fresh id every time (a test
+// is not a transition).
+func createTestDelivery(ctx context.Context, q *db.Queries, customerID, endpointID int64, body []byte) (int64, error) {
 	msgID, err := NewMessageID()
 	if err != nil {
 		return 0, err
 	}
 	id, err := q.WebhookDeliveryCreate(ctx, db.WebhookDeliveryCreateParams{CustomerID: customerID, EndpointID: endpointID,
-		ReportRunID: runID, MessageID: msgID, Payload: body})
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil // this run's delivery to this endpoint exists
-	}
+		MessageID: msgID, Payload: body})
 	if err != nil {
 		return 0, fmt.Errorf("store webhook delivery: %w", err)
 	}

@@ -1,0 +1,49 @@
+-- name: AlertEpisodeListOpenForUpdate :many
+-- The customer's open episodes, locked: the customer's computations are
+-- serialized already; a person's action on a subject takes its turn.
+SELECT * FROM alert_episodes
+WHERE customer_id = @customer_id AND resolved_at IS NULL
+ORDER BY id
+FOR UPDATE;
+
+-- name: AlertEpisodeGetOpenForUpdate :one
+SELECT * FROM alert_episodes
+WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type
+  AND resolved_at IS NULL
+FOR UPDATE;
+
+-- name: AlertEpisodeExists :one
+-- Whether the subject ever had an episode (a new one re-opens it).
+SELECT EXISTS (SELECT 1 FROM alert_episodes
+    WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type);
+
+-- name: AlertEpisodeCreate :one
+INSERT INTO alert_episodes (customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of,
+    last_alert_run_id, last_alert_as_of, severity, direction)
+VALUES (@customer_id, @payer, @cpt_group, @drift_type, @run_id, @as_of, @run_id, @as_of, @severity, @direction)
+RETURNING *;
+
+-- name: AlertEpisodeSave :exec
+UPDATE alert_episodes
+SET last_alert_run_id = @last_alert_run_id, last_alert_as_of = @last_alert_as_of,
+    severity = @severity, direction = @direction, quiet_runs = @quiet_runs,
+    last_quiet_as_of = sqlc.narg(last_quiet_as_of), transitions = @transitions,
+    resolved_at = sqlc.narg(resolved_at), resolved_by = sqlc.narg(resolved_by)
+WHERE customer_id = @customer_id AND id = @id;
+
+-- name: AlertEpisodeListBySubject :many
+SELECT * FROM alert_episodes
+WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: AlertTransitionInsert :one
+-- (episode_id, seq) is unique: a transition happens once.
+INSERT INTO alert_transitions (customer_id, episode_id, seq, kind, report_run_id, severity, direction, actor, note)
+VALUES (@customer_id, @episode_id, @seq, @kind, sqlc.narg(report_run_id), @severity, @direction, @actor, sqlc.narg(note))
+RETURNING *;
+
+-- name: AlertTransitionListByEpisodes :many
+SELECT * FROM alert_transitions
+WHERE customer_id = @customer_id AND episode_id = ANY(@episode_ids::bigint[])
+ORDER BY episode_id, seq;
