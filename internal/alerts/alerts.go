@@ -269,8 +269,8 @@ func (r *reconciler) resolve(ctx context.Context, s Subject, ep *db.AlertEpisode
 	if err := r.save(ctx, ep); err != nil {
 		return err
 	}
-	if !found || State(cur.State) == Resolved {
-		return nil
+	if !found || State(cur.State) == Resolved || snoozed {
+		return nil // a running snooze stays until its date, episodes or not
 	}
 	if _, err := r.q.AlertSubjectSetState(ctx, db.AlertSubjectSetStateParams{CustomerID: r.customerID, Payer: s.Payer, CPTGroup: s.CPTGroup,
 		DriftType: string(s.DriftType), State: string(Resolved), Actor: actor}); err != nil {
