@@ -157,8 +157,8 @@ type DeliveryView struct {
 	Status       string        `json:"status"` // pending, delivered, failed or cancelled
 	StatusReason *string       `json:"status_reason"`
 	Attempts     []AttemptView `json:"attempts"`
-	CreatedAt   time.Time     `json:"created_at"`
-	DeliveredAt *time.Time    `json:"delivered_at"`
+	CreatedAt    time.Time     `json:"created_at"`
+	DeliveredAt  *time.Time    `json:"delivered_at"`
 }
 
 // AttemptView is one attempt.
@@ -166,11 +166,11 @@ type AttemptView struct {
 	At time.Time `json:"at"`
 	// State is sending (in flight), done, or unknown (its worker died
 	// while it was in flight: the receiver may have it).
-	State      string    `json:"state"`
-	StatusCode *int32    `json:"status_code"`
-	LatencyMs  *int32    `json:"latency_ms"`
-	Error      *string   `json:"error"`
-	Response   *string   `json:"response"`
+	State      string  `json:"state"`
+	StatusCode *int32  `json:"status_code"`
+	LatencyMs  *int32  `json:"latency_ms"`
+	Error      *string `json:"error"`
+	Response   *string `json:"response"`
 }
 
 // MaxDeliveriesListed bounds a deliveries listing.
