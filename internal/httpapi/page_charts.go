@@ -62,24 +62,32 @@ func newEventRow(e drift.EventView, scales map[drift.Type]float64) eventRow {
 }
 
 // trendChart is one inline SVG line chart of a weekly series, with its axes
-// labelled and the weeks that raised alerts marked.
+// labelled and the weeks that raised alerts marked. Every coordinate the
+// template draws comes from here: the plot box [Left, Right] x [PlotTop,
+// PlotBottom] holds the axes, and a value v is drawn at PlotBottom -
+// (PlotBottom - PlotTop) * v / top, so the top label sits level with the
+// largest value (TestTrendChartGeometry reads the SVG back).
 type trendChart struct {
-	Title              string
-	Top, Bottom        string // y-axis labels
-	First, Last        string // x-axis labels
-	Line, Band         string // SVG points
-	Alerts             []chartPoint
-	Width, Height, Pad float64
+	Title                string
+	Top, Bottom          string // y-axis labels: the largest value and 0
+	First, Last          string // x-axis labels
+	Line, Band           string // SVG points
+	Alerts               []chartPoint
+	Width, Height        float64
+	Left, Right          float64 // the plot's x range
+	PlotTop, PlotBottom  float64 // the plot's y range (SVG y grows down)
+	LabelBelow, LastLeft float64 // where the x labels go
 }
 
 type chartPoint struct{ X, Y float64 }
 
 func trendCharts(s *trends.Series) []trendChart {
-	const width, height, pad = 560.0, 140.0, 40.0
+	const width, height, left, right, plotTop, plotBottom = 560.0, 140.0, 56.0, 540.0, 12.0, 116.0
 	n := len(s.Weeks)
-	x := func(i int) float64 { return pad + (width-2*pad)*float64(i)/float64(max(n-1, 1)) }
+	x := func(i int) float64 { return left + (right-left)*float64(i)/float64(max(n-1, 1)) }
 	build := func(title string, value func(trends.Week) (v, lo, hi float64, ok bool), format func(float64) string, band bool, alertType drift.Type) trendChart {
-		c := trendChart{Title: title, First: s.Weeks[0].Start, Last: s.Weeks[n-1].Start, Width: width, Height: height, Pad: pad}
+		c := trendChart{Title: title, First: s.Weeks[0].Start, Last: s.Weeks[n-1].Start, Width: width, Height: height,
+			Left: left, Right: right, PlotTop: plotTop, PlotBottom: plotBottom, LabelBelow: plotBottom + 16, LastLeft: right - 60}
 		top := 0.0
 		for _, w := range s.Weeks {
 			if v, _, hi, ok := value(w); ok {
@@ -89,7 +97,7 @@ func trendCharts(s *trends.Series) []trendChart {
 		if top == 0 {
 			top = 1
 		}
-		y := func(v float64) float64 { return height - pad/2 - (height-pad)*v/top }
+		y := func(v float64) float64 { return plotBottom - (plotBottom-plotTop)*v/top }
 		c.Top, c.Bottom = format(top), format(0)
 		var upper, lower []string
 		for i, w := range s.Weeks {
@@ -97,13 +105,14 @@ func trendCharts(s *trends.Series) []trendChart {
 			if !ok {
 				continue
 			}
-			c.Line += fmt.Sprintf("%.1f,%.1f ", x(i), y(v))
+			pt := chartPoint{math.Round(x(i)*10) / 10, math.Round(y(v)*10) / 10}
+			c.Line += fmt.Sprintf("%.1f,%.1f ", pt.X, pt.Y)
 			if band {
 				upper = append(upper, fmt.Sprintf("%.1f,%.1f", x(i), y(hi)))
 				lower = append([]string{fmt.Sprintf("%.1f,%.1f", x(i), y(lo))}, lower...)
 			}
 			if slices.Contains(w.Alerts, alertType) {
-				c.Alerts = append(c.Alerts, chartPoint{x(i), y(v)})
+				c.Alerts = append(c.Alerts, pt)
 			}
 		}
 		c.Band = strings.Join(append(upper, lower...), " ")
