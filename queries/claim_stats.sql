@@ -164,3 +164,16 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     decided_days = claimstats_histogram_sub(s.decided_days, EXCLUDED.decided_days),
     (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, -1) AS m),
     (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, -1) AS m);
+
+-- name: ClaimStatsCellTotals :many
+-- Every (payer, CPT group) of the customer, with its claims decided in
+-- [@start, @end_date) and their denials (0 when none): the page's grid.
+-- The busiest cells first, at most @max_rows.
+SELECT payer, cpt_group,
+    coalesce(sum(decided_claims) FILTER (WHERE day >= @start::date AND day < @end_date::date), 0)::bigint AS claims,
+    coalesce(sum(decided_denied) FILTER (WHERE day >= @start::date AND day < @end_date::date), 0)::bigint AS denied
+FROM claim_stats
+WHERE customer_id = @customer_id
+GROUP BY payer, cpt_group
+ORDER BY claims DESC, payer COLLATE "C", cpt_group COLLATE "C"
+LIMIT @max_rows;

@@ -129,6 +129,21 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 			t.Logf("screenshot at the failed step %q: %s", step, path)
 		}
 	})
+	// shot keeps a screenshot of the page in the artifacts, pass or fail.
+	shot := func(name string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100) /* 100: PNG */)
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(artifactsDir(t), name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
 	stepCtx := func(name string) (context.Context, context.CancelFunc) {
 		step = name
 		return context.WithTimeout(ctx, 30*time.Second)
@@ -207,8 +222,48 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		t.Fatalf("alerts caption = %q", caption)
 	}
 
+	shot("drift-page")
+	// The page uses its width, and each alert's evidence stays compact.
+	layout := func(js string) float64 {
+		t.Helper()
+		c, cancel := stepCtx("measure " + js)
+		defer cancel()
+		v, err := chromedp.Run(c, chromedp.Evaluate[float64](js))
+		if err != nil {
+			t.Fatalf("measure %s: %v", js, err)
+		}
+		return v
+	}
+	if w, page := layout(`document.querySelector('#alerts').getBoundingClientRect().width`), layout(`document.documentElement.clientWidth`); w < 0.9*page {
+		t.Fatalf("the alerts table is %.0f px of a %.0f px page, want (almost) all of it", w, page)
+	}
+	if lines := layout(`(() => { const td = document.querySelector('#alerts td.evidence'), r = document.createRange();
+		r.selectNodeContents(td); // its text, not the row's height
+		return r.getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight); })()`); lines > 4.5 {
+		t.Fatalf("an alert's evidence takes %.1f lines, want at most 4", lines)
+	}
+	// The runs table shows each run's windows and alerts.
+	if runs := text(`#runs tbody tr`); !strings.Contains(runs, " – ") {
+		t.Fatalf("runs row = %q, want its windows", runs)
+	}
+	// Any cell's trend is one click away in the grid.
+	navigate("open a cell's trend from the grid", `#trend`,
+		chromedp.Click(chromedp.CSS(`#grid a.cell[data-payer="Aetna"][data-cpt-group="E&M"]`)))
+	if h := text(`#trend`); !strings.Contains(h, "Aetna / E&M") {
+		t.Fatalf("trend heading from the grid = %q", h)
+	}
+
 	navigate("open the trend", `#trend`,
 		chromedp.Click(chromedp.CSS(`tr.event.alert[data-payer="UnitedHealthcare"] a[href*="trend_payer"]`)))
+	shot("trend")
+	// The drawn line stays inside its axes, and its highest point is level
+	// with the top label (as laid out by the browser, not as written).
+	if off := layout(`(() => { const svg = document.querySelectorAll('svg.trend')[1]; // median days: no band above the line
+		const axis = svg.querySelector('line.y-axis').getBBox(), line = svg.querySelector('polyline.series').getBBox();
+		const top = svg.querySelector('text.top');
+		return Math.max(axis.y - line.y, (line.y + line.height) - (axis.y + axis.height), Math.abs(line.y - Number(top.getAttribute('y')))); })()`); off > 0.5 {
+		t.Fatalf("the trend line leaves its axes or misses its top label by %.1f px", off)
+	}
 	if n := count(`svg.trend`); n < 2 {
 		t.Fatalf("%d trend charts, want volume, denial rate and days", n)
 	}

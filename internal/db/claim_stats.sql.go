@@ -146,6 +146,64 @@ func (q *Queries) ClaimStatsAddOf(ctx context.Context, arg ClaimStatsAddOfParams
 	return err
 }
 
+const ClaimStatsCellTotals = `-- name: ClaimStatsCellTotals :many
+SELECT payer, cpt_group,
+    coalesce(sum(decided_claims) FILTER (WHERE day >= $1::date AND day < $2::date), 0)::bigint AS claims,
+    coalesce(sum(decided_denied) FILTER (WHERE day >= $1::date AND day < $2::date), 0)::bigint AS denied
+FROM claim_stats
+WHERE customer_id = $3
+GROUP BY payer, cpt_group
+ORDER BY claims DESC, payer COLLATE "C", cpt_group COLLATE "C"
+LIMIT $4
+`
+
+type ClaimStatsCellTotalsParams struct {
+	Start      time.Time
+	EndDate    time.Time
+	CustomerID int64
+	MaxRows    int32
+}
+
+type ClaimStatsCellTotalsRow struct {
+	Payer    string
+	CPTGroup string
+	Claims   int64
+	Denied   int64
+}
+
+// Every (payer, CPT group) of the customer, with its claims decided in
+// [@start, @end_date) and their denials (0 when none): the page's grid.
+// The busiest cells first, at most @max_rows.
+func (q *Queries) ClaimStatsCellTotals(ctx context.Context, arg ClaimStatsCellTotalsParams) ([]ClaimStatsCellTotalsRow, error) {
+	rows, err := q.db.Query(ctx, ClaimStatsCellTotals,
+		arg.Start,
+		arg.EndDate,
+		arg.CustomerID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimStatsCellTotalsRow{}
+	for rows.Next() {
+		var i ClaimStatsCellTotalsRow
+		if err := rows.Scan(
+			&i.Payer,
+			&i.CPTGroup,
+			&i.Claims,
+			&i.Denied,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimStatsCodesOfCells = `-- name: ClaimStatsCodesOfCells :many
 SELECT day, payer, cpt_group, cpt_codes, cpt_counts, reason_codes, reason_counts
 FROM claim_stats

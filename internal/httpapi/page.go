@@ -182,8 +182,9 @@ func (s *Server) checkCSRF(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
-	if _, ok := s.viewerOf(r); ok {
+	if v, ok := s.viewerOf(r); ok {
 		data["CSRF"] = s.csrfToken(r)
+		data["Admin"] = v.admin // a customer's session sees only its own page's links
 	}
 	w.WriteHeader(status)
 	if err := pageTemplates.ExecuteTemplate(w, name, data); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	alertsdomain "github.com/upstream-rcm/upstream/internal/alerts"
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/trends"
 )
@@ -128,4 +129,76 @@ func trendCharts(s *trends.Series) []trendChart {
 		return *w.MedianDays, 0, 0, true
 	}, func(v float64) string { return drift.FormatValue(drift.TypeDecisionTime, v) }, false, drift.TypeDecisionTime)
 	return []trendChart{rate, days}
+}
+
+// Bounds of the page's grid of cells: the busiest cells first.
+const (
+	gridMaxCells  = 600
+	gridMaxPayers = 40
+	gridMaxGroups = 16
+)
+
+// cellGrid is every (payer x CPT group) with its claims decided in a window
+// and their denial rate, each a link to its trend: payers are rows, CPT
+// groups columns, the busiest first.
+type cellGrid struct {
+	Start, End string // the window, end exclusive
+	Groups     []string
+	Rows       []gridRow
+	Hidden     int  // cells beyond the grid's bounds
+	More       bool // and more than gridMaxCells cells in all
+}
+
+type gridRow struct {
+	Payer string
+	Cells []*gridCell // per group; nil where the payer has no such cell
+}
+
+type gridCell struct {
+	Payer, CPTGroup string
+	Claims          int64
+	Rate            string // "" without claims in the window
+}
+
+// newCellGrid lays out cells (the busiest first, as many as
+// gridMaxCells + 1 to know there are more) within the grid's bounds.
+func newCellGrid(cells []db.ClaimStatsCellTotalsRow, start, end string) cellGrid {
+	g := cellGrid{Start: start, End: end, More: len(cells) > gridMaxCells}
+	cells = cells[:min(len(cells), gridMaxCells)]
+	payerRow, groupCol := map[string]int{}, map[string]int{}
+	type placed struct {
+		row, col int
+		cell     *gridCell
+	}
+	var kept []placed
+	for _, c := range cells {
+		row, okRow := payerRow[c.Payer]
+		col, okCol := groupCol[c.CPTGroup]
+		if (!okRow && len(payerRow) >= gridMaxPayers) || (!okCol && len(groupCol) >= gridMaxGroups) {
+			g.Hidden++
+			continue
+		}
+		if !okRow {
+			row = len(payerRow)
+			payerRow[c.Payer] = row
+			g.Rows = append(g.Rows, gridRow{Payer: c.Payer})
+		}
+		if !okCol {
+			col = len(groupCol)
+			groupCol[c.CPTGroup] = col
+			g.Groups = append(g.Groups, c.CPTGroup)
+		}
+		cell := &gridCell{Payer: c.Payer, CPTGroup: c.CPTGroup, Claims: c.Claims}
+		if c.Claims > 0 {
+			cell.Rate = drift.FormatValue(drift.TypeDenialRate, float64(c.Denied)/float64(c.Claims))
+		}
+		kept = append(kept, placed{row, col, cell})
+	}
+	for i := range g.Rows {
+		g.Rows[i].Cells = make([]*gridCell, len(g.Groups))
+	}
+	for _, p := range kept {
+		g.Rows[p.row].Cells[p.col] = p.cell
+	}
+	return g
 }

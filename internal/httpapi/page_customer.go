@@ -119,6 +119,23 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		hooks = append(hooks, endpointRow{EndpointView: webhooks.ViewEndpoint(ep), Deliveries: deliveries})
 	}
 	data["Webhooks"] = hooks
+	// Every cell, one click from its trend: the claims decided in the
+	// selected run's current window, or in the last 28 days.
+	end := time.Now().UTC()
+	start := end.AddDate(0, 0, -28)
+	if sel, ok := data["Selected"].(drift.RunView); ok && sel.Summary.CurrentStart != nil && sel.Summary.CurrentEnd != nil {
+		if cs, err := time.Parse(time.DateOnly, *sel.Summary.CurrentStart); err == nil {
+			if ce, err := time.Parse(time.DateOnly, *sel.Summary.CurrentEnd); err == nil {
+				start, end = cs, ce
+			}
+		}
+	}
+	cells, err := q.ClaimStatsCellTotals(r.Context(), db.ClaimStatsCellTotalsParams{CustomerID: id, Start: start, EndDate: end, MaxRows: gridMaxCells + 1})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	data["Grid"] = newCellGrid(cells, start.Format(time.DateOnly), end.Format(time.DateOnly))
 	if payer, group := r.URL.Query().Get("trend_payer"), r.URL.Query().Get("trend_group"); payer != "" && group != "" {
 		series, err := trends.WeeklySeries(r.Context(), q, id, payer, group, time.Now(), trends.DefaultWeeks)
 		switch {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
@@ -87,7 +88,7 @@ func TestDriftPageRendersEventsWithCharts(t *testing.T) {
 		t.Errorf("Cigna's current bar is not on the denial rates' shared scale:\n%s", rows[2][1])
 	}
 	alertRow := regexp.MustCompile(`(?s)<tr class="event alert"(.*?)</tr>`).FindStringSubmatch(body)
-	if alertRow == nil || !strings.Contains(alertRow[1], "UnitedHealthcare") || !strings.Contains(alertRow[1], "very strong evidence (q = 4e-05)") ||
+	if alertRow == nil || !strings.Contains(alertRow[1], "UnitedHealthcare") || !strings.Contains(alertRow[1], "very strong evidence, q = 4e-05, last 14 days") ||
 		!strings.Contains(alertRow[1], "&#43;23.0 pts") || strings.Index(body, alertRow[0]) > othersAt {
 		t.Fatalf("alert row = %q, want UnitedHealthcare with its evidence and its change in points, before the other events", alertRow)
 	}
@@ -191,6 +192,19 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 	t.Parallel()
 	e := newAPI(t)
 	acme, acmeKey := e.customerWithKey("acme")
+	// Claims some of which were decided in the run's current window, for
+	// the grid of cells.
+	gridClaims := testfactory.Synthetic(21, "Grid", time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC))
+	testfactory.Upload(t, testfactory.Uploader(t, e.pool), acme, gridClaims...)
+	var inWindow, deniedInWindow int
+	for _, c := range gridClaims {
+		if d := c.Submitted.AddDate(0, 0, c.DecisionDays); !d.Before(time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)) {
+			inWindow++
+			if c.Outcome == "DENIED" {
+				deniedInWindow++
+			}
+		}
+	}
 	globex, _ := e.customerWithKey("globex")
 	run := testfactory.ReportRun(t, e.pool, acme, nil, drift.Event{Payer: "Aetna", CPTGroup: "E&M", Type: drift.TypeDenialRate,
 		BaselineValue: 0.1, CurrentValue: 0.4, Severity: 0.6, Confidence: 1, BaselineSampleSize: 100, CurrentSampleSize: 80, SeedRule: true, Alert: true,
@@ -243,6 +257,23 @@ func TestCustomerLoginSessionsAndAlertActions(t *testing.T) {
 	}
 	if _, _, body := c.get(fmt.Sprintf("/customers/%d", acme)); !strings.Contains(body, "acknowledged by upk_") {
 		t.Fatalf("page does not show the acknowledgement:\n%s", body)
+	}
+
+	// A customer's session shows only what it may use: no customers list,
+	// no River UI.
+	if strings.Contains(body, `href="/riverui/"`) || strings.Contains(body, `<a href="/">Customers</a>`) {
+		t.Fatalf("a customer's page links the admin's pages:\n%s", body)
+	}
+	// Every cell is one click from its trend, and the runs table shows
+	// each run's windows and alerts.
+	cell := regexp.MustCompile(`<a class="cell" data-payer="Payer Grid" data-cpt-group="OTHER" href="([^"]+)">([^<]*)<`).FindStringSubmatch(body)
+	if cell == nil || !strings.Contains(cell[1], "trend_payer=Payer%20Grid&amp;trend_group=OTHER") ||
+		cell[2] != fmt.Sprintf("%.1f%% ", 100*float64(deniedInWindow)/float64(inWindow)) {
+		t.Fatalf("grid cell = %q, want Payer Grid / OTHER's denial rate linking its trend:\n%s", cell, body)
+	}
+	runRow := regexp.MustCompile(`(?s)<tr><td><a href="\?run=` + fmt.Sprint(run.ID) + `">.*?</tr>`).FindString(body)
+	if !strings.Contains(runRow, "2026-08-11 – 2026-11-09") || !strings.Contains(runRow, `<td class="alerts">`) {
+		t.Fatalf("runs table row = %q, want the baseline window and the alert count", runRow)
 	}
 
 	// The trend of an alert's payer and group, drawn with labelled axes.
