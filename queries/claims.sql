@@ -293,3 +293,28 @@ WHERE cl.customer_id = @customer_id AND cl.initial_outcome = 'DENIED'
 GROUP BY r.payer, r.cpt_group
 ORDER BY overturned DESC, r.payer COLLATE "C", r.cpt_group COLLATE "C"
 LIMIT @max_rows;
+
+-- name: ClaimListOfCell :many
+-- The claims behind one (payer, CPT group) in a window: the claims the
+-- statistics count there (each at its initial version, decided in
+-- [@start, @end_date), PAID or DENIED), with their final outcome after
+-- appeals, in (decided_date, upload_id, source_row) order after the
+-- cursor, at most @max_rows. Rows without an id are claims of their own.
+-- claim_records is indexed by upload only (ingest speed): this reads the
+-- customer's rows, which a worklist can afford and a computation could not.
+SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided_date, r.outcome,
+       r.allowed_amount, r.denial_reason_code, r.denial_reason_text,
+       coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
+FROM claim_records r
+LEFT JOIN LATERAL (
+    SELECT cl.initial_upload_id, cl.initial_source_row, cl.final_upload_id, cl.final_source_row FROM claims cl
+    WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+) AS k ON r.claim_id IS NOT NULL
+LEFT JOIN claim_records f ON f.customer_id = r.customer_id AND f.upload_id = k.final_upload_id AND f.source_row = k.final_source_row
+WHERE r.customer_id = @customer_id AND r.payer = @payer AND r.cpt_group = @cpt_group
+  AND r.decided_date >= @start::date AND r.decided_date < @end_date::date
+  AND r.outcome IN ('PAID', 'DENIED') AND (NOT @denied_only::boolean OR r.outcome = 'DENIED')
+  AND (r.claim_id IS NULL OR (k.initial_upload_id = r.upload_id AND k.initial_source_row = r.source_row))
+  AND (r.decided_date, r.upload_id, r.source_row) > (@after_decided::date, @after_upload::bigint, @after_row::int)
+ORDER BY r.decided_date, r.upload_id, r.source_row
+LIMIT @max_rows;

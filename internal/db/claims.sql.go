@@ -8,6 +8,8 @@ package db
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const ClaimCountOfUpload = `-- name: ClaimCountOfUpload :one
@@ -90,6 +92,104 @@ func (q *Queries) ClaimInsertNewOfUpload(ctx context.Context, arg ClaimInsertNew
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const ClaimListOfCell = `-- name: ClaimListOfCell :many
+SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided_date, r.outcome,
+       r.allowed_amount, r.denial_reason_code, r.denial_reason_text,
+       coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
+FROM claim_records r
+LEFT JOIN LATERAL (
+    SELECT cl.initial_upload_id, cl.initial_source_row, cl.final_upload_id, cl.final_source_row FROM claims cl
+    WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+) AS k ON r.claim_id IS NOT NULL
+LEFT JOIN claim_records f ON f.customer_id = r.customer_id AND f.upload_id = k.final_upload_id AND f.source_row = k.final_source_row
+WHERE r.customer_id = $1 AND r.payer = $2 AND r.cpt_group = $3
+  AND r.decided_date >= $4::date AND r.decided_date < $5::date
+  AND r.outcome IN ('PAID', 'DENIED') AND (NOT $6::boolean OR r.outcome = 'DENIED')
+  AND (r.claim_id IS NULL OR (k.initial_upload_id = r.upload_id AND k.initial_source_row = r.source_row))
+  AND (r.decided_date, r.upload_id, r.source_row) > ($7::date, $8::bigint, $9::int)
+ORDER BY r.decided_date, r.upload_id, r.source_row
+LIMIT $10
+`
+
+type ClaimListOfCellParams struct {
+	CustomerID   int64
+	Payer        string
+	CPTGroup     string
+	Start        time.Time
+	EndDate      time.Time
+	DeniedOnly   bool
+	AfterDecided time.Time
+	AfterUpload  int64
+	AfterRow     int32
+	MaxRows      int32
+}
+
+type ClaimListOfCellRow struct {
+	ClaimID          *string
+	UploadID         int64
+	SourceRow        int32
+	CPT              string
+	SubmittedDate    time.Time
+	DecidedDate      time.Time
+	Outcome          string
+	AllowedAmount    pgtype.Numeric
+	DenialReasonCode *string
+	DenialReasonText *string
+	FinalOutcome     string
+	FinalDecided     time.Time
+}
+
+// The claims behind one (payer, CPT group) in a window: the claims the
+// statistics count there (each at its initial version, decided in
+// [@start, @end_date), PAID or DENIED), with their final outcome after
+// appeals, in (decided_date, upload_id, source_row) order after the
+// cursor, at most @max_rows. Rows without an id are claims of their own.
+// claim_records is indexed by upload only (ingest speed): this reads the
+// customer's rows, which a worklist can afford and a computation could not.
+func (q *Queries) ClaimListOfCell(ctx context.Context, arg ClaimListOfCellParams) ([]ClaimListOfCellRow, error) {
+	rows, err := q.db.Query(ctx, ClaimListOfCell,
+		arg.CustomerID,
+		arg.Payer,
+		arg.CPTGroup,
+		arg.Start,
+		arg.EndDate,
+		arg.DeniedOnly,
+		arg.AfterDecided,
+		arg.AfterUpload,
+		arg.AfterRow,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimListOfCellRow{}
+	for rows.Next() {
+		var i ClaimListOfCellRow
+		if err := rows.Scan(
+			&i.ClaimID,
+			&i.UploadID,
+			&i.SourceRow,
+			&i.CPT,
+			&i.SubmittedDate,
+			&i.DecidedDate,
+			&i.Outcome,
+			&i.AllowedAmount,
+			&i.DenialReasonCode,
+			&i.DenialReasonText,
+			&i.FinalOutcome,
+			&i.FinalDecided,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ClaimNextVersionsWithoutUpload = `-- name: ClaimNextVersionsWithoutUpload :many
