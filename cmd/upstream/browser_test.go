@@ -242,6 +242,20 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		return r.getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight); })()`); lines > 4.5 {
 		t.Fatalf("an alert's evidence takes %.1f lines, want at most 4", lines)
 	}
+	// Each alert links the claims behind it, as CSV through the session.
+	c, cancelFetch := stepCtx("fetch an alert's claims")
+	claims, err := chromedp.Run(c, chromedp.Evaluate[string](`(() => {
+		const a = document.querySelector('tr.event.alert[data-payer="UnitedHealthcare"] a.claims');
+		const x = new XMLHttpRequest(); x.open('GET', a.href, false); x.send();
+		return x.status + ' ' + x.getResponseHeader('Content-Type') + '\n' + x.responseText; })()`))
+	cancelFetch()
+	if err != nil {
+		t.Fatalf("fetch an alert's claims: %v", err)
+	}
+	if lines := strings.Split(strings.TrimSpace(claims), "\n"); !strings.HasPrefix(lines[0], "200 text/csv") || len(lines) < 3 ||
+		!strings.HasPrefix(lines[1], "claim_id,submitted_date,decided_date") {
+		t.Fatalf("the alert's claims CSV = %.300q, want a header and claims", claims)
+	}
 	// The runs table shows each run's windows and alerts.
 	if runs := text(`#runs tbody tr`); !strings.Contains(runs, " – ") {
 		t.Fatalf("runs row = %q, want its windows", runs)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/trends"
+	"github.com/upstream-rcm/upstream/internal/worklist"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -24,6 +26,7 @@ type DriftCmd struct {
 	Runs   DriftRunsCmd   `cmd:"" help:"List a customer's report runs, newest first."`
 	Events DriftEventsCmd `cmd:"" help:"Show drift events (latest successful run by default), by severity."`
 	Trend  DriftTrendCmd  `cmd:"" help:"Weekly trend of one payer and CPT group: volume, denial rate with its interval, median days, alerts."`
+	Claims DriftClaimsCmd `cmd:"" help:"The claims behind an alert (a worklist): each counted claim of the payer and CPT group in the alert's window, with its final outcome."`
 }
 
 // DriftRunCmd enqueues a manual drift job.
@@ -351,4 +354,85 @@ func (c *DriftTrendCmd) Run(ctx context.Context, e *env) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", w.Start, w.Volume, rate, interval, median, overturned, strings.Join(alerts, " "))
 	}
 	return tw.Flush()
+}
+
+// DriftClaimsCmd lists the claims behind an alert.
+type DriftClaimsCmd struct {
+	Customer string `required:"" help:"Customer name."`
+	Payer    string `required:"" help:"Payer (as in drift events)."`
+	CPTGroup string `required:"" name:"cpt-group" help:"CPT group."`
+	Window   string `default:"current" enum:"current,baseline" help:"The alert's current or baseline window (current, baseline)."`
+	Denied   bool   `help:"Only the claims initially denied."`
+	RunID    int64  `name:"run" help:"Report run (default: the latest successful)."`
+	CSV      bool   `name:"csv" xor:"format" help:"Print every claim as CSV (streamed; at most 100,000)."`
+	JSON     bool   `name:"json" xor:"format" help:"Print JSON (one page of --limit claims, with next_cursor)."`
+	Limit    int    `default:"100" help:"Claims per page (1 to 1000) for the table and JSON."`
+	Cursor   string `help:"Continue after a page (its next_cursor)."`
+}
+
+// Run prints the worklist.
+func (c *DriftClaimsCmd) Run(ctx context.Context, e *env) error {
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	q := store.New(pool)
+	r := worklist.Request{CustomerID: cust.ID, RunID: c.RunID, Payer: c.Payer, CPTGroup: c.CPTGroup, Window: c.Window,
+		DeniedOnly: c.Denied, Cursor: c.Cursor, Limit: c.Limit}
+	if c.CSV {
+		out := bufio.NewWriter(os.Stdout)
+		if err := worklist.WriteCSV(ctx, q, r, out); err != nil {
+			return usageIfRequest(err)
+		}
+		return out.Flush()
+	}
+	p, err := worklist.List(ctx, q, r)
+	if err != nil {
+		return usageIfRequest(err)
+	}
+	if c.JSON {
+		return printJSON(p)
+	}
+	fmt.Printf("%s / %s, claims decided %s to %s (end exclusive; the %s window of run %d)%s:\n", p.Payer, p.CPTGroup, p.Start, p.End,
+		p.Window, p.ReportRunID, map[bool]string{true: ", initially denied", false: ""}[p.DeniedOnly])
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLAIM ID\tSUBMITTED\tDECIDED\tDAYS\tCPT\tOUTCOME\tREASON\tALLOWED\tFINAL")
+	for _, cl := range p.Claims {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s (%s)\n", orText(orEmptyString(cl.ClaimID), "-"), cl.SubmittedDate, cl.DecidedDate,
+			cl.DaysToDecision, cl.CPT, cl.Outcome, reasonText(cl), orText(orEmptyString(cl.AllowedAmount), "-"), cl.FinalOutcome, cl.FinalDecidedDate)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if p.NextCursor != nil {
+		fmt.Printf("more: --cursor %s (or --csv for every claim)\n", *p.NextCursor)
+	}
+	return nil
+}
+
+func reasonText(c worklist.Claim) string {
+	code, text := orEmptyString(c.DenialReasonCode), orEmptyString(c.DenialReasonText)
+	switch {
+	case code == "" && text == "":
+		return "-"
+	case text == "":
+		return code
+	}
+	return strings.TrimSpace(code + " " + text)
+}
+
+// usageIfRequest makes a worklist request error a usage error (exit 2).
+func usageIfRequest(err error) error {
+	if errors.As(err, new(*worklist.RequestError)) {
+		return usage(err)
+	}
+	return err
+}
+
+func orEmptyString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

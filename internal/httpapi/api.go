@@ -23,6 +23,7 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/report-runs/{run_id}", s.forCustomer(s.getReportRun))
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/drift-events", s.forCustomer(s.listDriftEvents))
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/trend", s.forCustomer(s.getTrend))
+	s.mux.HandleFunc("GET /api/v1/customers/{id}/subjects/{payer}/{cpt_group}/claims", s.forCustomer(s.getClaims))
 	s.routesWebhooks()
 	s.routesAlerts()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -129,6 +129,7 @@ func (s *Server) routesPage() {
 	s.mux.Handle("GET /{$}", page(s.requirePage(s.customersPage)))
 	s.mux.Handle("GET /customers/{id}", page(s.requirePage(s.customerPage)))
 	s.mux.Handle("GET /customers/{id}/events.csv", page(s.requirePage(s.eventsCSV)))
+	s.mux.Handle("GET /customers/{id}/claims.csv", page(s.requirePage(s.claimsCSV)))
 	s.mux.Handle("POST /customers/{id}/alerts/{action}", page(s.requirePage(s.checkCSRF(s.alertAction))))
 }
 
