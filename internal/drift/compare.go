@@ -54,11 +54,15 @@ const lateCellQuantile = 0.99
 // A cell whose claims begin inside the history read
 // (FirstSubmitted) has seen no claim older than its own history: a week
 // decided soon after it began lacks the slow claims submitted before, so
-// it would look faster than the current window. Such a cell keeps the
-// ages up to A, the 99th percentile of its days to decision, and only the
-// weeks that start A days or more after its first claim: those hold every
-// claim up to age A, whichever week. Denial rates keep the older claims
-// too (at most 1% of them), which bounds their bias by that share.
+// it would look faster than the current window. Such a cell compares only
+// the weeks that start A days or more after its first claim, A the 99th
+// percentile of its days to decision: those hold every claim up to age A,
+// whichever week. Its baseline and current window keep the ages up to the
+// days from its first claim to the baseline's first week (at least A):
+// every compared week holds every claim that young, and a slowdown keeps
+// its slow claims. The weeks that measure dispersion keep ages up to A.
+// Denial rates keep the older claims too (at most 1% of them), which
+// bounds their bias by that share.
 func Compare(p Params, g Group, span int) (Comparison, bool) {
 	w := WindowsFor(p)
 	usable, maxAge := len(g.Weeks), -1
@@ -75,27 +79,33 @@ func Compare(p Params, g Group, span int) (Comparison, bool) {
 	if baselineWeeks < min(MinBaselineWeeks, max(1, p.BaselineDays/7)) {
 		return Comparison{}, false
 	}
-	limit := func(s WindowStats) WindowStats {
-		if maxAge >= 0 {
-			kept := make(claimstats.Histogram, 0, len(s.Days))
-			for _, b := range s.Days {
-				if int(b.Days) <= maxAge {
-					kept = append(kept, b)
+	limitTo := func(maxAge int) func(WindowStats) WindowStats {
+		return func(s WindowStats) WindowStats {
+			if maxAge >= 0 {
+				kept := make(claimstats.Histogram, 0, len(s.Days))
+				for _, b := range s.Days {
+					if int(b.Days) <= maxAge {
+						kept = append(kept, b)
+					}
 				}
+				s.Days = kept
 			}
-			s.Days = kept
+			s.MedianDays = s.Days.Median()
+			return s
 		}
-		s.MedianDays = s.Days.Median()
-		return s
 	}
 	c := Comparison{History: make([]WindowStats, usable-span-GuardWeeks), CurrentStart: w.CurrentStart.AddDate(0, 0, -7*span)}
 	c.BaselineEnd = c.CurrentStart.AddDate(0, 0, -7*GuardWeeks)
 	c.BaselineStart = c.BaselineEnd.AddDate(0, 0, -7*baselineWeeks)
-	c.Current = limit(sum(append([]WindowStats{g.DecidedCurrent}, g.Weeks[:span]...)))
-	for k := range c.History {
-		c.History[k] = limit(g.Weeks[span+GuardWeeks+k])
+	compared := maxAge
+	if maxAge >= 0 {
+		compared = max(maxAge, int(c.BaselineStart.Sub(g.FirstSubmitted).Hours()/24))
 	}
-	c.Baseline = limit(sum(g.Weeks[span+GuardWeeks : span+GuardWeeks+baselineWeeks]))
+	c.Current = limitTo(compared)(sum(append([]WindowStats{g.DecidedCurrent}, g.Weeks[:span]...)))
+	for k := range c.History {
+		c.History[k] = limitTo(maxAge)(g.Weeks[span+GuardWeeks+k])
+	}
+	c.Baseline = limitTo(compared)(sum(g.Weeks[span+GuardWeeks : span+GuardWeeks+baselineWeeks]))
 	return c, true
 }
 

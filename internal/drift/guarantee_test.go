@@ -194,3 +194,41 @@ func TestSustainedChangeAlertsOnceEvidenceAccumulates(t *testing.T) {
 		t.Errorf("the run's 14 days alone give p = %v, want the change hidden there (>= 0.05)", short.P)
 	}
 }
+
+// A cell that started inside the history compares ages its every week can
+// hold: up to the days from its first claim to the baseline's first week.
+// A slowdown then keeps its slow claims (a cut at the cell's 99th
+// percentile dropped half of them, the current window being 2% of the
+// claims), while the weeks decided soon after the start stay out.
+func TestLateCellKeepsTheSlowClaimsOfASlowdown(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+	w := WindowsFor(p)
+	g := Group{Payer: "Aetna", CPTGroup: "E&M", Weeks: make([]WindowStats, HistoryWeeks),
+		FirstSubmitted: w.CurrentStart.AddDate(0, 0, -7*22)} // 22 weeks ago: inside the 26 read
+	week := func(days ...int32) WindowStats {
+		var h claimstats.Histogram
+		var n int
+		for _, d := range days {
+			h = append(h, claimstats.Bin{Days: d, Claims: 70})
+			n += 70
+		}
+		return WindowStats{Volume: n, Days: h}
+	}
+	for k := range g.Weeks {
+		if k < 21 { // weeks decided before the cell began are empty
+			g.Weeks[k] = week(8, 10, 12)
+		}
+	}
+	g.DecidedCurrent = WindowStats{Volume: 100, Days: claimstats.Histogram{{Days: 20, Claims: 30}, {Days: 26, Claims: 40}, {Days: 31, Claims: 30}}}
+	c, ok := Compare(p, g, 0)
+	if !ok {
+		t.Fatal("no comparison")
+	}
+	if got := c.Current.Days.Total(); got != 100 || c.Current.MedianDays != 26 {
+		t.Fatalf("current window keeps %d of 100 claims, median %v; want every slow claim (median 26)", got, c.Current.MedianDays)
+	}
+	if first := g.FirstSubmitted.AddDate(0, 0, 12); c.BaselineStart.Before(first) {
+		t.Fatalf("baseline starts %s, before the cell's 99th percentile of ages past its first claim (%s)", c.BaselineStart, first)
+	}
+}
