@@ -318,3 +318,25 @@ WHERE r.customer_id = @customer_id AND r.payer = @payer AND r.cpt_group = @cpt_g
   AND (r.decided_date, r.upload_id, r.source_row) > (@after_decided::date, @after_upload::bigint, @after_row::int)
 ORDER BY r.decided_date, r.upload_id, r.source_row
 LIMIT @max_rows;
+
+-- name: ClaimLateByCPTOfCell :many
+-- One (payer, CPT group)'s counted claims (initial versions, as
+-- ClaimListOfCell) decided in its baseline or current window, per CPT
+-- code and window, with those decided more than @threshold days after
+-- submission: what a DECISION_TIME alert's "why" is made of. Reads the
+-- customer's rows (claim_records is indexed by upload): only for the
+-- run's decision-time alerts.
+SELECT r.cpt, (r.decided_date >= @current_start::date)::boolean AS current, count(*)::bigint AS claims,
+       count(*) FILTER (WHERE r.decided_date - r.submitted_date > @threshold::float8)::bigint AS late
+FROM claim_records r
+LEFT JOIN LATERAL (
+    SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl
+    WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+) AS k ON r.claim_id IS NOT NULL
+WHERE r.customer_id = @customer_id AND r.payer = @payer AND r.cpt_group = @cpt_group
+  AND ((r.decided_date >= @baseline_start::date AND r.decided_date < @baseline_end::date)
+    OR (r.decided_date >= @current_start::date AND r.decided_date < @current_end::date))
+  AND r.outcome IN ('PAID', 'DENIED')
+  AND (r.claim_id IS NULL OR (k.initial_upload_id = r.upload_id AND k.initial_source_row = r.source_row))
+GROUP BY r.cpt, 2
+ORDER BY r.cpt COLLATE "C", 2;

@@ -214,9 +214,14 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 	if n := count(`#alerts tr.event.alert`); n != 3 {
 		t.Fatalf("%d alert rows, want the demo's 3", n)
 	}
-	why := text(`#alerts tr.drivers`)
+	why := text(`#alerts tr.drivers:not(.late)`)
 	if !strings.Contains(why, "denial reason CO-197") || !strings.Contains(why, "CPT 70553") {
 		t.Fatalf("drivers = %q, want CO-197 and 70553", why)
+	}
+	// The slowdown's why: its late claims by CPT code and submission week.
+	if late := text(`#alerts tr.drivers.late`); !strings.Contains(late, "took longer than") || !strings.Contains(late, "CPT ") ||
+		!strings.Contains(late, "submitted the week of") {
+		t.Fatalf("slowdown why = %q, want its late claims by CPT code and submission week", late)
 	}
 	if caption := text(`#alerts caption`); !strings.Contains(caption, "Alerts of run") {
 		t.Fatalf("alerts caption = %q", caption)

@@ -259,6 +259,18 @@ func printAlertTable(events []drift.EventView) error {
 func printDrivers(alerts []drift.EventView) {
 	for _, ev := range alerts {
 		d := ev.Drivers
+		if d != nil && d.Late != nil {
+			l := d.Late
+			fmt.Printf("\nwhy %s / %s's decisions are slower: %.0f%% of the claims decided took longer than %.0f days (the baseline's 75th percentile), against %.0f%%:\n",
+				ev.Payer, ev.CPTGroup, 100*l.CurrentShare, l.ThresholdDays, 100*l.BaselineShare)
+			for i, c := range l.CPTCodes {
+				fmt.Printf("  %-15s %s\n", map[bool]string{true: "CPT codes"}[i == 0], drift.FormatLateCode(c))
+			}
+			for i, w := range l.SubmissionWeeks {
+				fmt.Printf("  %-15s %s\n", map[bool]string{true: "claims"}[i == 0], drift.FormatLateWeek(w))
+			}
+			continue
+		}
 		if d == nil || len(d.DenialReasons)+len(d.CPTCodes) == 0 {
 			continue
 		}

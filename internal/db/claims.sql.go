@@ -94,6 +94,81 @@ func (q *Queries) ClaimInsertNewOfUpload(ctx context.Context, arg ClaimInsertNew
 	return result.RowsAffected(), nil
 }
 
+const ClaimLateByCPTOfCell = `-- name: ClaimLateByCPTOfCell :many
+SELECT r.cpt, (r.decided_date >= $1::date)::boolean AS current, count(*)::bigint AS claims,
+       count(*) FILTER (WHERE r.decided_date - r.submitted_date > $2::float8)::bigint AS late
+FROM claim_records r
+LEFT JOIN LATERAL (
+    SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl
+    WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+) AS k ON r.claim_id IS NOT NULL
+WHERE r.customer_id = $3 AND r.payer = $4 AND r.cpt_group = $5
+  AND ((r.decided_date >= $6::date AND r.decided_date < $7::date)
+    OR (r.decided_date >= $1::date AND r.decided_date < $8::date))
+  AND r.outcome IN ('PAID', 'DENIED')
+  AND (r.claim_id IS NULL OR (k.initial_upload_id = r.upload_id AND k.initial_source_row = r.source_row))
+GROUP BY r.cpt, 2
+ORDER BY r.cpt COLLATE "C", 2
+`
+
+type ClaimLateByCPTOfCellParams struct {
+	CurrentStart  time.Time
+	Threshold     float64
+	CustomerID    int64
+	Payer         string
+	CPTGroup      string
+	BaselineStart time.Time
+	BaselineEnd   time.Time
+	CurrentEnd    time.Time
+}
+
+type ClaimLateByCPTOfCellRow struct {
+	CPT     string
+	Current bool
+	Claims  int64
+	Late    int64
+}
+
+// One (payer, CPT group)'s counted claims (initial versions, as
+// ClaimListOfCell) decided in its baseline or current window, per CPT
+// code and window, with those decided more than @threshold days after
+// submission: what a DECISION_TIME alert's "why" is made of. Reads the
+// customer's rows (claim_records is indexed by upload): only for the
+// run's decision-time alerts.
+func (q *Queries) ClaimLateByCPTOfCell(ctx context.Context, arg ClaimLateByCPTOfCellParams) ([]ClaimLateByCPTOfCellRow, error) {
+	rows, err := q.db.Query(ctx, ClaimLateByCPTOfCell,
+		arg.CurrentStart,
+		arg.Threshold,
+		arg.CustomerID,
+		arg.Payer,
+		arg.CPTGroup,
+		arg.BaselineStart,
+		arg.BaselineEnd,
+		arg.CurrentEnd,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimLateByCPTOfCellRow{}
+	for rows.Next() {
+		var i ClaimLateByCPTOfCellRow
+		if err := rows.Scan(
+			&i.CPT,
+			&i.Current,
+			&i.Claims,
+			&i.Late,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimListOfCell = `-- name: ClaimListOfCell :many
 SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided_date, r.outcome,
        r.allowed_amount, r.denial_reason_code, r.denial_reason_text,

@@ -150,6 +150,9 @@ func Compute(ctx context.Context, tx pgx.Tx, req Request) (*Outcome, error) {
 	if err := explainAlerts(ctx, q, req.CustomerID, w, res.Events); err != nil {
 		return nil, err
 	}
+	if err := explainSlowdowns(ctx, q, req.CustomerID, w, res.Events); err != nil {
+		return nil, err
+	}
 
 	params, err := eventParams(req.CustomerID, run.ID, w, res.Events)
 	if err != nil {

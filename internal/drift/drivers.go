@@ -40,6 +40,8 @@ type Driver struct {
 type Drivers struct {
 	DenialReasons []Driver `json:"denial_reasons"`
 	CPTCodes      []Driver `json:"cpt_codes"`
+	// Late explains a DECISION_TIME alert (its denial lists are empty).
+	Late *LateDrivers `json:"late,omitempty"`
 }
 
 // Explain breaks a group's denial rate change down by code, from its codes'
@@ -168,6 +170,19 @@ func (d *Drivers) Summary(n int) string {
 		return ""
 	}
 	var parts []string
+	if l := d.Late; l != nil {
+		parts = append(parts, fmt.Sprintf("%.0f%% → %.0f%% of claims over %.0f days", 100*l.BaselineShare, 100*l.CurrentShare, l.ThresholdDays))
+		var items []string
+		for _, c := range l.CPTCodes[:min(n, len(l.CPTCodes))] {
+			items = append(items, fmt.Sprintf("CPT %s %+.1f pts", DriverLabel(c.Code), roundPts(c.Change)))
+		}
+		for _, w := range l.SubmissionWeeks[:min(n, len(l.SubmissionWeeks))] {
+			items = append(items, fmt.Sprintf("week of %s %.0f%% late", w.Week, 100*w.Share))
+		}
+		if len(items) > 0 {
+			parts = append(parts, strings.Join(items, ", "))
+		}
+	}
 	for _, kind := range []struct {
 		label string
 		ds    []Driver

@@ -173,3 +173,138 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		}
 	}
 }
+
+// A DECISION_TIME alert's "why" is what counting the uploaded claims by
+// hand gives: the threshold is the compared baseline's 75th percentile of
+// days, each window's share of claims decided later, each CPT code's late
+// claims over the window's claims (adding up to the change), and the
+// current window's claims by submission week, which the statistics count
+// and the codes, read from the claims, must agree with.
+func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	cust := testfactory.Customer(t, pool, "acme")
+	asOf := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	p := drift.DefaultParams(asOf)
+	w := drift.WindowsFor(p)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var claims []testfactory.Claim
+	for range 5000 {
+		c := testfactory.Claim{Payer: "Humana", CPT: []string{"29881", "27447", "99213"}[rng.IntN(3)],
+			Submitted: asOf.AddDate(0, 0, -1-rng.IntN(200)), DecisionDays: 6 + rng.IntN(9)}
+		if extra := 8 + rng.IntN(8); !c.Submitted.Before(w.CurrentStart.AddDate(0, 0, -25)) && c.CPT != "99213" {
+			c.DecisionDays += extra // the slowdown: recent claims take longer, but not office visits
+		}
+		if c.Submitted.AddDate(0, 0, c.DecisionDays).Before(asOf) {
+			claims = append(claims, c)
+		}
+	}
+	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alert *drift.Event
+	for i, e := range out.Events {
+		if e.Alert && e.Type == drift.TypeDecisionTime {
+			alert = &out.Events[i]
+		}
+	}
+	if alert == nil || alert.Drivers == nil || alert.Drivers.Late == nil {
+		t.Fatalf("no DECISION_TIME alert with its why in %+v", out.Events)
+	}
+	l, ev := alert.Drivers.Late, alert.Evidence
+
+	// By hand.
+	decided := func(c testfactory.Claim) time.Time { return c.Submitted.AddDate(0, 0, c.DecisionDays) }
+	in := func(c testfactory.Claim, from, to time.Time) bool { return !decided(c).Before(from) && decided(c).Before(to) }
+	var baseline claimstats.Histogram
+	for _, c := range claims {
+		if in(c, ev.BaselineStart, ev.BaselineEnd) {
+			baseline = append(baseline, claimstats.Bin{Days: int32(c.DecisionDays), Claims: 1})
+		}
+	}
+	slices.SortFunc(baseline, func(a, b claimstats.Bin) int { return cmp.Compare(a.Days, b.Days) })
+	// The 75th percentile as an order statistic: the smallest value with
+	// at least 75% of the claims at or below it.
+	threshold := float64(baseline[int(math.Ceil(0.75*float64(len(baseline))))-1].Days)
+	if l.ThresholdDays != threshold {
+		t.Fatalf("threshold %v days, want the baseline's 75th percentile %v", l.ThresholdDays, threshold)
+	}
+	type count struct{ claims, late int64 }
+	var windows [2]count
+	codes := map[string]*[2]count{}
+	weeks := map[string]*count{}
+	for _, c := range claims {
+		win := -1
+		switch {
+		case in(c, ev.BaselineStart, ev.BaselineEnd):
+			win = 0
+		case in(c, ev.CurrentStart, w.CurrentEnd):
+			win = 1
+		}
+		if win < 0 {
+			continue
+		}
+		late := int64(0)
+		if float64(c.DecisionDays) > threshold {
+			late = 1
+		}
+		windows[win].claims++
+		windows[win].late += late
+		if codes[c.CPT] == nil {
+			codes[c.CPT] = &[2]count{}
+		}
+		codes[c.CPT][win].claims++
+		codes[c.CPT][win].late += late
+		if win == 1 {
+			monday := c.Submitted.AddDate(0, 0, -((int(c.Submitted.Weekday()) + 6) % 7)).Format(time.DateOnly)
+			if weeks[monday] == nil {
+				weeks[monday] = &count{}
+			}
+			weeks[monday].claims++
+			weeks[monday].late += late
+		}
+	}
+	frac := func(n, of int64) float64 { return float64(n) / float64(of) }
+	if l.BaselineClaims != windows[0].claims || l.CurrentClaims != windows[1].claims ||
+		math.Abs(l.BaselineShare-frac(windows[0].late, windows[0].claims)) > 1e-12 || math.Abs(l.CurrentShare-frac(windows[1].late, windows[1].claims)) > 1e-12 {
+		t.Fatalf("late shares %v of %d -> %v of %d, want %v -> %v", l.BaselineShare, l.BaselineClaims, l.CurrentShare, l.CurrentClaims,
+			windows[0], windows[1])
+	}
+	// The codes that slowed (29881 and 27447, not 99213), each as counted,
+	// the larger change first; their changes and 99213's add up.
+	if len(l.CPTCodes) != 2 || l.CPTCodes[0].Change < l.CPTCodes[1].Change {
+		t.Fatalf("codes %+v, want the two that slowed, largest change first", l.CPTCodes)
+	}
+	total := 0.0
+	for code, n := range codes {
+		change := frac(n[1].late, windows[1].claims) - frac(n[0].late, windows[0].claims)
+		total += change
+		for _, c := range l.CPTCodes {
+			if c.Code == code && (c.CurrentLate != n[1].late || c.BaselineLate != n[0].late || math.Abs(c.Change-change) > 1e-12) {
+				t.Fatalf("code %s: %+v, want %d -> %d late, change %v", code, c, n[0].late, n[1].late, change)
+			}
+		}
+	}
+	if math.Abs(total-(l.CurrentShare-l.BaselineShare)) > 1e-12 {
+		t.Fatalf("the codes' changes add up to %v, the late share moved %v", total, l.CurrentShare-l.BaselineShare)
+	}
+	// The weeks, from the statistics, are the claims' submission weeks.
+	if len(l.SubmissionWeeks) == 0 {
+		t.Fatal("no submission week named")
+	}
+	for _, wk := range l.SubmissionWeeks {
+		n := weeks[wk.Week]
+		if n == nil || wk.Claims != n.claims || wk.Late != n.late || wk.Excess <= 0 {
+			t.Fatalf("week %+v, want %+v counted by hand with late claims beyond the baseline's share", wk, n)
+		}
+	}
+}

@@ -265,6 +265,9 @@ type Evidence struct {
 	// samples are too small for one.
 	DeltaLow, DeltaHigh float64
 	HasInterval         bool
+	// The compared baseline's days to decision (DECISION_TIME), for the
+	// threshold of its "why".
+	baselineDays claimstats.Histogram
 }
 
 // Crossed reports whether the compared values cross the seed rule's

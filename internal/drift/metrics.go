@@ -82,7 +82,8 @@ var Metrics = []*Metric{
 			zLower := MannWhitneyShifted(b, cur, -margin).lowerZ()
 			ev := &Evidence{Type: TypeDecisionTime, Method: MethodDecisionTime,
 				BaselineValue: c.Baseline.MedianDays, CurrentValue: c.Current.MedianDays, BaselineSize: int(nb), CurrentSize: int(nc),
-				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, CurrentStart: c.CurrentStart, Margin: margin, Dispersion: disp, P: disp.intervalP(zUpper, zLower)}
+				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, CurrentStart: c.CurrentStart, Margin: margin, Dispersion: disp, P: disp.intervalP(zUpper, zLower),
+				baselineDays: b}
 			if mw := MannWhitney(b, cur); mw.Bounded {
 				ev.DeltaLow, ev.DeltaHigh = disp.widen((mw.ShiftLow+mw.ShiftHigh)/2, mw.ShiftLow, mw.ShiftHigh)
 				ev.HasInterval = true

@@ -29,10 +29,13 @@ import (
 var templateFS embed.FS
 
 var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"value":  drift.FormatValue,
-	"delta":  drift.FormatDelta,
-	"num":    func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
-	"driver": drift.FormatDriver,
+	"value":    drift.FormatValue,
+	"delta":    drift.FormatDelta,
+	"num":      func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"driver":   drift.FormatDriver,
+	"lateCode": drift.FormatLateCode,
+	"lateWeek": drift.FormatLateWeek,
+	"pct":      func(v float64) string { return strconv.FormatFloat(100*v, 'f', 0, 64) + "%" },
 	// subjectForm is what an alert's action forms carry.
 	"subjectForm": func(row eventRow, csrf string, run int64) map[string]any {
 		return map[string]any{"CSRF": csrf, "Payer": row.Payer, "CPTGroup": row.CPTGroup, "DriftType": row.DriftType, "Run": run}
