@@ -44,6 +44,9 @@ VALUES (@customer_id, @episode_id, @seq, @kind, sqlc.narg(report_run_id), @sever
 RETURNING *;
 
 -- name: AlertTransitionListByEpisodes :many
+-- Bounded: an episode that flips direction every run gains a transition
+-- each time.
 SELECT * FROM alert_transitions
 WHERE customer_id = @customer_id AND episode_id = ANY(@episode_ids::bigint[])
-ORDER BY episode_id, seq;
+ORDER BY episode_id, seq
+LIMIT @max_rows;

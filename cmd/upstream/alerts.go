@@ -21,6 +21,51 @@ type AlertsCmd struct {
 	Ack     AlertsAckCmd     `cmd:"" help:"Acknowledge: keep recording its alerts, stop delivering them."`
 	Snooze  AlertsSnoozeCmd  `cmd:"" help:"Stop delivering until a date."`
 	Resolve AlertsResolveCmd `cmd:"" help:"Resolve: the next alert opens it again and is delivered."`
+	History AlertsHistoryCmd `cmd:"" help:"A subject's episodes: opened, escalated, acknowledged, snoozed, resolved, by whom."`
+}
+
+// AlertsHistoryCmd shows a subject's episodes.
+type AlertsHistoryCmd struct {
+	Customer  string `required:"" help:"Customer name."`
+	Payer     string `required:"" help:"Payer (as shown by 'alerts list')."`
+	CPTGroup  string `required:"" name:"cpt-group" help:"CPT group."`
+	DriftType string `required:"" name:"drift-type" help:"DENIAL_RATE or DECISION_TIME."`
+	JSON      bool   `name:"json" help:"Print JSON."`
+}
+
+// Run prints the episodes, newest first, each with its transitions.
+func (c *AlertsHistoryCmd) Run(ctx context.Context, e *env) error {
+	typ, err := drift.ParseType(c.DriftType)
+	if err != nil {
+		return usage(fmt.Errorf("--drift-type: %w", err))
+	}
+	pool, cust, err := e.openCustomer(ctx, c.Customer, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	episodes, err := alerts.History(ctx, store.New(pool), cust.ID, alerts.Subject{Payer: c.Payer, CPTGroup: c.CPTGroup, DriftType: typ})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(map[string]any{"episodes": episodes})
+	}
+	for _, ep := range episodes {
+		state := "open"
+		if ep.ResolvedAt != nil {
+			state = "resolved by " + *ep.ResolvedBy
+		}
+		fmt.Printf("episode %d, opened as of %s, last alert as of %s: %s\n", ep.ID, ep.OpenedAsOf, ep.LastAlertAt, state)
+		for _, t := range ep.Transitions {
+			note := ""
+			if t.Note != nil {
+				note = ": " + *t.Note
+			}
+			fmt.Printf("  %d. %s %-12s severity %.2f %s, by %s%s\n", t.Seq, t.At.UTC().Format(time.RFC3339), t.Kind, t.Severity, t.Direction, t.Actor, note)
+		}
+	}
+	return nil
 }
 
 // AlertsListCmd lists subjects.

@@ -553,3 +553,81 @@ func Update(ctx context.Context, pool *pgxpool.Pool, notify Notify, customerID i
 	}
 	return ViewSubject(updated), nil
 }
+
+// Bounds of a subject's history: its latest episodes, and their
+// transitions (the oldest episodes' first when there are more).
+const (
+	MaxEpisodesListed    = 20
+	MaxTransitionsListed = 2000
+)
+
+// EpisodeView is one episode of a subject with everything that happened
+// to it.
+type EpisodeView struct {
+	ID          int64            `json:"id"`
+	OpenedAsOf  string           `json:"opened_as_of"`
+	LastAlertAt string           `json:"last_alert_as_of"`
+	Severity    float64          `json:"severity"` // as last notified
+	Direction   string           `json:"direction"`
+	ResolvedAt  *time.Time       `json:"resolved_at"`
+	ResolvedBy  *string          `json:"resolved_by"`
+	Transitions []TransitionView `json:"transitions"`
+}
+
+// TransitionView is one transition of an episode.
+type TransitionView struct {
+	Seq       int       `json:"seq"`
+	Kind      Kind      `json:"kind"`
+	Actor     string    `json:"actor"`
+	Note      *string   `json:"note"`
+	Severity  float64   `json:"severity"`
+	Direction string    `json:"direction"`
+	RunID     *int64    `json:"report_run_id"`
+	At        time.Time `json:"at"`
+}
+
+func directionName(d int16) string {
+	if d < 0 {
+		return "down"
+	}
+	return "up"
+}
+
+// History returns a subject's latest episodes, newest first, each with
+// its transitions in order. A subject that never alerted is
+// ErrSubjectNotFound.
+func History(ctx context.Context, q *db.Queries, customerID int64, s Subject) ([]EpisodeView, error) {
+	s, err := resolveSubject(ctx, q, customerID, s)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := q.AlertEpisodeListBySubject(ctx, db.AlertEpisodeListBySubjectParams{CustomerID: customerID, Payer: s.Payer,
+		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType), MaxRows: MaxEpisodesListed})
+	if err != nil {
+		return nil, fmt.Errorf("list alert episodes: %w", err)
+	}
+	if len(eps) == 0 {
+		return nil, ErrSubjectNotFound
+	}
+	ids := make([]int64, len(eps))
+	out := make([]EpisodeView, len(eps))
+	byID := map[int64]*EpisodeView{}
+	for i, e := range eps {
+		ids[i] = e.ID
+		out[i] = EpisodeView{ID: e.ID, OpenedAsOf: e.OpenedAsOf.Format(time.DateOnly), LastAlertAt: e.LastAlertAsOf.Format(time.DateOnly),
+			Severity: e.Severity, Direction: directionName(e.Direction), ResolvedAt: e.ResolvedAt, ResolvedBy: e.ResolvedBy,
+			Transitions: []TransitionView{}}
+		byID[e.ID] = &out[i]
+	}
+	ts, err := q.AlertTransitionListByEpisodes(ctx, db.AlertTransitionListByEpisodesParams{CustomerID: customerID, EpisodeIds: ids,
+		MaxRows: MaxTransitionsListed})
+	if err != nil {
+		return nil, fmt.Errorf("list alert transitions: %w", err)
+	}
+	for _, t := range ts {
+		e := byID[t.EpisodeID]
+		e.Transitions = append(e.Transitions, TransitionView{Seq: int(t.Seq), Kind: Kind(t.Kind), Actor: t.Actor, Note: t.Note,
+			Severity: t.Severity, Direction: directionName(t.Direction), RunID: t.ReportRunID, At: t.CreatedAt})
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 )
@@ -181,5 +183,24 @@ func TestPeoplesChangesAreEpisodeHistory(t *testing.T) {
 		"3.1 reopened by system", "3.2 reopened by system"}
 	if !slices.Equal(history, want) {
 		t.Fatalf("history %q, want %q", history, want)
+	}
+	// History shows the same, newest episode first, typed names matched.
+	eps, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "aetna", CPTGroup: "other", DriftType: drift.TypeDenialRate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for i := range eps {
+		ep := eps[len(eps)-1-i]
+		for _, tr := range ep.Transitions {
+			shown = append(shown, fmt.Sprintf("%d.%d %s by %s", i+1, tr.Seq, tr.Kind, tr.Actor))
+		}
+	}
+	if !slices.Equal(shown, want) || eps[0].ResolvedAt != nil || eps[1].ResolvedBy == nil || *eps[1].ResolvedBy != "system (data withdrawn)" {
+		t.Fatalf("History = %q (latest resolved %v), want %q, the latest open", shown, eps[0].ResolvedAt, want)
+	}
+	if _, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "Aetna", CPTGroup: "OTHER",
+		DriftType: drift.TypeDecisionTime}); !errors.Is(err, alerts.ErrSubjectNotFound) {
+		t.Fatalf("History of a subject that never alerted: %v, want ErrSubjectNotFound", err)
 	}
 }

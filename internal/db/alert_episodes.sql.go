@@ -325,15 +325,19 @@ const AlertTransitionListByEpisodes = `-- name: AlertTransitionListByEpisodes :m
 SELECT id, customer_id, episode_id, seq, kind, report_run_id, severity, direction, actor, note, created_at FROM alert_transitions
 WHERE customer_id = $1 AND episode_id = ANY($2::bigint[])
 ORDER BY episode_id, seq
+LIMIT $3
 `
 
 type AlertTransitionListByEpisodesParams struct {
 	CustomerID int64
 	EpisodeIds []int64
+	MaxRows    int32
 }
 
+// Bounded: an episode that flips direction every run gains a transition
+// each time.
 func (q *Queries) AlertTransitionListByEpisodes(ctx context.Context, arg AlertTransitionListByEpisodesParams) ([]AlertTransition, error) {
-	rows, err := q.db.Query(ctx, AlertTransitionListByEpisodes, arg.CustomerID, arg.EpisodeIds)
+	rows, err := q.db.Query(ctx, AlertTransitionListByEpisodes, arg.CustomerID, arg.EpisodeIds, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 func (s *Server) routesAlerts() {
 	s.mux.HandleFunc("GET /api/v1/customers/{id}/alerts", s.forCustomer(s.listAlerts))
+	s.mux.HandleFunc("GET /api/v1/customers/{id}/alerts/history", s.forCustomer(s.alertHistory))
 	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/ack", s.forCustomer(s.changeAlert(alerts.Acknowledged)))
 	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/snooze", s.forCustomer(s.changeAlert(alerts.Snoozed)))
 	s.mux.HandleFunc("POST /api/v1/customers/{id}/alerts/resolve", s.forCustomer(s.changeAlert(alerts.Resolved)))
@@ -27,6 +28,26 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, cust db.Cust
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": subjects})
+}
+
+// alertHistory is a subject's episodes with their transitions.
+func (s *Server) alertHistory(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	q := r.URL.Query()
+	typ, err := drift.ParseType(q.Get("drift_type"))
+	if err != nil || q.Get("payer") == "" || q.Get("cpt_group") == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "payer, cpt_group and drift_type (DENIAL_RATE or DECISION_TIME) are required", nil)
+		return
+	}
+	episodes, err := alerts.History(r.Context(), store.New(s.cfg.Pool), cust.ID,
+		alerts.Subject{Payer: q.Get("payer"), CPTGroup: q.Get("cpt_group"), DriftType: typ})
+	switch {
+	case errors.Is(err, names.ErrUnknown), errors.Is(err, alerts.ErrSubjectNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no alert for this payer, CPT group and drift type", nil)
+	case err != nil:
+		s.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"episodes": episodes})
+	}
 }
 
 func (s *Server) changeAlert(to alerts.State) customerHandler {

@@ -367,6 +367,8 @@ func TestCrossTenantRequestsAre404AndMissingKeys401(t *testing.T) {
 		{"POST", fmt.Sprintf("/webhooks/%d/test", webhookID), "", ""},
 		{"GET", fmt.Sprintf("/webhooks/%d/deliveries", webhookID), "", ""},
 		{"GET", "/alerts", "", ""},
+		{"GET", "/alerts/history?payer=Aetna&cpt_group=E%26M&drift_type=DENIAL_RATE", "", ""},
+		{"GET", "/subjects/Aetna/E%26M/claims", "", ""},
 		{"POST", "/alerts/ack", "application/json", `{"payer":"Aetna","cpt_group":"E&M","drift_type":"DENIAL_RATE"}`},
 		{"POST", "/alerts/resolve", "application/json", `{"payer":"Aetna","cpt_group":"E&M","drift_type":"DENIAL_RATE"}`},
 	}
