@@ -224,7 +224,9 @@ func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 
 	// By hand.
 	decided := func(c testfactory.Claim) time.Time { return c.Submitted.AddDate(0, 0, c.DecisionDays) }
-	in := func(c testfactory.Claim, from, to time.Time) bool { return !decided(c).Before(from) && decided(c).Before(to) }
+	in := func(c testfactory.Claim, from, to time.Time) bool {
+		return !decided(c).Before(from) && decided(c).Before(to)
+	}
 	var baseline claimstats.Histogram
 	for _, c := range claims {
 		if in(c, ev.BaselineStart, ev.BaselineEnd) {

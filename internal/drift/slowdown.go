@@ -133,7 +133,9 @@ func lateCodes(rows []db.ClaimLateByCPTOfCellRow) []LateCode {
 	if change < 0 {
 		sign = -1
 	}
-	slices.SortFunc(out, func(a, b LateCode) int { return cmp.Or(cmp.Compare(sign*b.Change, sign*a.Change), strings.Compare(a.Code, b.Code)) })
+	slices.SortFunc(out, func(a, b LateCode) int {
+		return cmp.Or(cmp.Compare(sign*b.Change, sign*a.Change), strings.Compare(a.Code, b.Code))
+	})
 	out = slices.DeleteFunc(out, func(c LateCode) bool { return sign*c.Change <= 0 })
 	return out[:min(len(out), MaxDrivers)]
 }
@@ -166,7 +168,9 @@ func lateWeeks(days []db.ClaimStatsListCellDaysRow, threshold, baselineShare flo
 			out = append(out, *wk)
 		}
 	}
-	slices.SortFunc(out, func(a, b LateWeek) int { return cmp.Or(cmp.Compare(b.Excess, a.Excess), strings.Compare(a.Week, b.Week)) })
+	slices.SortFunc(out, func(a, b LateWeek) int {
+		return cmp.Or(cmp.Compare(b.Excess, a.Excess), strings.Compare(a.Week, b.Week))
+	})
 	return out[:min(len(out), MaxDrivers)]
 }
 
