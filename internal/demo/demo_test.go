@@ -81,10 +81,15 @@ func TestDemoDataAlertsExactlyThePlantedDrift(t *testing.T) {
 				t.Fatalf("alerts = %q, want exactly the planted %v", alerts, slices.Sorted(maps.Keys(want)))
 			}
 			// The alerts name what was planted: UHC's new denials are MRIs
-			// without prior authorization; the others carry no drivers or
-			// none planted to find.
+			// without prior authorization; Humana's slowdown shows as more
+			// claims decided late; the others carry no drivers or none
+			// planted to find.
 			for _, e := range out.Events {
 				switch {
+				case e.Alert && e.Type == drift.TypeDecisionTime:
+					if d := e.Drivers; d == nil || d.Late == nil || d.Late.CurrentShare <= d.Late.BaselineShare || len(d.Late.SubmissionWeeks) == 0 {
+						t.Errorf("%s/%s slowdown drivers = %+v, want more late claims now, by submission week", e.Payer, e.CPTGroup, d)
+					}
 				case !e.Alert || e.Type != drift.TypeDenialRate:
 					if e.Drivers != nil {
 						t.Errorf("%s/%s %s (alert %v) has drivers", e.Payer, e.CPTGroup, e.Type, e.Alert)
