@@ -303,7 +303,7 @@ LIMIT @max_rows;
 -- claim_records is indexed by upload only (ingest speed): this reads the
 -- customer's rows, which a worklist can afford and a computation could not.
 SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided_date, r.outcome,
-       r.allowed_amount, r.denial_reason_code, r.denial_reason_text,
+       r.allowed_amount, r.charge_amount, r.denial_reason_code, r.denial_reason_text,
        coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
 FROM claim_records r
 LEFT JOIN LATERAL (

@@ -409,10 +409,11 @@ func (c *DriftClaimsCmd) Run(ctx context.Context, e *env) error {
 	fmt.Printf("%s / %s, claims decided %s to %s (end exclusive; the %s window of run %d)%s:\n", p.Payer, p.CPTGroup, p.Start, p.End,
 		p.Window, p.ReportRunID, map[bool]string{true: ", initially denied", false: ""}[p.DeniedOnly])
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLAIM ID\tSUBMITTED\tDECIDED\tDAYS\tCPT\tOUTCOME\tREASON\tALLOWED\tFINAL")
+	fmt.Fprintln(tw, "CLAIM ID\tSUBMITTED\tDECIDED\tDAYS\tCPT\tOUTCOME\tREASON\tCHARGE\tALLOWED\tFINAL")
 	for _, cl := range p.Claims {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s (%s)\n", orText(orEmptyString(cl.ClaimID), "-"), cl.SubmittedDate, cl.DecidedDate,
-			cl.DaysToDecision, cl.CPT, cl.Outcome, reasonText(cl), orText(orEmptyString(cl.AllowedAmount), "-"), cl.FinalOutcome, cl.FinalDecidedDate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s (%s)\n", orText(orEmptyString(cl.ClaimID), "-"), cl.SubmittedDate, cl.DecidedDate,
+			cl.DaysToDecision, cl.CPT, cl.Outcome, reasonText(cl), orText(orEmptyString(cl.ChargeAmount), "-"), orText(orEmptyString(cl.AllowedAmount), "-"),
+			cl.FinalOutcome, cl.FinalDecidedDate)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -71,7 +71,7 @@ SELECT
     coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY decided_date - submitted_date)
         FILTER (WHERE submitted_date >= $1::date), 0)::float8 AS current_median_days
 FROM (
-    SELECT DISTINCT ON (coalesce(v.claim_id, v.upload_id || ':' || v.source_row)) v.customer_id, v.upload_id, v.source_row, v.payer, v.cpt, v.cpt_group, v.submitted_date, v.decided_date, v.outcome, v.allowed_amount, v.denial_reason_code, v.denial_reason_text, v.claim_id
+    SELECT DISTINCT ON (coalesce(v.claim_id, v.upload_id || ':' || v.source_row)) v.customer_id, v.upload_id, v.source_row, v.payer, v.cpt, v.cpt_group, v.submitted_date, v.decided_date, v.outcome, v.allowed_amount, v.denial_reason_code, v.denial_reason_text, v.claim_id, v.charge_amount
     FROM claim_records v WHERE v.customer_id = $2
     ORDER BY coalesce(v.claim_id, v.upload_id || ':' || v.source_row), v.decided_date, v.upload_id DESC, v.source_row DESC
 ) AS initial

@@ -171,7 +171,7 @@ func (q *Queries) ClaimLateByCPTOfCell(ctx context.Context, arg ClaimLateByCPTOf
 
 const ClaimListOfCell = `-- name: ClaimListOfCell :many
 SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided_date, r.outcome,
-       r.allowed_amount, r.denial_reason_code, r.denial_reason_text,
+       r.allowed_amount, r.charge_amount, r.denial_reason_code, r.denial_reason_text,
        coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
 FROM claim_records r
 LEFT JOIN LATERAL (
@@ -210,6 +210,7 @@ type ClaimListOfCellRow struct {
 	DecidedDate      time.Time
 	Outcome          string
 	AllowedAmount    pgtype.Numeric
+	ChargeAmount     pgtype.Numeric
 	DenialReasonCode *string
 	DenialReasonText *string
 	FinalOutcome     string
@@ -252,6 +253,7 @@ func (q *Queries) ClaimListOfCell(ctx context.Context, arg ClaimListOfCellParams
 			&i.DecidedDate,
 			&i.Outcome,
 			&i.AllowedAmount,
+			&i.ChargeAmount,
 			&i.DenialReasonCode,
 			&i.DenialReasonText,
 			&i.FinalOutcome,

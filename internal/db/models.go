@@ -112,6 +112,7 @@ type ClaimRecord struct {
 	DenialReasonCode *string
 	DenialReasonText *string
 	ClaimID          *string
+	ChargeAmount     pgtype.Numeric
 }
 
 type ClaimStat struct {

@@ -160,7 +160,7 @@ func Exports(first, second io.Writer, asOf time.Time, seed uint64) error {
 	return sw.Flush()
 }
 
-const header = "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text"
+const header = "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,charge_amount,denial_reason_code,denial_reason_text"
 
 // version is one row of the billing system: a claim's first decision, or
 // its appeal's.
@@ -228,8 +228,8 @@ func versions(asOf time.Time, seed uint64) []version {
 					}
 					amount := 80 + rng.Float64()*900
 					row := func(decided time.Time, outcome string, why denial) string {
-						return fmt.Sprintf("C%07d,%s,%s,%s,%s,%s,%.2f,%s,%s", id, raw, cpt, day.Format(time.DateOnly),
-							decided.Format(time.DateOnly), outcome, amount, why.code, why.text)
+						return fmt.Sprintf("C%07d,%s,%s,%s,%s,%s,%.2f,%.2f,%s,%s", id, raw, cpt, day.Format(time.DateOnly),
+							decided.Format(time.DateOnly), outcome, amount, 1.6*amount, why.code, why.text) // billed above allowed
 					}
 					out = append(out, version{row: row(decided, outcome, why), decided: decided})
 					if why.code != "" && appeals.Float64() < AppealShare {

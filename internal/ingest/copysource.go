@@ -13,7 +13,7 @@ import (
 
 var claimColumns = []string{
 	"customer_id", "upload_id", "source_row", "payer", "cpt", "cpt_group",
-	"submitted_date", "decided_date", "outcome", "allowed_amount",
+	"submitted_date", "decided_date", "outcome", "allowed_amount", "charge_amount",
 	"denial_reason_code", "denial_reason_text", "claim_id",
 }
 
@@ -140,7 +140,7 @@ func (s *claimSource) Values() ([]any, error) {
 	// pgx encodes the row before asking for the next, so one slice serves,
 	// and the batch is reused only once COPY has moved past it.
 	s.values = append(s.values[:0], s.customerID, s.uploadID, int32(c.SourceRow), c.Payer, c.CPT, c.CPTGroup,
-		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.DenialReasonCode, c.DenialReasonText, claimID(c.ClaimID))
+		c.SubmittedDate, c.DecidedDate, c.Outcome, c.AllowedAmount, c.ChargeAmount, c.DenialReasonCode, c.DenialReasonText, claimID(c.ClaimID))
 	return s.values, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Column names of the upload format.
@@ -20,6 +22,7 @@ const (
 	ColDecidedDate      = "decided_date"
 	ColOutcome          = "outcome"
 	ColAllowedAmount    = "allowed_amount"
+	ColChargeAmount     = "charge_amount"
 	ColDenialReasonCode = "denial_reason_code"
 	ColDenialReasonText = "denial_reason_text"
 	// ColClaimID is the claim's identifier in the customer's billing
@@ -29,7 +32,7 @@ const (
 
 var requiredColumns = []string{ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome}
 
-var optionalColumns = []string{ColClaimID, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+var optionalColumns = []string{ColClaimID, ColAllowedAmount, ColChargeAmount, ColDenialReasonCode, ColDenialReasonText}
 
 // ErrNoHeader is returned for an empty file.
 var ErrNoHeader = errors.New("the file is empty: a header row is required")
@@ -293,11 +296,12 @@ func (p *CSVReader) field(record []string, name string) string {
 // statistics' B-tree keys).
 var maxFieldLength = map[string]int{
 	ColPayer: 200, ColCPT: 20, ColSubmittedDate: 32, ColDecidedDate: 32, ColOutcome: 32,
-	ColAllowedAmount: 32, ColDenialReasonCode: 50, ColDenialReasonText: 500, ColClaimID: MaxClaimIDLength,
+	ColAllowedAmount: 32, ColChargeAmount: 32, ColDenialReasonCode: 50, ColDenialReasonText: 500, ColClaimID: MaxClaimIDLength,
 }
 
 // textColumns are checked in this order, so a row's error is stable.
-var textColumns = []string{ColClaimID, ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome, ColAllowedAmount, ColDenialReasonCode, ColDenialReasonText}
+var textColumns = []string{ColClaimID, ColPayer, ColCPT, ColSubmittedDate, ColDecidedDate, ColOutcome, ColAllowedAmount, ColChargeAmount,
+	ColDenialReasonCode, ColDenialReasonText}
 
 // MaxClaimIDLength bounds a claim id, in bytes.
 const MaxClaimIDLength = 64
@@ -385,10 +389,22 @@ func (p *CSVReader) parseRecord(line int, record []string) *RowError {
 	c.SubmittedDate = submitted
 	c.DecidedDate = decided
 	c.Outcome = outcome
-	c.AllowedAmount = ParseAmount(p.field(record, ColAllowedAmount))
+	c.AllowedAmount = p.amount(record, line, ColAllowedAmount)
+	c.ChargeAmount = p.amount(record, line, ColChargeAmount)
 	c.DenialReasonCode = optional(p.field(record, ColDenialReasonCode))
 	c.DenialReasonText = optional(p.field(record, ColDenialReasonText))
 	return nil
+}
+
+// amount parses an amount column; a value that is not one is stored empty
+// with a warning naming it (the claim still counts).
+func (p *CSVReader) amount(record []string, line int, col string) pgtype.Numeric {
+	v := p.field(record, col)
+	n := ParseAmount(v)
+	if v != "" && !n.Valid {
+		p.stats.warn(RowError{Row: line, Field: col, Message: fmt.Sprintf("%q is not an amount (stored empty)", v)})
+	}
+	return n
 }
 
 func optional(v string) *string {

@@ -136,3 +136,40 @@ func TestSameDayVersionsTheLatestUploadWins(t *testing.T) {
 		}
 	}
 }
+
+// charge_amount is read like allowed_amount ("$1,234.50"), stored, warned
+// about when it is not an amount, and part of a claim's version: a later
+// file that only corrects the charge revises the claim.
+func TestChargeAmountIsStoredAndVersioned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	first := "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,charge_amount\n" +
+		"C1,Aetna,99213,2026-03-01,2026-03-10,PAID,80.00,\"$1,234.50\"\n" +
+		"C2,Aetna,99213,2026-03-02,2026-03-11,DENIED,,lots\n"
+	up, err := e.uploader.Upload(ctx, cust, "first.csv", strings.NewReader(first), nil)
+	if err != nil || up.New != 2 || up.Warnings != 1 || up.WarningDetails[0].Field != "charge_amount" || up.WarningDetails[0].Row != 3 {
+		t.Fatalf("first: %+v, %v; want 2 claims and a warning naming row 3's charge_amount", up, err)
+	}
+	charge := func(id string) string {
+		t.Helper()
+		var s string
+		if err := e.pool.QueryRow(ctx, `SELECT coalesce(r.charge_amount::text, 'null') FROM claims c JOIN claim_records r
+			ON r.customer_id = c.customer_id AND r.upload_id = c.final_upload_id AND r.source_row = c.final_source_row
+			WHERE c.customer_id = $1 AND c.claim_id = $2`, cust, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if c1, c2 := charge("C1"), charge("C2"); c1 != "1234.50" || c2 != "null" {
+		t.Fatalf("charges %s and %s, want 1234.50 and null", c1, c2)
+	}
+	second := "claim_id,payer,cpt,submitted_date,decided_date,outcome,allowed_amount,charge_amount\n" +
+		"C1,Aetna,99213,2026-03-01,2026-03-10,PAID,80.00,1200.00\n" + // the charge corrected
+		"C2,Aetna,99213,2026-03-02,2026-03-11,DENIED,,\n" // the same version
+	up, err = e.uploader.Upload(ctx, cust, "second.csv", strings.NewReader(second), nil)
+	if err != nil || up.Revised != 1 || up.Unchanged != 1 || charge("C1") != "1200.00" {
+		t.Fatalf("second: %+v, %v, C1 charge %s; want C1 revised to 1200.00 and C2 unchanged", up, err, charge("C1"))
+	}
+}

@@ -117,8 +117,9 @@ func TestParserRowValidation(t *testing.T) {
 	if fmt.Sprint(stats.Errors) != fmt.Sprint(wantErrors) {
 		t.Fatalf("errors =\n%v\nwant\n%v", stats.Errors, wantErrors)
 	}
-	if stats.Rows != 12 || stats.Accepted != 3 || stats.Rejected != 9 || stats.Warnings != 1 {
-		t.Fatalf("stats = %+v, want rows 12, accepted 3, rejected 9, warnings 1", stats)
+	if stats.Rows != 12 || stats.Accepted != 3 || stats.Rejected != 9 || stats.Warnings != 2 ||
+		stats.WarningDetails[0] != (RowError{12, "allowed_amount", `"12x" is not an amount (stored empty)`}) {
+		t.Fatalf("stats = %+v, want rows 12, accepted 3, rejected 9, warnings 2 (the amount first)", stats)
 	}
 	if claims[0].SourceRow != 12 || claims[0].Outcome != OutcomePaid || claims[0].AllowedAmount.Valid ||
 		*claims[0].DenialReasonCode != "CO-45" || !claims[0].SubmittedDate.Equal(date("2026-01-05")) || !claims[0].DecidedDate.Equal(date("2026-01-06")) {

@@ -42,6 +42,7 @@ type Record struct {
 	DecidedDate      time.Time
 	Outcome          string
 	AllowedAmount    pgtype.Numeric // Valid is false when empty or unparseable
+	ChargeAmount     pgtype.Numeric // billed; Valid as AllowedAmount
 	DenialReasonCode *string
 	DenialReasonText *string
 }

@@ -1,6 +1,6 @@
 // Package worklist lists the claims behind an alert: the claims the
 // statistics counted in one (payer, CPT group) and window, each with its
-// dates, codes, amounts and final outcome after appeals, for a team to
+// dates, codes, amounts (allowed and charged) and final outcome after appeals, for a team to
 // work appeals from. Pages are bounded and keyset-paginated; a CSV export
 // streams pages up to MaxCSVRows.
 package worklist
@@ -68,6 +68,7 @@ type Claim struct {
 	DenialReasonCode *string `json:"denial_reason_code"`
 	DenialReasonText *string `json:"denial_reason_text"`
 	AllowedAmount    *string `json:"allowed_amount"`
+	ChargeAmount     *string `json:"charge_amount"`
 	FinalOutcome     string  `json:"final_outcome"` // after appeals and corrections
 	FinalDecidedDate string  `json:"final_decided_date"`
 }
@@ -134,7 +135,7 @@ func List(ctx context.Context, q *db.Queries, r Request) (Page, error) {
 		p.Claims = append(p.Claims, Claim{ClaimID: row.ClaimID, UploadID: row.UploadID, SourceRow: int(row.SourceRow), CPT: row.CPT,
 			SubmittedDate: row.SubmittedDate.Format(time.DateOnly), DecidedDate: row.DecidedDate.Format(time.DateOnly),
 			DaysToDecision: int(row.DecidedDate.Sub(row.SubmittedDate).Hours() / 24), Outcome: row.Outcome,
-			DenialReasonCode: row.DenialReasonCode, DenialReasonText: row.DenialReasonText, AllowedAmount: amount(row.AllowedAmount),
+			DenialReasonCode: row.DenialReasonCode, DenialReasonText: row.DenialReasonText, AllowedAmount: amount(row.AllowedAmount), ChargeAmount: amount(row.ChargeAmount),
 			FinalOutcome: row.FinalOutcome, FinalDecidedDate: row.FinalDecided.Format(time.DateOnly)})
 	}
 	return p, nil
@@ -222,7 +223,7 @@ func decodeCursor(s string) (cursor, error) {
 }
 
 var csvHeader = []string{"claim_id", "submitted_date", "decided_date", "days_to_decision", "cpt", "outcome",
-	"denial_reason_code", "denial_reason_text", "allowed_amount", "final_outcome", "final_decided_date", "upload_id", "source_row"}
+	"denial_reason_code", "denial_reason_text", "allowed_amount", "charge_amount", "final_outcome", "final_decided_date", "upload_id", "source_row"}
 
 // WriteCSV streams every page of the worklist r asks for as CSV, up to
 // MaxCSVRows claims (a last line says when it stopped there). Values that
@@ -252,7 +253,7 @@ func WriteCSV(ctx context.Context, q *db.Queries, r Request, w io.Writer) error 
 				return drift.CSVText(*s)
 			}
 			if err := cw.Write([]string{text(c.ClaimID), c.SubmittedDate, c.DecidedDate, strconv.Itoa(c.DaysToDecision), drift.CSVText(c.CPT),
-				c.Outcome, text(c.DenialReasonCode), text(c.DenialReasonText), text(c.AllowedAmount), c.FinalOutcome, c.FinalDecidedDate,
+				c.Outcome, text(c.DenialReasonCode), text(c.DenialReasonText), text(c.AllowedAmount), text(c.ChargeAmount), c.FinalOutcome, c.FinalDecidedDate,
 				strconv.FormatInt(c.UploadID, 10), strconv.Itoa(c.SourceRow)}); err != nil {
 				return err
 			}
