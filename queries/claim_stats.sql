@@ -48,7 +48,8 @@ DELETE FROM claim_stats WHERE customer_id = @customer_id AND submitted_claims = 
 -- name: ClaimStatsListDays :many
 -- The statistics rows of [@start, @end): an index range scan on the primary
 -- key; claimstats.Aggregate sums them into windows.
-SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
+SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days,
+    decided_amount_claims, decided_amount_cents, decided_denied_amount_cents
 FROM claim_stats
 WHERE customer_id = @customer_id AND day >= @start::date AND day < @end_date::date;
 
@@ -177,3 +178,36 @@ WHERE customer_id = @customer_id
 GROUP BY payer, cpt_group
 ORDER BY claims DESC, payer COLLATE "C", cpt_group COLLATE "C"
 LIMIT @max_rows;
+
+-- name: ClaimStatsAddAmountsOf :exec
+-- (The functions' columns are named again for sqlc, which cannot read a
+-- plpgsql function's table.)
+-- Adds (sign 1) or subtracts (sign -1) the amounts of an upload's counted
+-- rows (none for upload 0) or of the versions given, right after the
+-- statement that wrote the same rows' counts in this transaction: the rows
+-- exist and are locked already, so this takes no lock a concurrent upload
+-- could hold.
+WITH p AS (SELECT @sign::bigint AS sign),
+f AS (
+    SELECT u.day, u.payer, u.cpt_group, u.amount_claims, u.amount_cents, u.denied_amount_cents
+    FROM claimstats_amounts_of(@customer_id::bigint, @upload_id::bigint, @upload_id::bigint, NULL, NULL)
+        AS u(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+    WHERE @upload_id::bigint > 0
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.amount_claims, v.amount_cents, v.denied_amount_cents
+    FROM claimstats_amounts_of(@customer_id::bigint, 0, 0, @version_upload_ids::bigint[], @version_source_rows::int[])
+        AS v(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+)
+UPDATE claim_stats AS s SET
+    decided_amount_claims = s.decided_amount_claims + p.sign * f.amount_claims,
+    decided_amount_cents = s.decided_amount_cents + p.sign * f.amount_cents,
+    decided_denied_amount_cents = s.decided_denied_amount_cents + p.sign * f.denied_amount_cents
+FROM f, p
+WHERE s.customer_id = @customer_id::bigint AND s.day = f.day AND s.payer = f.payer AND s.cpt_group = f.cpt_group;
+
+-- name: ClaimStatsRebuildAmounts :exec
+-- A customer's amounts from its claims, after ClaimStatsRebuildCustomer.
+UPDATE claim_stats AS s SET decided_amount_claims = f.amount_claims, decided_amount_cents = f.amount_cents,
+    decided_denied_amount_cents = f.denied_amount_cents
+FROM claimstats_amounts_of(@customer_id::bigint, 0, 9223372036854775807) AS f(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+WHERE s.customer_id = @customer_id::bigint AND s.day = f.day AND s.payer = f.payer AND s.cpt_group = f.cpt_group;

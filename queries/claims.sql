@@ -323,11 +323,18 @@ LIMIT @max_rows;
 -- One (payer, CPT group)'s counted claims (initial versions, as
 -- ClaimListOfCell) decided in its baseline or current window, per CPT
 -- code and window, with those decided more than @threshold days after
--- submission: what a DECISION_TIME alert's "why" is made of. Reads the
+-- submission (and the amounts later than the median given): what a DECISION_TIME
+-- alert's "why" and dollars are made of. Reads the
 -- customer's rows (claim_records is indexed by upload): only for the
 -- run's decision-time alerts.
 SELECT r.cpt, (r.decided_date >= @current_start::date)::boolean AS current, count(*)::bigint AS claims,
-       count(*) FILTER (WHERE r.decided_date - r.submitted_date > @threshold::float8)::bigint AS late
+       count(*) FILTER (WHERE r.decided_date - r.submitted_date > @threshold::float8)::bigint AS late,
+       -- The dollars delayed: amounts (charge, else allowed) of the claims
+       -- decided later than the baseline's median, and how many claims
+       -- have an amount at all.
+       count(coalesce(r.charge_amount, r.allowed_amount))::bigint AS amount_claims,
+       coalesce(sum(round(100 * coalesce(r.charge_amount, r.allowed_amount)))
+           FILTER (WHERE r.decided_date - r.submitted_date > @median::float8), 0)::bigint AS delayed_cents
 FROM claim_records r
 LEFT JOIN LATERAL (
     SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl

@@ -13,7 +13,8 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
     test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers,
     seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
-    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested)
+    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested,
+    dollars_at_stake, dollars_low, dollars_high)
 SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
     e.baseline_start, e.baseline_end, e.current_start, @current_end,
@@ -29,7 +30,9 @@ SELECT @customer_id, @report_run_id, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.seed_rule THEN e.seed_confidence END, CASE WHEN e.seed_rule THEN e.seed_baseline_sample_size END,
     CASE WHEN e.seed_rule THEN e.seed_current_sample_size END,
     CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END,
-    CASE WHEN e.method <> '' THEN e.windows_tested END
+    CASE WHEN e.method <> '' THEN e.windows_tested END,
+    CASE WHEN e.has_dollars THEN e.dollars_at_stake END,
+    CASE WHEN e.has_dollars_interval THEN e.dollars_low END, CASE WHEN e.has_dollars_interval THEN e.dollars_high END
 FROM (
     SELECT unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group, unnest(@drift_types::text[]) AS drift_type,
         unnest(@baseline_values::float8[]) AS baseline_value, unnest(@current_values::float8[]) AS current_value,
@@ -49,14 +52,19 @@ FROM (
         unnest(@seed_baseline_sample_sizes::int[]) AS seed_baseline_sample_size, unnest(@seed_current_sample_sizes::int[]) AS seed_current_sample_size,
         unnest(@margins::float8[]) AS margin, unnest(@dispersions::float8[]) AS dispersion,
         unnest(@baseline_starts::date[]) AS baseline_start, unnest(@baseline_ends::date[]) AS baseline_end,
-        unnest(@current_starts::date[]) AS current_start, unnest(@windows_tested::smallint[]) AS windows_tested
+        unnest(@current_starts::date[]) AS current_start, unnest(@windows_tested::smallint[]) AS windows_tested,
+        unnest(@has_dollars::bool[]) AS has_dollars, unnest(@dollars_at_stake::float8[]) AS dollars_at_stake,
+        unnest(@has_dollars_interval::bool[]) AS has_dollars_interval,
+        unnest(@dollars_lows::float8[]) AS dollars_low, unnest(@dollars_highs::float8[]) AS dollars_high
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING;
 
 -- name: DriftEventListByRun :many
+-- Alerts first, the most dollars at stake first (alerts without amounts
+-- after), then by severity.
 SELECT * FROM drift_events
 WHERE customer_id = @customer_id AND report_run_id = @report_run_id
-ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type;
+ORDER BY alert DESC, dollars_at_stake DESC NULLS LAST, severity DESC, payer, cpt_group, drift_type;
 
 -- name: DriftEventMarkSuppressed :exec
 -- An alert of an acknowledged or snoozed subject: recorded, not delivered.

@@ -223,6 +223,13 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		!strings.Contains(late, "submitted the week of") {
 		t.Fatalf("slowdown why = %q, want its late claims by CPT code and submission week", late)
 	}
+	// Dollars at stake, the alerts sorted by them.
+	if n := count(`#alerts tr.event.alert td.dollars`); n != 3 {
+		t.Fatalf("%d alerts show dollars at stake, want 3", n)
+	}
+	if d := text(`#alerts tr.event.alert td.dollars`); !strings.HasPrefix(d, "$") {
+		t.Fatalf("the first alert's dollars = %q, want an amount", d)
+	}
 	if caption := text(`#alerts caption`); !strings.Contains(caption, "Alerts of run") {
 		t.Fatalf("alerts caption = %q", caption)
 	}

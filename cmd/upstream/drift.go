@@ -244,10 +244,11 @@ func printRun(out drift.RunWithEvents, how runOutput) error {
 
 func printAlertTable(events []drift.EventView) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tCURRENT WINDOW\tCHANGE\t95% INTERVAL\tEVIDENCE\tQ\tN (BASE/CUR)\tSEED RULE")
+	fmt.Fprintln(tw, "AT STAKE\tSEVERITY\tPAYER\tCPT GROUP\tDRIFT\tBASELINE\tCURRENT\tCURRENT WINDOW\tCHANGE\t95% INTERVAL\tEVIDENCE\tQ\tN (BASE/CUR)\tSEED RULE")
 	for _, ev := range events {
 		b, c, nb, nc := ev.Compared()
-		fmt.Fprintf(tw, "%.2f\t%s\t%s\t%s\t%s\t%s\tlast %d d\t%s\t%s\t%s\t%.2g\t%d/%d\t%s\n", ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%s\t%s\t%s\tlast %d d\t%s\t%s\t%s\t%.2g\t%d/%d\t%s\n", orText(ev.FormatDollars(), "no amounts"),
+			ev.Severity, ev.Payer, ev.CPTGroup, ev.DriftType,
 			drift.FormatValue(ev.DriftType, b), drift.FormatValue(ev.DriftType, c), ev.CurrentDays(), drift.FormatDelta(ev.DriftType, c-b),
 			orText(ev.FormatInterval(), "-"), ev.EvidenceWords(), *ev.QValue, nb, nc, map[bool]string{true: "fired", false: "silent"}[ev.SeedRule])
 	}

@@ -74,6 +74,20 @@ func (h Histogram) at(pos int64) int32 {
 type Window struct {
 	Volume, Denied int64
 	Days           Histogram
+	// Amounts of the claims (decision-date windows only).
+	Amounts Amounts
+}
+
+// Amounts are the dollars of a window's claims: how many have an amount
+// (charge_amount, else allowed_amount), their sum and that of the denied
+// ones, in cents.
+type Amounts struct {
+	Claims, Cents, DeniedCents int64
+}
+
+// Add returns the sum of two windows' amounts.
+func (a Amounts) Add(b Amounts) Amounts {
+	return Amounts{a.Claims + b.Claims, a.Cents + b.Cents, a.DeniedCents + b.DeniedCents}
 }
 
 // Group is one (payer, CPT group) with its windows by submission date (the
@@ -101,12 +115,13 @@ const denseDays = 512
 // windowSum adds histograms into one window.
 type windowSum struct {
 	volume, denied int64
+	amounts        Amounts
 	dense          []int64
 	sparse         map[int32]int64
 }
 
 func (w *windowSum) window() Window {
-	out := Window{Volume: w.volume, Denied: w.denied}
+	out := Window{Volume: w.volume, Denied: w.denied, Amounts: w.amounts}
 	for d, n := range w.dense {
 		if n > 0 {
 			out.Days = append(out.Days, Bin{Days: int32(d), Claims: n})
@@ -154,8 +169,9 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, historyStart
 	cells := map[cell]*sums{}
 	baseline, weeks := pgDate(baselineStart), int(split-from)/7
 	for rows.Next() {
-		v := rows.RawValues() // day, payer, cpt_group, then claims, denied, days on each basis
-		if len(v) != 9 || len(v[0]) != 4 || len(v[3]) != 8 || len(v[4]) != 8 || len(v[6]) != 8 || len(v[7]) != 8 {
+		v := rows.RawValues() // day, payer, cpt_group, then claims, denied, days on each basis, then the decided amounts
+		if len(v) != 12 || len(v[0]) != 4 || len(v[3]) != 8 || len(v[4]) != 8 || len(v[6]) != 8 || len(v[7]) != 8 ||
+			len(v[9]) != 8 || len(v[10]) != 8 || len(v[11]) != 8 {
 			return nil, fmt.Errorf("read claim statistics: unexpected row shape")
 		}
 		c := cell{string(v[1]), string(v[2])}
@@ -184,6 +200,13 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, historyStart
 		maxDays, err := decided.addDecided(v[6], v[7], v[8], day >= baseline, week)
 		if err != nil {
 			return nil, fmt.Errorf("read claim statistics: %w", err)
+		}
+		amounts := Amounts{int64(binary.BigEndian.Uint64(v[9])), int64(binary.BigEndian.Uint64(v[10])), int64(binary.BigEndian.Uint64(v[11]))}
+		if day >= baseline {
+			decided.amounts = decided.amounts.Add(amounts)
+		}
+		if week != nil {
+			week.amounts = week.amounts.Add(amounts)
 		}
 		if binary.BigEndian.Uint64(v[6]) > 0 {
 			s.first = min(s.first, day-maxDays)
@@ -225,6 +248,7 @@ var aggregateColumns = []column{
 	{"day", pgtype.DateOID}, {"payer", pgtype.TextOID}, {"cpt_group", pgtype.TextOID},
 	{"submitted_claims", pgtype.Int8OID}, {"submitted_denied", pgtype.Int8OID}, {"submitted_days", pgtype.Int8ArrayOID},
 	{"decided_claims", pgtype.Int8OID}, {"decided_denied", pgtype.Int8OID}, {"decided_days", pgtype.Int8ArrayOID},
+	{"decided_amount_claims", pgtype.Int8OID}, {"decided_amount_cents", pgtype.Int8OID}, {"decided_denied_amount_cents", pgtype.Int8OID},
 }
 
 // checkColumns checks a result's columns against want: names, types, and
@@ -313,6 +337,7 @@ func (w *windowSum) addDecided(claims, denied, array []byte, inWindow bool, week
 // weekSum adds a week's rows: bins are appended as read and merged once.
 type weekSum struct {
 	volume, denied int64
+	amounts        Amounts
 	bins           Histogram
 }
 
@@ -326,7 +351,7 @@ func (w *weekSum) window() Window {
 			h = append(h, b)
 		}
 	}
-	return Window{Volume: w.volume, Denied: w.denied, Days: h}
+	return Window{Volume: w.volume, Denied: w.denied, Days: h, Amounts: w.amounts}
 }
 
 func (w *windowSum) addBin(d, n int64) {

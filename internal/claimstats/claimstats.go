@@ -107,7 +107,12 @@ func (a *Accumulator) add(ctx context.Context, q *db.Queries, customerID, upload
 	if err != nil {
 		return err
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	// The amounts are not accumulated in memory: one pass over the
+	// upload's counted rows adds them to the rows just written.
+	return amountsOf(ctx, q, customerID, uploadID, Versions{}, 1)
 }
 
 // storeBatch is how many keys one statement of Store writes.
@@ -157,15 +162,32 @@ func lockKeys(ctx context.Context, q *db.Queries, customerID int64, keys db.Clai
 // addOf adds the statistics of the upload's counted rows (none for upload
 // 0) or of the versions.
 func addOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, v Versions) error {
-	return q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID,
-		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)})
+	if err := q.ClaimStatsAddOf(ctx, db.ClaimStatsAddOfParams{CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)}); err != nil {
+		return err
+	}
+	return amountsOf(ctx, q, customerID, uploadID, v, 1)
+}
+
+// amountsOf adds (sign 1) or subtracts (-1) the amounts of the upload's
+// counted rows or of the versions, to rows the statement before it wrote
+// (so locked already, in lock order).
+func amountsOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, v Versions, sign int64) error {
+	if err := q.ClaimStatsAddAmountsOf(ctx, db.ClaimStatsAddAmountsOfParams{Sign: sign, CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)}); err != nil {
+		return fmt.Errorf("update the statistics' amounts: %w", err)
+	}
+	return nil
 }
 
 // subtractOf subtracts the statistics of the upload's counted rows (none
 // for upload 0) or of the versions.
 func subtractOf(ctx context.Context, q *db.Queries, customerID, uploadID int64, v Versions) error {
-	return q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
-		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)})
+	if err := q.ClaimStatsSubtractOf(ctx, db.ClaimStatsSubtractOfParams{CustomerID: customerID, UploadID: uploadID,
+		VersionUploadIds: nonNilSlice(v.UploadIDs), VersionSourceRows: nonNilSlice(v.SourceRows)}); err != nil {
+		return err
+	}
+	return amountsOf(ctx, q, customerID, uploadID, v, -1)
 }
 
 // deleteEmpty deletes the rows a change emptied (or locked and left empty).
@@ -192,6 +214,9 @@ func Rebuild(ctx context.Context, q *db.Queries, customerID int64) error {
 	}
 	if err := q.ClaimStatsRebuildCustomer(ctx, customerID); err != nil {
 		return fmt.Errorf("rebuild statistics: %w", err)
+	}
+	if err := q.ClaimStatsRebuildAmounts(ctx, customerID); err != nil {
+		return fmt.Errorf("rebuild the statistics' amounts: %w", err)
 	}
 	return nil
 }

@@ -105,7 +105,8 @@ func TestAggregateRefusesMovedColumns(t *testing.T) {
 		}
 		return out
 	}
-	right := []string{"day", "payer", "cpt_group", "submitted_claims", "submitted_denied", "submitted_days", "decided_claims", "decided_denied", "decided_days"}
+	right := []string{"day", "payer", "cpt_group", "submitted_claims", "submitted_denied", "submitted_days", "decided_claims", "decided_denied", "decided_days",
+		"decided_amount_claims", "decided_amount_cents", "decided_denied_amount_cents"}
 	if err := checkColumns(fields(right...), aggregateColumns); err != nil {
 		t.Fatalf("the query's own columns: %v", err)
 	}
@@ -123,6 +124,11 @@ func TestAggregateRefusesMovedColumns(t *testing.T) {
 	textFormat[3].Format = pgx.TextFormatCode
 	if err := checkColumns(textFormat, aggregateColumns); err == nil {
 		t.Fatal("a count in text format was accepted")
+	}
+	swapped = slices.Clone(right)
+	swapped[10], swapped[11] = swapped[11], swapped[10] // all amounts and denied amounts
+	if err := checkColumns(fields(swapped...), aggregateColumns); err == nil {
+		t.Fatal("swapped amounts were accepted")
 	}
 	if err := checkColumns(fields(right[:8]...), aggregateColumns); err == nil {
 		t.Fatal("a missing column was accepted")

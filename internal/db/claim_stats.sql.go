@@ -97,6 +97,52 @@ func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) er
 	return err
 }
 
+const ClaimStatsAddAmountsOf = `-- name: ClaimStatsAddAmountsOf :exec
+WITH p AS (SELECT $2::bigint AS sign),
+f AS (
+    SELECT u.day, u.payer, u.cpt_group, u.amount_claims, u.amount_cents, u.denied_amount_cents
+    FROM claimstats_amounts_of($1::bigint, $3::bigint, $3::bigint, NULL, NULL)
+        AS u(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+    WHERE $3::bigint > 0
+    UNION ALL
+    SELECT v.day, v.payer, v.cpt_group, v.amount_claims, v.amount_cents, v.denied_amount_cents
+    FROM claimstats_amounts_of($1::bigint, 0, 0, $4::bigint[], $5::int[])
+        AS v(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+)
+UPDATE claim_stats AS s SET
+    decided_amount_claims = s.decided_amount_claims + p.sign * f.amount_claims,
+    decided_amount_cents = s.decided_amount_cents + p.sign * f.amount_cents,
+    decided_denied_amount_cents = s.decided_denied_amount_cents + p.sign * f.denied_amount_cents
+FROM f, p
+WHERE s.customer_id = $1::bigint AND s.day = f.day AND s.payer = f.payer AND s.cpt_group = f.cpt_group
+`
+
+type ClaimStatsAddAmountsOfParams struct {
+	CustomerID        int64
+	Sign              int64
+	UploadID          int64
+	VersionUploadIds  []int64
+	VersionSourceRows []int32
+}
+
+// (The functions' columns are named again for sqlc, which cannot read a
+// plpgsql function's table.)
+// Adds (sign 1) or subtracts (sign -1) the amounts of an upload's counted
+// rows (none for upload 0) or of the versions given, right after the
+// statement that wrote the same rows' counts in this transaction: the rows
+// exist and are locked already, so this takes no lock a concurrent upload
+// could hold.
+func (q *Queries) ClaimStatsAddAmountsOf(ctx context.Context, arg ClaimStatsAddAmountsOfParams) error {
+	_, err := q.db.Exec(ctx, ClaimStatsAddAmountsOf,
+		arg.CustomerID,
+		arg.Sign,
+		arg.UploadID,
+		arg.VersionUploadIds,
+		arg.VersionSourceRows,
+	)
+	return err
+}
+
 const ClaimStatsAddOf = `-- name: ClaimStatsAddOf :exec
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
     decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
@@ -374,7 +420,8 @@ func (q *Queries) ClaimStatsListCells(ctx context.Context, customerID int64) ([]
 }
 
 const ClaimStatsListDays = `-- name: ClaimStatsListDays :many
-SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days
+SELECT day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days, decided_claims, decided_denied, decided_days,
+    decided_amount_claims, decided_amount_cents, decided_denied_amount_cents
 FROM claim_stats
 WHERE customer_id = $1 AND day >= $2::date AND day < $3::date
 `
@@ -386,15 +433,18 @@ type ClaimStatsListDaysParams struct {
 }
 
 type ClaimStatsListDaysRow struct {
-	Day             time.Time
-	Payer           string
-	CPTGroup        string
-	SubmittedClaims int64
-	SubmittedDenied int64
-	SubmittedDays   []int64
-	DecidedClaims   int64
-	DecidedDenied   int64
-	DecidedDays     []int64
+	Day                      time.Time
+	Payer                    string
+	CPTGroup                 string
+	SubmittedClaims          int64
+	SubmittedDenied          int64
+	SubmittedDays            []int64
+	DecidedClaims            int64
+	DecidedDenied            int64
+	DecidedDays              []int64
+	DecidedAmountClaims      int64
+	DecidedAmountCents       int64
+	DecidedDeniedAmountCents int64
 }
 
 // The statistics rows of [@start, @end): an index range scan on the primary
@@ -418,6 +468,9 @@ func (q *Queries) ClaimStatsListDays(ctx context.Context, arg ClaimStatsListDays
 			&i.DecidedClaims,
 			&i.DecidedDenied,
 			&i.DecidedDays,
+			&i.DecidedAmountClaims,
+			&i.DecidedAmountCents,
+			&i.DecidedDeniedAmountCents,
 		); err != nil {
 			return nil, err
 		}
@@ -474,6 +527,19 @@ func (q *Queries) ClaimStatsLockKeys(ctx context.Context, arg ClaimStatsLockKeys
 		arg.VersionUploadIds,
 		arg.VersionSourceRows,
 	)
+	return err
+}
+
+const ClaimStatsRebuildAmounts = `-- name: ClaimStatsRebuildAmounts :exec
+UPDATE claim_stats AS s SET decided_amount_claims = f.amount_claims, decided_amount_cents = f.amount_cents,
+    decided_denied_amount_cents = f.denied_amount_cents
+FROM claimstats_amounts_of($1::bigint, 0, 9223372036854775807) AS f(day, payer, cpt_group, amount_claims, amount_cents, denied_amount_cents)
+WHERE s.customer_id = $1::bigint AND s.day = f.day AND s.payer = f.payer AND s.cpt_group = f.cpt_group
+`
+
+// A customer's amounts from its claims, after ClaimStatsRebuildCustomer.
+func (q *Queries) ClaimStatsRebuildAmounts(ctx context.Context, customerID int64) error {
+	_, err := q.db.Exec(ctx, ClaimStatsRebuildAmounts, customerID)
 	return err
 }
 

@@ -96,15 +96,21 @@ func (q *Queries) ClaimInsertNewOfUpload(ctx context.Context, arg ClaimInsertNew
 
 const ClaimLateByCPTOfCell = `-- name: ClaimLateByCPTOfCell :many
 SELECT r.cpt, (r.decided_date >= $1::date)::boolean AS current, count(*)::bigint AS claims,
-       count(*) FILTER (WHERE r.decided_date - r.submitted_date > $2::float8)::bigint AS late
+       count(*) FILTER (WHERE r.decided_date - r.submitted_date > $2::float8)::bigint AS late,
+       -- The dollars delayed: amounts (charge, else allowed) of the claims
+       -- decided later than the baseline's median, and how many claims
+       -- have an amount at all.
+       count(coalesce(r.charge_amount, r.allowed_amount))::bigint AS amount_claims,
+       coalesce(sum(round(100 * coalesce(r.charge_amount, r.allowed_amount)))
+           FILTER (WHERE r.decided_date - r.submitted_date > $3::float8), 0)::bigint AS delayed_cents
 FROM claim_records r
 LEFT JOIN LATERAL (
     SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl
     WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
 ) AS k ON r.claim_id IS NOT NULL
-WHERE r.customer_id = $3 AND r.payer = $4 AND r.cpt_group = $5
-  AND ((r.decided_date >= $6::date AND r.decided_date < $7::date)
-    OR (r.decided_date >= $1::date AND r.decided_date < $8::date))
+WHERE r.customer_id = $4 AND r.payer = $5 AND r.cpt_group = $6
+  AND ((r.decided_date >= $7::date AND r.decided_date < $8::date)
+    OR (r.decided_date >= $1::date AND r.decided_date < $9::date))
   AND r.outcome IN ('PAID', 'DENIED')
   AND (r.claim_id IS NULL OR (k.initial_upload_id = r.upload_id AND k.initial_source_row = r.source_row))
 GROUP BY r.cpt, 2
@@ -114,6 +120,7 @@ ORDER BY r.cpt COLLATE "C", 2
 type ClaimLateByCPTOfCellParams struct {
 	CurrentStart  time.Time
 	Threshold     float64
+	Median        float64
 	CustomerID    int64
 	Payer         string
 	CPTGroup      string
@@ -123,22 +130,26 @@ type ClaimLateByCPTOfCellParams struct {
 }
 
 type ClaimLateByCPTOfCellRow struct {
-	CPT     string
-	Current bool
-	Claims  int64
-	Late    int64
+	CPT          string
+	Current      bool
+	Claims       int64
+	Late         int64
+	AmountClaims int64
+	DelayedCents int64
 }
 
 // One (payer, CPT group)'s counted claims (initial versions, as
 // ClaimListOfCell) decided in its baseline or current window, per CPT
 // code and window, with those decided more than @threshold days after
-// submission: what a DECISION_TIME alert's "why" is made of. Reads the
+// submission (and the amounts later than the median given): what a DECISION_TIME
+// alert's "why" and dollars are made of. Reads the
 // customer's rows (claim_records is indexed by upload): only for the
 // run's decision-time alerts.
 func (q *Queries) ClaimLateByCPTOfCell(ctx context.Context, arg ClaimLateByCPTOfCellParams) ([]ClaimLateByCPTOfCellRow, error) {
 	rows, err := q.db.Query(ctx, ClaimLateByCPTOfCell,
 		arg.CurrentStart,
 		arg.Threshold,
+		arg.Median,
 		arg.CustomerID,
 		arg.Payer,
 		arg.CPTGroup,
@@ -158,6 +169,8 @@ func (q *Queries) ClaimLateByCPTOfCell(ctx context.Context, arg ClaimLateByCPTOf
 			&i.Current,
 			&i.Claims,
 			&i.Late,
+			&i.AmountClaims,
+			&i.DelayedCents,
 		); err != nil {
 			return nil, err
 		}

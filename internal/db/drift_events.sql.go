@@ -18,7 +18,8 @@ INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_ty
     seed_rule, alert, method, p_value, q_value, delta_low, delta_high,
     test_baseline_value, test_current_value, test_baseline_size, test_current_size, drivers,
     seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence,
-    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested)
+    seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested,
+    dollars_at_stake, dollars_low, dollars_high)
 SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     e.baseline_value, e.current_value, e.delta_value, e.severity, e.confidence,
     e.baseline_start, e.baseline_end, e.current_start, $3,
@@ -34,7 +35,9 @@ SELECT $1, $2, e.payer, e.cpt_group, e.drift_type,
     CASE WHEN e.seed_rule THEN e.seed_confidence END, CASE WHEN e.seed_rule THEN e.seed_baseline_sample_size END,
     CASE WHEN e.seed_rule THEN e.seed_current_sample_size END,
     CASE WHEN e.method <> '' THEN e.margin END, CASE WHEN e.method <> '' THEN e.dispersion END,
-    CASE WHEN e.method <> '' THEN e.windows_tested END
+    CASE WHEN e.method <> '' THEN e.windows_tested END,
+    CASE WHEN e.has_dollars THEN e.dollars_at_stake END,
+    CASE WHEN e.has_dollars_interval THEN e.dollars_low END, CASE WHEN e.has_dollars_interval THEN e.dollars_high END
 FROM (
     SELECT unnest($4::text[]) AS payer, unnest($5::text[]) AS cpt_group, unnest($6::text[]) AS drift_type,
         unnest($7::float8[]) AS baseline_value, unnest($8::float8[]) AS current_value,
@@ -54,7 +57,10 @@ FROM (
         unnest($32::int[]) AS seed_baseline_sample_size, unnest($33::int[]) AS seed_current_sample_size,
         unnest($34::float8[]) AS margin, unnest($35::float8[]) AS dispersion,
         unnest($36::date[]) AS baseline_start, unnest($37::date[]) AS baseline_end,
-        unnest($38::date[]) AS current_start, unnest($39::smallint[]) AS windows_tested
+        unnest($38::date[]) AS current_start, unnest($39::smallint[]) AS windows_tested,
+        unnest($40::bool[]) AS has_dollars, unnest($41::float8[]) AS dollars_at_stake,
+        unnest($42::bool[]) AS has_dollars_interval,
+        unnest($43::float8[]) AS dollars_low, unnest($44::float8[]) AS dollars_high
 ) AS e
 ON CONFLICT ON CONSTRAINT drift_events_run_group_type_key DO NOTHING
 `
@@ -99,6 +105,11 @@ type DriftEventInsertManyParams struct {
 	BaselineEnds            []time.Time
 	CurrentStarts           []time.Time
 	WindowsTested           []int16
+	HasDollars              []bool
+	DollarsAtStake          []float64
+	HasDollarsInterval      []bool
+	DollarsLows             []float64
+	DollarsHighs            []float64
 }
 
 // The unique constraint is the last line of defence, never the first: the
@@ -149,6 +160,11 @@ func (q *Queries) DriftEventInsertMany(ctx context.Context, arg DriftEventInsert
 		arg.BaselineEnds,
 		arg.CurrentStarts,
 		arg.WindowsTested,
+		arg.HasDollars,
+		arg.DollarsAtStake,
+		arg.HasDollarsInterval,
+		arg.DollarsLows,
+		arg.DollarsHighs,
 	)
 	if err != nil {
 		return 0, err
@@ -207,9 +223,9 @@ func (q *Queries) DriftEventListAlertsOfCell(ctx context.Context, arg DriftEvent
 }
 
 const DriftEventListByRun = `-- name: DriftEventListByRun :many
-SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested FROM drift_events
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested, dollars_at_stake, dollars_low, dollars_high FROM drift_events
 WHERE customer_id = $1 AND report_run_id = $2
-ORDER BY alert DESC, severity DESC, payer, cpt_group, drift_type
+ORDER BY alert DESC, dollars_at_stake DESC NULLS LAST, severity DESC, payer, cpt_group, drift_type
 `
 
 type DriftEventListByRunParams struct {
@@ -217,6 +233,8 @@ type DriftEventListByRunParams struct {
 	ReportRunID int64
 }
 
+// Alerts first, the most dollars at stake first (alerts without amounts
+// after), then by severity.
 func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByRunParams) ([]DriftEvent, error) {
 	rows, err := q.db.Query(ctx, DriftEventListByRun, arg.CustomerID, arg.ReportRunID)
 	if err != nil {
@@ -268,6 +286,9 @@ func (q *Queries) DriftEventListByRun(ctx context.Context, arg DriftEventListByR
 			&i.Margin,
 			&i.Dispersion,
 			&i.WindowsTested,
+			&i.DollarsAtStake,
+			&i.DollarsLow,
+			&i.DollarsHigh,
 		); err != nil {
 			return nil, err
 		}

@@ -116,20 +116,23 @@ type ClaimRecord struct {
 }
 
 type ClaimStat struct {
-	CustomerID      int64
-	Day             time.Time
-	Payer           string
-	CPTGroup        string
-	SubmittedClaims int64
-	SubmittedDenied int64
-	SubmittedDays   []int64
-	DecidedClaims   int64
-	DecidedDenied   int64
-	DecidedDays     []int64
-	CPTCodes        []string
-	CPTCounts       []int64
-	ReasonCodes     []string
-	ReasonCounts    []int64
+	CustomerID               int64
+	Day                      time.Time
+	Payer                    string
+	CPTGroup                 string
+	SubmittedClaims          int64
+	SubmittedDenied          int64
+	SubmittedDays            []int64
+	DecidedClaims            int64
+	DecidedDenied            int64
+	DecidedDays              []int64
+	CPTCodes                 []string
+	CPTCounts                []int64
+	ReasonCodes              []string
+	ReasonCounts             []int64
+	DecidedAmountClaims      int64
+	DecidedAmountCents       int64
+	DecidedDeniedAmountCents int64
 }
 
 type Customer struct {
@@ -180,6 +183,9 @@ type DriftEvent struct {
 	Margin                 *float64
 	Dispersion             *float64
 	WindowsTested          *int16
+	DollarsAtStake         *float64
+	DollarsLow             *float64
+	DollarsHigh            *float64
 }
 
 type DriftRequest struct {

@@ -34,14 +34,22 @@ var differentClaims = &ingest.UploadOptions{Overlap: ingest.OverlapAppend}
 
 func randomClaims(rng *rand.Rand, n int, origin time.Time) string {
 	var b strings.Builder
-	b.WriteString("payer,cpt,submitted_date,decided_date,outcome,denial_reason_code\n")
+	b.WriteString("payer,cpt,submitted_date,decided_date,outcome,denial_reason_code,allowed_amount,charge_amount\n")
 	for range n {
 		sub := origin.AddDate(0, 0, -rng.IntN(200))
 		outcome := []string{"PAID", "DENIED", "denied", "approved", "pending", "PAID"}[rng.IntN(6)]
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s\n", []string{"Aetna", "AETNA INC", "Cigna", "Humana"}[rng.IntN(4)],
+		// Amounts: none, allowed only, charged only, or both (the charge
+		// counts), with cents that round.
+		amount := func() string {
+			if rng.IntN(3) == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%d.%03d", rng.IntN(5000), rng.IntN(1000))
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s,%s\n", []string{"Aetna", "AETNA INC", "Cigna", "Humana"}[rng.IntN(4)],
 			[]string{"99213", "99214", "70553", "0001U"}[rng.IntN(4)], sub.Format(time.DateOnly),
 			sub.AddDate(0, 0, rng.IntN(rng.IntN(60)+1)).Format(time.DateOnly), outcome,
-			[]string{"", "", "CO-16", "CO-50", "co-50", "PR-1"}[rng.IntN(6)])
+			[]string{"", "", "CO-16", "CO-50", "co-50", "PR-1"}[rng.IntN(6)], amount(), amount())
 	}
 	return b.String()
 }
@@ -131,8 +139,13 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 	}
 	// Volumes, denials and histograms on both bases, brute force from the
 	// claim rows.
-	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, basis, day >= $3, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
-		FROM (SELECT *, CASE basis WHEN 'submitted' THEN submitted_date ELSE decided_date END AS day
+	// Amounts on the decision basis: the charge, else the allowed amount,
+	// in cents.
+	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, basis, day >= $3, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED'),
+		    count(amount) FILTER (WHERE basis = 'decided'), coalesce(sum(amount) FILTER (WHERE basis = 'decided'), 0)::bigint,
+		    coalesce(sum(amount) FILTER (WHERE basis = 'decided' AND outcome = 'DENIED'), 0)::bigint
+		FROM (SELECT *, CASE basis WHEN 'submitted' THEN submitted_date ELSE decided_date END AS day,
+		             round(100 * coalesce(charge_amount, allowed_amount)) AS amount
 		      FROM `+initialVersions+`, (VALUES ('submitted'), ('decided')) b(basis)
 		      WHERE outcome IN ('PAID', 'DENIED')) c
 		WHERE day >= $2 AND day < $4
@@ -145,7 +158,9 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 	var current bool
 	var bin claimstats.Bin
 	var denied int
-	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &basis, &current, &bin.Days, &bin.Claims, &denied}, func() error {
+	var amounts claimstats.Amounts
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &basis, &current, &bin.Days, &bin.Claims, &denied,
+		&amounts.Claims, &amounts.Cents, &amounts.DeniedCents}, func() error {
 		k := fmt.Sprint(payer, "/", group, "/", basis, "/", current)
 		if want[k] == nil {
 			want[k] = &drift.WindowStats{}
@@ -153,6 +168,7 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 		want[k].Volume += int(bin.Claims)
 		want[k].Denied += denied
 		want[k].Days = append(want[k].Days, bin)
+		want[k].Amounts = want[k].Amounts.Add(amounts)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -197,8 +213,9 @@ func assertSameAggregate(t *testing.T, ctx context.Context, pool *pgxpool.Pool, 
 // submission against the claim rows.
 func assertSameHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, customerID int64, w drift.Windows, groups []drift.Group) {
 	t.Helper()
-	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, ($3::date - decided_date - 1) / 7, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED')
-		FROM `+initialVersions+`
+	rows, err := pool.Query(ctx, `SELECT payer, cpt_group, ($3::date - decided_date - 1) / 7, decided_date - submitted_date, count(*), count(*) FILTER (WHERE outcome = 'DENIED'),
+		    count(amount), coalesce(sum(amount), 0)::bigint, coalesce(sum(amount) FILTER (WHERE outcome = 'DENIED'), 0)::bigint
+		FROM (SELECT *, round(100 * coalesce(charge_amount, allowed_amount)) AS amount FROM `+initialVersions+`) AS c
 		WHERE outcome IN ('PAID', 'DENIED') AND decided_date >= $2 AND decided_date < $3
 		GROUP BY 1, 2, 3, 4 ORDER BY 4`, customerID, w.HistoryStart, w.CurrentStart)
 	if err != nil {
@@ -209,7 +226,8 @@ func assertSameHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, cu
 	var payer, group string
 	var week, denied int
 	var bin claimstats.Bin
-	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &week, &bin.Days, &bin.Claims, &denied}, func() error {
+	var amounts claimstats.Amounts
+	if _, err := pgx.ForEachRow(rows, []any{&payer, &group, &week, &bin.Days, &bin.Claims, &denied, &amounts.Claims, &amounts.Cents, &amounts.DeniedCents}, func() error {
 		k := [2]string{payer, group}
 		if want[k] == nil {
 			want[k] = make([]drift.WindowStats, weeks)
@@ -218,6 +236,7 @@ func assertSameHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, cu
 		ws.Volume += int(bin.Claims)
 		ws.Denied += denied
 		ws.Days = append(ws.Days, bin)
+		ws.Amounts = ws.Amounts.Add(amounts)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -249,7 +268,8 @@ func assertSameHistory(t *testing.T, ctx context.Context, pool *pgxpool.Pool, cu
 			if want[k] != nil {
 				exp = want[k][i]
 			}
-			if got.Volume != exp.Volume || got.Denied != exp.Denied || !slices.Equal(got.Days, exp.Days) || got.MedianDays != exp.Days.Median() {
+			if got.Volume != exp.Volume || got.Denied != exp.Denied || !slices.Equal(got.Days, exp.Days) || got.MedianDays != exp.Days.Median() ||
+				got.Amounts != exp.Amounts {
 				t.Fatalf("customer %d, %v, week %d: from statistics %+v, from claims %+v", customerID, k, i, got, exp)
 			}
 		}
@@ -323,7 +343,15 @@ func TestStatisticsBackfillEqualsUploadedStatistics(t *testing.T) {
 	origin := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	for seed := range uint64(3) {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(randomClaims(rng, 1500, origin)), differentClaims); err != nil {
+		// Without charges: rolling back to 8 drops charge_amount (0019's
+		// down), which no backfill can bring back; allowed amounts stay.
+		lines := strings.Split(randomClaims(rng, 1500, origin), "\n")
+		for i, l := range lines[1:] {
+			if j := strings.LastIndexByte(l, ','); j >= 0 {
+				lines[i+1] = l[:j+1]
+			}
+		}
+		if _, err := uploader.Upload(ctx, custID, fmt.Sprintf("u%d.csv", seed), strings.NewReader(strings.Join(lines, "\n")), differentClaims); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -117,6 +117,7 @@ func sum(blocks []WindowStats) WindowStats {
 	for i, b := range blocks {
 		out.Volume += b.Volume
 		out.Denied += b.Denied
+		out.Amounts = out.Amounts.Add(b.Amounts)
 		days[i] = b.Days
 	}
 	out.Days = claimstats.Histogram(nil).Add(days...)

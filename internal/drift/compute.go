@@ -208,7 +208,7 @@ func Aggregate(ctx context.Context, conn db.DBTX, customerID int64, w Windows) (
 }
 
 func windowStats(w claimstats.Window) WindowStats {
-	return WindowStats{Volume: int(w.Volume), Denied: int(w.Denied), MedianDays: w.Days.Median(), Days: w.Days}
+	return WindowStats{Volume: int(w.Volume), Denied: int(w.Denied), MedianDays: w.Days.Median(), Days: w.Days, Amounts: w.Amounts}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -273,6 +273,15 @@ func eventParams(customerID, runID int64, w Windows, events []Event) (db.DriftEv
 		p.Margins = append(p.Margins, ev.Margin)
 		p.Dispersions = append(p.Dispersions, ev.Dispersion.Phi)
 		p.WindowsTested = append(p.WindowsTested, int16(ev.Windows))
+		dollars := e.Dollars
+		if dollars == nil {
+			dollars = &Dollars{} // stored as NULLs
+		}
+		p.HasDollars = append(p.HasDollars, e.Dollars != nil)
+		p.DollarsAtStake = append(p.DollarsAtStake, dollars.AtStake)
+		p.HasDollarsInterval = append(p.HasDollarsInterval, dollars.HasInterval)
+		p.DollarsLows = append(p.DollarsLows, dollars.Low)
+		p.DollarsHighs = append(p.DollarsHighs, dollars.High)
 		drivers, err := encodeDrivers(e.Drivers)
 		if err != nil {
 			return p, err

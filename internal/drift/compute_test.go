@@ -3,6 +3,7 @@ package drift_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,41 @@ func TestComputeMatchesHandComputedExpectation(t *testing.T) {
 			g.CurrentStart.Format(time.DateOnly) != "2026-11-09" || g.CurrentEnd.Format(time.DateOnly) != "2026-11-23" {
 			t.Errorf("event %d windows = %v %v %v %v", i, g.BaselineStart, g.BaselineEnd, g.CurrentStart, g.CurrentEnd)
 		}
+	}
+}
+
+// A run's events list alerts first, the most dollars at stake first, the
+// alerts without amounts after them by severity, then the other events by
+// severity.
+func TestEventsListAlertsByDollarsThenSeverity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	cust := testfactory.Customer(t, pool, "acme")
+	ev := func(payer string, sev float64, alert bool) drift.Event {
+		e := drift.Event{Payer: payer, CPTGroup: "OTHER", Type: drift.TypeDenialRate, Severity: sev, Alert: alert, SeedRule: !alert,
+			BaselineValue: 0.1, CurrentValue: 0.1 + sev/2, BaselineSampleSize: 100, CurrentSampleSize: 100}
+		if alert {
+			e.Evidence = &drift.Evidence{Type: drift.TypeDenialRate, Method: drift.MethodDenialRate, P: 1e-4, Q: 1e-3}
+		}
+		return e
+	}
+	run := testfactory.ReportRun(t, pool, cust, nil, ev("Seed", 0.9, false), ev("Small", 0.8, true), ev("Big", 0.2, true),
+		ev("NoAmounts", 0.5, true), ev("Medium", 0.3, true))
+	for payer, dollars := range map[string]float64{"Small": 1200, "Big": 98000, "Medium": 45000} {
+		if _, err := pool.Exec(ctx, `UPDATE drift_events SET dollars_at_stake = $1 WHERE report_run_id = $2 AND payer = $3`, dollars, run.ID, payer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded, err := drift.LoadRun(ctx, store.New(pool), cust, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, e := range loaded.Events {
+		order = append(order, e.Payer)
+	}
+	if want := []string{"Big", "Medium", "Small", "NoAmounts", "Seed"}; !slices.Equal(order, want) {
+		t.Fatalf("events in order %q, want %q", order, want)
 	}
 }

@@ -3,6 +3,7 @@ package drift_test
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -51,6 +52,9 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 					c.CPT = "99214"
 				}
 			}
+		}
+		if n := len(claims); n%5 != 0 { // every fifth claim without an amount
+			c.AllowedAmount = fmt.Sprintf("%d.%02d", 50+n%400, n%100)
 		}
 		claims = append(claims, c)
 	}
@@ -155,6 +159,29 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		t.Errorf("CPT codes:\n got %+v\nwant %+v (99214 first)", got, w)
 	}
 
+	// Dollars at stake: the rate's change x the current window's claims x
+	// their mean amount (over the claims that have one), by hand.
+	var amountClaims, amountCents int64
+	for _, c := range claims {
+		if d := c.Submitted.AddDate(0, 0, c.DecisionDays); !d.Before(cs) && d.Before(w.CurrentEnd) && c.AllowedAmount != "" {
+			var dollars, cents int64
+			fmt.Sscanf(c.AllowedAmount, "%d.%d", &dollars, &cents)
+			amountClaims, amountCents = amountClaims+1, amountCents+100*dollars+cents
+		}
+	}
+	ev := alert.Evidence
+	perClaim := float64(total.current) * float64(amountCents) / float64(amountClaims) / 100
+	if d := alert.Dollars; d == nil || !d.HasInterval || math.Abs(d.AtStake-(ev.CurrentValue-ev.BaselineValue)*perClaim) > 0.006 ||
+		math.Abs(d.Low-ev.DeltaLow*perClaim) > 0.006 || math.Abs(d.High-ev.DeltaHigh*perClaim) > 0.006 || d.AtStake <= 0 {
+		t.Fatalf("dollars %+v, want %.2f (%.2f to %.2f): the change x %d claims x their mean amount", d,
+			(ev.CurrentValue-ev.BaselineValue)*perClaim, ev.DeltaLow*perClaim, ev.DeltaHigh*perClaim, total.current)
+	}
+	var storedDollars float64
+	if err := tx.QueryRow(ctx, `SELECT dollars_at_stake FROM drift_events WHERE customer_id = $1 AND alert AND drift_type = 'DENIAL_RATE'`, cust).
+		Scan(&storedDollars); err != nil || storedDollars != alert.Dollars.AtStake {
+		t.Fatalf("stored dollars %v (%v), want %v", storedDollars, err, alert.Dollars.AtStake)
+	}
+
 	// Every code, both kinds: the parts add up to the evidence's change.
 	cell := claimstats.Cell{Payer: "Aetna", CPTGroup: "OTHER"}
 	all, err := claimstats.Drivers(ctx, store.New(tx), cust, []claimstats.CellWindows{{Cell: cell, BaselineStart: bs, BaselineEnd: be, CurrentStart: cs}}, w.CurrentEnd)
@@ -197,6 +224,9 @@ func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 			c.DecisionDays += extra // the slowdown: recent claims take longer, but not office visits
 		}
 		if c.Submitted.AddDate(0, 0, c.DecisionDays).Before(asOf) {
+			if n := len(claims); n%4 != 0 {
+				c.AllowedAmount = fmt.Sprintf("%d.%02d", 100+n%900, n%100)
+			}
 			claims = append(claims, c)
 		}
 	}
@@ -298,6 +328,22 @@ func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 	}
 	if math.Abs(total-(l.CurrentShare-l.BaselineShare)) > 1e-12 {
 		t.Fatalf("the codes' changes add up to %v, the late share moved %v", total, l.CurrentShare-l.BaselineShare)
+	}
+	// The dollars delayed: the amounts of the current window's claims
+	// decided later than the baseline's median (the middle value, or the
+	// mean of the two middle ones).
+	n := len(baseline)
+	median := float64(baseline[(n-1)/2].Days+baseline[n/2].Days) / 2
+	var delayedCents int64
+	for _, c := range claims {
+		if in(c, ev.CurrentStart, w.CurrentEnd) && float64(c.DecisionDays) > median && c.AllowedAmount != "" {
+			var dollars, cents int64
+			fmt.Sscanf(c.AllowedAmount, "%d.%d", &dollars, &cents)
+			delayedCents += 100*dollars + cents
+		}
+	}
+	if d := alert.Dollars; d == nil || d.HasInterval || d.AtStake != float64(delayedCents)/100 || delayedCents == 0 {
+		t.Fatalf("dollars delayed %+v, want %.2f with no interval", d, float64(delayedCents)/100)
 	}
 	// The weeks, from the statistics, are the claims' submission weeks.
 	if len(l.SubmissionWeeks) == 0 {

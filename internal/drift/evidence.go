@@ -266,8 +266,10 @@ type Evidence struct {
 	DeltaLow, DeltaHigh float64
 	HasInterval         bool
 	// The compared baseline's days to decision (DECISION_TIME), for the
-	// threshold of its "why".
-	baselineDays claimstats.Histogram
+	// thresholds of its "why" and dollars; the current window's amounts
+	// (DENIAL_RATE), for its dollars.
+	baselineDays   claimstats.Histogram
+	currentAmounts claimstats.Amounts
 }
 
 // Crossed reports whether the compared values cross the seed rule's

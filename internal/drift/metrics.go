@@ -57,6 +57,7 @@ var Metrics = []*Metric{
 			ev := &Evidence{Type: TypeDenialRate, Method: MethodDenialRate,
 				BaselineValue: b.DenialRate(), CurrentValue: cur.DenialRate(), BaselineSize: b.Volume, CurrentSize: cur.Volume,
 				BaselineStart: c.BaselineStart, BaselineEnd: c.BaselineEnd, CurrentStart: c.CurrentStart, Margin: margin, Dispersion: disp, HasInterval: true,
+				currentAmounts: cur.Amounts,
 				// Fisher's exact test of no change guards small counts,
 				// where the score tests' normal tails are not yet valid.
 				P: math.Max(disp.intervalP(zUpper, zLower), FisherExact(cur.Denied, cur.Volume-cur.Denied, b.Denied, b.Volume-b.Denied))}

@@ -145,6 +145,8 @@ type WindowStats struct {
 	// Days is the histogram of days to decision, when aggregated from the
 	// statistics.
 	Days claimstats.Histogram
+	// Amounts are the dollars of the claims (decision-date windows).
+	Amounts claimstats.Amounts
 }
 
 // DenialRate is denied / volume, 0 for an empty window.
@@ -199,9 +201,41 @@ type Event struct {
 	// Evidence is the test of this group and metric; nil when it was not
 	// tested (no claims decided in a window, or too short a history).
 	Evidence *Evidence
-	// Drivers says what moved a DENIAL_RATE alert; nil for other events.
+	// Drivers says what moved an alert; nil for other events.
 	Drivers *Drivers
+	// Dollars is an alert's dollars at stake; nil without amounts.
+	Dollars *Dollars
 }
+
+// Dollars are what an alert costs: for DENIAL_RATE the excess denied
+// dollars in its current window, (current - baseline rate) x current
+// claims x their mean amount (charge, else allowed), with Low and High
+// from the rate change's interval; for DECISION_TIME the dollars delayed,
+// the amounts of the current window's claims decided later than the
+// baseline's median (no interval).
+type Dollars struct {
+	AtStake     float64
+	Low, High   float64
+	HasInterval bool
+}
+
+// denialDollars prices a DENIAL_RATE alert's change from its current
+// window's amounts; nil when none of its claims has an amount.
+func denialDollars(ev *Evidence) *Dollars {
+	a := ev.currentAmounts
+	if a.Claims == 0 || ev.CurrentSize == 0 {
+		return nil
+	}
+	perClaim := float64(ev.CurrentSize) * float64(a.Cents) / float64(a.Claims) / 100
+	d := &Dollars{AtStake: cents((ev.CurrentValue - ev.BaselineValue) * perClaim)}
+	if ev.HasInterval {
+		d.Low, d.High, d.HasInterval = cents(ev.DeltaLow*perClaim), cents(ev.DeltaHigh*perClaim), true
+	}
+	return d
+}
+
+// cents rounds dollars to the cent.
+func cents(v float64) float64 { return math.Round(v*100) / 100 }
 
 // SeedValues are the seed rule's comparison of one group and metric.
 type SeedValues struct {
@@ -344,6 +378,9 @@ func EvaluateRule(p Params, groups []Group, rule Rule) Result {
 		}
 		e.Evidence, e.Alert = t.ev, alert
 		if alert {
+			if t.ev.Type == TypeDenialRate {
+				e.Dollars = denialDollars(t.ev)
+			}
 			// One comparison per event: the one that made it an alert.
 			d := t.ev.CurrentValue - t.ev.BaselineValue
 			e.BaselineValue, e.CurrentValue, e.Delta, e.Severity = t.ev.BaselineValue, t.ev.CurrentValue, d, MetricOf(t.ev.Type).Severity(d)

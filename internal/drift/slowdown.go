@@ -57,7 +57,8 @@ type LateWeek struct {
 	Excess float64 `json:"excess"`
 }
 
-// explainSlowdowns attaches LateDrivers to the run's DECISION_TIME alerts:
+// explainSlowdowns attaches LateDrivers and dollars delayed to the run's
+// DECISION_TIME alerts:
 // the threshold from the compared baseline, the shares and codes from the
 // claims (one query per alert), the weeks from the current window's
 // statistics: two sources that count the same claims.
@@ -70,22 +71,26 @@ func explainSlowdowns(ctx context.Context, q *db.Queries, customerID int64, w Wi
 		ev := e.Evidence
 		d := &LateDrivers{ThresholdDays: float64(ev.baselineDays.Quantile(LateQuantile)), CPTCodes: []LateCode{}, SubmissionWeeks: []LateWeek{}}
 		rows, err := q.ClaimLateByCPTOfCell(ctx, db.ClaimLateByCPTOfCellParams{CustomerID: customerID, Payer: e.Payer, CPTGroup: e.CPTGroup,
-			Threshold: d.ThresholdDays, BaselineStart: ev.BaselineStart, BaselineEnd: ev.BaselineEnd, CurrentStart: ev.CurrentStart, CurrentEnd: w.CurrentEnd})
+			Threshold: d.ThresholdDays, Median: ev.baselineDays.Median(), BaselineStart: ev.BaselineStart, BaselineEnd: ev.BaselineEnd, CurrentStart: ev.CurrentStart, CurrentEnd: w.CurrentEnd})
 		if err != nil {
 			return fmt.Errorf("read the late claims of %s / %s by CPT: %w", e.Payer, e.CPTGroup, err)
 		}
 		// The shares count every claim of the windows, as the codes do
 		// (the evidence of a late-starting cell compares fewer ages).
-		var bLate, cLate int64
+		var bLate, cLate, amountClaims, delayedCents int64
 		for _, r := range rows {
 			if r.Current {
 				d.CurrentClaims, cLate = d.CurrentClaims+r.Claims, cLate+r.Late
+				amountClaims, delayedCents = amountClaims+r.AmountClaims, delayedCents+r.DelayedCents
 			} else {
 				d.BaselineClaims, bLate = d.BaselineClaims+r.Claims, bLate+r.Late
 			}
 		}
 		d.BaselineShare, d.CurrentShare = share(bLate, d.BaselineClaims), share(cLate, d.CurrentClaims)
 		d.CPTCodes = lateCodes(rows)
+		if amountClaims > 0 { // the dollars delayed: amounts of the current claims later than the baseline's median
+			e.Dollars = &Dollars{AtStake: float64(delayedCents) / 100}
+		}
 
 		days, err := q.ClaimStatsListCellDays(ctx, db.ClaimStatsListCellDaysParams{CustomerID: customerID, Start: ev.CurrentStart, EndDate: w.CurrentEnd,
 			Payer: e.Payer, CPTGroup: e.CPTGroup})

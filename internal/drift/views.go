@@ -3,7 +3,9 @@ package drift
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +97,11 @@ type EventView struct {
 	// (its p-value is the smallest one's times this); current_start is
 	// the one it reports.
 	WindowsTested *int16 `json:"windows_tested"`
+	// An alert's dollars at stake (see Dollars), null without amounts;
+	// dollars_low and dollars_high bound a DENIAL_RATE alert's.
+	DollarsAtStake *float64 `json:"dollars_at_stake"`
+	DollarsLow     *float64 `json:"dollars_low"`
+	DollarsHigh    *float64 `json:"dollars_high"`
 	// The seed rule's own comparison (by submission date), exact, wherever
 	// it fired; null otherwise. An alert's values above are its evidence's.
 	SeedBaselineValue      *float64 `json:"seed_baseline_value"`
@@ -184,6 +191,7 @@ func ViewEvents(events []db.DriftEvent) []EventView {
 			DeltaLow: e.DeltaLow, DeltaHigh: e.DeltaHigh, TestBaselineValue: e.TestBaselineValue, TestCurrentValue: e.TestCurrentValue,
 			TestBaselineSize: e.TestBaselineSize, TestCurrentSize: e.TestCurrentSize, Drivers: decodeDrivers(e.Drivers),
 			Margin: e.Margin, Dispersion: e.Dispersion, WindowsTested: e.WindowsTested,
+			DollarsAtStake: e.DollarsAtStake, DollarsLow: e.DollarsLow, DollarsHigh: e.DollarsHigh,
 			SeedBaselineValue: e.SeedBaselineValue, SeedCurrentValue: e.SeedCurrentValue, SeedDeltaValue: e.SeedDeltaValue,
 			SeedSeverity: e.SeedSeverity, SeedConfidence: e.SeedConfidence,
 			SeedBaselineSampleSize: e.SeedBaselineSampleSize, SeedCurrentSampleSize: e.SeedCurrentSampleSize,
@@ -197,7 +205,7 @@ var eventCSVHeader = []string{"report_run_id", "payer", "cpt_group", "drift_type
 	"seed_rule", "alert", "method", "p_value", "q_value", "delta_low", "delta_high",
 	"test_baseline_value", "test_current_value", "test_baseline_size", "test_current_size", "drivers",
 	"margin", "dispersion", "seed_baseline_value", "seed_current_value", "seed_delta_value", "seed_severity", "seed_confidence",
-	"seed_baseline_sample_size", "seed_current_sample_size", "windows_tested"}
+	"seed_baseline_sample_size", "seed_current_sample_size", "windows_tested", "dollars_at_stake", "dollars_low", "dollars_high"}
 
 // WriteEventsCSV writes events as CSV with a header row.
 func WriteEventsCSV(w io.Writer, events []EventView) error {
@@ -222,7 +230,8 @@ func WriteEventsCSV(w io.Writer, events []EventView) error {
 			orEmpty(e.SeedSeverity, f), orEmpty(e.SeedConfidence, f),
 			orEmpty(e.SeedBaselineSampleSize, func(n int32) string { return strconv.Itoa(int(n)) }),
 			orEmpty(e.SeedCurrentSampleSize, func(n int32) string { return strconv.Itoa(int(n)) }),
-			orEmpty(e.WindowsTested, func(n int16) string { return strconv.Itoa(int(n)) })}); err != nil {
+			orEmpty(e.WindowsTested, func(n int16) string { return strconv.Itoa(int(n)) }),
+			orEmpty(e.DollarsAtStake, f), orEmpty(e.DollarsLow, f), orEmpty(e.DollarsHigh, f)}); err != nil {
 			return err
 		}
 	}
@@ -292,6 +301,34 @@ func (e EventView) Compared() (baseline, current float64, baselineSize, currentS
 		return e.BaselineValue, e.CurrentValue, e.BaselineSampleSize, e.CurrentSampleSize
 	}
 	return *e.TestBaselineValue, *e.TestCurrentValue, int(*e.TestBaselineSize), int(*e.TestCurrentSize)
+}
+
+// FormatDollars says an alert's dollars at stake for people: "$12,340
+// ($6,100 to $18,600)" or "$4,200 delayed"; "" without amounts.
+func (e EventView) FormatDollars() string {
+	if e.DollarsAtStake == nil {
+		return ""
+	}
+	if e.DriftType == TypeDecisionTime {
+		return FormatMoney(*e.DollarsAtStake) + " delayed"
+	}
+	if e.DollarsLow != nil && e.DollarsHigh != nil {
+		return fmt.Sprintf("%s (%s to %s)", FormatMoney(*e.DollarsAtStake), FormatMoney(*e.DollarsLow), FormatMoney(*e.DollarsHigh))
+	}
+	return FormatMoney(*e.DollarsAtStake)
+}
+
+// FormatMoney writes whole dollars with thousands separators: "-$1,234".
+func FormatMoney(v float64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	digits := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	for i := len(digits) - 3; i > 0; i -= 3 {
+		digits = digits[:i] + "," + digits[i:]
+	}
+	return sign + "$" + digits
 }
 
 // CurrentDays is the length of the current window the event compared, in

@@ -117,6 +117,9 @@ func SlackText(p Payload) string {
 		b0, c, _, _ := a.Compared()
 		fmt.Fprintf(&b, ": %s → %s (%s), %s", drift.FormatValue(a.DriftType, b0), drift.FormatValue(a.DriftType, c),
 			drift.FormatDelta(a.DriftType, c-b0), a.Evidence)
+		if dollars := a.FormatDollars(); dollars != "" {
+			fmt.Fprintf(&b, "; %s at stake", dollars)
+		}
 		if why := a.Drivers.Summary(2); why != "" {
 			fmt.Fprintf(&b, "; driven by %s", why)
 		}
