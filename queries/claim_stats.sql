@@ -6,12 +6,14 @@
 -- (slicing a text[] costs a walk from its start, so slices of a flattened
 -- one would cost quadratic time).
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts,
+    decided_amount_claims, decided_amount_cents, decided_denied_amount_cents)
 SELECT @customer_id, k.day, k.payer, k.cpt_group,
        k.submitted_claims, k.submitted_denied, coalesce((@submitted_bins::bigint[])[k.submitted_from:k.submitted_to], '{}'),
        k.decided_claims, k.decided_denied, coalesce((@decided_bins::bigint[])[k.decided_from:k.decided_to], '{}'),
        k.cpt_codes::text[], coalesce((@cpt_counts::bigint[])[k.cpt_from:k.cpt_to], '{}'),
-       k.reason_codes::text[], coalesce((@reason_counts::bigint[])[k.reason_from:k.reason_to], '{}')
+       k.reason_codes::text[], coalesce((@reason_counts::bigint[])[k.reason_from:k.reason_to], '{}'),
+       k.amount_claims, k.amount_cents, k.denied_amount_cents
 FROM (
     SELECT unnest(@days::date[]) AS day, unnest(@payers::text[]) AS payer, unnest(@cpt_groups::text[]) AS cpt_group,
            unnest(@submitted_claims::bigint[]) AS submitted_claims, unnest(@submitted_denied::bigint[]) AS submitted_denied,
@@ -19,7 +21,9 @@ FROM (
            unnest(@decided_claims::bigint[]) AS decided_claims, unnest(@decided_denied::bigint[]) AS decided_denied,
            unnest(@decided_from::int[]) AS decided_from, unnest(@decided_to::int[]) AS decided_to,
            unnest(@cpt_codes::text[]) AS cpt_codes, unnest(@cpt_from::int[]) AS cpt_from, unnest(@cpt_to::int[]) AS cpt_to,
-           unnest(@reason_codes::text[]) AS reason_codes, unnest(@reason_from::int[]) AS reason_from, unnest(@reason_to::int[]) AS reason_to
+           unnest(@reason_codes::text[]) AS reason_codes, unnest(@reason_from::int[]) AS reason_from, unnest(@reason_to::int[]) AS reason_to,
+           unnest(@decided_amount_claims::bigint[]) AS amount_claims, unnest(@decided_amount_cents::bigint[]) AS amount_cents,
+           unnest(@decided_denied_amount_cents::bigint[]) AS denied_amount_cents
 ) AS k
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
@@ -29,7 +33,10 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
     decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
     (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
-    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m);
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m),
+    decided_amount_claims = s.decided_amount_claims + EXCLUDED.decided_amount_claims,
+    decided_amount_cents = s.decided_amount_cents + EXCLUDED.decided_amount_cents,
+    decided_denied_amount_cents = s.decided_denied_amount_cents + EXCLUDED.decided_denied_amount_cents;
 
 -- name: ClaimStatsRebuildCustomer :exec
 -- Rebuilds a customer's statistics from its claims (after reclassifying

@@ -190,7 +190,9 @@ FROM dec;
 -- a planner that believed the customer's claims few scanned all of them
 -- for each row).
 SELECT r.source_row, r.payer, r.cpt_group, r.cpt, coalesce(r.denial_reason_code, '')::text AS reason_code,
-       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied
+       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied,
+       coalesce(round(100 * coalesce(r.charge_amount, r.allowed_amount)), 0)::bigint AS amount_cents,
+       (coalesce(r.charge_amount, r.allowed_amount) IS NOT NULL)::bool AS has_amount
 FROM claim_records r
 LEFT JOIN LATERAL (
     SELECT true AS counted FROM claims cl

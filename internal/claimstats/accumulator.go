@@ -23,6 +23,10 @@ type Claim struct {
 	CPT                        string
 	ReasonCode                 string // "" when the claim has none
 	Denied                     bool
+	// AmountCents is the claim's amount (charge, else allowed) when
+	// HasAmount.
+	AmountCents int64
+	HasAmount   bool
 }
 
 // DecisionDays is the whole days from submission to decision. Unix seconds,
@@ -50,9 +54,20 @@ type Accumulator struct {
 	removed       records
 	cells         interner[[2]string]
 	codes         interner[string]
-	overflow      bool
-	ranked        bool
+	// amounts sums the claims' amounts per decision day and cell (cell id
+	// before ranking, rank after): a map, as sums do not pack into records.
+	amounts  map[dayCell]Amounts
+	overflow bool
+	ranked   bool
 }
+
+// dayCell keys amounts: days since the Unix epoch, and a cell.
+type dayCell struct{ day, cell int32 }
+
+// maxAmountKeys bounds the (day, cell) sums an upload holds (about 50
+// bytes each; a real export has one per busy cell-day); past it the
+// statistics are read back from the stored claims.
+const maxAmountKeys = 400_000
 
 const (
 	dayBits, cellBits, kindBits, valueBits = 17, 20, 2, 24
@@ -186,6 +201,29 @@ func (a *Accumulator) Add(c Claim) {
 	for _, v := range r {
 		a.added.add(v)
 	}
+	a.addAmount(c, 1)
+}
+
+// addAmount adds (sign 1) or takes back (-1) a packed claim's amount.
+func (a *Accumulator) addAmount(c Claim, sign int64) {
+	if !c.HasAmount || a.overflow {
+		return
+	}
+	cell, _ := internIn(&a.cells, [2]string{c.Payer, c.CPTGroup}, false) // interned by pack
+	k := dayCell{epochDay(c.DecidedDate), cell}
+	if a.amounts == nil {
+		a.amounts = map[dayCell]Amounts{}
+	}
+	m, ok := a.amounts[k]
+	if !ok && len(a.amounts) == maxAmountKeys {
+		a.giveUp()
+		return
+	}
+	denied := int64(0)
+	if c.Denied {
+		denied = c.AmountCents
+	}
+	a.amounts[k] = m.Add(Amounts{sign, sign * c.AmountCents, sign * denied})
 }
 
 // giveUp frees what was accumulated: Store reads the claims back.
@@ -214,6 +252,7 @@ func (a *Accumulator) Remove(c Claim) error {
 	for _, v := range r {
 		a.removed.add(v)
 	}
+	a.addAmount(c, -1)
 	return nil
 }
 
@@ -234,6 +273,11 @@ func (a *Accumulator) rank() {
 	codeRank := ranks(a.codes.values, cmp.Compare[string])
 	a.cells.values = permute(a.cells.values, cellRank)
 	a.codes.values = permute(a.codes.values, codeRank)
+	ranked := make(map[dayCell]Amounts, len(a.amounts))
+	for k, m := range a.amounts {
+		ranked[dayCell{k.day, cellRank[k.cell]}] = m
+	}
+	a.amounts = ranked
 	const cellMask, valueMask = 1<<cellBits - 1, 1<<valueBits - 1
 	for _, rs := range []*records{&a.added, &a.removed} {
 		for _, chunk := range rs.chunks {
@@ -298,6 +342,7 @@ type keyStats struct {
 	day, cell          int32 // days since the Unix epoch; cell rank
 	submitted, decided sideStats
 	cpts, reasons      []codeStats
+	amounts            Amounts // of the claims decided that day
 }
 
 type sideStats struct {
@@ -345,6 +390,7 @@ func (a *Accumulator) each(fn func(k *keyStats) error) error {
 	started := false
 	flush := func() error {
 		if started && (k.submitted.claims > 0 || k.decided.claims > 0) {
+			k.amounts = a.amounts[dayCell{k.day, k.cell}]
 			return fn(&k)
 		}
 		return nil
@@ -433,6 +479,9 @@ func (a *Accumulator) appendKey(p *db.ClaimStatsAddParams, k *keyStats, literal 
 	p.DecidedFrom = append(p.DecidedFrom, int32(len(p.DecidedBins)+1))
 	p.DecidedBins = append(p.DecidedBins, k.decided.bins...)
 	p.DecidedTo = append(p.DecidedTo, int32(len(p.DecidedBins)))
+	p.DecidedAmountClaims = append(p.DecidedAmountClaims, k.amounts.Claims)
+	p.DecidedAmountCents = append(p.DecidedAmountCents, k.amounts.Cents)
+	p.DecidedDeniedAmountCents = append(p.DecidedDeniedAmountCents, k.amounts.DeniedCents)
 	appendCodes(k.cpts, &p.CPTCodes, &p.CPTCounts, &p.CPTFrom, &p.CPTTo)
 	appendCodes(k.reasons, &p.ReasonCodes, &p.ReasonCounts, &p.ReasonFrom, &p.ReasonTo)
 }

@@ -107,12 +107,7 @@ func (a *Accumulator) add(ctx context.Context, q *db.Queries, customerID, upload
 	if err != nil {
 		return err
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	// The amounts are not accumulated in memory: one pass over the
-	// upload's counted rows adds them to the rows just written.
-	return amountsOf(ctx, q, customerID, uploadID, Versions{}, 1)
+	return flush()
 }
 
 // storeBatch is how many keys one statement of Store writes.

@@ -12,12 +12,14 @@ import (
 
 const ClaimStatsAdd = `-- name: ClaimStatsAdd :exec
 INSERT INTO claim_stats AS s (customer_id, day, payer, cpt_group, submitted_claims, submitted_denied, submitted_days,
-    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts)
+    decided_claims, decided_denied, decided_days, cpt_codes, cpt_counts, reason_codes, reason_counts,
+    decided_amount_claims, decided_amount_cents, decided_denied_amount_cents)
 SELECT $1, k.day, k.payer, k.cpt_group,
        k.submitted_claims, k.submitted_denied, coalesce(($2::bigint[])[k.submitted_from:k.submitted_to], '{}'),
        k.decided_claims, k.decided_denied, coalesce(($3::bigint[])[k.decided_from:k.decided_to], '{}'),
        k.cpt_codes::text[], coalesce(($4::bigint[])[k.cpt_from:k.cpt_to], '{}'),
-       k.reason_codes::text[], coalesce(($5::bigint[])[k.reason_from:k.reason_to], '{}')
+       k.reason_codes::text[], coalesce(($5::bigint[])[k.reason_from:k.reason_to], '{}'),
+       k.amount_claims, k.amount_cents, k.denied_amount_cents
 FROM (
     SELECT unnest($6::date[]) AS day, unnest($7::text[]) AS payer, unnest($8::text[]) AS cpt_group,
            unnest($9::bigint[]) AS submitted_claims, unnest($10::bigint[]) AS submitted_denied,
@@ -25,7 +27,9 @@ FROM (
            unnest($13::bigint[]) AS decided_claims, unnest($14::bigint[]) AS decided_denied,
            unnest($15::int[]) AS decided_from, unnest($16::int[]) AS decided_to,
            unnest($17::text[]) AS cpt_codes, unnest($18::int[]) AS cpt_from, unnest($19::int[]) AS cpt_to,
-           unnest($20::text[]) AS reason_codes, unnest($21::int[]) AS reason_from, unnest($22::int[]) AS reason_to
+           unnest($20::text[]) AS reason_codes, unnest($21::int[]) AS reason_from, unnest($22::int[]) AS reason_to,
+           unnest($23::bigint[]) AS amount_claims, unnest($24::bigint[]) AS amount_cents,
+           unnest($25::bigint[]) AS denied_amount_cents
 ) AS k
 ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     submitted_claims = s.submitted_claims + EXCLUDED.submitted_claims,
@@ -35,32 +39,38 @@ ON CONFLICT (customer_id, day, payer, cpt_group) DO UPDATE SET
     decided_denied = s.decided_denied + EXCLUDED.decided_denied,
     decided_days = claimstats_histogram_add(s.decided_days, EXCLUDED.decided_days),
     (cpt_codes, cpt_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.cpt_codes, s.cpt_counts, EXCLUDED.cpt_codes, EXCLUDED.cpt_counts, 1) AS m),
-    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m)
+    (reason_codes, reason_counts) = (SELECT m.codes, m.counts FROM claimstats_codes_merge(s.reason_codes, s.reason_counts, EXCLUDED.reason_codes, EXCLUDED.reason_counts, 1) AS m),
+    decided_amount_claims = s.decided_amount_claims + EXCLUDED.decided_amount_claims,
+    decided_amount_cents = s.decided_amount_cents + EXCLUDED.decided_amount_cents,
+    decided_denied_amount_cents = s.decided_denied_amount_cents + EXCLUDED.decided_denied_amount_cents
 `
 
 type ClaimStatsAddParams struct {
-	CustomerID      int64
-	SubmittedBins   []int64
-	DecidedBins     []int64
-	CPTCounts       []int64
-	ReasonCounts    []int64
-	Days            []time.Time
-	Payers          []string
-	CPTGroups       []string
-	SubmittedClaims []int64
-	SubmittedDenied []int64
-	SubmittedFrom   []int32
-	SubmittedTo     []int32
-	DecidedClaims   []int64
-	DecidedDenied   []int64
-	DecidedFrom     []int32
-	DecidedTo       []int32
-	CPTCodes        []string
-	CPTFrom         []int32
-	CPTTo           []int32
-	ReasonCodes     []string
-	ReasonFrom      []int32
-	ReasonTo        []int32
+	CustomerID               int64
+	SubmittedBins            []int64
+	DecidedBins              []int64
+	CPTCounts                []int64
+	ReasonCounts             []int64
+	Days                     []time.Time
+	Payers                   []string
+	CPTGroups                []string
+	SubmittedClaims          []int64
+	SubmittedDenied          []int64
+	SubmittedFrom            []int32
+	SubmittedTo              []int32
+	DecidedClaims            []int64
+	DecidedDenied            []int64
+	DecidedFrom              []int32
+	DecidedTo                []int32
+	CPTCodes                 []string
+	CPTFrom                  []int32
+	CPTTo                    []int32
+	ReasonCodes              []string
+	ReasonFrom               []int32
+	ReasonTo                 []int32
+	DecidedAmountClaims      []int64
+	DecidedAmountCents       []int64
+	DecidedDeniedAmountCents []int64
 }
 
 // Adds statistics accumulated while an upload streamed, one element per
@@ -93,6 +103,9 @@ func (q *Queries) ClaimStatsAdd(ctx context.Context, arg ClaimStatsAddParams) er
 		arg.ReasonCodes,
 		arg.ReasonFrom,
 		arg.ReasonTo,
+		arg.DecidedAmountClaims,
+		arg.DecidedAmountCents,
+		arg.DecidedDeniedAmountCents,
 	)
 	return err
 }

@@ -691,7 +691,9 @@ func (q *Queries) ClaimSetVersions(ctx context.Context, arg ClaimSetVersionsPara
 
 const ClaimUncountedOfUpload = `-- name: ClaimUncountedOfUpload :many
 SELECT r.source_row, r.payer, r.cpt_group, r.cpt, coalesce(r.denial_reason_code, '')::text AS reason_code,
-       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied
+       r.submitted_date, r.decided_date, (r.outcome = 'DENIED')::bool AS denied,
+       coalesce(round(100 * coalesce(r.charge_amount, r.allowed_amount)), 0)::bigint AS amount_cents,
+       (coalesce(r.charge_amount, r.allowed_amount) IS NOT NULL)::bool AS has_amount
 FROM claim_records r
 LEFT JOIN LATERAL (
     SELECT true AS counted FROM claims cl
@@ -721,6 +723,8 @@ type ClaimUncountedOfUploadRow struct {
 	SubmittedDate time.Time
 	DecidedDate   time.Time
 	Denied        bool
+	AmountCents   int64
+	HasAmount     bool
 }
 
 // A page of the upload's PAID and DENIED rows with claim ids that are not
@@ -753,6 +757,8 @@ func (q *Queries) ClaimUncountedOfUpload(ctx context.Context, arg ClaimUncounted
 			&i.SubmittedDate,
 			&i.DecidedDate,
 			&i.Denied,
+			&i.AmountCents,
+			&i.HasAmount,
 		); err != nil {
 			return nil, err
 		}

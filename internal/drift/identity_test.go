@@ -25,13 +25,15 @@ type version struct {
 	payer, cpt         string
 	submitted, decided time.Time
 	outcome, reason    string
+	charge             string // "" for none
 }
 
 func (v version) row() string {
-	return fmt.Sprintf("%s,%s,%s,%s,%s,%s,%s", v.id, v.payer, v.cpt, v.submitted.Format(time.DateOnly), v.decided.Format(time.DateOnly), v.outcome, v.reason)
+	return fmt.Sprintf("%s,%s,%s,%s,%s,%s,%s,%s", v.id, v.payer, v.cpt, v.submitted.Format(time.DateOnly), v.decided.Format(time.DateOnly),
+		v.outcome, v.reason, v.charge)
 }
 
-const versionHeader = "claim_id,payer,cpt,submitted_date,decided_date,outcome,denial_reason_code\n"
+const versionHeader = "claim_id,payer,cpt,submitted_date,decided_date,outcome,denial_reason_code,charge_amount\n"
 
 // billingSystem simulates a customer's claims over 300 days: weekday
 // submissions, decisions after a skewed delay, denials, a third of which
@@ -50,6 +52,9 @@ func billingSystem(rng *rand.Rand, start time.Time, days int) [][]version {
 		for range n {
 			v := version{id: fmt.Sprintf("CLM-%06d", len(claims)), payer: payers[rng.IntN(len(payers))], cpt: cpts[rng.IntN(len(cpts))],
 				submitted: day, decided: day.AddDate(0, 0, 1+rng.IntN(1+rng.IntN(45))), outcome: "PAID"}
+			if n := len(claims); n%6 != 0 { // amounts without drawing: the claims stay the same
+				v.charge = fmt.Sprintf("%d.%02d", 60+n*7%900, n%100)
+			}
 			if rng.IntN(5) == 0 {
 				v.outcome, v.reason = "DENIED", []string{"CO-16", "CO-50", "CO-197"}[rng.IntN(3)]
 			}
@@ -62,6 +67,9 @@ func billingSystem(rng *rand.Rand, start time.Time, days int) [][]version {
 			case r == 19: // corrected: same decision date, another code
 				c := v
 				c.cpt = cpts[rng.IntN(len(cpts))]
+				if c.charge != "" {
+					c.charge += "5" // and another charge: 12.34 becomes 12.345, stored 12.35
+				}
 				versions = append(versions, c)
 			}
 			claims = append(claims, versions)

@@ -92,7 +92,7 @@ func uncountVersions(ctx context.Context, q *db.Queries, customerID, uploadID in
 		}
 		for _, r := range rows {
 			if err := stats.Remove(claimstats.Claim{SubmittedDate: r.SubmittedDate, DecidedDate: r.DecidedDate, Payer: r.Payer,
-				CPTGroup: r.CPTGroup, CPT: r.CPT, ReasonCode: r.ReasonCode, Denied: r.Denied}); err != nil {
+				CPTGroup: r.CPTGroup, CPT: r.CPT, ReasonCode: r.ReasonCode, Denied: r.Denied, AmountCents: r.AmountCents, HasAmount: r.HasAmount}); err != nil {
 				return fmt.Errorf("upload %d, row %d: %w", uploadID, r.SourceRow, err)
 			}
 		}

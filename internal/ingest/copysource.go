@@ -89,9 +89,10 @@ func (s *claimSource) produce() {
 			// initial version; once the claims are resolved, the upload
 			// takes back those that are not (uncountVersions).
 			if c.Outcome == OutcomePaid || c.Outcome == OutcomeDenied {
+				cents, has := c.amountCents()
 				s.stats.Add(claimstats.Claim{SubmittedDate: c.SubmittedDate, DecidedDate: c.DecidedDate,
 					Payer: c.Payer, CPTGroup: c.CPTGroup, CPT: c.CPT, ReasonCode: deref(c.DenialReasonCode),
-					Denied: c.Outcome == OutcomeDenied})
+					Denied: c.Outcome == OutcomeDenied, AmountCents: cents, HasAmount: has})
 			}
 			batch = append(batch, *c)
 		}

@@ -115,3 +115,16 @@ func (s *Stats) accept(r *Record) {
 		s.MaxSubmitted = r.SubmittedDate
 	}
 }
+
+// amountCents is the record's amount for the statistics: the charge, else
+// the allowed amount, in cents (ParseAmount keeps two decimals).
+func (r *Record) amountCents() (int64, bool) {
+	n := r.ChargeAmount
+	if !n.Valid {
+		n = r.AllowedAmount
+	}
+	if !n.Valid || n.Int == nil || n.Exp != -2 || !n.Int.IsInt64() {
+		return 0, false
+	}
+	return n.Int.Int64(), true
+}
