@@ -46,3 +46,17 @@ WHERE c.customer_id = @customer_id AND c.payer = m.old_payer;
 UPDATE claim_records c SET cpt_group = m.cpt_group
 FROM (SELECT unnest(@cpts::text[]) AS cpt, unnest(@cpt_groups::text[]) AS cpt_group) AS m
 WHERE c.customer_id = @customer_id AND c.cpt = m.cpt AND c.cpt_group <> m.cpt_group;
+
+-- name: ClaimReasonTexts :many
+-- The customer's own words for denial reason codes: per code, the
+-- denial_reason_text its claims carry most often (ties: the first in byte
+-- order). CARC and RARC descriptions are X12's to license; the customer's
+-- text is theirs. Reads the customer's rows: only for a run's alerts.
+SELECT DISTINCT ON (t.code) t.code::text AS code, t.text::text AS text
+FROM (
+    SELECT denial_reason_code AS code, denial_reason_text AS text, count(*) AS n
+    FROM claim_records
+    WHERE customer_id = @customer_id AND denial_reason_code = ANY(@codes::text[]) AND coalesce(denial_reason_text, '') <> ''
+    GROUP BY denial_reason_code, denial_reason_text
+) AS t
+ORDER BY t.code, t.n DESC, t.text COLLATE "C";

@@ -142,6 +142,51 @@ func (q *Queries) ClaimDriftAggregate(ctx context.Context, arg ClaimDriftAggrega
 	return items, nil
 }
 
+const ClaimReasonTexts = `-- name: ClaimReasonTexts :many
+SELECT DISTINCT ON (t.code) t.code::text AS code, t.text::text AS text
+FROM (
+    SELECT denial_reason_code AS code, denial_reason_text AS text, count(*) AS n
+    FROM claim_records
+    WHERE customer_id = $1 AND denial_reason_code = ANY($2::text[]) AND coalesce(denial_reason_text, '') <> ''
+    GROUP BY denial_reason_code, denial_reason_text
+) AS t
+ORDER BY t.code, t.n DESC, t.text COLLATE "C"
+`
+
+type ClaimReasonTextsParams struct {
+	CustomerID int64
+	Codes      []string
+}
+
+type ClaimReasonTextsRow struct {
+	Code string
+	Text string
+}
+
+// The customer's own words for denial reason codes: per code, the
+// denial_reason_text its claims carry most often (ties: the first in byte
+// order). CARC and RARC descriptions are X12's to license; the customer's
+// text is theirs. Reads the customer's rows: only for a run's alerts.
+func (q *Queries) ClaimReasonTexts(ctx context.Context, arg ClaimReasonTextsParams) ([]ClaimReasonTextsRow, error) {
+	rows, err := q.db.Query(ctx, ClaimReasonTexts, arg.CustomerID, arg.Codes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimReasonTextsRow{}
+	for rows.Next() {
+		var i ClaimReasonTextsRow
+		if err := rows.Scan(&i.Code, &i.Text); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ClaimReclassifyCPTGroups = `-- name: ClaimReclassifyCPTGroups :execrows
 UPDATE claim_records c SET cpt_group = m.cpt_group
 FROM (SELECT unnest($2::text[]) AS cpt, unnest($3::text[]) AS cpt_group) AS m

@@ -22,7 +22,10 @@ const MaxDrivers = 5
 // the denial rate and their changes add up to the alert's change: the
 // codes listed first moved the rate most.
 type Driver struct {
-	Code           string  `json:"code"` // "" for denials without a reason code
+	Code string `json:"code"` // "" for denials without a reason code
+	// Text is what the customer's claims most often say for a reason code
+	// (their denial_reason_text); "" when none.
+	Text           string  `json:"text,omitempty"`
 	BaselineDenied int64   `json:"baseline_denied"`
 	CurrentDenied  int64   `json:"current_denied"`
 	BaselineShare  float64 `json:"baseline_share"`
@@ -114,10 +117,34 @@ func explainAlerts(ctx context.Context, q *db.Queries, customerID int64, w Windo
 	if err != nil {
 		return err
 	}
+	var codes []string
 	for i := range events {
 		if e := &events[i]; e.Alert && MetricOf(e.Type).Drivers {
 			d := Explain(counts[claimstats.Cell{Payer: e.Payer, CPTGroup: e.CPTGroup}], false)
 			e.Drivers = &d
+			for _, r := range d.DenialReasons {
+				if r.Code != "" {
+					codes = append(codes, r.Code)
+				}
+			}
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	rows, err := q.ClaimReasonTexts(ctx, db.ClaimReasonTextsParams{CustomerID: customerID, Codes: codes})
+	if err != nil {
+		return fmt.Errorf("read the reason codes' texts: %w", err)
+	}
+	texts := map[string]string{}
+	for _, r := range rows {
+		texts[r.Code] = r.Text
+	}
+	for i := range events {
+		if d := events[i].Drivers; d != nil {
+			for j := range d.DenialReasons {
+				d.DenialReasons[j].Text = texts[d.DenialReasons[j].Code]
+			}
 		}
 	}
 	return nil
@@ -156,7 +183,11 @@ func DriverLabel(code string) string {
 // FormatDriver says in one phrase how a code moved: "CO-50 2.1% → 9.8%
 // (+7.7 pts, 12 → 41 denials)".
 func FormatDriver(d Driver) string {
-	return fmt.Sprintf("%s %.1f%% → %.1f%% (%+.1f pts, %d → %d denials)", DriverLabel(d.Code),
+	label := DriverLabel(d.Code)
+	if d.Text != "" {
+		label += " (" + d.Text + ")"
+	}
+	return fmt.Sprintf("%s %.1f%% → %.1f%% (%+.1f pts, %d → %d denials)", label,
 		d.BaselineShare*100, d.CurrentShare*100, roundPts(d.Change), d.BaselineDenied, d.CurrentDenied)
 }
 

@@ -56,6 +56,12 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		if n := len(claims); n%5 != 0 { // every fifth claim without an amount
 			c.AllowedAmount = fmt.Sprintf("%d.%02d", 50+n%400, n%100)
 		}
+		if c.ReasonCode != "" { // the customer's words, two spellings, one more frequent
+			c.ReasonText = []string{"Denied as not medically necessary", "Medical necessity", "Denied as not medically necessary"}[len(claims)%3]
+			if c.ReasonCode != "CO-50" {
+				c.ReasonText = "Reason " + c.ReasonCode
+			}
+		}
 		claims = append(claims, c)
 	}
 	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
@@ -152,11 +158,43 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		slices.SortFunc(ds, func(a, b drift.Driver) int { return cmp.Compare(b.Change, a.Change) })
 		return ds[:min(len(ds), drift.MaxDrivers)]
 	}
-	if got, w := alert.Drivers.DenialReasons, want("reason"); !slices.Equal(got, w) || got[0].Code != "CO-50" {
+	withoutTexts := func(ds []drift.Driver) []drift.Driver { // the texts are checked below
+		out := slices.Clone(ds)
+		for i := range out {
+			out[i].Text = ""
+		}
+		return out
+	}
+	if got, w := withoutTexts(alert.Drivers.DenialReasons), want("reason"); !slices.Equal(got, w) || got[0].Code != "CO-50" {
 		t.Errorf("denial reasons:\n got %+v\nwant %+v (CO-50 first)", got, w)
 	}
 	if got, w := alert.Drivers.CPTCodes, want("cpt"); !slices.Equal(got, w) || got[0].Code != "99214" {
 		t.Errorf("CPT codes:\n got %+v\nwant %+v (99214 first)", got, w)
+	}
+
+	// Each reason code's text is the customer's own, the most frequent.
+	texts := map[string]map[string]int{}
+	for _, c := range claims {
+		if c.ReasonCode != "" {
+			if texts[c.ReasonCode] == nil {
+				texts[c.ReasonCode] = map[string]int{}
+			}
+			texts[c.ReasonCode][c.ReasonText]++
+		}
+	}
+	for _, d := range alert.Drivers.DenialReasons {
+		best, bestN := "", 0
+		for text, n := range texts[d.Code] {
+			if n > bestN || n == bestN && text < best {
+				best, bestN = text, n
+			}
+		}
+		if d.Text != best {
+			t.Fatalf("reason %s reads %q, want the customer's most frequent text %q", d.Code, d.Text, best)
+		}
+	}
+	if alert.Drivers.DenialReasons[0].Text != "Denied as not medically necessary" {
+		t.Fatalf("CO-50 reads %q", alert.Drivers.DenialReasons[0].Text)
 	}
 
 	// Dollars at stake: the rate's change x the current window's claims x

@@ -65,10 +65,11 @@ type Claim struct {
 	Outcome       string // PAID when empty
 	AllowedAmount string // empty when unset
 	ReasonCode    string // denial_reason_code; empty when unset
+	ReasonText    string // denial_reason_text; empty when unset
 }
 
 // ClaimsHeader is the header row ClaimsCSV writes.
-const ClaimsHeader = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code\n"
+const ClaimsHeader = "payer,cpt,submitted_date,decided_date,outcome,allowed_amount,denial_reason_code,denial_reason_text\n"
 
 // ClaimsCSV renders claims as a claims file with a header row.
 func ClaimsCSV(claims ...Claim) string {
@@ -79,8 +80,8 @@ func ClaimsCSV(claims ...Claim) string {
 		if outcome == "" {
 			outcome = "PAID"
 		}
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s\n", c.Payer, c.CPT, c.Submitted.Format(time.DateOnly),
-			c.Submitted.AddDate(0, 0, c.DecisionDays).Format(time.DateOnly), outcome, c.AllowedAmount, c.ReasonCode)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s,%s\n", c.Payer, c.CPT, c.Submitted.Format(time.DateOnly),
+			c.Submitted.AddDate(0, 0, c.DecisionDays).Format(time.DateOnly), outcome, c.AllowedAmount, c.ReasonCode, c.ReasonText)
 	}
 	return b.String()
 }
