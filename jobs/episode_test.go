@@ -172,3 +172,47 @@ func TestAttemptOfADeadWorkerStaysInTheLog(t *testing.T) {
 		t.Fatalf("attempts %q, want the dead one unknown and the retry done, 2 counted", got)
 	}
 }
+
+// People acknowledge, snooze and resolve while computations of the same
+// customer run on several workers: both lock the customer's open episodes
+// before the subject, so neither deadlocks nor fails, and every episode's
+// transitions stay numbered without a gap.
+func TestPeoplesChangesRaceComputations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cust := h.customer(t, "acme")
+	for range 2 {
+		h.startClient(t, 2, nil)
+	}
+	h.upload(t, cust, "claims.csv", append(alertingClaims("Aetna"), alertingClaims("Cigna")...))
+	h.waitIdle(t)
+	notify := webhooks.Notifier(jobs.NewEnqueuer(h.inserter), cust, "", asOf)
+	changes := []alerts.Change{{To: alerts.Acknowledged, Actor: "admin"}, {To: alerts.Resolved, Actor: "admin"},
+		{To: alerts.Snoozed, Until: asOf.AddDate(0, 0, 3), Actor: "admin"}, {To: alerts.Resolved, Actor: "admin"}}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			if i%3 == 0 {
+				if _, err := h.inserter.Insert(context.Background(), jobs.ManualDrift(cust, drift.DefaultParams(asOf)), nil); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			payer := []string{"Aetna", "Cigna"}[i%2]
+			_, err := alerts.Update(context.Background(), h.pool, notify, cust,
+				alerts.Subject{Payer: payer, CPTGroup: "OTHER", DriftType: drift.TypeDenialRate}, changes[i%len(changes)], asOf)
+			if err != nil {
+				t.Errorf("change %d of %s: %v", i, payer, err)
+			}
+		})
+	}
+	wg.Wait()
+	h.waitIdle(t)
+	if n := h.count(t, `SELECT count(*) FROM river_job WHERE state NOT IN ('completed')`); n != 0 {
+		t.Fatalf("%d jobs did not complete", n)
+	}
+	if gaps := h.count(t, `SELECT count(*) FROM alert_episodes e WHERE e.transitions <> (SELECT count(*) FROM alert_transitions t WHERE t.episode_id = e.id)
+		OR e.transitions <> (SELECT coalesce(max(seq), 0) FROM alert_transitions t WHERE t.episode_id = e.id)`); gaps != 0 {
+		t.Fatalf("%d episodes whose transitions are not numbered 1..n", gaps)
+	}
+}

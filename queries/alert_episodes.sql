@@ -6,12 +6,6 @@ WHERE customer_id = @customer_id AND resolved_at IS NULL
 ORDER BY id
 FOR UPDATE;
 
--- name: AlertEpisodeGetOpenForUpdate :one
-SELECT * FROM alert_episodes
-WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type
-  AND resolved_at IS NULL
-FOR UPDATE;
-
 -- name: AlertEpisodeExists :one
 -- Whether the subject ever had an episode (a new one re-opens it).
 SELECT EXISTS (SELECT 1 FROM alert_episodes

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -417,6 +418,13 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 	if err != nil {
 		return db.AlertSubject{}, nil, err
 	}
+	// Lock as a computation does, the customer's open episodes first, then
+	// the subject: the other order deadlocks with a computation running
+	// beside the person's change.
+	open, err := q.AlertEpisodeListOpenForUpdate(ctx, customerID)
+	if err != nil {
+		return db.AlertSubject{}, nil, fmt.Errorf("list open alert episodes: %w", err)
+	}
 	cur, err := q.AlertSubjectGetForUpdate(ctx, db.AlertSubjectGetForUpdateParams{CustomerID: customerID, Payer: s.Payer,
 		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType)})
 	if errors.Is(err, store.ErrNotFound) {
@@ -442,14 +450,13 @@ func Apply(ctx context.Context, tx pgx.Tx, customerID int64, s Subject, c Change
 		DriftType: string(s.DriftType), FromState: &cur.State, ToState: string(c.To), Note: note, SnoozedUntil: until, Actor: c.Actor}); err != nil {
 		return db.AlertSubject{}, nil, fmt.Errorf("record alert subject change: %w", err)
 	}
-	ep, err := q.AlertEpisodeGetOpenForUpdate(ctx, db.AlertEpisodeGetOpenForUpdateParams{CustomerID: customerID, Payer: s.Payer,
-		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType)})
-	if errors.Is(err, store.ErrNotFound) {
+	i := slices.IndexFunc(open, func(e db.AlertEpisode) bool {
+		return e.Payer == s.Payer && e.CPTGroup == s.CPTGroup && e.DriftType == string(s.DriftType)
+	})
+	if i < 0 {
 		return updated, nil, nil // no episode open: the subject's state is all there is
 	}
-	if err != nil {
-		return db.AlertSubject{}, nil, fmt.Errorf("look up alert episode: %w", err)
-	}
+	ep := open[i]
 	r := reconciler{q: q, customerID: customerID, c: Computation{Today: today}}
 	kind := map[State]Kind{Acknowledged: KindAcknowledged, Snoozed: KindSnoozed, Resolved: KindResolved}[c.To]
 	if kind == KindResolved {

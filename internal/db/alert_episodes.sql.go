@@ -86,49 +86,6 @@ func (q *Queries) AlertEpisodeExists(ctx context.Context, arg AlertEpisodeExists
 	return exists, err
 }
 
-const AlertEpisodeGetOpenForUpdate = `-- name: AlertEpisodeGetOpenForUpdate :one
-SELECT id, customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of, last_alert_run_id, last_alert_as_of, severity, direction, quiet_runs, last_quiet_as_of, transitions, resolved_at, resolved_by FROM alert_episodes
-WHERE customer_id = $1 AND payer = $2 AND cpt_group = $3 AND drift_type = $4
-  AND resolved_at IS NULL
-FOR UPDATE
-`
-
-type AlertEpisodeGetOpenForUpdateParams struct {
-	CustomerID int64
-	Payer      string
-	CPTGroup   string
-	DriftType  string
-}
-
-func (q *Queries) AlertEpisodeGetOpenForUpdate(ctx context.Context, arg AlertEpisodeGetOpenForUpdateParams) (AlertEpisode, error) {
-	row := q.db.QueryRow(ctx, AlertEpisodeGetOpenForUpdate,
-		arg.CustomerID,
-		arg.Payer,
-		arg.CPTGroup,
-		arg.DriftType,
-	)
-	var i AlertEpisode
-	err := row.Scan(
-		&i.ID,
-		&i.CustomerID,
-		&i.Payer,
-		&i.CPTGroup,
-		&i.DriftType,
-		&i.OpenedRunID,
-		&i.OpenedAsOf,
-		&i.LastAlertRunID,
-		&i.LastAlertAsOf,
-		&i.Severity,
-		&i.Direction,
-		&i.QuietRuns,
-		&i.LastQuietAsOf,
-		&i.Transitions,
-		&i.ResolvedAt,
-		&i.ResolvedBy,
-	)
-	return i, err
-}
-
 const AlertEpisodeListBySubject = `-- name: AlertEpisodeListBySubject :many
 SELECT id, customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of, last_alert_run_id, last_alert_as_of, severity, direction, quiet_runs, last_quiet_as_of, transitions, resolved_at, resolved_by FROM alert_episodes
 WHERE customer_id = $1 AND payer = $2 AND cpt_group = $3 AND drift_type = $4

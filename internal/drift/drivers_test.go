@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/store"
@@ -64,23 +66,7 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 		}
 		claims = append(claims, c)
 	}
-	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
-
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alert *drift.Event
-	for i, e := range out.Events {
-		if e.Alert && e.Type == drift.TypeDenialRate {
-			alert = &out.Events[i]
-		}
-	}
+	tx, out, alert := uploadAndCompute(t, pool, cust, p, claims, drift.TypeDenialRate)
 	if alert == nil || alert.Drivers == nil {
 		t.Fatalf("no DENIAL_RATE alert with drivers in %+v", out.Events)
 	}
@@ -247,7 +233,6 @@ func TestAlertDriversMatchClaimsCountedByHand(t *testing.T) {
 // and the codes, read from the claims, must agree with.
 func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool := testdb.New(t)
 	cust := testfactory.Customer(t, pool, "acme")
 	asOf := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -268,23 +253,7 @@ func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 			claims = append(claims, c)
 		}
 	}
-	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
-
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alert *drift.Event
-	for i, e := range out.Events {
-		if e.Alert && e.Type == drift.TypeDecisionTime {
-			alert = &out.Events[i]
-		}
-	}
+	_, out, alert := uploadAndCompute(t, pool, cust, p, claims, drift.TypeDecisionTime)
 	if alert == nil || alert.Drivers == nil || alert.Drivers.Late == nil {
 		t.Fatalf("no DECISION_TIME alert with its why in %+v", out.Events)
 	}
@@ -393,4 +362,28 @@ func TestSlowdownDriversMatchClaimsCountedByHand(t *testing.T) {
 			t.Fatalf("week %+v, want %+v counted by hand with late claims beyond the baseline's share", wk, n)
 		}
 	}
+}
+
+// uploadAndCompute uploads claims and computes as of p in a transaction
+// left open for the test's queries (rolled back when it ends), and returns
+// the run's alert of type typ (nil if none).
+func uploadAndCompute(t *testing.T, pool *pgxpool.Pool, cust int64, p drift.Params, claims []testfactory.Claim, typ drift.Type) (pgx.Tx, *drift.Outcome, *drift.Event) {
+	t.Helper()
+	ctx := context.Background()
+	testfactory.Upload(t, testfactory.Uploader(t, pool), cust, claims...)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust, RunType: drift.RunManual, Params: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range out.Events {
+		if e.Alert && e.Type == typ {
+			return tx, out, &out.Events[i]
+		}
+	}
+	return tx, out, nil
 }
