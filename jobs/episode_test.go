@@ -10,6 +10,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -214,5 +215,84 @@ func TestPeoplesChangesRaceComputations(t *testing.T) {
 	if gaps := h.count(t, `SELECT count(*) FROM alert_episodes e WHERE e.transitions <> (SELECT count(*) FROM alert_transitions t WHERE t.episode_id = e.id)
 		OR e.transitions <> (SELECT coalesce(max(seq), 0) FROM alert_transitions t WHERE t.episode_id = e.id)`); gaps != 0 {
 		t.Fatalf("%d episodes whose transitions are not numbered 1..n", gaps)
+	}
+}
+
+// An endpoint that asks to be reminded hears of an episode still open and
+// unacknowledged again repeat_after_days after its last message of it (by
+// the computations' as-of dates), once per reminder whatever re-runs do,
+// and no more once it is acknowledged.
+func TestRemindersWhileAnEpisodeStaysOpenAndUnacknowledged(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	cust := h.customer(t, "acme")
+	ep, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust,
+		webhooks.EndpointSpec{URL: rcv.server.URL, RepeatAfterDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := h.endpoint(t, cust, rcv.server.URL+"/no-reminders")
+	h.startClient(t, 2, nil)
+	h.upload(t, cust, "claims.csv", alertingClaims("Aetna"))
+	h.waitIdle(t)
+	run := func(days int) {
+		t.Helper()
+		if _, err := h.inserter.Insert(context.Background(), jobs.ManualDrift(cust, drift.DefaultParams(asOf.AddDate(0, 0, days))), nil); err != nil {
+			t.Fatal(err)
+		}
+		h.waitIdle(t)
+	}
+	messages := func() []string {
+		var out []string
+		for _, r := range rcv.received() {
+			var p webhooks.Payload
+			if err := json.Unmarshal(r.body, &p); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %s #%d", r.header.Get("webhook-id")[:8], p.Type, p.Data.Transition.Seq))
+		}
+		return out
+	}
+	run(3) // 3 days after the opening: not yet
+	run(7) // a week after: the first reminder
+	run(7) // a re-run: no second one
+	got := messages()
+	var reminders, opened int
+	for _, m := range got {
+		switch {
+		case strings.Contains(m, "drift.alert.reminder #1"):
+			reminders++
+		case strings.Contains(m, "drift.alert.opened #1"):
+			opened++
+		}
+	}
+	if opened != 2 || reminders != 1 || len(got) != 3 {
+		t.Fatalf("messages %q, want the opening to both endpoints and one reminder to the one that asked", got)
+	}
+	if n := h.count(t, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND reminder_seq IS NOT NULL`, quiet.ID); n != 0 {
+		t.Fatalf("%d reminders to the endpoint that did not ask", n)
+	}
+	reminded := func() int {
+		return h.count(t, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND reminder_seq IS NOT NULL`, ep.ID)
+	}
+	run(14) // a week after the reminder (no claims decided since: the episode stays open)
+	if n := reminded(); n != 2 || !strings.Contains(strings.Join(messages(), ","), "drift.alert.reminder #2") {
+		t.Fatalf("%d reminders after two weeks (%q), want the second", n, messages())
+	}
+	tx, err := h.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := alerts.Apply(context.Background(), tx, cust, alerts.Subject{Payer: "Aetna", CPTGroup: "OTHER", DriftType: drift.TypeDenialRate},
+		alerts.Change{To: alerts.Acknowledged, Actor: "admin"}, asOf); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	run(21) // a third reminder would be due, but the episode is acknowledged
+	if n := reminded(); n != 2 {
+		t.Fatalf("%d reminders after the acknowledgement, want still 2", n)
 	}
 }

@@ -57,14 +57,30 @@ func notifyAlerts(ctx context.Context, d *Deps, tx pgx.Tx, outcome *drift.Outcom
 	}
 	ts, err := alerts.Reconcile(ctx, tx, run.CustomerID, alerts.Computation{RunID: run.ID, AsOf: run.AsOf, Events: loaded.Events,
 		Tested: outcome.Tested, Withdrawn: outcome.Withdrawn, Today: d.now()})
-	if err != nil || len(ts) == 0 {
+	if err != nil {
 		return err
 	}
 	link := ""
 	if d.PublicURL != "" {
 		link = fmt.Sprintf("%s/customers/%d?run=%d", strings.TrimRight(d.PublicURL, "/"), run.CustomerID, run.ID)
 	}
-	return webhooks.Notifier(NewEnqueuer(river.ClientFromContext[pgx.Tx](ctx)), run.CustomerID, link, d.now())(ctx, tx, ts)
+	enqueuer := NewEnqueuer(river.ClientFromContext[pgx.Tx](ctx))
+	if err := webhooks.Notifier(enqueuer, run.CustomerID, link, d.now())(ctx, tx, ts); err != nil {
+		return err
+	}
+	// Reminders of the episodes still open, for the endpoints that ask.
+	cust, err := q.CustomerGetByID(ctx, run.CustomerID)
+	if err != nil {
+		return fmt.Errorf("look up customer %d: %w", run.CustomerID, err)
+	}
+	alerting := map[alerts.Subject]drift.EventView{}
+	for _, e := range loaded.Events {
+		if e.Alert {
+			alerting[alerts.Subject{Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: e.DriftType}] = e
+		}
+	}
+	_, err = webhooks.DeliverReminders(ctx, tx, enqueuer, cust, run.ID, run.AsOf, alerting, link, d.now())
+	return err
 }
 
 // WebhookDeliveryWorker sends a delivery and records the attempt.

@@ -44,3 +44,6 @@ SELECT * FROM alert_transitions
 WHERE customer_id = @customer_id AND episode_id = ANY(@episode_ids::bigint[])
 ORDER BY episode_id, seq
 LIMIT @max_rows;
+
+-- name: AlertEpisodeGet :one
+SELECT * FROM alert_episodes WHERE customer_id = @customer_id AND id = @id;

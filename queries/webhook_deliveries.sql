@@ -1,8 +1,9 @@
 -- name: WebhookDeliveryCreate :one
 -- At most one delivery per (endpoint, transition), and its message id is
 -- derived from them: a second attempt to create it returns no row.
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, message_id, payload)
-VALUES (@customer_id, @endpoint_id, sqlc.narg(report_run_id), sqlc.narg(transition_id), @message_id, @payload)
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, message_id, payload)
+VALUES (@customer_id, @endpoint_id, sqlc.narg(report_run_id), sqlc.narg(transition_id), sqlc.narg(episode_id), sqlc.narg(reminder_seq),
+    @message_id, @payload)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -53,3 +54,22 @@ WHERE id = @id;
 
 -- name: WebhookAttemptListByDeliveries :many
 SELECT * FROM webhook_attempts WHERE delivery_id = ANY(@delivery_ids::bigint[]) ORDER BY delivery_id, id;
+
+-- name: WebhookReminderDue :many
+-- Per enabled endpoint that asks for reminders and open episode of the
+-- customer whose subject is open (not acknowledged or snoozed): the
+-- reminders it got so far, when the last message of the episode it got
+-- came from a computation as of at least repeat_after_days before
+-- @as_of. Messages with no computation (a person's) do not count.
+SELECT ep.id AS endpoint_id, e.id AS episode_id, count(d.reminder_seq)::int AS reminders
+FROM webhook_endpoints ep
+JOIN alert_episodes e ON e.customer_id = ep.customer_id AND e.resolved_at IS NULL
+JOIN alert_subjects s ON s.customer_id = e.customer_id AND s.payer = e.payer AND s.cpt_group = e.cpt_group
+    AND s.drift_type = e.drift_type AND s.state = 'open'
+JOIN webhook_deliveries d ON d.customer_id = ep.customer_id AND d.endpoint_id = ep.id
+    AND (d.episode_id = e.id OR d.transition_id IN (SELECT t.id FROM alert_transitions t WHERE t.customer_id = e.customer_id AND t.episode_id = e.id))
+JOIN report_runs r ON r.customer_id = d.customer_id AND r.id = d.report_run_id
+WHERE ep.customer_id = @customer_id AND ep.enabled AND ep.repeat_after_days IS NOT NULL
+GROUP BY ep.id, e.id, ep.repeat_after_days
+HAVING max(r.as_of) + ep.repeat_after_days <= @as_of::date
+ORDER BY ep.id, e.id;

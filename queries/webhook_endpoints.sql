@@ -1,6 +1,6 @@
 -- name: WebhookEndpointCreate :one
-INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret)
-VALUES (@customer_id, @url, @format, @min_severity, @secret)
+INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days)
+VALUES (@customer_id, @url, @format, @min_severity, @secret, sqlc.narg(repeat_after_days))
 RETURNING *;
 
 -- name: WebhookEndpointListByCustomer :many

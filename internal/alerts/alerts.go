@@ -334,6 +334,9 @@ const (
 	KindResolved     Kind = "resolved"
 	KindAcknowledged Kind = "acknowledged"
 	KindSnoozed      Kind = "snoozed"
+	// KindReminder is not a transition: an endpoint's reminder of an
+	// episode still open (webhook payloads only).
+	KindReminder Kind = "reminder"
 )
 
 // Notifies reports whether endpoints hear of the kind: people's

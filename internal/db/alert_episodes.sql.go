@@ -86,6 +86,39 @@ func (q *Queries) AlertEpisodeExists(ctx context.Context, arg AlertEpisodeExists
 	return exists, err
 }
 
+const AlertEpisodeGet = `-- name: AlertEpisodeGet :one
+SELECT id, customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of, last_alert_run_id, last_alert_as_of, severity, direction, quiet_runs, last_quiet_as_of, transitions, resolved_at, resolved_by FROM alert_episodes WHERE customer_id = $1 AND id = $2
+`
+
+type AlertEpisodeGetParams struct {
+	CustomerID int64
+	ID         int64
+}
+
+func (q *Queries) AlertEpisodeGet(ctx context.Context, arg AlertEpisodeGetParams) (AlertEpisode, error) {
+	row := q.db.QueryRow(ctx, AlertEpisodeGet, arg.CustomerID, arg.ID)
+	var i AlertEpisode
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.Payer,
+		&i.CPTGroup,
+		&i.DriftType,
+		&i.OpenedRunID,
+		&i.OpenedAsOf,
+		&i.LastAlertRunID,
+		&i.LastAlertAsOf,
+		&i.Severity,
+		&i.Direction,
+		&i.QuietRuns,
+		&i.LastQuietAsOf,
+		&i.Transitions,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+	)
+	return i, err
+}
+
 const AlertEpisodeListBySubject = `-- name: AlertEpisodeListBySubject :many
 SELECT id, customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of, last_alert_run_id, last_alert_as_of, severity, direction, quiet_runs, last_quiet_as_of, transitions, resolved_at, resolved_by FROM alert_episodes
 WHERE customer_id = $1 AND payer = $2 AND cpt_group = $3 AND drift_type = $4

@@ -294,6 +294,8 @@ type WebhookDelivery struct {
 	DeliveredAt  *time.Time
 	TransitionID *int64
 	StatusReason *string
+	EpisodeID    *int64
+	ReminderSeq  *int32
 }
 
 type WebhookEndpoint struct {
@@ -307,4 +309,5 @@ type WebhookEndpoint struct {
 	PreviousSecretExpiresAt *time.Time
 	Enabled                 bool
 	CreatedAt               time.Time
+	RepeatAfterDays         *int32
 }

@@ -121,8 +121,9 @@ func (q *Queries) WebhookDeliveryCountByRun(ctx context.Context, arg WebhookDeli
 }
 
 const WebhookDeliveryCreate = `-- name: WebhookDeliveryCreate :one
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, message_id, payload)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, message_id, payload)
+VALUES ($1, $2, $3, $4, $5, $6,
+    $7, $8)
 ON CONFLICT DO NOTHING
 RETURNING id
 `
@@ -132,6 +133,8 @@ type WebhookDeliveryCreateParams struct {
 	EndpointID   int64
 	ReportRunID  *int64
 	TransitionID *int64
+	EpisodeID    *int64
+	ReminderSeq  *int32
 	MessageID    string
 	Payload      []byte
 }
@@ -144,6 +147,8 @@ func (q *Queries) WebhookDeliveryCreate(ctx context.Context, arg WebhookDelivery
 		arg.EndpointID,
 		arg.ReportRunID,
 		arg.TransitionID,
+		arg.EpisodeID,
+		arg.ReminderSeq,
 		arg.MessageID,
 		arg.Payload,
 	)
@@ -194,7 +199,7 @@ func (q *Queries) WebhookDeliveryGetForSend(ctx context.Context, id int64) (Webh
 }
 
 const WebhookDeliveryListByEndpoint = `-- name: WebhookDeliveryListByEndpoint :many
-SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason FROM webhook_deliveries
+SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason, episode_id, reminder_seq FROM webhook_deliveries
 WHERE customer_id = $1 AND endpoint_id = $2
 ORDER BY id DESC
 LIMIT $3
@@ -228,6 +233,8 @@ func (q *Queries) WebhookDeliveryListByEndpoint(ctx context.Context, arg Webhook
 			&i.DeliveredAt,
 			&i.TransitionID,
 			&i.StatusReason,
+			&i.EpisodeID,
+			&i.ReminderSeq,
 		); err != nil {
 			return nil, err
 		}
@@ -256,4 +263,55 @@ UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status = 'pend
 func (q *Queries) WebhookDeliveryMarkFailed(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, WebhookDeliveryMarkFailed, id)
 	return err
+}
+
+const WebhookReminderDue = `-- name: WebhookReminderDue :many
+SELECT ep.id AS endpoint_id, e.id AS episode_id, count(d.reminder_seq)::int AS reminders
+FROM webhook_endpoints ep
+JOIN alert_episodes e ON e.customer_id = ep.customer_id AND e.resolved_at IS NULL
+JOIN alert_subjects s ON s.customer_id = e.customer_id AND s.payer = e.payer AND s.cpt_group = e.cpt_group
+    AND s.drift_type = e.drift_type AND s.state = 'open'
+JOIN webhook_deliveries d ON d.customer_id = ep.customer_id AND d.endpoint_id = ep.id
+    AND (d.episode_id = e.id OR d.transition_id IN (SELECT t.id FROM alert_transitions t WHERE t.customer_id = e.customer_id AND t.episode_id = e.id))
+JOIN report_runs r ON r.customer_id = d.customer_id AND r.id = d.report_run_id
+WHERE ep.customer_id = $1 AND ep.enabled AND ep.repeat_after_days IS NOT NULL
+GROUP BY ep.id, e.id, ep.repeat_after_days
+HAVING max(r.as_of) + ep.repeat_after_days <= $2::date
+ORDER BY ep.id, e.id
+`
+
+type WebhookReminderDueParams struct {
+	CustomerID int64
+	AsOf       time.Time
+}
+
+type WebhookReminderDueRow struct {
+	EndpointID int64
+	EpisodeID  int64
+	Reminders  int32
+}
+
+// Per enabled endpoint that asks for reminders and open episode of the
+// customer whose subject is open (not acknowledged or snoozed): the
+// reminders it got so far, when the last message of the episode it got
+// came from a computation as of at least repeat_after_days before
+// @as_of. Messages with no computation (a person's) do not count.
+func (q *Queries) WebhookReminderDue(ctx context.Context, arg WebhookReminderDueParams) ([]WebhookReminderDueRow, error) {
+	rows, err := q.db.Query(ctx, WebhookReminderDue, arg.CustomerID, arg.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookReminderDueRow{}
+	for rows.Next() {
+		var i WebhookReminderDueRow
+		if err := rows.Scan(&i.EndpointID, &i.EpisodeID, &i.Reminders); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

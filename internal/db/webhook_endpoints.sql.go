@@ -11,17 +11,18 @@ import (
 )
 
 const WebhookEndpointCreate = `-- name: WebhookEndpointCreate :one
-INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at
+INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
 `
 
 type WebhookEndpointCreateParams struct {
-	CustomerID  int64
-	URL         string
-	Format      string
-	MinSeverity float64
-	Secret      string
+	CustomerID      int64
+	URL             string
+	Format          string
+	MinSeverity     float64
+	Secret          string
+	RepeatAfterDays *int32
 }
 
 func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpointCreateParams) (WebhookEndpoint, error) {
@@ -31,6 +32,7 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		arg.Format,
 		arg.MinSeverity,
 		arg.Secret,
+		arg.RepeatAfterDays,
 	)
 	var i WebhookEndpoint
 	err := row.Scan(
@@ -44,6 +46,7 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		&i.PreviousSecretExpiresAt,
 		&i.Enabled,
 		&i.CreatedAt,
+		&i.RepeatAfterDays,
 	)
 	return i, err
 }
@@ -67,7 +70,7 @@ func (q *Queries) WebhookEndpointDelete(ctx context.Context, arg WebhookEndpoint
 }
 
 const WebhookEndpointGetByID = `-- name: WebhookEndpointGetByID :one
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
 `
 
 type WebhookEndpointGetByIDParams struct {
@@ -89,12 +92,13 @@ func (q *Queries) WebhookEndpointGetByID(ctx context.Context, arg WebhookEndpoin
 		&i.PreviousSecretExpiresAt,
 		&i.Enabled,
 		&i.CreatedAt,
+		&i.RepeatAfterDays,
 	)
 	return i, err
 }
 
 const WebhookEndpointListByCustomer = `-- name: WebhookEndpointListByCustomer :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
 `
 
 func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID int64) ([]WebhookEndpoint, error) {
@@ -117,6 +121,7 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 			&i.PreviousSecretExpiresAt,
 			&i.Enabled,
 			&i.CreatedAt,
+			&i.RepeatAfterDays,
 		); err != nil {
 			return nil, err
 		}
@@ -129,7 +134,7 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 }
 
 const WebhookEndpointListDeliverable = `-- name: WebhookEndpointListDeliverable :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at FROM webhook_endpoints
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints
 WHERE customer_id = $1 AND enabled AND min_severity <= $2
 ORDER BY id
 `
@@ -160,6 +165,7 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 			&i.PreviousSecretExpiresAt,
 			&i.Enabled,
 			&i.CreatedAt,
+			&i.RepeatAfterDays,
 		); err != nil {
 			return nil, err
 		}
@@ -175,7 +181,7 @@ const WebhookEndpointRotateSecret = `-- name: WebhookEndpointRotateSecret :one
 UPDATE webhook_endpoints
 SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2
 WHERE customer_id = $3 AND id = $4
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
 `
 
 type WebhookEndpointRotateSecretParams struct {
@@ -206,6 +212,7 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 		&i.PreviousSecretExpiresAt,
 		&i.Enabled,
 		&i.CreatedAt,
+		&i.RepeatAfterDays,
 	)
 	return i, err
 }
@@ -213,7 +220,7 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 const WebhookEndpointSetEnabled = `-- name: WebhookEndpointSetEnabled :one
 UPDATE webhook_endpoints SET enabled = $1
 WHERE customer_id = $2 AND id = $3
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
 `
 
 type WebhookEndpointSetEnabledParams struct {
@@ -236,6 +243,7 @@ func (q *Queries) WebhookEndpointSetEnabled(ctx context.Context, arg WebhookEndp
 		&i.PreviousSecretExpiresAt,
 		&i.Enabled,
 		&i.CreatedAt,
+		&i.RepeatAfterDays,
 	)
 	return i, err
 }

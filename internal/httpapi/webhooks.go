@@ -45,14 +45,15 @@ func (s *Server) webhookError(w http.ResponseWriter, r *http.Request, err error)
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.Customer) {
 	var body struct {
-		URL         string  `json:"url"`
-		Format      string  `json:"format"`
-		MinSeverity float64 `json:"min_severity"`
+		URL             string  `json:"url"`
+		Format          string  `json:"format"`
+		MinSeverity     float64 `json:"min_severity"`
+		RepeatAfterDays int     `json:"repeat_after_days"`
 	}
 	if !decodeJSON(w, r, &body) {
 		return
 	}
-	spec := webhooks.EndpointSpec{URL: body.URL, Format: body.Format, MinSeverity: body.MinSeverity}
+	spec := webhooks.EndpointSpec{URL: body.URL, Format: body.Format, MinSeverity: body.MinSeverity, RepeatAfterDays: body.RepeatAfterDays}
 	// Validation resolves the host: bounded, like any request.
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()

@@ -27,7 +27,14 @@ type EndpointSpec struct {
 	URL         string
 	Format      string  // FormatStandard when empty
 	MinSeverity float64 // alerts below it are not sent to this endpoint
+	// RepeatAfterDays, when above 0, reminds the endpoint of an episode
+	// still open and unacknowledged that many days (by as-of date) after
+	// the last message of it (drift.alert.reminder).
+	RepeatAfterDays int
 }
+
+// MaxRepeatAfterDays bounds an endpoint's reminder interval.
+const MaxRepeatAfterDays = 90
 
 // Validate checks the spec, resolving the host through guard.
 func (s *EndpointSpec) Validate(ctx context.Context, guard Guard) error {
@@ -39,6 +46,9 @@ func (s *EndpointSpec) Validate(ctx context.Context, guard Guard) error {
 	}
 	if math.IsNaN(s.MinSeverity) || s.MinSeverity < 0 || s.MinSeverity > 1 {
 		return fmt.Errorf("min severity must be from 0 to 1, got %v", s.MinSeverity)
+	}
+	if s.RepeatAfterDays < 0 || s.RepeatAfterDays > MaxRepeatAfterDays {
+		return fmt.Errorf("repeat after days must be from 1 to %d (0: no reminders), got %d", MaxRepeatAfterDays, s.RepeatAfterDays)
 	}
 	u, err := ValidateURL(s.URL)
 	if err != nil {
@@ -64,8 +74,13 @@ func CreateEndpoint(ctx context.Context, q *db.Queries, guard Guard, customerID 
 	if err != nil {
 		return db.WebhookEndpoint{}, err
 	}
+	var repeat *int32
+	if spec.RepeatAfterDays > 0 {
+		n := int32(spec.RepeatAfterDays)
+		repeat = &n
+	}
 	ep, err := q.WebhookEndpointCreate(ctx, db.WebhookEndpointCreateParams{CustomerID: customerID, URL: spec.URL,
-		Format: spec.Format, MinSeverity: spec.MinSeverity, Secret: secret})
+		Format: spec.Format, MinSeverity: spec.MinSeverity, Secret: secret, RepeatAfterDays: repeat})
 	if err != nil {
 		return db.WebhookEndpoint{}, fmt.Errorf("store webhook endpoint: %w", err)
 	}
@@ -131,20 +146,22 @@ func DeleteEndpoint(ctx context.Context, q *db.Queries, customerID, id int64) er
 // EndpointView is an endpoint as the API and CLI show it: never its
 // secret, except once at creation and rotation (Secret).
 type EndpointView struct {
-	ID          int64     `json:"id"`
-	CustomerID  int64     `json:"customer_id"`
-	URL         string    `json:"url"`
-	Format      string    `json:"format"`
-	MinSeverity float64   `json:"min_severity"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	Secret      string    `json:"secret,omitempty"`
+	ID          int64   `json:"id"`
+	CustomerID  int64   `json:"customer_id"`
+	URL         string  `json:"url"`
+	Format      string  `json:"format"`
+	MinSeverity float64 `json:"min_severity"`
+	// RepeatAfterDays is null without reminders.
+	RepeatAfterDays *int32    `json:"repeat_after_days"`
+	Enabled         bool      `json:"enabled"`
+	CreatedAt       time.Time `json:"created_at"`
+	Secret          string    `json:"secret,omitempty"`
 }
 
 // ViewEndpoint converts an endpoint, without its secret.
 func ViewEndpoint(ep db.WebhookEndpoint) EndpointView {
 	return EndpointView{ID: ep.ID, CustomerID: ep.CustomerID, URL: ep.URL, Format: ep.Format, MinSeverity: ep.MinSeverity,
-		Enabled: ep.Enabled, CreatedAt: ep.CreatedAt}
+		RepeatAfterDays: ep.RepeatAfterDays, Enabled: ep.Enabled, CreatedAt: ep.CreatedAt}
 }
 
 // DeliveryView is a delivery with its attempts, newest first.

@@ -23,6 +23,7 @@ const (
 	TypeAlertOpened    = "drift.alert.opened"
 	TypeAlertEscalated = "drift.alert.escalated"
 	TypeAlertResolved  = "drift.alert.resolved"
+	TypeAlertReminder  = "drift.alert.reminder"
 	TypeTest           = "webhook.test"
 )
 
@@ -33,6 +34,8 @@ func TypeOf(k alerts.Kind) string {
 		return TypeAlertEscalated
 	case alerts.KindResolved:
 		return TypeAlertResolved
+	case alerts.KindReminder:
+		return TypeAlertReminder
 	}
 	return TypeAlertOpened
 }
@@ -61,9 +64,9 @@ type Customer struct {
 
 // TransitionView is what happened to the episode.
 type TransitionView struct {
-	Kind      alerts.Kind `json:"kind"` // opened, reopened, escalated, resolved
+	Kind      alerts.Kind `json:"kind"` // opened, reopened, escalated, resolved, or reminder
 	EpisodeID int64       `json:"episode_id"`
-	Seq       int         `json:"seq"`
+	Seq       int         `json:"seq"` // the transition's in its episode; a reminder's among the endpoint's
 	alerts.Subject
 	// Severity and Direction are the episode's as of this transition
 	// (for a resolution, as last notified).
@@ -110,6 +113,8 @@ func SlackText(p Payload) string {
 		b.WriteString(" escalated")
 	case alerts.KindReopened:
 		b.WriteString(" alerting again")
+	case alerts.KindReminder:
+		fmt.Fprintf(&b, " still open since %s (reminder %d)", t.OpenedAsOf, t.Seq)
 	default:
 		b.WriteString(" alert")
 	}

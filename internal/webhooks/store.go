@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
 
@@ -62,6 +63,67 @@ func DeliverTransitions(ctx context.Context, tx pgx.Tx, jobs Jobs, cust db.Custo
 		}
 	}
 	return ids, nil
+}
+
+// DeliverReminders stores, in tx, a reminder for every enabled endpoint
+// that asks for them (repeat_after_days) and episode of the customer still
+// open and unacknowledged whose last message to it came from a
+// computation at least that many days before asOf, and enqueues each. The
+// reminder carries the subject's alert of this run when it alerted
+// (alerting, by subject). One message per (endpoint, episode, reminder),
+// by constraint and derived webhook-id.
+func DeliverReminders(ctx context.Context, tx pgx.Tx, jobs Jobs, cust db.Customer, runID int64, asOf time.Time,
+	alerting map[alerts.Subject]drift.EventView, link string, now time.Time) ([]int64, error) {
+	q := store.New(tx)
+	due, err := q.WebhookReminderDue(ctx, db.WebhookReminderDueParams{CustomerID: cust.ID, AsOf: asOf})
+	if err != nil {
+		return nil, fmt.Errorf("find reminders due: %w", err)
+	}
+	var ids []int64
+	for _, r := range due {
+		ep, err := q.WebhookEndpointGetByID(ctx, db.WebhookEndpointGetByIDParams{CustomerID: cust.ID, ID: r.EndpointID})
+		if err != nil {
+			return nil, fmt.Errorf("look up webhook endpoint %d: %w", r.EndpointID, err)
+		}
+		e, err := q.AlertEpisodeGet(ctx, db.AlertEpisodeGetParams{CustomerID: cust.ID, ID: r.EpisodeID})
+		if err != nil {
+			return nil, fmt.Errorf("look up alert episode %d: %w", r.EpisodeID, err)
+		}
+		seq := int(r.Reminders) + 1
+		s := alerts.Subject{Payer: e.Payer, CPTGroup: e.CPTGroup, DriftType: drift.Type(e.DriftType)}
+		t := alerts.Transition{EpisodeID: e.ID, Seq: seq, Kind: alerts.KindReminder, Subject: s, Severity: e.Severity,
+			Direction: int(e.Direction), OpenedAsOf: e.OpenedAsOf, Actor: "system", At: now, RunID: &runID}
+		p := Payload{Type: TypeAlertReminder, Timestamp: now.UTC(),
+			Data: Data{Customer: Customer{ID: cust.ID, Name: cust.Name}, Transition: NewTransition(t), Link: link}}
+		if a, ok := alerting[s]; ok {
+			p.Data.Alert = NewAlert(a)
+		}
+		body, err := Build(ep.Format, p)
+		if err != nil {
+			return nil, err
+		}
+		n := int32(seq)
+		id, err := q.WebhookDeliveryCreate(ctx, db.WebhookDeliveryCreateParams{CustomerID: cust.ID, EndpointID: ep.ID, ReportRunID: &runID,
+			EpisodeID: &e.ID, ReminderSeq: &n, MessageID: reminderMessageID(ep.ID, e.ID, seq), Payload: body})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // sent already
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store webhook reminder: %w", err)
+		}
+		if _, err := jobs.EnqueueDeliveryTx(ctx, tx, id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// reminderMessageID is the webhook-id of an endpoint's n-th reminder of an
+// episode.
+func reminderMessageID(endpointID, episodeID int64, n int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "upstream/reminder/%d/%d/%d", endpointID, episodeID, n))
+	return "msg_" + hex.EncodeToString(sum[:16])
 }
 
 // Notifier returns the alerts.Notify that delivers a customer's
