@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
@@ -294,5 +295,65 @@ func TestRemindersWhileAnEpisodeStaysOpenAndUnacknowledged(t *testing.T) {
 	run(21) // a third reminder would be due, but the episode is acknowledged
 	if n := reminded(); n != 2 {
 		t.Fatalf("%d reminders after the acknowledgement, want still 2", n)
+	}
+}
+
+// An endpoint that takes a daily digest gets no message per transition but,
+// once the day is over, one message listing the day's transitions, however
+// often the digest job runs.
+func TestDigestListsThePeriodsTransitionsOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	cust := h.customer(t, "acme")
+	digest, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust,
+		webhooks.EndpointSpec{URL: rcv.server.URL + "/digest", Digest: webhooks.DigestDaily})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.endpoint(t, cust, rcv.server.URL+"/now")
+	h.startClient(t, 2, nil)
+	h.upload(t, cust, "claims.csv", append(alertingClaims("Aetna"), alertingClaims("Cigna")...))
+	h.waitIdle(t)
+	paths := func() map[string]int {
+		out := map[string]int{}
+		for _, r := range rcv.received() {
+			var p struct{ Type string }
+			if err := json.Unmarshal(r.body, &p); err != nil {
+				t.Fatal(err)
+			}
+			out[p.Type]++
+		}
+		return out
+	}
+	if got := paths(); got[webhooks.TypeAlertOpened] != 2 || len(got) != 1 {
+		t.Fatalf("messages %v before the digest, want the 2 openings to the immediate endpoint only", got)
+	}
+	tomorrow := time.Now().Add(24 * time.Hour)
+	for range 3 { // the job runs hourly: one digest for the day
+		if _, err := webhooks.DeliverDigests(context.Background(), h.pool, jobs.NewEnqueuer(h.inserter), tomorrow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitIdle(t)
+	var digests []webhooks.DigestData
+	for _, r := range rcv.received() {
+		var p struct {
+			Type string
+			Data webhooks.DigestData
+		}
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Type == webhooks.TypeAlertDigest {
+			digests = append(digests, p.Data)
+		}
+	}
+	if len(digests) != 1 || len(digests[0].Transitions) != 2 || digests[0].Frequency != "daily" ||
+		digests[0].Start != time.Now().UTC().Format(time.DateOnly) {
+		t.Fatalf("digests %+v, want one listing today's 2 openings", digests)
+	}
+	if n := h.count(t, `SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1`, digest.ID); n != 1 {
+		t.Fatalf("%d deliveries to the digest endpoint, want its one digest", n)
 	}
 }

@@ -133,6 +133,7 @@ func Config(deps *Deps, workers Workers) *river.Config {
 		registry := river.NewWorkers()
 		AddDriftWorkers(registry, deps)
 		river.AddWorker(registry, &WebhookDeliveryWorker{deps: deps})
+		river.AddWorker(registry, &WebhookDigestWorker{deps: deps})
 		cfg.Workers = registry
 		cfg.Queues = queues
 	}

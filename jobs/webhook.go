@@ -190,3 +190,42 @@ func finishAttempt(ctx context.Context, d *Deps, deliveryID, attemptID int64, re
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// WebhookDigestArgs writes the digests due: the last whole day's or week's
+// alert changes, for the endpoints that take digests. Periodic (hourly,
+// and on start); a digest is written once per endpoint and period however
+// often it runs.
+type WebhookDigestArgs struct{}
+
+// Kind identifies the job type to River.
+func (WebhookDigestArgs) Kind() string { return "webhook_digest" }
+
+// InsertOpts puts the job on the webhooks queue, once per hour at most.
+func (WebhookDigestArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+}
+
+// WebhookDigestWorker writes the digests due.
+type WebhookDigestWorker struct {
+	river.WorkerDefaults[WebhookDigestArgs]
+	deps *Deps
+}
+
+// Work writes the digests due now, each with its delivery job.
+func (w *WebhookDigestWorker) Work(ctx context.Context, job *river.Job[WebhookDigestArgs]) error {
+	n, err := webhooks.DeliverDigests(ctx, w.deps.Pool, NewEnqueuer(river.ClientFromContext[pgx.Tx](ctx)), w.deps.now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.deps.logger().InfoContext(ctx, "webhook digests written", "job_id", job.ID, "digests", n)
+	}
+	return nil
+}
+
+// DigestPeriodicJob runs WebhookDigestWorker hourly and on start.
+func DigestPeriodicJob() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+		return WebhookDigestArgs{}, nil
+	}, &river.PeriodicJobOpts{ID: "webhook_digests", RunOnStart: true})
+}

@@ -47,3 +47,14 @@ LIMIT @max_rows;
 
 -- name: AlertEpisodeGet :one
 SELECT * FROM alert_episodes WHERE customer_id = @customer_id AND id = @id;
+
+-- name: AlertTransitionListForDigest :many
+-- A customer's transitions that notify, made in [@start, @end_at), of
+-- episodes at least @min_severity, oldest first, at most @max_rows.
+SELECT t.*, e.payer, e.cpt_group, e.drift_type, e.opened_as_of
+FROM alert_transitions t
+JOIN alert_episodes e ON e.customer_id = t.customer_id AND e.id = t.episode_id
+WHERE t.customer_id = @customer_id AND t.created_at >= @start AND t.created_at < @end_at
+  AND t.kind IN ('opened', 'reopened', 'escalated', 'resolved') AND t.severity >= @min_severity
+ORDER BY t.created_at, t.id
+LIMIT @max_rows;

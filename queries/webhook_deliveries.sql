@@ -1,9 +1,10 @@
 -- name: WebhookDeliveryCreate :one
 -- At most one delivery per (endpoint, transition), and its message id is
 -- derived from them: a second attempt to create it returns no row.
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, message_id, payload)
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, digest_period,
+    message_id, payload)
 VALUES (@customer_id, @endpoint_id, sqlc.narg(report_run_id), sqlc.narg(transition_id), sqlc.narg(episode_id), sqlc.narg(reminder_seq),
-    @message_id, @payload)
+    sqlc.narg(digest_period), @message_id, @payload)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -69,7 +70,7 @@ JOIN alert_subjects s ON s.customer_id = e.customer_id AND s.payer = e.payer AND
 JOIN webhook_deliveries d ON d.customer_id = ep.customer_id AND d.endpoint_id = ep.id
     AND (d.episode_id = e.id OR d.transition_id IN (SELECT t.id FROM alert_transitions t WHERE t.customer_id = e.customer_id AND t.episode_id = e.id))
 JOIN report_runs r ON r.customer_id = d.customer_id AND r.id = d.report_run_id
-WHERE ep.customer_id = @customer_id AND ep.enabled AND ep.repeat_after_days IS NOT NULL
+WHERE ep.customer_id = @customer_id AND ep.enabled AND ep.repeat_after_days IS NOT NULL AND ep.digest IS NULL
 GROUP BY ep.id, e.id, ep.repeat_after_days
 HAVING max(r.as_of) + ep.repeat_after_days <= @as_of::date
 ORDER BY ep.id, e.id;

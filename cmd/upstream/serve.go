@@ -101,7 +101,7 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	defer pool.Close()
 	client, err := e.riverClient(pool, c.workers(), func(cfg *riverConfig) {
 		jobs.SetJobTimeout(cfg, c.JobTimeout)
-		cfg.PeriodicJobs = jobs.PeriodicJobs(schedule, c.FanoutInterval)
+		cfg.PeriodicJobs = append(jobs.PeriodicJobs(schedule, c.FanoutInterval), jobs.DigestPeriodicJob())
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ type WebhookCreateCmd struct {
 	URL         string  `required:"" name:"url" help:"Where to POST alerts (http or https)."`
 	Format      string  `default:"standard" enum:"standard,slack" help:"standard (JSON, Standard Webhooks) or slack (a Slack incoming webhook's text)."`
 	MinSeverity float64 `name:"min-severity" default:"0" help:"Only alerts at least this severe (0 to 1)."`
+	Digest      string  `enum:",daily,weekly" default:"" help:"Send the period's alert changes in one message, daily or weekly, instead of one message each."`
 	RepeatAfter int     `name:"repeat-after-days" default:"0" help:"Remind of an episode still open and unacknowledged this many days (1 to 90) after its last message; 0: never."`
 	JSON        bool    `name:"json" help:"Print JSON."`
 }
@@ -49,7 +50,7 @@ func (c *WebhookCreateCmd) Run(ctx context.Context, e *env) error {
 	}
 	defer pool.Close()
 	ep, err := webhooks.CreateEndpoint(ctx, store.New(pool), e.webhookGuard(), cust.ID,
-		webhooks.EndpointSpec{URL: c.URL, Format: c.Format, MinSeverity: c.MinSeverity, RepeatAfterDays: c.RepeatAfter})
+		webhooks.EndpointSpec{URL: c.URL, Format: c.Format, MinSeverity: c.MinSeverity, RepeatAfterDays: c.RepeatAfter, Digest: c.Digest})
 	if err != nil {
 		return webhookURLError(c.URL, err)
 	}

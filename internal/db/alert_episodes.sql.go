@@ -357,3 +357,83 @@ func (q *Queries) AlertTransitionListByEpisodes(ctx context.Context, arg AlertTr
 	}
 	return items, nil
 }
+
+const AlertTransitionListForDigest = `-- name: AlertTransitionListForDigest :many
+SELECT t.id, t.customer_id, t.episode_id, t.seq, t.kind, t.report_run_id, t.severity, t.direction, t.actor, t.note, t.created_at, e.payer, e.cpt_group, e.drift_type, e.opened_as_of
+FROM alert_transitions t
+JOIN alert_episodes e ON e.customer_id = t.customer_id AND e.id = t.episode_id
+WHERE t.customer_id = $1 AND t.created_at >= $2 AND t.created_at < $3
+  AND t.kind IN ('opened', 'reopened', 'escalated', 'resolved') AND t.severity >= $4
+ORDER BY t.created_at, t.id
+LIMIT $5
+`
+
+type AlertTransitionListForDigestParams struct {
+	CustomerID  int64
+	Start       time.Time
+	EndAt       time.Time
+	MinSeverity float64
+	MaxRows     int32
+}
+
+type AlertTransitionListForDigestRow struct {
+	ID          int64
+	CustomerID  int64
+	EpisodeID   int64
+	Seq         int32
+	Kind        string
+	ReportRunID *int64
+	Severity    float64
+	Direction   int16
+	Actor       string
+	Note        *string
+	CreatedAt   time.Time
+	Payer       string
+	CPTGroup    string
+	DriftType   string
+	OpenedAsOf  time.Time
+}
+
+// A customer's transitions that notify, made in [@start, @end_at), of
+// episodes at least @min_severity, oldest first, at most @max_rows.
+func (q *Queries) AlertTransitionListForDigest(ctx context.Context, arg AlertTransitionListForDigestParams) ([]AlertTransitionListForDigestRow, error) {
+	rows, err := q.db.Query(ctx, AlertTransitionListForDigest,
+		arg.CustomerID,
+		arg.Start,
+		arg.EndAt,
+		arg.MinSeverity,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AlertTransitionListForDigestRow{}
+	for rows.Next() {
+		var i AlertTransitionListForDigestRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.EpisodeID,
+			&i.Seq,
+			&i.Kind,
+			&i.ReportRunID,
+			&i.Severity,
+			&i.Direction,
+			&i.Actor,
+			&i.Note,
+			&i.CreatedAt,
+			&i.Payer,
+			&i.CPTGroup,
+			&i.DriftType,
+			&i.OpenedAsOf,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

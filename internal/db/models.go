@@ -296,6 +296,7 @@ type WebhookDelivery struct {
 	StatusReason *string
 	EpisodeID    *int64
 	ReminderSeq  *int32
+	DigestPeriod *time.Time
 }
 
 type WebhookEndpoint struct {
@@ -310,4 +311,5 @@ type WebhookEndpoint struct {
 	Enabled                 bool
 	CreatedAt               time.Time
 	RepeatAfterDays         *int32
+	Digest                  *string
 }

@@ -121,9 +121,10 @@ func (q *Queries) WebhookDeliveryCountByRun(ctx context.Context, arg WebhookDeli
 }
 
 const WebhookDeliveryCreate = `-- name: WebhookDeliveryCreate :one
-INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, message_id, payload)
+INSERT INTO webhook_deliveries (customer_id, endpoint_id, report_run_id, transition_id, episode_id, reminder_seq, digest_period,
+    message_id, payload)
 VALUES ($1, $2, $3, $4, $5, $6,
-    $7, $8)
+    $7, $8, $9)
 ON CONFLICT DO NOTHING
 RETURNING id
 `
@@ -135,6 +136,7 @@ type WebhookDeliveryCreateParams struct {
 	TransitionID *int64
 	EpisodeID    *int64
 	ReminderSeq  *int32
+	DigestPeriod *time.Time
 	MessageID    string
 	Payload      []byte
 }
@@ -149,6 +151,7 @@ func (q *Queries) WebhookDeliveryCreate(ctx context.Context, arg WebhookDelivery
 		arg.TransitionID,
 		arg.EpisodeID,
 		arg.ReminderSeq,
+		arg.DigestPeriod,
 		arg.MessageID,
 		arg.Payload,
 	)
@@ -199,7 +202,7 @@ func (q *Queries) WebhookDeliveryGetForSend(ctx context.Context, id int64) (Webh
 }
 
 const WebhookDeliveryListByEndpoint = `-- name: WebhookDeliveryListByEndpoint :many
-SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason, episode_id, reminder_seq FROM webhook_deliveries
+SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason, episode_id, reminder_seq, digest_period FROM webhook_deliveries
 WHERE customer_id = $1 AND endpoint_id = $2
 ORDER BY id DESC
 LIMIT $3
@@ -235,6 +238,7 @@ func (q *Queries) WebhookDeliveryListByEndpoint(ctx context.Context, arg Webhook
 			&i.StatusReason,
 			&i.EpisodeID,
 			&i.ReminderSeq,
+			&i.DigestPeriod,
 		); err != nil {
 			return nil, err
 		}
@@ -274,7 +278,7 @@ JOIN alert_subjects s ON s.customer_id = e.customer_id AND s.payer = e.payer AND
 JOIN webhook_deliveries d ON d.customer_id = ep.customer_id AND d.endpoint_id = ep.id
     AND (d.episode_id = e.id OR d.transition_id IN (SELECT t.id FROM alert_transitions t WHERE t.customer_id = e.customer_id AND t.episode_id = e.id))
 JOIN report_runs r ON r.customer_id = d.customer_id AND r.id = d.report_run_id
-WHERE ep.customer_id = $1 AND ep.enabled AND ep.repeat_after_days IS NOT NULL
+WHERE ep.customer_id = $1 AND ep.enabled AND ep.repeat_after_days IS NOT NULL AND ep.digest IS NULL
 GROUP BY ep.id, e.id, ep.repeat_after_days
 HAVING max(r.as_of) + ep.repeat_after_days <= $2::date
 ORDER BY ep.id, e.id

@@ -11,9 +11,9 @@ import (
 )
 
 const WebhookEndpointCreate = `-- name: WebhookEndpointCreate :one
-INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
+INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days, digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
 `
 
 type WebhookEndpointCreateParams struct {
@@ -23,6 +23,7 @@ type WebhookEndpointCreateParams struct {
 	MinSeverity     float64
 	Secret          string
 	RepeatAfterDays *int32
+	Digest          *string
 }
 
 func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpointCreateParams) (WebhookEndpoint, error) {
@@ -33,6 +34,7 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		arg.MinSeverity,
 		arg.Secret,
 		arg.RepeatAfterDays,
+		arg.Digest,
 	)
 	var i WebhookEndpoint
 	err := row.Scan(
@@ -47,6 +49,7 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
+		&i.Digest,
 	)
 	return i, err
 }
@@ -70,7 +73,7 @@ func (q *Queries) WebhookEndpointDelete(ctx context.Context, arg WebhookEndpoint
 }
 
 const WebhookEndpointGetByID = `-- name: WebhookEndpointGetByID :one
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
 `
 
 type WebhookEndpointGetByIDParams struct {
@@ -93,12 +96,13 @@ func (q *Queries) WebhookEndpointGetByID(ctx context.Context, arg WebhookEndpoin
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
+		&i.Digest,
 	)
 	return i, err
 }
 
 const WebhookEndpointListByCustomer = `-- name: WebhookEndpointListByCustomer :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
 `
 
 func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID int64) ([]WebhookEndpoint, error) {
@@ -122,6 +126,7 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.RepeatAfterDays,
+			&i.Digest,
 		); err != nil {
 			return nil, err
 		}
@@ -134,8 +139,8 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 }
 
 const WebhookEndpointListDeliverable = `-- name: WebhookEndpointListDeliverable :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days FROM webhook_endpoints
-WHERE customer_id = $1 AND enabled AND min_severity <= $2
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints
+WHERE customer_id = $1 AND enabled AND min_severity <= $2 AND digest IS NULL
 ORDER BY id
 `
 
@@ -144,7 +149,8 @@ type WebhookEndpointListDeliverableParams struct {
 	Severity   float64
 }
 
-// The enabled endpoints that want alerts of at least this severity.
+// The enabled endpoints that want alerts of at least this severity as
+// they happen (not in a digest).
 func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg WebhookEndpointListDeliverableParams) ([]WebhookEndpoint, error) {
 	rows, err := q.db.Query(ctx, WebhookEndpointListDeliverable, arg.CustomerID, arg.Severity)
 	if err != nil {
@@ -166,6 +172,72 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.RepeatAfterDays,
+			&i.Digest,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const WebhookEndpointListDigests = `-- name: WebhookEndpointListDigests :many
+SELECT e.id, e.customer_id, e.url, e.format, e.min_severity, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled, e.created_at, e.repeat_after_days, e.digest, c.name AS customer_name FROM webhook_endpoints e
+JOIN customers c ON c.id = e.customer_id
+WHERE e.digest IS NOT NULL AND e.enabled AND e.id > $1
+ORDER BY e.id
+LIMIT $2
+`
+
+type WebhookEndpointListDigestsParams struct {
+	After   int64
+	MaxRows int32
+}
+
+type WebhookEndpointListDigestsRow struct {
+	ID                      int64
+	CustomerID              int64
+	URL                     string
+	Format                  string
+	MinSeverity             float64
+	Secret                  string
+	PreviousSecret          *string
+	PreviousSecretExpiresAt *time.Time
+	Enabled                 bool
+	CreatedAt               time.Time
+	RepeatAfterDays         *int32
+	Digest                  *string
+	CustomerName            string
+}
+
+// The enabled endpoints that take digests, after id @after, at most
+// @max_rows: the digest job pages through them.
+func (q *Queries) WebhookEndpointListDigests(ctx context.Context, arg WebhookEndpointListDigestsParams) ([]WebhookEndpointListDigestsRow, error) {
+	rows, err := q.db.Query(ctx, WebhookEndpointListDigests, arg.After, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookEndpointListDigestsRow{}
+	for rows.Next() {
+		var i WebhookEndpointListDigestsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.URL,
+			&i.Format,
+			&i.MinSeverity,
+			&i.Secret,
+			&i.PreviousSecret,
+			&i.PreviousSecretExpiresAt,
+			&i.Enabled,
+			&i.CreatedAt,
+			&i.RepeatAfterDays,
+			&i.Digest,
+			&i.CustomerName,
 		); err != nil {
 			return nil, err
 		}
@@ -181,7 +253,7 @@ const WebhookEndpointRotateSecret = `-- name: WebhookEndpointRotateSecret :one
 UPDATE webhook_endpoints
 SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2
 WHERE customer_id = $3 AND id = $4
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
 `
 
 type WebhookEndpointRotateSecretParams struct {
@@ -213,6 +285,7 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
+		&i.Digest,
 	)
 	return i, err
 }
@@ -220,7 +293,7 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 const WebhookEndpointSetEnabled = `-- name: WebhookEndpointSetEnabled :one
 UPDATE webhook_endpoints SET enabled = $1
 WHERE customer_id = $2 AND id = $3
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
 `
 
 type WebhookEndpointSetEnabledParams struct {
@@ -244,6 +317,7 @@ func (q *Queries) WebhookEndpointSetEnabled(ctx context.Context, arg WebhookEndp
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
+		&i.Digest,
 	)
 	return i, err
 }

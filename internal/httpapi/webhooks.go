@@ -49,11 +49,12 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 		Format          string  `json:"format"`
 		MinSeverity     float64 `json:"min_severity"`
 		RepeatAfterDays int     `json:"repeat_after_days"`
+		Digest          string  `json:"digest"`
 	}
 	if !decodeJSON(w, r, &body) {
 		return
 	}
-	spec := webhooks.EndpointSpec{URL: body.URL, Format: body.Format, MinSeverity: body.MinSeverity, RepeatAfterDays: body.RepeatAfterDays}
+	spec := webhooks.EndpointSpec{URL: body.URL, Format: body.Format, MinSeverity: body.MinSeverity, RepeatAfterDays: body.RepeatAfterDays, Digest: body.Digest}
 	// Validation resolves the host: bounded, like any request.
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()

@@ -31,6 +31,9 @@ type EndpointSpec struct {
 	// still open and unacknowledged that many days (by as-of date) after
 	// the last message of it (drift.alert.reminder).
 	RepeatAfterDays int
+	// Digest, DigestDaily or DigestWeekly, sends the period's transitions
+	// in one message instead of one message each (and no reminders).
+	Digest string
 }
 
 // MaxRepeatAfterDays bounds an endpoint's reminder interval.
@@ -46,6 +49,9 @@ func (s *EndpointSpec) Validate(ctx context.Context, guard Guard) error {
 	}
 	if math.IsNaN(s.MinSeverity) || s.MinSeverity < 0 || s.MinSeverity > 1 {
 		return fmt.Errorf("min severity must be from 0 to 1, got %v", s.MinSeverity)
+	}
+	if s.Digest != "" && s.Digest != DigestDaily && s.Digest != DigestWeekly {
+		return fmt.Errorf("digest must be %s or %s, got %q", DigestDaily, DigestWeekly, s.Digest)
 	}
 	if s.RepeatAfterDays < 0 || s.RepeatAfterDays > MaxRepeatAfterDays {
 		return fmt.Errorf("repeat after days must be from 1 to %d (0: no reminders), got %d", MaxRepeatAfterDays, s.RepeatAfterDays)
@@ -79,8 +85,12 @@ func CreateEndpoint(ctx context.Context, q *db.Queries, guard Guard, customerID 
 		n := int32(spec.RepeatAfterDays)
 		repeat = &n
 	}
+	var digest *string
+	if spec.Digest != "" {
+		digest = &spec.Digest
+	}
 	ep, err := q.WebhookEndpointCreate(ctx, db.WebhookEndpointCreateParams{CustomerID: customerID, URL: spec.URL,
-		Format: spec.Format, MinSeverity: spec.MinSeverity, Secret: secret, RepeatAfterDays: repeat})
+		Format: spec.Format, MinSeverity: spec.MinSeverity, Secret: secret, RepeatAfterDays: repeat, Digest: digest})
 	if err != nil {
 		return db.WebhookEndpoint{}, fmt.Errorf("store webhook endpoint: %w", err)
 	}
@@ -153,6 +163,7 @@ type EndpointView struct {
 	MinSeverity float64 `json:"min_severity"`
 	// RepeatAfterDays is null without reminders.
 	RepeatAfterDays *int32    `json:"repeat_after_days"`
+	Digest          *string   `json:"digest"` // null: a message per transition
 	Enabled         bool      `json:"enabled"`
 	CreatedAt       time.Time `json:"created_at"`
 	Secret          string    `json:"secret,omitempty"`
@@ -161,7 +172,7 @@ type EndpointView struct {
 // ViewEndpoint converts an endpoint, without its secret.
 func ViewEndpoint(ep db.WebhookEndpoint) EndpointView {
 	return EndpointView{ID: ep.ID, CustomerID: ep.CustomerID, URL: ep.URL, Format: ep.Format, MinSeverity: ep.MinSeverity,
-		RepeatAfterDays: ep.RepeatAfterDays, Enabled: ep.Enabled, CreatedAt: ep.CreatedAt}
+		RepeatAfterDays: ep.RepeatAfterDays, Digest: ep.Digest, Enabled: ep.Enabled, CreatedAt: ep.CreatedAt}
 }
 
 // DeliveryView is a delivery with its attempts, newest first.

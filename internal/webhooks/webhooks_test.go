@@ -131,3 +131,29 @@ func TestSenderDoesNotFollowRedirects(t *testing.T) {
 		t.Fatalf("redirect: %+v, want the 302 recorded as a failure", res)
 	}
 }
+
+// A digest covers the last whole period: the previous UTC day, or the
+// previous week from Monday to Monday, whatever the hour.
+func TestDigestPeriodIsTheLastWholeDayOrWeek(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		freq, now, start, end string
+	}{
+		{DigestDaily, "2026-11-30T00:00:00Z", "2026-11-29", "2026-11-30"},
+		{DigestDaily, "2026-11-30T23:59:59Z", "2026-11-29", "2026-11-30"},
+		{DigestWeekly, "2026-11-30T08:00:00Z", "2026-11-23", "2026-11-30"}, // a Monday
+		{DigestWeekly, "2026-12-06T23:00:00Z", "2026-11-23", "2026-11-30"}, // the Sunday after
+		{DigestWeekly, "2026-12-07T00:00:00Z", "2026-11-30", "2026-12-07"},
+	} {
+		start, end := DigestPeriod(tc.freq, at(tc.now))
+		if start.Format(time.DateOnly) != tc.start || end.Format(time.DateOnly) != tc.end {
+			t.Errorf("%s at %s: [%s, %s), want [%s, %s)", tc.freq, tc.now, start.Format(time.DateOnly), end.Format(time.DateOnly), tc.start, tc.end)
+		}
+	}
+}
