@@ -81,3 +81,11 @@ JOIN report_runs r ON r.customer_id = e.customer_id AND r.id = e.report_run_id
 WHERE e.customer_id = @customer_id AND e.payer = @payer AND e.cpt_group = @cpt_group AND e.alert
   AND r.as_of > @start::date AND r.as_of <= @end_date::date
 ORDER BY r.as_of;
+
+-- name: DriftEventDollarsByRuns :many
+-- Each run's alerts' dollars at stake, summed over the changes for the
+-- worse (an improvement's dollars are not at stake; the runs table).
+SELECT report_run_id, sum(dollars_at_stake)::float8 AS dollars
+FROM drift_events
+WHERE customer_id = @customer_id AND report_run_id = ANY(@run_ids::bigint[]) AND alert AND dollars_at_stake > 0
+GROUP BY report_run_id;

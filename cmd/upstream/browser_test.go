@@ -269,8 +269,8 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 		t.Fatalf("the alert's claims CSV = %.300q, want a header and claims", claims)
 	}
 	// The runs table shows each run's windows and alerts.
-	if runs := text(`#runs tbody tr`); !strings.Contains(runs, " – ") {
-		t.Fatalf("runs row = %q, want its windows", runs)
+	if runs := text(`#runs tbody tr`); !strings.Contains(runs, " – ") || !strings.HasPrefix(text(`#runs tbody tr td.dollars`), "$") {
+		t.Fatalf("runs row = %q, want its windows and its dollars at stake", runs)
 	}
 	// Any cell's trend is one click away in the grid.
 	navigate("open a cell's trend from the grid", `#trend`,

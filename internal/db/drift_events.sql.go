@@ -10,6 +10,45 @@ import (
 	"time"
 )
 
+const DriftEventDollarsByRuns = `-- name: DriftEventDollarsByRuns :many
+SELECT report_run_id, sum(dollars_at_stake)::float8 AS dollars
+FROM drift_events
+WHERE customer_id = $1 AND report_run_id = ANY($2::bigint[]) AND alert AND dollars_at_stake > 0
+GROUP BY report_run_id
+`
+
+type DriftEventDollarsByRunsParams struct {
+	CustomerID int64
+	RunIds     []int64
+}
+
+type DriftEventDollarsByRunsRow struct {
+	ReportRunID int64
+	Dollars     float64
+}
+
+// Each run's alerts' dollars at stake, summed over the changes for the
+// worse (an improvement's dollars are not at stake; the runs table).
+func (q *Queries) DriftEventDollarsByRuns(ctx context.Context, arg DriftEventDollarsByRunsParams) ([]DriftEventDollarsByRunsRow, error) {
+	rows, err := q.db.Query(ctx, DriftEventDollarsByRuns, arg.CustomerID, arg.RunIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DriftEventDollarsByRunsRow{}
+	for rows.Next() {
+		var i DriftEventDollarsByRunsRow
+		if err := rows.Scan(&i.ReportRunID, &i.Dollars); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const DriftEventInsertMany = `-- name: DriftEventInsertMany :execrows
 INSERT INTO drift_events (customer_id, report_run_id, payer, cpt_group, drift_type,
     baseline_value, current_value, delta_value, severity, confidence,

@@ -54,6 +54,20 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]any{"Title": cust.Name, "Customer": cust, "Runs": drift.ViewRuns(runs), "Filter": filter, "Types": drift.Types}
+	runIDs := make([]int64, len(runs))
+	for i, r := range runs {
+		runIDs[i] = r.ID
+	}
+	sums, err := q.DriftEventDollarsByRuns(r.Context(), db.DriftEventDollarsByRunsParams{CustomerID: id, RunIds: runIDs})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	runDollars := map[int64]string{}
+	for _, d := range sums {
+		runDollars[d.ReportRunID] = drift.FormatMoney(d.Dollars)
+	}
+	data["RunDollars"] = runDollars
 	selected, err := drift.LoadRun(r.Context(), q, id, runID)
 	selected.Events = filter.apply(selected.Events)
 	switch {
