@@ -186,7 +186,9 @@ func (d Delimiters) valid() error {
 	return nil
 }
 
-func isAlnum(b byte) bool { return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' }
+func isAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
+}
 
 // split parses one segment's bytes (without its terminator).
 func (r *Reader) split(b []byte) (Segment, error) {
