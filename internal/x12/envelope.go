@@ -26,7 +26,7 @@ type Handler interface {
 	// set: its segments are skipped and EndSet gets the error.
 	BeginSet(st Segment, d Delimiters) error
 	// SetSegment is one segment between ST and SE. A *SetError rejects
-	// the rest of the set likewise.
+	// the rest of the set likewise (Walk names the set in it).
 	SetSegment(s Segment) error
 	// EndSet ends the set at its SE: nil when it checked out, else the
 	// *SetError that rejects it (the handler drops what it kept of it).
@@ -89,8 +89,12 @@ func Walk(r io.Reader, h Handler) error {
 					continue
 				}
 				if err := h.SetSegment(s); err != nil {
-					if !errors.As(err, new(*SetError)) {
+					var se *SetError
+					if !errors.As(err, &se) {
 						return err
+					}
+					if se.Control == "" {
+						se.Control = st.Element(2)
 					}
 					rejected, setErr = true, err
 				}
@@ -137,8 +141,12 @@ func Walk(r io.Reader, h Handler) error {
 			}
 			st, inSet = s, 1
 			if err := h.BeginSet(s, rd.Delimiters()); err != nil {
-				if !errors.As(err, new(*SetError)) {
+				var se *SetError
+				if !errors.As(err, &se) {
 					return err
+				}
+				if se.Control == "" {
+					se.Control = s.Element(2)
 				}
 				rejected, setErr = true, err
 			}
