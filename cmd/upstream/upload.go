@@ -37,6 +37,7 @@ type UploadFileCmd struct {
 	DateFormat    string `name:"date-format" help:"How to read slash dates: MM/DD/YYYY, DD/MM/YYYY or YYYY-MM-DD (default: detect, and refuse a DD/MM file read as MM/DD)."`
 	AllowRejects  bool   `name:"allow-rejects" help:"Store the valid rows even when more than half of the rows are rejected."`
 	ClaimIDColumn string `name:"claim-id-column" help:"Column holding the claim ids when it is not claim_id (rows with one id are versions of one claim)."`
+	Format        string `enum:",csv,x12" default:"" help:"csv or x12 (an 835 remittance); by default X12 when the file starts with ISA, else CSV."`
 	Overlap       string `name:"overlap" default:"refuse" enum:"refuse,replace,append" help:"A file without claim ids whose decision dates overlap an earlier upload's for a payer: refuse it, replace the earlier claims within its dates (\"last N days\" exports), or append it as different claims."`
 	JSON          bool   `name:"json" help:"Print JSON."`
 }
@@ -74,7 +75,7 @@ func (c *UploadFileCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return usage(fmt.Errorf("--overlap: %w", err))
 	}
-	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects, ClaimIDColumn: c.ClaimIDColumn, Overlap: overlap}
+	opts := &ingest.UploadOptions{MaxBytes: c.MaxBytes, DateFormat: dateFormat, AllowRejects: c.AllowRejects, ClaimIDColumn: c.ClaimIDColumn, Overlap: overlap, Format: c.Format}
 	var size int64
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()

@@ -24,8 +24,10 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusBadRequest, "invalid_request", "query parameter filename is required", nil)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !csvMediaType(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "upload the file as Content-Type: text/csv", nil)
+	format, ok := uploadFormat(r.Header.Get("Content-Type"))
+	if !ok {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"upload the file as Content-Type: text/csv or application/edi-x12 (an 835)", nil)
 		return
 	}
 	maxBytes := s.maxUploadBytes()
@@ -60,7 +62,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	}
 
 	var err error
-	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column")}
+	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column"), Format: format}
 	if opts.Overlap, err = ingest.ParseOverlapMode(r.URL.Query().Get("overlap")); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
 		return
@@ -248,9 +250,23 @@ func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	writeJSON(w, http.StatusOK, deleted)
 }
 
-// csvMediaType accepts text/csv and text/plain, in any case, with any
-// parameters.
-func csvMediaType(ct string) bool {
+// uploadFormat reads an upload's media type, in any case, with any
+// parameters: text/csv and text/plain are CSV, application/edi-x12 an 835,
+// none (or application/octet-stream) is detected from the content.
+func uploadFormat(ct string) (string, bool) {
+	if ct == "" {
+		return "", true
+	}
 	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "text/csv" || mt == "text/plain") // ParseMediaType lower-cases
+	switch {
+	case err != nil:
+		return "", false
+	case mt == "text/csv" || mt == "text/plain": // ParseMediaType lower-cases
+		return ingest.FormatCSV, true
+	case mt == "application/edi-x12":
+		return ingest.FormatX12, true
+	case mt == "application/octet-stream":
+		return "", true
+	}
+	return "", false
 }

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -111,6 +113,9 @@ type UploadOptions struct {
 	// ClaimIDColumn names the CSV column of claim ids when it is not
 	// claim_id.
 	ClaimIDColumn string
+	// Format is FormatCSV or FormatX12; detected from the content when
+	// empty (X12 when the first non-blank bytes are ISA).
+	Format string
 	// Overlap is what a file without claim ids does when it overlaps an
 	// earlier upload (OverlapRefuse when empty). OverlapReplace takes the
 	// customer's row exclusively, as a reclassification does: it rewrites
@@ -134,14 +139,54 @@ func (e *TooManyRejectsError) Error() string {
 		e.Stats.Rejected, e.Stats.Rows, 100*e.MaxShare, e.Stats.Accepted)
 }
 
-// Upload streams one CSV file into the customer's claims (see
-// UploadRecords); nil opts are the defaults.
+// File formats an upload reads.
+const (
+	FormatCSV = "csv"
+	FormatX12 = "x12" // X12 835 remittance advice
+)
+
+// detectFormat is format when set, else X12 when the first non-blank
+// bytes are ISA, else CSV.
+func detectFormat(br *bufio.Reader, format string) (string, error) {
+	switch format {
+	case FormatCSV, FormatX12:
+		return format, nil
+	case "":
+	default:
+		return "", &HeaderError{Message: fmt.Sprintf("format must be %s or %s, got %q", FormatCSV, FormatX12, format)}
+	}
+	// Whatever of the first 4 KiB there is (a short file is all there).
+	head, err := br.Peek(4096)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return "", err
+	}
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if bytes.HasPrefix(head, []byte("ISA")) {
+		return FormatX12, nil
+	}
+	return FormatCSV, nil
+}
+
+// Upload streams one claims file, CSV or X12 835 (detected, or as
+// opts.Format says), into the customer's claims (see UploadRecords); nil
+// opts are the defaults.
 func (u *Uploader) Upload(ctx context.Context, customerID int64, filename string, r io.Reader, opts *UploadOptions) (*Upload, error) {
 	if opts == nil {
 		opts = &UploadOptions{}
 	}
 	return u.UploadRecords(ctx, customerID, filename, r, opts, func(in io.Reader) (RecordReader, error) {
-		csv, err := NewCSVReader(in, opts.ClaimIDColumn)
+		br := bufio.NewReaderSize(in, 64<<10)
+		format, err := detectFormat(br, opts.Format)
+		if err != nil {
+			return nil, err
+		}
+		if format == FormatX12 {
+			if opts.ClaimIDColumn != "" {
+				return nil, &HeaderError{Message: "an X12 835 file has no claim id column: its identity comes from the remittance (payer, CLP07, REF*6R)"}
+			}
+			return NewX12Reader(br), nil
+		}
+		csv, err := NewCSVReader(br, opts.ClaimIDColumn)
 		if err != nil {
 			return nil, err
 		}
@@ -194,6 +239,9 @@ func (u *Uploader) UploadRecords(ctx context.Context, customerID int64, filename
 	records, err := open(in)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := records.(io.Closer); ok {
+		defer c.Close() // a reader with a goroutine of its own stops with the upload
 	}
 	uploadID, err := q.UploadCreate(ctx, db.UploadCreateParams{CustomerID: customerID, Filename: filename})
 	if err != nil {
