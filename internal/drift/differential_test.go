@@ -49,7 +49,9 @@ func remitClaims(rng *rand.Rand, asOf time.Time, n int) []remitClaim {
 	return out
 }
 
-func payerID(payer string) string { return map[string]string{"ACME HEALTH": "P01", "BLUE PLAN": "P02"}[payer] }
+func payerID(payer string) string {
+	return map[string]string{"ACME HEALTH": "P01", "BLUE PLAN": "P02"}[payer]
+}
 
 // asCSV writes the claims as the CSV upload format, with the identity an
 // 835 gives them.
