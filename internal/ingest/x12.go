@@ -45,7 +45,6 @@ type x12Set struct {
 	st      x12.Segment
 	mapper  *x12.Mapper
 	pending []Record
-	skipped x12.Skipped
 	lines   int
 }
 

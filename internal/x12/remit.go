@@ -38,17 +38,16 @@ type Skipped struct {
 // Mapper turns one 835 transaction set's segments, in order, into service
 // lines, a claim at a time: it holds one claim, never the set.
 type Mapper struct {
-	d        Delimiters
-	emit     func(Line) error
-	Skipped  Skipped
-	decided  time.Time // DTM*405 of the set
-	bpr16    time.Time
-	payer    string
-	payerID  string
-	inPayer  bool // inside the N1*PR loop (its REF*2U)
-	claim    *claim
-	line     *svcLine
-	segments int
+	d       Delimiters
+	emit    func(Line) error
+	Skipped Skipped
+	decided time.Time // DTM*405 of the set
+	bpr16   time.Time
+	payer   string
+	payerID string
+	inPayer bool // inside the N1*PR loop (its REF*2U)
+	claim   *claim
+	line    *svcLine
 }
 
 type claim struct {
