@@ -23,6 +23,12 @@ const (
 	NoticeMostlyOther NoticeCode = "mostly_other"
 	// NoticeFutureDates: some claims are decided after today.
 	NoticeFutureDates NoticeCode = "future_dates"
+	// NoticeSubmittedFallback: remittance claims without a received date
+	// (DTM*050) were dated by their statement or service date.
+	NoticeSubmittedFallback NoticeCode = "submitted_fallback"
+	// NoticeNotAdjudicated: remittance claims that are not adjudications
+	// (predeterminations, forwarded claims, reversals) were skipped.
+	NoticeNotAdjudicated NoticeCode = "not_adjudicated"
 	// NoticeNote is a notice stored before notices had codes.
 	NoticeNote NoticeCode = "note"
 )
@@ -78,6 +84,14 @@ func checkParsed(p parsed, opts *UploadOptions) ([]Notice, error) {
 	} else if p.otherGroups*2 > stats.Accepted {
 		notices = append(notices, Notice{Code: NoticeMostlyOther, Message: fmt.Sprintf("%d of %d claims landed in CPT group OTHER: "+
 			"the CPT group mappings miss most of this file's codes; complete them and reclassify", p.otherGroups, stats.Accepted)})
+	}
+	if stats.SubmittedFallbacks > 0 {
+		notices = append(notices, Notice{Code: NoticeSubmittedFallback, Message: fmt.Sprintf("%d of %d claims have no received date (DTM*050): "+
+			"their submitted date is the statement or service date, so their days to decision include the billing lag", stats.SubmittedFallbacks, stats.Accepted)})
+	}
+	if n := stats.NotAdjudicated; n.Predeterminations+n.Forwarded+n.Reversals > 0 {
+		notices = append(notices, Notice{Code: NoticeNotAdjudicated, Message: fmt.Sprintf("skipped %d predeterminations, %d claims forwarded "+
+			"to another payer and %d reversals: not adjudications", n.Predeterminations, n.Forwarded, n.Reversals)})
 	}
 	for _, w := range stats.WarningDetails {
 		if w.Field == ColDecidedDate { // the future-date warning

@@ -87,6 +87,11 @@ type Stats struct {
 	// MinSubmitted and MaxSubmitted bound the accepted rows' submitted dates;
 	// zero when nothing was accepted.
 	MinSubmitted, MaxSubmitted time.Time
+	// Remittances (X12 835): records dated by their statement or service
+	// date for want of a received date, and claims skipped as not
+	// adjudications.
+	SubmittedFallbacks int
+	NotAdjudicated     struct{ Predeterminations, Forwarded, Reversals int }
 }
 
 // reject counts a rejected row, keeping the first errors.

@@ -44,8 +44,9 @@ type x12Set struct {
 	x       *X12Reader
 	st      x12.Segment
 	mapper  *x12.Mapper
-	pending []Record
-	lines   int
+	pending   []Record
+	lines     int
+	fallbacks int // of the set's lines
 }
 
 func (x *X12Reader) walk(r io.Reader) {
@@ -65,7 +66,7 @@ func (x *X12Reader) walk(r io.Reader) {
 }
 
 func (h *x12Set) BeginSet(st x12.Segment, d x12.Delimiters) error {
-	h.st, h.pending, h.lines = st, h.pending[:0], 0
+	h.st, h.pending, h.lines, h.fallbacks = st, h.pending[:0], 0, 0
 	if st.Element(1) != "835" {
 		return &x12.SetError{Segment: st.Number, Msg: fmt.Sprintf("transaction set %s is not an 835 remittance", st.Element(1))}
 	}
@@ -100,7 +101,7 @@ func (h *x12Set) line(l x12.Line) error {
 		r.DenialReasonText = &l.ReasonText
 	}
 	if l.SubmittedFallback {
-		h.x.stats.warn(RowError{Row: l.Segment, Field: "DTM*050", Message: "no received date (DTM*050): submitted is the statement or service date, so days to decision include the billing lag"})
+		h.fallbacks++
 	}
 	h.pending = append(h.pending, r)
 	return nil
@@ -124,11 +125,11 @@ func (h *x12Set) EndSet(err error) error {
 	if err != nil {
 		return err
 	}
-	if sk := h.mapper.Skipped; sk.Predeterminations+sk.NotOurs+sk.Reversals > 0 {
-		x.stats.warn(RowError{Row: h.st.Number, Field: "CLP02", Message: fmt.Sprintf(
-			"transaction set %s: %d predeterminations, %d claims forwarded to another payer and %d reversals are not adjudications (skipped)",
-			h.st.Element(2), sk.Predeterminations, sk.NotOurs, sk.Reversals)})
-	}
+	sk := h.mapper.Skipped
+	x.stats.NotAdjudicated.Predeterminations += sk.Predeterminations
+	x.stats.NotAdjudicated.Forwarded += sk.NotOurs
+	x.stats.NotAdjudicated.Reversals += sk.Reversals
+	x.stats.SubmittedFallbacks += h.fallbacks
 	for i := range h.pending {
 		x.stats.Rows++
 		x.stats.accept(&h.pending[i])

@@ -49,12 +49,13 @@ func TestX12UploadsStoreServiceLines(t *testing.T) {
 		!strings.Contains(up.Errors[0].Message, `SVC02: "ten" is not an amount`) {
 		t.Fatalf("upload %+v: want 3 lines stored and set 0002 rejected naming its bad amount", up)
 	}
-	var warnings []string
-	for _, w := range up.WarningDetails {
-		warnings = append(warnings, w.Field+": "+w.Message)
+	var notices []string
+	for _, n := range up.Notices {
+		notices = append(notices, string(n.Code)+": "+n.Message)
 	}
-	if len(warnings) != 2 || !strings.HasPrefix(warnings[0], "DTM*050: no received date") || !strings.Contains(warnings[1], "1 predeterminations") {
-		t.Fatalf("warnings %q, want the statement-date fallback and the skipped predetermination", warnings)
+	if len(notices) != 3 || !strings.HasPrefix(notices[1], "submitted_fallback: 1 of 3 claims have no received date") ||
+		!strings.HasPrefix(notices[2], "not_adjudicated: skipped 1 predeterminations, 0 claims forwarded") {
+		t.Fatalf("notices %q, want (no mappings,) the statement-date fallback and the skipped predetermination", notices)
 	}
 	rows, err := e.pool.Query(ctx, `SELECT claim_id, cpt, outcome, coalesce(denial_reason_code, ''), submitted_date::text, decided_date::text,
 		coalesce(charge_amount::text, ''), source_row FROM claim_records WHERE customer_id = $1 ORDER BY source_row`, cust)
