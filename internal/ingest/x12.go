@@ -41,9 +41,9 @@ func NewX12Reader(r io.Reader) *X12Reader {
 
 // x12Set is the handler state of one transaction set.
 type x12Set struct {
-	x       *X12Reader
-	st      x12.Segment
-	mapper  *x12.Mapper
+	x         *X12Reader
+	st        x12.Segment
+	mapper    *x12.Mapper
 	pending   []Record
 	lines     int
 	fallbacks int // of the set's lines
