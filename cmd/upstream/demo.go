@@ -27,6 +27,7 @@ type DemoCmd struct {
 	Seed    uint64        `default:"42" help:"Seed of the synthetic data."`
 	Timeout time.Duration `default:"5m" help:"How long to wait for the drift job."`
 	Webhook string        `help:"Also deliver the alerts to this URL as a signed webhook (a local receiver is allowed) and show the delivery."`
+	Format  string        `default:"csv" enum:"csv,x12" help:"Write the exports as CSV files or as X12 835 remittances (x12)."`
 }
 
 // Run resets the demo customer, uploads six months of synthetic claims
@@ -79,17 +80,21 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	// some of its denials back PAID on appeal.
 	asOf := drift.Date(time.Now())
 	var first, second bytes.Buffer
-	if err := demo.Exports(&first, &second, asOf, c.Seed); err != nil {
+	exports, ext := demo.Exports, "csv"
+	if c.Format == "x12" { // the same claims as a payer's 835 remittances say them
+		exports, ext = demo.ExportsX12, "835"
+	}
+	if err := exports(&first, &second, asOf, c.Seed); err != nil {
 		return err
 	}
 	uploader := jobs.NewUploader(pool, client)
-	firstUp, err := uploader.Upload(ctx, cust.ID, "export-2-weeks-ago.csv", &first, nil)
+	firstUp, err := uploader.Upload(ctx, cust.ID, "export-2-weeks-ago."+ext, &first, nil)
 	if err != nil {
 		return fmt.Errorf("upload demo claims: %w", err)
 	}
 	fmt.Printf("Uploaded %s (every claim decided by %s): %s, %s.\n", firstUp.Filename,
 		asOf.AddDate(0, 0, -demo.FirstExportAge).Format(time.DateOnly), count(firstUp.Accepted, "row"), count(firstUp.New, "new claim"))
-	up, err := uploader.Upload(ctx, cust.ID, "export-today.csv", &second, nil)
+	up, err := uploader.Upload(ctx, cust.ID, "export-today."+ext, &second, nil)
 	if err != nil {
 		return fmt.Errorf("upload demo claims: %w", err)
 	}

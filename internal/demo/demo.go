@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/upstream-rcm/upstream/internal/x12"
 )
 
 // CustomerName is the demo customer.
@@ -122,6 +124,29 @@ func Generate(w io.Writer, asOf time.Time, seed uint64) error {
 	return bw.Flush()
 }
 
+// ExportsX12 writes Exports' two files as a payer's X12 835 remittances
+// say them: the same claims and appeals (the invalid rows and unusual
+// outcomes of the CSV have no remittance).
+func ExportsX12(first, second io.Writer, asOf time.Time, seed uint64) error {
+	cut, from := asOf.AddDate(0, 0, -FirstExportAge), asOf.AddDate(0, 0, -ExportDays)
+	var a, b []x12.Remit
+	for _, v := range versions(asOf, seed) {
+		if v.remit == nil {
+			continue
+		}
+		if v.decided.Before(cut) {
+			a = append(a, *v.remit)
+		}
+		if !v.decided.Before(from) {
+			b = append(b, *v.remit)
+		}
+	}
+	if err := x12.WriteRemittances(first, a, 0); err != nil {
+		return err
+	}
+	return x12.WriteRemittances(second, b, 1000)
+}
+
 // The demo's two overlapping exports (Exports).
 const (
 	// FirstExportAge is how many days before asOf the first export was
@@ -168,6 +193,9 @@ type version struct {
 	row     string
 	decided time.Time
 	appeal  bool
+	// remit is the version as a payer's 835 says it; nil for the unusual
+	// outcomes, which no remittance reports.
+	remit *x12.Remit
 }
 
 // AppealShare is the share of denials appealed and overturned (PAID 15 to
@@ -186,6 +214,10 @@ func versions(asOf time.Time, seed uint64) []version {
 	changed := asOf.AddDate(0, 0, -ChangeDays)
 	id := 0
 	payerNames := slices.Sorted(maps.Keys(payers))
+	payerIDs := map[string]string{} // the identifier a payer's remittances carry
+	for i, p := range payerNames {
+		payerIDs[p] = fmt.Sprintf("PAYER%02d", i+1)
+	}
 	groupNames := slices.Sorted(maps.Keys(groupCPTs))
 	for day := start; day.Before(asOf); day = day.AddDate(0, 0, 1) {
 		weekend := day.Weekday() == time.Saturday || day.Weekday() == time.Sunday
@@ -231,10 +263,18 @@ func versions(asOf time.Time, seed uint64) []version {
 						return fmt.Sprintf("C%07d,%s,%s,%s,%s,%s,%.2f,%.2f,%s,%s", id, raw, cpt, day.Format(time.DateOnly),
 							decided.Format(time.DateOnly), outcome, amount, 1.6*amount, why.code, why.text) // billed above allowed
 					}
-					out = append(out, version{row: row(decided, outcome, why), decided: decided})
+					remit := func(decided time.Time, outcome string, why denial) *x12.Remit {
+						if outcome == "PENDED" {
+							return nil
+						}
+						return &x12.Remit{ClaimID: fmt.Sprintf("C%07d", id), Payer: raw, PayerID: payerIDs[payer], CPT: cpt,
+							Submitted: day, Decided: decided, Denied: outcome != "PAID", Reason: why.code,
+							Allowed: int64(math.Round(100 * amount)), Charge: int64(math.Round(160 * amount))}
+					}
+					out = append(out, version{row: row(decided, outcome, why), decided: decided, remit: remit(decided, outcome, why)})
 					if why.code != "" && appeals.Float64() < AppealShare {
 						if later := decided.AddDate(0, 0, 15+appeals.IntN(31)); later.Before(asOf) {
-							out = append(out, version{row: row(later, "PAID", denial{}), decided: later, appeal: true})
+							out = append(out, version{row: row(later, "PAID", denial{}), decided: later, appeal: true, remit: remit(later, "PAID", denial{})})
 						}
 					}
 				}

@@ -190,3 +190,55 @@ func TestDemoExportsCountEachClaimOnce(t *testing.T) {
 		t.Fatalf("overturned: %d after the two exports, %d after the single one; want the appeals' and none", got, want)
 	}
 }
+
+// The demo's exports written as X12 835 remittances instead of CSV (two
+// overlapping files, appeals as later versions) give the same three alerts.
+func TestDemoFrom835FilesAlertsThePlantedDrift(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	asOf := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	cust, err := customers.Create(ctx, pool, demo.CustomerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.ReplaceMappings(ctx, pool, cust.ID, strings.NewReader(demo.PayerMappings), strings.NewReader(demo.CPTGroupMappings)); err != nil {
+		t.Fatal(err)
+	}
+	var first, second strings.Builder
+	if err := demo.ExportsX12(&first, &second, asOf, 42); err != nil {
+		t.Fatal(err)
+	}
+	up := testfactory.Uploader(t, pool)
+	a, err := up.Upload(ctx, cust.ID, "first.835", strings.NewReader(first.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := up.Upload(ctx, cust.ID, "second.835", strings.NewReader(second.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.New < 20000 || b.Revised == 0 || b.Unchanged == 0 || a.Rejected+b.Rejected != 0 {
+		t.Fatalf("uploads %d new; then %d new, %d revised, %d unchanged; rejected %d: want the claims, the appeals as revisions, the overlap unchanged",
+			a.New, b.New, b.Revised, b.Unchanged, a.Rejected+b.Rejected)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	out, err := drift.Compute(ctx, tx, drift.Request{CustomerID: cust.ID, RunType: drift.RunManual, Params: drift.DefaultParams(asOf)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, e := range out.Events {
+		if e.Alert {
+			alerts = append(alerts, e.Payer+"/"+e.CPTGroup+"/"+string(e.Type))
+		}
+	}
+	slices.Sort(alerts)
+	if want := []string{"Cigna/E&M/DENIAL_RATE", "Humana/Surgery/DECISION_TIME", "UnitedHealthcare/Imaging/DENIAL_RATE"}; !slices.Equal(alerts, want) {
+		t.Fatalf("alerts %q, want %q", alerts, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // collect maps every set of a file with a Mapper, as the upload will:
@@ -211,4 +212,48 @@ func FuzzRemittance(f *testing.F) {
 			t.Fatalf("%d lines from %d CLP and SVC segments", len(c.lines), bound)
 		}
 	})
+}
+
+// What WriteRemittances writes, the reader and mapper read back, line for
+// line, across several interchanges.
+func TestWriteRemittancesRoundTrips(t *testing.T) {
+	var remits []Remit
+	day := func(d int) time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+	for i := range 1200 {
+		r := Remit{ClaimID: fmt.Sprintf("C%05d", i), Payer: []string{"ACME", "BLUE"}[i%2], PayerID: []string{"P1", "P2"}[i%2],
+			CPT: []string{"99213", "70553"}[i%3%2], Submitted: day(i % 600), Decided: day(i%600 + 1 + i%30), Charge: int64(1000 + i), Allowed: int64(500 + i)}
+		if i%4 == 0 {
+			r.Denied, r.Reason = true, "CO-50"
+		}
+		remits = append(remits, r)
+	}
+	var b strings.Builder
+	if err := WriteRemittances(&b, remits, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "ISA*"); n < 2 {
+		t.Fatalf("%d interchanges, want several (%d sets at most in each)", n, MaxSetsPerInterchange)
+	}
+	var c collect
+	if err := Walk(strings.NewReader(b.String()), &c); err != nil || len(c.errs) > 0 {
+		t.Fatalf("%v %q", err, c.errs)
+	}
+	got := map[string]string{}
+	for _, l := range c.lines {
+		got[l.ClaimID] = fmt.Sprintf("%s %s %s %s %s %d %d", l.CPT, l.Submitted.Format("2006-01-02"), l.Decided.Format("2006-01-02"), l.Outcome,
+			l.ReasonCode, l.Charge, l.Allowed)
+	}
+	if len(got) != len(remits) {
+		t.Fatalf("%d lines read back, want %d", len(got), len(remits))
+	}
+	for _, r := range remits {
+		outcome, reason := "PAID", ""
+		if r.Denied {
+			outcome, reason = "DENIED", r.Reason
+		}
+		want := fmt.Sprintf("%s %s %s %s %s %d %d", r.CPT, r.Submitted.Format("2006-01-02"), r.Decided.Format("2006-01-02"), outcome, reason, r.Charge, r.Allowed)
+		if g := got[r.PayerID+"|"+r.ClaimID+"|1"]; g != want {
+			t.Fatalf("claim %s read back as %q, want %q", r.ClaimID, g, want)
+		}
+	}
 }
