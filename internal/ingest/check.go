@@ -90,8 +90,9 @@ func checkParsed(p parsed, opts *UploadOptions) ([]Notice, error) {
 			"their submitted date is the statement or service date, so their days to decision include the billing lag", stats.SubmittedFallbacks, stats.Accepted)})
 	}
 	if n := stats.NotAdjudicated; n.Predeterminations+n.Forwarded+n.Reversals > 0 {
-		notices = append(notices, Notice{Code: NoticeNotAdjudicated, Message: fmt.Sprintf("skipped %d predeterminations, %d claims forwarded "+
-			"to another payer and %d reversals: not adjudications", n.Predeterminations, n.Forwarded, n.Reversals)})
+		notices = append(notices, Notice{Code: NoticeNotAdjudicated, Message: fmt.Sprintf("skipped %d predeterminations and %d claims forwarded "+
+			"to another payer (not adjudications); %d reversals withdrew their claims' final outcomes (stored as OTHER versions)",
+			n.Predeterminations, n.Forwarded, n.Reversals)})
 	}
 	for _, w := range stats.WarningDetails {
 		if w.Field == ColDecidedDate { // the future-date warning

@@ -88,12 +88,18 @@ func (h *x12Set) line(l x12.Line) error {
 	if h.lines++; h.lines > MaxSetLines {
 		return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("more than %d service lines in one transaction set", MaxSetLines)}
 	}
-	if l.Decided.Before(l.Submitted) {
+	if l.Decided.Before(l.Submitted) && l.Outcome != x12.OutcomeReversed {
 		return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("decided %s before submitted %s", l.Decided.Format("2006-01-02"),
 			l.Submitted.Format("2006-01-02"))}
 	}
+	outcome := l.Outcome
+	if outcome == x12.OutcomeReversed {
+		// A version that does not count: the claim's final outcome is
+		// withdrawn until its correction, its initial one stays.
+		outcome = OutcomeOther
+	}
 	r := Record{SourceRow: l.Segment, ClaimID: l.ClaimID, Payer: l.Payer, CPT: l.CPT, SubmittedDate: l.Submitted, DecidedDate: l.Decided,
-		Outcome: l.Outcome, AllowedAmount: numeric(l.Allowed, l.HasAllowed), ChargeAmount: numeric(l.Charge, l.HasCharge)}
+		Outcome: outcome, AllowedAmount: numeric(l.Allowed, l.HasAllowed), ChargeAmount: numeric(l.Charge, l.HasCharge)}
 	if l.ReasonCode != "" {
 		r.DenialReasonCode = &l.ReasonCode
 	}

@@ -54,7 +54,7 @@ func TestX12UploadsStoreServiceLines(t *testing.T) {
 		notices = append(notices, string(n.Code)+": "+n.Message)
 	}
 	if len(notices) != 3 || !strings.HasPrefix(notices[1], "submitted_fallback: 1 of 3 claims have no received date") ||
-		!strings.HasPrefix(notices[2], "not_adjudicated: skipped 1 predeterminations, 0 claims forwarded") {
+		!strings.HasPrefix(notices[2], "not_adjudicated: skipped 1 predeterminations and 0 claims forwarded") {
 		t.Fatalf("notices %q, want (no mappings,) the statement-date fallback and the skipped predetermination", notices)
 	}
 	rows, err := e.pool.Query(ctx, `SELECT claim_id, cpt, outcome, coalesce(denial_reason_code, ''), submitted_date::text, decided_date::text,
@@ -94,5 +94,51 @@ func TestX12UploadsStoreServiceLines(t *testing.T) {
 	var stored int
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM claim_records WHERE customer_id = $1`, cust).Scan(&stored); err != nil || stored != 3 {
 		t.Fatalf("%d rows stored after the refusals (%v), want the first upload's 3", stored, err)
+	}
+}
+
+// A reversal (CLP02 22) is not a claim and not a denial: it withdraws the
+// final outcome of the claim it reverses (a version that does not count),
+// the initial adjudication stays, and the correction that follows is the
+// claim's final outcome.
+func TestX12ReversalWithdrawsTheFinalOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	cust := e.customer(t, "acme")
+	hdr := func(day string) string {
+		return "BPR*I*100*C*ACH~TRN*1*1*1~DTM*405*" + day + "~N1*PR*ACME HEALTH*XV*P01~LX*1~"
+	}
+	claimAs := func(status, charge, paid string) string {
+		return "CLP*PCN9*" + status + "*" + charge + "*" + paid + "**12*CTL9~DTM*050*20261101~SVC*HC:99213*" + charge + "*" + paid
+	}
+	outcomes := func() string {
+		var initial, final string
+		if err := e.pool.QueryRow(ctx, `SELECT initial_outcome, final_outcome FROM claims WHERE customer_id = $1 AND claim_id = 'P01|CTL9|1'`, cust).
+			Scan(&initial, &final); err != nil {
+			t.Fatal(err)
+		}
+		return initial + " -> " + final
+	}
+	if _, err := e.uploader.Upload(ctx, cust, "1.835", strings.NewReader(era("000000001", hdr("20261110")+claimAs("4", "100", "0")+"~CAS*CO*50*100")), nil); err != nil {
+		t.Fatal(err)
+	}
+	up, err := e.uploader.Upload(ctx, cust, "2.835", strings.NewReader(era("000000002", hdr("20261115")+claimAs("22", "-100", "0"))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(); got != "DENIED -> OTHER" || up.Revised != 1 || !strings.Contains(up.Notices[len(up.Notices)-1].Message, "1 reversals withdrew") {
+		t.Fatalf("after the reversal: %s (%+v), want the denial kept as initial and the final outcome withdrawn", got, up)
+	}
+	if _, err := e.uploader.Upload(ctx, cust, "3.835", strings.NewReader(era("000000003", hdr("20261120")+claimAs("1", "100", "90"))), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(); got != "DENIED -> PAID" {
+		t.Fatalf("after the correction: %s, want DENIED -> PAID", got)
+	}
+	var counted, denied int
+	if err := e.pool.QueryRow(ctx, `SELECT coalesce(sum(decided_claims), 0), coalesce(sum(decided_denied), 0) FROM claim_stats WHERE customer_id = $1`, cust).
+		Scan(&counted, &denied); err != nil || counted != 1 || denied != 1 {
+		t.Fatalf("statistics count %d claims, %d denied (%v); want the claim once, at its initial denial", counted, denied, err)
 	}
 }

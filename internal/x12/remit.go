@@ -18,7 +18,7 @@ type Line struct {
 	// DTM*232, else the line's DTM*472 (SubmittedFallback true).
 	Decided, Submitted time.Time
 	SubmittedFallback  bool
-	Outcome            string // PAID or DENIED
+	Outcome            string // PAID, DENIED, or OutcomeReversed
 	// ReasonCode is group-CARC of the line's largest non-PR adjustment,
 	// else the claim's ("CO-197"); ReasonText its RARCs (LQ*HE, MOA, MIA).
 	ReasonCode, ReasonText string
@@ -28,7 +28,13 @@ type Line struct {
 	HasCharge, HasPaid, HasAllowed bool
 }
 
-// Skipped counts what a Mapper does not turn into lines.
+// OutcomeReversed is a line of a reversal (CLP02 22): the withdrawal of
+// the final outcome of the claim it reverses, not an adjudication.
+const OutcomeReversed = "REVERSED"
+
+// Skipped counts the claims a Mapper does not turn into adjudications:
+// predeterminations and forwarded claims make no lines; reversals make
+// lines with OutcomeReversed.
 type Skipped struct {
 	Predeterminations int // CLP02 25
 	NotOurs           int // CLP02 23 (forwarded)
@@ -240,8 +246,11 @@ func (m *Mapper) flush() error {
 		m.Skipped.NotOurs++
 		return nil
 	case "22":
+		// Not a new claim and not a denial: it withdraws the final outcome
+		// of the claim it reverses, as a later version of it that does not
+		// count (REVERSED). The initial adjudication stays; the correction
+		// that follows is a later version again.
 		m.Skipped.Reversals++
-		return nil
 	}
 	decided := m.decided
 	if decided.IsZero() {
@@ -281,7 +290,10 @@ func (m *Mapper) flush() error {
 			cas = c.cas
 		}
 		out.Outcome = "PAID"
-		if c.status == "4" || (l.hasPaid && l.paid == 0 && denies(cas)) {
+		switch {
+		case c.status == "22":
+			out.Outcome = OutcomeReversed
+		case c.status == "4" || (l.hasPaid && l.paid == 0 && denies(cas)):
 			out.Outcome = "DENIED"
 		}
 		if a, ok := largestNonPR(cas); ok {

@@ -125,11 +125,13 @@ func TestRemittanceMapping(t *testing.T) {
 			want: []string{
 				`PAYER01|CTL5|1 ACME HEALTH PLAN HC:99213 sub 2026-10-10(true) dec 2026-11-24 PAID "" "" charge 10000/true paid 10000/true allowed 0/false`,
 				`PAYER01|PCN6|1 ACME HEALTH PLAN HC:99213 sub 2026-10-12(true) dec 2026-11-24 PAID "" "" charge 10000/true paid 10000/true allowed 0/false`}},
-		{name: "reversals, predeterminations and forwarded claims are not adjudications",
+		{name: "a reversal withdraws, its correction follows; predeterminations and forwarded claims make nothing",
 			body: append(header("20261124", "PAYER01"), "CLP*PCN7*22*-100*-100**12*CTL7", "DTM*050*20261101", "SVC*HC:99213*-100*-100",
-				"CLP*PCN7*1*100*90**12*CTL7B", "DTM*050*20261101", "SVC*HC:99213*100*90",
+				"CLP*PCN7*1*100*90**12*CTL7", "DTM*050*20261101", "SVC*HC:99213*100*90",
 				"CLP*PCN8*25*100*0**12*CTL8", "DTM*050*20261101", "CLP*PCN9*23*100*0**12*CTL9", "DTM*050*20261101"),
-			want:  []string{`PAYER01|CTL7B|1 ACME HEALTH PLAN HC:99213 sub 2026-11-01(false) dec 2026-11-24 PAID "" "" charge 10000/true paid 9000/true allowed 0/false`},
+			want: []string{
+				`PAYER01|CTL7|1 ACME HEALTH PLAN HC:99213 sub 2026-11-01(false) dec 2026-11-24 REVERSED "" "" charge -10000/true paid -10000/true allowed 0/false`,
+				`PAYER01|CTL7|1 ACME HEALTH PLAN HC:99213 sub 2026-11-01(false) dec 2026-11-24 PAID "" "" charge 10000/true paid 9000/true allowed 0/false`},
 			skips: Skipped{Predeterminations: 1, NotOurs: 1, Reversals: 1}},
 		{name: "other qualifiers keep their code; a claim without lines is one record",
 			body: append(header("", ""), "CLP*PCN10*1*400*400**11*CTL10", "DTM*050*20261105", "SVC*NU:0450*400*400",
