@@ -88,6 +88,17 @@ func (h *x12Set) line(l x12.Line) error {
 	if h.lines++; h.lines > MaxSetLines {
 		return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("more than %d service lines in one transaction set", MaxSetLines)}
 	}
+	// The CSV's bounds hold for the same fields: a payer of kilobytes is a
+	// broken file, and would break the statistics' keys.
+	for _, f := range []struct{ name, col, value string }{{"N1*PR02", ColPayer, l.Payer}, {"SVC01", ColCPT, l.CPT},
+		{"CAS", ColDenialReasonCode, l.ReasonCode}, {"LQ*HE/MOA/MIA", ColDenialReasonText, l.ReasonText}} {
+		if max := maxFieldLength[f.col]; len(f.value) > max {
+			return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("%s is %d bytes, more than %d", f.name, len(f.value), max)}
+		}
+	}
+	if len(l.ClaimID) > MaxClaimIDLength {
+		return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("the claim's identity (payer id, CLP07, REF*6R) is %d bytes, more than %d", len(l.ClaimID), MaxClaimIDLength)}
+	}
 	if l.Decided.Before(l.Submitted) && l.Outcome != x12.OutcomeReversed {
 		return &x12.MapError{Segment: l.Segment, Msg: fmt.Sprintf("decided %s before submitted %s", l.Decided.Format("2006-01-02"),
 			l.Submitted.Format("2006-01-02"))}

@@ -77,6 +77,12 @@ func TestX12UploadsStoreServiceLines(t *testing.T) {
 		t.Fatalf("stored:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// Overlong elements reject their set, naming the segment.
+	long := eraHeader + "CLP*PCN5*1*10*10**12*CTL5~DTM*050*20261101~SVC*HC:" + strings.Repeat("9", 30) + "*10*10"
+	up, err = e.uploader.Upload(ctx, cust, "long.835", strings.NewReader(era("000000004", good, long)), &ingest.UploadOptions{AllowRejects: true})
+	if err != nil || up.Rejected != 1 || !strings.Contains(up.Errors[0].Message, "SVC01 is 30 bytes, more than 20") {
+		t.Fatalf("overlong CPT: %+v, %v; want its set rejected naming SVC01", up, err)
+	}
 	// A broken envelope refuses the whole file, naming the segment.
 	broken := strings.Replace(era("000000002", good), "IEA*1*000000002", "IEA*1*000000009", 1)
 	_, err = e.uploader.Upload(ctx, cust, "broken.835", strings.NewReader(broken), nil)
@@ -92,8 +98,8 @@ func TestX12UploadsStoreServiceLines(t *testing.T) {
 		t.Fatalf("claim id column with an 835: %v", err)
 	}
 	var stored int
-	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM claim_records WHERE customer_id = $1`, cust).Scan(&stored); err != nil || stored != 3 {
-		t.Fatalf("%d rows stored after the refusals (%v), want the first upload's 3", stored, err)
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM claim_records WHERE customer_id = $1`, cust).Scan(&stored); err != nil || stored != 6 {
+		t.Fatalf("%d rows stored after the refusals (%v), want the two uploads' 3 each", stored, err)
 	}
 }
 

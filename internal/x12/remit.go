@@ -337,17 +337,14 @@ func abs(v int64) int64 {
 	return v
 }
 
-// claimID is the line's identity, bounded to the claim ids' 64 bytes.
+// claimID is the line's identity (the upload bounds its length: cutting
+// it could merge two claims).
 func claimID(payerID, payer, clp, ref string) string {
 	who := payerID
 	if who == "" {
 		who = payer
 	}
-	id := who + "|" + clp + "|" + ref
-	if len(id) > 64 {
-		id = id[:64]
-	}
-	return id
+	return who + "|" + clp + "|" + ref
 }
 
 // looksLikeRARC reports a remittance advice remark code: M, N or MA and
