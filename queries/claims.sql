@@ -309,8 +309,11 @@ SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided
        coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
 FROM claim_records r
 LEFT JOIN LATERAL (
+    -- LIMIT 1: a lookup by primary key per row, whatever the planner
+    -- believes of a claims table an upload just filled.
     SELECT cl.initial_upload_id, cl.initial_source_row, cl.final_upload_id, cl.final_source_row FROM claims cl
     WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+    LIMIT 1
 ) AS k ON r.claim_id IS NOT NULL
 LEFT JOIN claim_records f ON f.customer_id = r.customer_id AND f.upload_id = k.final_upload_id AND f.source_row = k.final_source_row
 WHERE r.customer_id = @customer_id AND r.payer = @payer AND r.cpt_group = @cpt_group
@@ -339,8 +342,11 @@ SELECT r.cpt, (r.decided_date >= @current_start::date)::boolean AS current, coun
            FILTER (WHERE r.decided_date - r.submitted_date > @median::float8), 0)::bigint AS delayed_cents
 FROM claim_records r
 LEFT JOIN LATERAL (
+    -- LIMIT 1: a lookup by primary key per row (see ClaimListOfCell); the
+    -- computation runs right after the upload that filled claims.
     SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl
     WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+    LIMIT 1
 ) AS k ON r.claim_id IS NOT NULL
 WHERE r.customer_id = @customer_id AND r.payer = @payer AND r.cpt_group = @cpt_group
   AND ((r.decided_date >= @baseline_start::date AND r.decided_date < @baseline_end::date)

@@ -105,8 +105,11 @@ SELECT r.cpt, (r.decided_date >= $1::date)::boolean AS current, count(*)::bigint
            FILTER (WHERE r.decided_date - r.submitted_date > $3::float8), 0)::bigint AS delayed_cents
 FROM claim_records r
 LEFT JOIN LATERAL (
+    -- LIMIT 1: a lookup by primary key per row (see ClaimListOfCell); the
+    -- computation runs right after the upload that filled claims.
     SELECT cl.initial_upload_id, cl.initial_source_row FROM claims cl
     WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+    LIMIT 1
 ) AS k ON r.claim_id IS NOT NULL
 WHERE r.customer_id = $4 AND r.payer = $5 AND r.cpt_group = $6
   AND ((r.decided_date >= $7::date AND r.decided_date < $8::date)
@@ -188,8 +191,11 @@ SELECT r.claim_id, r.upload_id, r.source_row, r.cpt, r.submitted_date, r.decided
        coalesce(f.outcome, r.outcome)::text AS final_outcome, coalesce(f.decided_date, r.decided_date)::date AS final_decided
 FROM claim_records r
 LEFT JOIN LATERAL (
+    -- LIMIT 1: a lookup by primary key per row, whatever the planner
+    -- believes of a claims table an upload just filled.
     SELECT cl.initial_upload_id, cl.initial_source_row, cl.final_upload_id, cl.final_source_row FROM claims cl
     WHERE cl.customer_id = r.customer_id AND cl.claim_id = r.claim_id
+    LIMIT 1
 ) AS k ON r.claim_id IS NOT NULL
 LEFT JOIN claim_records f ON f.customer_id = r.customer_id AND f.upload_id = k.final_upload_id AND f.source_row = k.final_source_row
 WHERE r.customer_id = $1 AND r.payer = $2 AND r.cpt_group = $3
