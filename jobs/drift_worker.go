@@ -16,6 +16,7 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/metrics"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
@@ -78,6 +79,9 @@ type Deps struct {
 	// Sender delivers webhooks; one refusing private destinations, with a
 	// 10 s timeout, when nil.
 	Sender *webhooks.Sender
+	// Keyring opens the endpoints' sealed signing secrets; without it no
+	// webhook is sent (the deliveries wait, retried).
+	Keyring *secrets.Keyring
 	// PublicURL is where people open the drift page, for links in
 	// notifications (empty: no link).
 	PublicURL string

@@ -11,7 +11,6 @@ import (
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
 	"github.com/upstream-rcm/upstream/internal/drift"
-	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -228,11 +227,7 @@ func TestRemindersWhileAnEpisodeStaysOpenAndUnacknowledged(t *testing.T) {
 	h := newHarness(t)
 	rcv := newReceiver(t, nil)
 	cust := h.customer(t, "acme")
-	ep, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust,
-		webhooks.EndpointSpec{URL: rcv.server.URL, RepeatAfterDays: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := h.endpointWith(t, cust, webhooks.EndpointSpec{URL: rcv.server.URL, RepeatAfterDays: 7})
 	quiet := h.endpoint(t, cust, rcv.server.URL+"/no-reminders")
 	h.startClient(t, 2, nil)
 	h.upload(t, cust, "claims.csv", alertingClaims("Aetna"))
@@ -306,11 +301,7 @@ func TestDigestListsThePeriodsTransitionsOnce(t *testing.T) {
 	h := newHarness(t)
 	rcv := newReceiver(t, nil)
 	cust := h.customer(t, "acme")
-	digest, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust,
-		webhooks.EndpointSpec{URL: rcv.server.URL + "/digest", Digest: webhooks.DigestDaily})
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := h.endpointWith(t, cust, webhooks.EndpointSpec{URL: rcv.server.URL + "/digest", Digest: webhooks.DigestDaily})
 	h.endpoint(t, cust, rcv.server.URL+"/now")
 	h.startClient(t, 2, nil)
 	h.upload(t, cust, "claims.csv", append(alertingClaims("Aetna"), alertingClaims("Cigna")...))

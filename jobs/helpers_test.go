@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/testdb"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
@@ -32,16 +33,18 @@ type harness struct {
 	pool     *pgxpool.Pool
 	deps     *jobs.Deps
 	uploader *ingest.Uploader
+	keyring  *secrets.Keyring // seals the endpoints' secrets
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	dsn := testdb.URL(t)
 	pool := testdb.NewPool(t, dsn)
-	deps := &jobs.Deps{Pool: pool, Now: func() time.Time { return asOf }}
+	kr := testfactory.Keyring(t)
+	deps := &jobs.Deps{Pool: pool, Now: func() time.Time { return asOf }, Keyring: kr}
 	inserter := testfactory.InsertOnlyClient(t, pool)
 	return &harness{inserter: inserter, dsn: dsn, pool: pool, deps: deps,
-		uploader: jobs.NewUploader(pool, inserter)}
+		uploader: jobs.NewUploader(pool, inserter), keyring: kr}
 }
 
 // immediateRetry retries failed jobs at once, so retry tests run fast.
@@ -70,6 +73,9 @@ func (h *harness) startClientWith(t *testing.T, workers int, deps *jobs.Deps) *r
 	deps.Pool = pool
 	if deps.Sender == nil {
 		deps.Sender = testSender
+	}
+	if deps.Keyring == nil {
+		deps.Keyring = h.keyring
 	}
 	cfg := jobs.Config(deps, jobs.Workers{jobs.QueueDrift: workers, jobs.QueueWebhooks: 2})
 	cfg.FetchCooldown = 5 * time.Millisecond

@@ -113,9 +113,13 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 		return w.cancel(ctx, d.ID, fmt.Errorf("endpoint %d is disabled", d.EndpointID))
 	}
 	now := time.Now()
-	secrets := []string{d.Secret}
-	if d.PreviousSecret != nil && d.PreviousSecretExpiresAt != nil && d.PreviousSecretExpiresAt.After(now) {
-		secrets = append(secrets, *d.PreviousSecret)
+	secrets, err := webhooks.SigningSecrets(w.deps.Keyring, webhooks.StoredSecrets{CustomerID: d.CustomerID,
+		Secret: d.Secret, KeyID: d.SecretKeyID, Sealed: d.SecretSealed, PreviousSecret: d.PreviousSecret,
+		PreviousKeyID: d.PreviousSecretKeyID, PreviousSealed: d.PreviousSecretSealed, PreviousExpiresAt: d.PreviousSecretExpiresAt}, now)
+	if err != nil {
+		// Not sent unsigned: River retries, so a server started without its
+		// key delivers once it has it again.
+		return fmt.Errorf("delivery %d: %w", d.ID, err)
 	}
 	// The attempt is in the log before the request leaves: a worker killed
 	// while it is in flight leaves it 'sending', and the next attempt marks

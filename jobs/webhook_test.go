@@ -68,13 +68,24 @@ func (r *receiver) received() []received {
 	return slices.Clone(r.requests)
 }
 
-func (h *harness) endpoint(t *testing.T, cust int64, url string) db.WebhookEndpoint {
+// testEndpoint is a stored endpoint and its secret, as shown once.
+type testEndpoint struct {
+	db.WebhookEndpoint
+	Secret string
+}
+
+func (h *harness) endpoint(t *testing.T, cust int64, url string) testEndpoint {
 	t.Helper()
-	ep, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), webhooks.Guard{AllowPrivate: true}, cust, webhooks.EndpointSpec{URL: url})
+	return h.endpointWith(t, cust, webhooks.EndpointSpec{URL: url})
+}
+
+func (h *harness) endpointWith(t *testing.T, cust int64, spec webhooks.EndpointSpec) testEndpoint {
+	t.Helper()
+	ep, secret, err := webhooks.CreateEndpoint(context.Background(), store.New(h.pool), h.keyring, webhooks.Guard{AllowPrivate: true}, cust, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ep
+	return testEndpoint{ep, secret}
 }
 
 // verify checks a delivery with the Standard Webhooks reference library,
@@ -344,7 +355,7 @@ func TestDisabledEndpointCancelsItsDeliveries(t *testing.T) {
 	}
 	// Disabled endpoints get no delivery at all; one created before the
 	// endpoint was disabled is cancelled when it runs.
-	id, err := webhooks.CreateTestDelivery(context.Background(), store.New(h.pool), db.Customer{ID: cust, Name: "acme"}, ep, time.Now())
+	id, err := webhooks.CreateTestDelivery(context.Background(), store.New(h.pool), db.Customer{ID: cust, Name: "acme"}, ep.WebhookEndpoint, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

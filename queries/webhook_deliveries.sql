@@ -10,7 +10,8 @@ RETURNING id;
 
 -- name: WebhookDeliveryGetForSend :one
 SELECT d.id, d.customer_id, d.endpoint_id, d.message_id, d.payload, d.status,
-       e.url, e.enabled, e.secret, e.previous_secret, e.previous_secret_expires_at
+       e.url, e.enabled, e.secret, e.secret_key_id, e.secret_sealed,
+       e.previous_secret, e.previous_secret_key_id, e.previous_secret_sealed, e.previous_secret_expires_at
 FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.customer_id = d.customer_id AND e.id = d.endpoint_id
 WHERE d.id = @id;

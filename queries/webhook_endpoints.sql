@@ -1,6 +1,7 @@
 -- name: WebhookEndpointCreate :one
-INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days, digest)
-VALUES (@customer_id, @url, @format, @min_severity, @secret, sqlc.narg(repeat_after_days), sqlc.narg(digest))
+-- The secret arrives sealed (webhooks.CreateEndpoint).
+INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret_key_id, secret_sealed, repeat_after_days, digest)
+VALUES (@customer_id, @url, @format, @min_severity, @secret_key_id, @secret_sealed, sqlc.narg(repeat_after_days), sqlc.narg(digest))
 RETURNING *;
 
 -- name: WebhookEndpointListByCustomer :many
@@ -32,11 +33,36 @@ RETURNING *;
 
 -- name: WebhookEndpointRotateSecret :one
 -- The old secret keeps signing (beside the new one) until the grace period
--- ends, so receivers can switch without losing a delivery.
+-- ends, so receivers can switch without losing a delivery. A secret still
+-- in plaintext (written before 0023) stays so as the previous one until
+-- SealSecrets runs.
 UPDATE webhook_endpoints
-SET previous_secret = secret, previous_secret_expires_at = @previous_expires_at, secret = @secret
+SET previous_secret = secret, previous_secret_key_id = secret_key_id, previous_secret_sealed = secret_sealed,
+    previous_secret_expires_at = @previous_expires_at,
+    secret = NULL, secret_key_id = @secret_key_id, secret_sealed = @secret_sealed
 WHERE customer_id = @customer_id AND id = @id
 RETURNING *;
+
+-- name: WebhookEndpointListToSeal :many
+-- Endpoints after id @after whose secrets are in plaintext or, with
+-- @all_keys, sealed by another key than @key_id; locked until the
+-- transaction reseals them.
+SELECT * FROM webhook_endpoints
+WHERE id > @after
+  AND (secret IS NOT NULL OR previous_secret IS NOT NULL
+       OR (@all_keys::boolean AND (secret_key_id <> @key_id::text OR previous_secret_key_id <> @key_id::text)))
+ORDER BY id
+LIMIT @max_rows
+FOR UPDATE;
+
+-- name: WebhookEndpointSeal :exec
+-- Stores an endpoint's secrets sealed by the current key and clears any
+-- plaintext.
+UPDATE webhook_endpoints
+SET secret = NULL, secret_key_id = @secret_key_id, secret_sealed = @secret_sealed,
+    previous_secret = NULL, previous_secret_key_id = sqlc.narg(previous_secret_key_id),
+    previous_secret_sealed = sqlc.narg(previous_secret_sealed)
+WHERE customer_id = @customer_id AND id = @id;
 
 -- name: WebhookEndpointDelete :execrows
 -- Its deliveries and their attempts go with it (ON DELETE CASCADE).

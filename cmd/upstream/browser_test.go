@@ -65,7 +65,7 @@ func TestDriftPageInARealBrowser(t *testing.T) {
 	bin := buildBinary(t)
 	dsn := testdb.URL(t)
 	const admin = "browser-test-admin-key-0123456789"
-	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn")
+	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn", testSecretKeyEnv)
 
 	var hooks atomic.Int32
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -63,12 +63,16 @@ func (c *DemoCmd) Run(ctx context.Context, e *env) error {
 	fmt.Printf("Loaded %d payer and %d CPT group mappings.\n", *counts.Payers, *counts.CPTGroups)
 	if c.Webhook != "" {
 		// The user named this receiver: a local one is fine here.
-		ep, err := webhooks.CreateEndpoint(ctx, q, webhooks.Guard{AllowPrivate: true}, cust.ID, webhooks.EndpointSpec{URL: c.Webhook})
+		kr, err := e.keyring()
+		if err != nil {
+			return err
+		}
+		ep, secret, err := webhooks.CreateEndpoint(ctx, q, kr, webhooks.Guard{AllowPrivate: true}, cust.ID, webhooks.EndpointSpec{URL: c.Webhook})
 		if err != nil {
 			return fmt.Errorf("--webhook %s: %w", c.Webhook, err)
 		}
 		e.cli.AllowPrivateWebhooks = true
-		fmt.Printf("Webhook endpoint %d: %s, signing secret %s\n", ep.ID, ep.URL, ep.Secret)
+		fmt.Printf("Webhook endpoint %d: %s, signing secret %s\n", ep.ID, ep.URL, secret)
 	}
 
 	client, err := e.riverClient(pool, nil)

@@ -21,6 +21,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // buildBinary compiles upstream once for this test.
+// testSecretKeyEnv gives the binary a server key, as a deployment on
+// DATABASE_URL must (the private cluster would keep one of its own).
+const testSecretKeyEnv = "UPSTREAM_SECRET_KEY=dGVzdC1vbmx5LWtleS1vZi10aGlydHktdHdvLWJ5dGU="
+
 func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "upstream")
@@ -53,7 +57,7 @@ func TestServeAndTwoWorkersProcessUploadsAndWeeklyRun(t *testing.T) {
 	bin := buildBinary(t)
 	dsn := testdb.URL(t)
 	pool := testdb.NewPool(t, dsn)
-	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn")
+	env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn", testSecretKeyEnv)
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -177,7 +181,7 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 	dsn := testdb.URL(t)
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, testSecretKeyEnv)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {

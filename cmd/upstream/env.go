@@ -19,6 +19,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/ingest"
 	"github.com/upstream-rcm/upstream/internal/migrate"
 	"github.com/upstream-rcm/upstream/internal/pgcluster"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -70,6 +71,10 @@ func (e *env) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 			e.logger.InfoContext(ctx, "migrated the private cluster", "migrations_applied", n,
 				"river_version", res.RiverVersion, "upstream_version", res.AppVersion)
 		}
+		if err := e.sealPlaintextSecrets(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
 		return pool, nil
 	}
 	st, err := migrate.GetStatus(ctx, pool)
@@ -85,7 +90,56 @@ func (e *env) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 		pool.Close()
 		return nil, errors.New("the database schema is not current: run `upstream migrate` first")
 	}
+	if err := e.sealPlaintextSecrets(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return pool, nil
+}
+
+// keyring returns the server key that seals webhook secrets:
+// UPSTREAM_SECRET_KEY, else, on the private cluster, the key file beside
+// its data directory (created on first use, mode 0600). With DATABASE_URL
+// and no key it returns nil: commands that need a secret say so.
+func (e *env) keyring() (*secrets.Keyring, error) {
+	k := e.keys
+	k.once.Do(func() {
+		if spec := os.Getenv(secrets.EnvVar); spec != "" {
+			k.kr, k.err = secrets.ParseKeyring(spec)
+			return
+		}
+		if e.cli.DatabaseURL != "" {
+			return
+		}
+		c, err := e.cluster()
+		if err != nil {
+			k.err = err
+			return
+		}
+		k.kr, k.err = secrets.LoadOrCreateKeyFile(c.KeyFile())
+	})
+	return k.kr, k.err
+}
+
+// sealPlaintextSecrets seals the webhook secrets stored before they were
+// sealed (schema 0023), so no command leaves plaintext behind once it has
+// a key.
+func (e *env) sealPlaintextSecrets(ctx context.Context, pool *pgxpool.Pool) error {
+	kr, err := e.keyring()
+	if err != nil {
+		return err
+	}
+	if kr == nil {
+		return nil
+	}
+	n, err := webhooks.SealSecrets(ctx, pool, kr, false)
+	if err != nil {
+		return fmt.Errorf("seal webhook secrets: %w", err)
+	}
+	if n > 0 {
+		e.logger.InfoContext(ctx, "sealed webhook secrets stored in plaintext", "endpoints", n, "key_id", kr.CurrentID())
+	}
+	return nil
 }
 
 // openCustomer opens a pool and looks up the customer a command is about;
@@ -141,7 +195,14 @@ func dbAddress(host string, port uint16, database string) string {
 // insert only). River's own logs are kept to warnings
 // unless debugging: they describe River, not upstream's work.
 func (e *env) riverClient(pool *pgxpool.Pool, workers jobs.Workers, configure ...func(*riverConfig)) (*river.Client[pgx.Tx], error) {
-	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger, PublicURL: e.cli.PublicURL,
+	kr, err := e.keyring()
+	if err != nil {
+		return nil, err
+	}
+	if kr == nil && workers[jobs.QueueWebhooks] > 0 {
+		e.logger.Warn("no server key: webhook deliveries wait, retried, until this process has one", "set", secrets.EnvVar)
+	}
+	cfg := jobs.Config(&jobs.Deps{Pool: pool, Logger: e.logger, PublicURL: e.cli.PublicURL, Keyring: kr,
 		Sender: webhooks.NewSender(e.webhookGuard(), jobs.WebhookTimeout)}, workers)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: max(e.cli.LogLevel, slog.LevelWarn)}))
 	for _, f := range configure {

@@ -14,12 +14,14 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/jobs"
 )
 
@@ -49,12 +51,21 @@ type CLI struct {
 	Jobs     JobsCmd     `cmd:"" help:"Show River job counts; 'jobs wait' waits for the queue to drain."`
 	Webhook  WebhookCmd  `cmd:"" help:"Manage a customer's webhook endpoints and see their deliveries."`
 	Alerts   AlertsCmd   `cmd:"" help:"List and acknowledge, snooze or resolve a customer's alerts."`
+	Secrets  SecretsCmd  `cmd:"" help:"Server key for webhook secrets at rest: 'secrets reencrypt' after adding a new key to UPSTREAM_SECRET_KEY."`
 }
 
 // env carries what every command needs.
 type env struct {
 	cli    *CLI
 	logger *slog.Logger
+	// keys is loaded once, on first need, and shared by copies of env.
+	keys *lazyKeyring
+}
+
+type lazyKeyring struct {
+	once sync.Once
+	kr   *secrets.Keyring
+	err  error
 }
 
 // Exit codes.
@@ -102,7 +113,7 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	err = kctx.Run(&env{cli: &cli, logger: logger})
+	err = kctx.Run(&env{cli: &cli, logger: logger, keys: &lazyKeyring{}})
 	switch {
 	case err == nil:
 		return exitOK

@@ -109,7 +109,11 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err := metrics.RegisterJobCounts(prometheus.DefaultRegisterer, jobs.CountsFunc(pool), e.logger); err != nil {
 		return err
 	}
-	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey,
+	kr, err := e.keyring()
+	if err != nil {
+		return err
+	}
+	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey, Keyring: kr,
 		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout, UploadStallTimeout: c.StallTimeout,
 		MaxUploads: c.MaxUploads, MaxUploadsPerCustomer: c.MaxCustUploads, WebhookGuard: e.webhookGuard()})
 	if err != nil {

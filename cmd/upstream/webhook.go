@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -49,18 +50,22 @@ func (c *WebhookCreateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	ep, err := webhooks.CreateEndpoint(ctx, store.New(pool), e.webhookGuard(), cust.ID,
+	kr, err := e.keyring()
+	if err != nil {
+		return err
+	}
+	ep, secret, err := webhooks.CreateEndpoint(ctx, store.New(pool), kr, e.webhookGuard(), cust.ID,
 		webhooks.EndpointSpec{URL: c.URL, Format: c.Format, MinSeverity: c.MinSeverity, RepeatAfterDays: c.RepeatAfter, Digest: c.Digest})
 	if err != nil {
 		return webhookURLError(c.URL, err)
 	}
 	view := webhooks.ViewEndpoint(ep)
-	view.Secret = ep.Secret
+	view.Secret = secret
 	if c.JSON {
 		return printJSON(view)
 	}
 	fmt.Printf("webhook endpoint %d for %s: %s (%s, min severity %g)\n", ep.ID, cust.Name, ep.URL, ep.Format, ep.MinSeverity)
-	fmt.Printf("signing secret (shown once; verify deliveries with it): %s\n", ep.Secret)
+	fmt.Printf("signing secret (shown once; verify deliveries with it): %s\n", secret)
 	return nil
 }
 
@@ -106,11 +111,15 @@ func (c *WebhookRotateCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	ep, err := webhooks.RotateSecret(ctx, store.New(pool), cust.ID, c.ID, time.Now())
+	kr, err := e.keyring()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("new signing secret (shown once): %s\nthe previous secret keeps signing until %s\n", ep.Secret, ep.PreviousSecretExpiresAt.UTC().Format(time.RFC3339))
+	ep, secret, err := webhooks.RotateSecret(ctx, store.New(pool), kr, cust.ID, c.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("new signing secret (shown once): %s\nthe previous secret keeps signing until %s\n", secret, ep.PreviousSecretExpiresAt.UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -229,5 +238,35 @@ func webhookURLError(url string, err error) error {
 		return fmt.Errorf("--url %s: %w; to deliver to such addresses (an on-premise receiver), run every process that delivers "+
 			"(serve, worker, and this command) with --allow-private-webhooks or UPSTREAM_ALLOW_PRIVATE_WEBHOOKS=true", url, err)
 	}
+	if errors.Is(err, webhooks.ErrNoSecretKey) {
+		return err // not the URL's fault
+	}
 	return fmt.Errorf("--url %s: %w", url, err)
+}
+
+// SecretsCmd manages the server key that seals webhook secrets.
+type SecretsCmd struct {
+	Reencrypt SecretsReencryptCmd `cmd:"" help:"Reseal every webhook secret with the first key of UPSTREAM_SECRET_KEY (after a rotation; the old keys stay listed after it until this ran)."`
+}
+
+// SecretsReencryptCmd reseals every secret with the current key.
+type SecretsReencryptCmd struct{}
+
+// Run reseals them.
+func (c *SecretsReencryptCmd) Run(ctx context.Context, e *env) error {
+	pool, err := e.openPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	kr, err := e.keyring()
+	if err != nil {
+		return err
+	}
+	n, err := webhooks.SealSecrets(ctx, pool, kr, true)
+	if err != nil {
+		return fmt.Errorf("after resealing %d endpoints: %w", n, err)
+	}
+	fmt.Printf("resealed the secrets of %d webhook endpoints with key %s; keys other than it may now leave %s\n", n, kr.CurrentID(), secrets.EnvVar)
+	return nil
 }

@@ -305,11 +305,15 @@ type WebhookEndpoint struct {
 	URL                     string
 	Format                  string
 	MinSeverity             float64
-	Secret                  string
+	Secret                  *string
 	PreviousSecret          *string
 	PreviousSecretExpiresAt *time.Time
 	Enabled                 bool
 	CreatedAt               time.Time
 	RepeatAfterDays         *int32
 	Digest                  *string
+	SecretKeyID             *string
+	SecretSealed            []byte
+	PreviousSecretKeyID     *string
+	PreviousSecretSealed    []byte
 }

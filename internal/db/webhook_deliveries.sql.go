@@ -162,7 +162,8 @@ func (q *Queries) WebhookDeliveryCreate(ctx context.Context, arg WebhookDelivery
 
 const WebhookDeliveryGetForSend = `-- name: WebhookDeliveryGetForSend :one
 SELECT d.id, d.customer_id, d.endpoint_id, d.message_id, d.payload, d.status,
-       e.url, e.enabled, e.secret, e.previous_secret, e.previous_secret_expires_at
+       e.url, e.enabled, e.secret, e.secret_key_id, e.secret_sealed,
+       e.previous_secret, e.previous_secret_key_id, e.previous_secret_sealed, e.previous_secret_expires_at
 FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.customer_id = d.customer_id AND e.id = d.endpoint_id
 WHERE d.id = $1
@@ -177,8 +178,12 @@ type WebhookDeliveryGetForSendRow struct {
 	Status                  string
 	URL                     string
 	Enabled                 bool
-	Secret                  string
+	Secret                  *string
+	SecretKeyID             *string
+	SecretSealed            []byte
 	PreviousSecret          *string
+	PreviousSecretKeyID     *string
+	PreviousSecretSealed    []byte
 	PreviousSecretExpiresAt *time.Time
 }
 
@@ -195,7 +200,11 @@ func (q *Queries) WebhookDeliveryGetForSend(ctx context.Context, id int64) (Webh
 		&i.URL,
 		&i.Enabled,
 		&i.Secret,
+		&i.SecretKeyID,
+		&i.SecretSealed,
 		&i.PreviousSecret,
+		&i.PreviousSecretKeyID,
+		&i.PreviousSecretSealed,
 		&i.PreviousSecretExpiresAt,
 	)
 	return i, err

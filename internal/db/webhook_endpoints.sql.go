@@ -11,9 +11,9 @@ import (
 )
 
 const WebhookEndpointCreate = `-- name: WebhookEndpointCreate :one
-INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret, repeat_after_days, digest)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
+INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret_key_id, secret_sealed, repeat_after_days, digest)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
 `
 
 type WebhookEndpointCreateParams struct {
@@ -21,18 +21,21 @@ type WebhookEndpointCreateParams struct {
 	URL             string
 	Format          string
 	MinSeverity     float64
-	Secret          string
+	SecretKeyID     *string
+	SecretSealed    []byte
 	RepeatAfterDays *int32
 	Digest          *string
 }
 
+// The secret arrives sealed (webhooks.CreateEndpoint).
 func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpointCreateParams) (WebhookEndpoint, error) {
 	row := q.db.QueryRow(ctx, WebhookEndpointCreate,
 		arg.CustomerID,
 		arg.URL,
 		arg.Format,
 		arg.MinSeverity,
-		arg.Secret,
+		arg.SecretKeyID,
+		arg.SecretSealed,
 		arg.RepeatAfterDays,
 		arg.Digest,
 	)
@@ -50,6 +53,10 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
 		&i.Digest,
+		&i.SecretKeyID,
+		&i.SecretSealed,
+		&i.PreviousSecretKeyID,
+		&i.PreviousSecretSealed,
 	)
 	return i, err
 }
@@ -73,7 +80,7 @@ func (q *Queries) WebhookEndpointDelete(ctx context.Context, arg WebhookEndpoint
 }
 
 const WebhookEndpointGetByID = `-- name: WebhookEndpointGetByID :one
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
 `
 
 type WebhookEndpointGetByIDParams struct {
@@ -97,12 +104,16 @@ func (q *Queries) WebhookEndpointGetByID(ctx context.Context, arg WebhookEndpoin
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
 		&i.Digest,
+		&i.SecretKeyID,
+		&i.SecretSealed,
+		&i.PreviousSecretKeyID,
+		&i.PreviousSecretSealed,
 	)
 	return i, err
 }
 
 const WebhookEndpointListByCustomer = `-- name: WebhookEndpointListByCustomer :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
 `
 
 func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID int64) ([]WebhookEndpoint, error) {
@@ -127,6 +138,10 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 			&i.CreatedAt,
 			&i.RepeatAfterDays,
 			&i.Digest,
+			&i.SecretKeyID,
+			&i.SecretSealed,
+			&i.PreviousSecretKeyID,
+			&i.PreviousSecretSealed,
 		); err != nil {
 			return nil, err
 		}
@@ -139,7 +154,7 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 }
 
 const WebhookEndpointListDeliverable = `-- name: WebhookEndpointListDeliverable :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest FROM webhook_endpoints
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints
 WHERE customer_id = $1 AND enabled AND min_severity <= $2 AND digest IS NULL
 ORDER BY id
 `
@@ -173,6 +188,10 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 			&i.CreatedAt,
 			&i.RepeatAfterDays,
 			&i.Digest,
+			&i.SecretKeyID,
+			&i.SecretSealed,
+			&i.PreviousSecretKeyID,
+			&i.PreviousSecretSealed,
 		); err != nil {
 			return nil, err
 		}
@@ -185,7 +204,7 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 }
 
 const WebhookEndpointListDigests = `-- name: WebhookEndpointListDigests :many
-SELECT e.id, e.customer_id, e.url, e.format, e.min_severity, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled, e.created_at, e.repeat_after_days, e.digest, c.name AS customer_name FROM webhook_endpoints e
+SELECT e.id, e.customer_id, e.url, e.format, e.min_severity, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled, e.created_at, e.repeat_after_days, e.digest, e.secret_key_id, e.secret_sealed, e.previous_secret_key_id, e.previous_secret_sealed, c.name AS customer_name FROM webhook_endpoints e
 JOIN customers c ON c.id = e.customer_id
 WHERE e.digest IS NOT NULL AND e.enabled AND e.id > $1
 ORDER BY e.id
@@ -203,13 +222,17 @@ type WebhookEndpointListDigestsRow struct {
 	URL                     string
 	Format                  string
 	MinSeverity             float64
-	Secret                  string
+	Secret                  *string
 	PreviousSecret          *string
 	PreviousSecretExpiresAt *time.Time
 	Enabled                 bool
 	CreatedAt               time.Time
 	RepeatAfterDays         *int32
 	Digest                  *string
+	SecretKeyID             *string
+	SecretSealed            []byte
+	PreviousSecretKeyID     *string
+	PreviousSecretSealed    []byte
 	CustomerName            string
 }
 
@@ -237,7 +260,73 @@ func (q *Queries) WebhookEndpointListDigests(ctx context.Context, arg WebhookEnd
 			&i.CreatedAt,
 			&i.RepeatAfterDays,
 			&i.Digest,
+			&i.SecretKeyID,
+			&i.SecretSealed,
+			&i.PreviousSecretKeyID,
+			&i.PreviousSecretSealed,
 			&i.CustomerName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const WebhookEndpointListToSeal = `-- name: WebhookEndpointListToSeal :many
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints
+WHERE id > $1
+  AND (secret IS NOT NULL OR previous_secret IS NOT NULL
+       OR ($2::boolean AND (secret_key_id <> $3::text OR previous_secret_key_id <> $3::text)))
+ORDER BY id
+LIMIT $4
+FOR UPDATE
+`
+
+type WebhookEndpointListToSealParams struct {
+	After   int64
+	AllKeys bool
+	KeyID   string
+	MaxRows int32
+}
+
+// Endpoints after id @after whose secrets are in plaintext or, with
+// @all_keys, sealed by another key than @key_id; locked until the
+// transaction reseals them.
+func (q *Queries) WebhookEndpointListToSeal(ctx context.Context, arg WebhookEndpointListToSealParams) ([]WebhookEndpoint, error) {
+	rows, err := q.db.Query(ctx, WebhookEndpointListToSeal,
+		arg.After,
+		arg.AllKeys,
+		arg.KeyID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WebhookEndpoint{}
+	for rows.Next() {
+		var i WebhookEndpoint
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.URL,
+			&i.Format,
+			&i.MinSeverity,
+			&i.Secret,
+			&i.PreviousSecret,
+			&i.PreviousSecretExpiresAt,
+			&i.Enabled,
+			&i.CreatedAt,
+			&i.RepeatAfterDays,
+			&i.Digest,
+			&i.SecretKeyID,
+			&i.SecretSealed,
+			&i.PreviousSecretKeyID,
+			&i.PreviousSecretSealed,
 		); err != nil {
 			return nil, err
 		}
@@ -251,24 +340,30 @@ func (q *Queries) WebhookEndpointListDigests(ctx context.Context, arg WebhookEnd
 
 const WebhookEndpointRotateSecret = `-- name: WebhookEndpointRotateSecret :one
 UPDATE webhook_endpoints
-SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2
-WHERE customer_id = $3 AND id = $4
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
+SET previous_secret = secret, previous_secret_key_id = secret_key_id, previous_secret_sealed = secret_sealed,
+    previous_secret_expires_at = $1,
+    secret = NULL, secret_key_id = $2, secret_sealed = $3
+WHERE customer_id = $4 AND id = $5
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
 `
 
 type WebhookEndpointRotateSecretParams struct {
 	PreviousExpiresAt *time.Time
-	Secret            string
+	SecretKeyID       *string
+	SecretSealed      []byte
 	CustomerID        int64
 	ID                int64
 }
 
 // The old secret keeps signing (beside the new one) until the grace period
-// ends, so receivers can switch without losing a delivery.
+// ends, so receivers can switch without losing a delivery. A secret still
+// in plaintext (written before 0023) stays so as the previous one until
+// SealSecrets runs.
 func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEndpointRotateSecretParams) (WebhookEndpoint, error) {
 	row := q.db.QueryRow(ctx, WebhookEndpointRotateSecret,
 		arg.PreviousExpiresAt,
-		arg.Secret,
+		arg.SecretKeyID,
+		arg.SecretSealed,
 		arg.CustomerID,
 		arg.ID,
 	)
@@ -286,14 +381,49 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
 		&i.Digest,
+		&i.SecretKeyID,
+		&i.SecretSealed,
+		&i.PreviousSecretKeyID,
+		&i.PreviousSecretSealed,
 	)
 	return i, err
+}
+
+const WebhookEndpointSeal = `-- name: WebhookEndpointSeal :exec
+UPDATE webhook_endpoints
+SET secret = NULL, secret_key_id = $1, secret_sealed = $2,
+    previous_secret = NULL, previous_secret_key_id = $3,
+    previous_secret_sealed = $4
+WHERE customer_id = $5 AND id = $6
+`
+
+type WebhookEndpointSealParams struct {
+	SecretKeyID          *string
+	SecretSealed         []byte
+	PreviousSecretKeyID  *string
+	PreviousSecretSealed []byte
+	CustomerID           int64
+	ID                   int64
+}
+
+// Stores an endpoint's secrets sealed by the current key and clears any
+// plaintext.
+func (q *Queries) WebhookEndpointSeal(ctx context.Context, arg WebhookEndpointSealParams) error {
+	_, err := q.db.Exec(ctx, WebhookEndpointSeal,
+		arg.SecretKeyID,
+		arg.SecretSealed,
+		arg.PreviousSecretKeyID,
+		arg.PreviousSecretSealed,
+		arg.CustomerID,
+		arg.ID,
+	)
+	return err
 }
 
 const WebhookEndpointSetEnabled = `-- name: WebhookEndpointSetEnabled :one
 UPDATE webhook_endpoints SET enabled = $1
 WHERE customer_id = $2 AND id = $3
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
 `
 
 type WebhookEndpointSetEnabledParams struct {
@@ -318,6 +448,10 @@ func (q *Queries) WebhookEndpointSetEnabled(ctx context.Context, arg WebhookEndp
 		&i.CreatedAt,
 		&i.RepeatAfterDays,
 		&i.Digest,
+		&i.SecretKeyID,
+		&i.SecretSealed,
+		&i.PreviousSecretKeyID,
+		&i.PreviousSecretSealed,
 	)
 	return i, err
 }

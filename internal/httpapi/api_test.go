@@ -34,7 +34,7 @@ type apiEnv struct {
 func newAPI(t testing.TB, configure ...func(*httpapi.Config)) *apiEnv {
 	t.Helper()
 	pool := testdb.New(t)
-	cfg := httpapi.Config{Pool: pool, River: testfactory.InsertOnlyClient(t, pool), AdminKey: adminKey}
+	cfg := httpapi.Config{Pool: pool, River: testfactory.InsertOnlyClient(t, pool), AdminKey: adminKey, Keyring: testfactory.Keyring(t)}
 	for _, f := range configure {
 		f(&cfg)
 	}

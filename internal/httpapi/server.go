@@ -22,6 +22,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	MaxUploads, MaxUploadsPerCustomer int
 	// WebhookGuard decides which webhook URLs may be registered.
 	WebhookGuard webhooks.Guard
+	// Keyring seals new webhook secrets; without it creating an endpoint
+	// or rotating its secret answers 503.
+	Keyring *secrets.Keyring
 	// SecureCookies marks the page's session cookie Secure (serve behind
 	// HTTPS).
 	SecureCookies bool

@@ -28,7 +28,7 @@ func TestAdminSessionsEndWhenTheAdminKeyRotates(t *testing.T) {
 
 	// serve restarts with a new key, on the same database (and sessions).
 	const newKey = "rotated-admin-key-0123456789abcdef"
-	srv, err := httpapi.New(httpapi.Config{Pool: e.pool, River: testfactory.InsertOnlyClient(t, e.pool), AdminKey: newKey})
+	srv, err := httpapi.New(httpapi.Config{Pool: e.pool, River: testfactory.InsertOnlyClient(t, e.pool), AdminKey: newKey, Keyring: testfactory.Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

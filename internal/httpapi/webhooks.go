@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
@@ -66,13 +67,17 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", msg, nil)
 		return
 	}
-	ep, err := webhooks.CreateEndpoint(r.Context(), store.New(s.cfg.Pool), s.cfg.WebhookGuard, cust.ID, spec)
+	ep, secret, err := webhooks.CreateEndpoint(r.Context(), store.New(s.cfg.Pool), s.cfg.Keyring, s.cfg.WebhookGuard, cust.ID, spec)
+	if errors.Is(err, webhooks.ErrNoSecretKey) {
+		s.noSecretKey(w, r, err)
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_webhook", err.Error(), nil)
 		return
 	}
 	view := webhooks.ViewEndpoint(ep)
-	view.Secret = ep.Secret // shown once
+	view.Secret = secret // shown once
 	writeJSON(w, http.StatusCreated, view)
 }
 
@@ -106,13 +111,17 @@ func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, cust db.C
 	if !ok {
 		return
 	}
-	ep, err := webhooks.RotateSecret(r.Context(), store.New(s.cfg.Pool), cust.ID, id, time.Now())
+	ep, secret, err := webhooks.RotateSecret(r.Context(), store.New(s.cfg.Pool), s.cfg.Keyring, cust.ID, id, time.Now())
+	if errors.Is(err, webhooks.ErrNoSecretKey) {
+		s.noSecretKey(w, r, err)
+		return
+	}
 	if err != nil {
 		s.webhookError(w, r, err)
 		return
 	}
 	view := webhooks.ViewEndpoint(ep)
-	view.Secret = ep.Secret
+	view.Secret = secret
 	writeJSON(w, http.StatusOK, map[string]any{"webhook": view, "previous_secret_valid_until": ep.PreviousSecretExpiresAt})
 }
 
@@ -164,4 +173,11 @@ func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deliveries": deliveries})
+}
+
+// noSecretKey answers a request that needs the server key when the
+// operator configured none: the server's fault, not the request's.
+func (s *Server) noSecretKey(w http.ResponseWriter, r *http.Request, err error) {
+	s.cfg.Logger.ErrorContext(r.Context(), "webhook secrets cannot be sealed", "error", err)
+	writeError(w, http.StatusServiceUnavailable, "no_secret_key", "the server has no key to seal webhook secrets; its operator must set "+secrets.EnvVar, nil)
 }

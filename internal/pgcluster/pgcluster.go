@@ -168,6 +168,11 @@ func hasServerBinaries(dir string) bool {
 	return true
 }
 
+// KeyFile is where the server key that seals secrets at rest is kept
+// when none is configured: beside the data directory, not in it, so a
+// copy of the data directory alone does not carry the key.
+func (c *Cluster) KeyFile() string { return filepath.Clean(c.DataDir) + ".key" }
+
 // URL returns the connection URL of the application database over loopback.
 func (c *Cluster) URL() string {
 	return c.urlFor(c.Database)

@@ -7,6 +7,7 @@ package testfactory
 import (
 	"bufio"
 	"context"
+	cryptorand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -24,6 +25,7 @@ import (
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/ingest"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/jobs"
 )
@@ -294,4 +296,23 @@ func writeExport(path string, rows func(row func(i int, appealed bool))) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Keyring returns a server keyring with a random key, as a deployment's
+// UPSTREAM_SECRET_KEY would be.
+func Keyring(tb testing.TB) *secrets.Keyring {
+	tb.Helper()
+	raw := make([]byte, secrets.KeySize)
+	if _, err := cryptorand.Read(raw); err != nil {
+		tb.Fatal(err)
+	}
+	k, err := secrets.NewKey(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kr, err := secrets.NewKeyring(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kr
 }

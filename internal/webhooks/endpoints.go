@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/db"
+	"github.com/upstream-rcm/upstream/internal/secrets"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
 
@@ -63,22 +64,26 @@ func (s *EndpointSpec) Validate(ctx context.Context, guard Guard) error {
 	return guard.CheckHost(ctx, u.Hostname())
 }
 
-// CreateEndpoint validates and stores an endpoint with a new secret, and
-// returns both: the secret is shown once.
-func CreateEndpoint(ctx context.Context, q *db.Queries, guard Guard, customerID int64, spec EndpointSpec) (db.WebhookEndpoint, error) {
+// CreateEndpoint validates and stores an endpoint with a new secret,
+// sealed by kr, and returns both: the secret is shown once.
+func CreateEndpoint(ctx context.Context, q *db.Queries, kr *secrets.Keyring, guard Guard, customerID int64, spec EndpointSpec) (db.WebhookEndpoint, string, error) {
 	if err := spec.Validate(ctx, guard); err != nil {
-		return db.WebhookEndpoint{}, err
+		return db.WebhookEndpoint{}, "", err
 	}
 	existing, err := q.WebhookEndpointListByCustomer(ctx, customerID)
 	if err != nil {
-		return db.WebhookEndpoint{}, fmt.Errorf("list webhook endpoints: %w", err)
+		return db.WebhookEndpoint{}, "", fmt.Errorf("list webhook endpoints: %w", err)
 	}
 	if len(existing) >= MaxEndpointsPerCustomer {
-		return db.WebhookEndpoint{}, fmt.Errorf("a customer has at most %d webhook endpoints; delete one first", MaxEndpointsPerCustomer)
+		return db.WebhookEndpoint{}, "", fmt.Errorf("a customer has at most %d webhook endpoints; delete one first", MaxEndpointsPerCustomer)
 	}
 	secret, err := NewSecret()
 	if err != nil {
-		return db.WebhookEndpoint{}, err
+		return db.WebhookEndpoint{}, "", err
+	}
+	keyID, sealed, err := sealSecret(kr, customerID, secret)
+	if err != nil {
+		return db.WebhookEndpoint{}, "", err
 	}
 	var repeat *int32
 	if spec.RepeatAfterDays > 0 {
@@ -90,11 +95,11 @@ func CreateEndpoint(ctx context.Context, q *db.Queries, guard Guard, customerID 
 		digest = &spec.Digest
 	}
 	ep, err := q.WebhookEndpointCreate(ctx, db.WebhookEndpointCreateParams{CustomerID: customerID, URL: spec.URL,
-		Format: spec.Format, MinSeverity: spec.MinSeverity, Secret: secret, RepeatAfterDays: repeat, Digest: digest})
+		Format: spec.Format, MinSeverity: spec.MinSeverity, SecretKeyID: &keyID, SecretSealed: sealed, RepeatAfterDays: repeat, Digest: digest})
 	if err != nil {
-		return db.WebhookEndpoint{}, fmt.Errorf("store webhook endpoint: %w", err)
+		return db.WebhookEndpoint{}, "", fmt.Errorf("store webhook endpoint: %w", err)
 	}
-	return ep, nil
+	return ep, secret, nil
 }
 
 // GetEndpoint returns one of the customer's endpoints.
@@ -109,23 +114,27 @@ func GetEndpoint(ctx context.Context, q *db.Queries, customerID, id int64) (db.W
 	return ep, nil
 }
 
-// RotateSecret gives the endpoint a new secret; the old one keeps signing
-// beside it for RotationGrace.
-func RotateSecret(ctx context.Context, q *db.Queries, customerID, id int64, now time.Time) (db.WebhookEndpoint, error) {
+// RotateSecret gives the endpoint a new secret, sealed by kr, and returns
+// it; the old one keeps signing beside it for RotationGrace.
+func RotateSecret(ctx context.Context, q *db.Queries, kr *secrets.Keyring, customerID, id int64, now time.Time) (db.WebhookEndpoint, string, error) {
 	secret, err := NewSecret()
 	if err != nil {
-		return db.WebhookEndpoint{}, err
+		return db.WebhookEndpoint{}, "", err
+	}
+	keyID, sealed, err := sealSecret(kr, customerID, secret)
+	if err != nil {
+		return db.WebhookEndpoint{}, "", err
 	}
 	expires := now.Add(RotationGrace)
 	ep, err := q.WebhookEndpointRotateSecret(ctx, db.WebhookEndpointRotateSecretParams{CustomerID: customerID, ID: id,
-		Secret: secret, PreviousExpiresAt: &expires})
+		SecretKeyID: &keyID, SecretSealed: sealed, PreviousExpiresAt: &expires})
 	if errors.Is(err, store.ErrNotFound) {
-		return db.WebhookEndpoint{}, fmt.Errorf("endpoint %d: %w", id, ErrEndpointNotFound)
+		return db.WebhookEndpoint{}, "", fmt.Errorf("endpoint %d: %w", id, ErrEndpointNotFound)
 	}
 	if err != nil {
-		return db.WebhookEndpoint{}, fmt.Errorf("rotate webhook secret: %w", err)
+		return db.WebhookEndpoint{}, "", fmt.Errorf("rotate webhook secret: %w", err)
 	}
-	return ep, nil
+	return ep, secret, nil
 }
 
 // SetEnabled enables or disables an endpoint; a disabled endpoint gets no
