@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -121,6 +123,23 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 		// key delivers once it has it again.
 		return fmt.Errorf("delivery %d: %w", d.ID, err)
 	}
+	// One attempt in flight per endpoint: a hanging endpoint holds one
+	// worker, and its other messages wait without holding any.
+	lease, err := q.WebhookEndpointLease(ctx, db.WebhookEndpointLeaseParams{CustomerID: d.CustomerID, ID: d.EndpointID,
+		JobID: job.ID, Seconds: endpointLease.Seconds()})
+	if err != nil {
+		return fmt.Errorf("lease endpoint %d: %w", d.EndpointID, err)
+	}
+	if !lease.Taken {
+		return river.JobSnooze(leaseWait(job.Metadata, time.Until(lease.HeldUntil)))
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		// Not released (the database is gone): the lease expires.
+		_ = store.New(w.deps.Pool).WebhookEndpointRelease(rctx, db.WebhookEndpointReleaseParams{CustomerID: d.CustomerID,
+			ID: d.EndpointID, JobID: job.ID})
+	}()
 	// The attempt is in the log before the request leaves: a worker killed
 	// while it is in flight leaves it 'sending', and the next attempt marks
 	// it 'unknown'.
@@ -150,6 +169,29 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 		return w.cancel(rctx, d.ID, err) // retrying cannot help until the endpoint changes
 	}
 	return err
+}
+
+// endpointLease is how long an endpoint's sending lease lasts unless
+// released: past the job's own timeout, so only a holder that died loses
+// it.
+const endpointLease = WebhookTimeout + 30*time.Second
+
+// leaseWait is how long a delivery whose endpoint is busy snoozes: 250 ms
+// doubling with each snooze, at most 5 s and never past the holder's
+// lease, with jitter so waiters do not wake together. A fast endpoint
+// frees its lease in milliseconds and its waiters soon find it free; a
+// hanging one keeps them asleep, not polling.
+func leaseWait(metadata []byte, held time.Duration) time.Duration {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m) // River's; no snoozes yet when absent
+	wait := 5 * time.Second
+	if m.Snoozes < 5 {
+		wait = 250 * time.Millisecond << m.Snoozes
+	}
+	wait = min(wait, max(held, 100*time.Millisecond))
+	return wait/2 + rand.N(wait/2+1)
 }
 
 // cancel ends a delivery that will not be sent, with why, and cancels its

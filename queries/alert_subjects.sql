@@ -25,7 +25,15 @@ WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group A
 RETURNING *;
 
 -- name: AlertSubjectListByCustomer :many
-SELECT * FROM alert_subjects WHERE customer_id = @customer_id ORDER BY updated_at DESC, payer, cpt_group, drift_type;
+-- A page of the customer's subjects, most recently changed first, after
+-- the subject the cursor names (none: the first page).
+SELECT * FROM alert_subjects
+WHERE customer_id = @customer_id
+  AND (NOT @has_after::boolean OR updated_at < @after_updated_at::timestamptz
+       OR (updated_at = @after_updated_at::timestamptz
+           AND (payer, cpt_group, drift_type) > (@after_payer::text, @after_cpt_group::text, @after_drift_type::text)))
+ORDER BY updated_at DESC, payer, cpt_group, drift_type
+LIMIT @max_rows;
 
 -- name: AlertSubjectChangeInsert :exec
 INSERT INTO alert_subject_changes (customer_id, payer, cpt_group, drift_type, from_state, to_state, note, snoozed_until, actor)
@@ -35,3 +43,7 @@ VALUES (@customer_id, @payer, @cpt_group, @drift_type, sqlc.narg(from_state), @t
 SELECT * FROM alert_subject_changes
 WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type
 ORDER BY id;
+
+-- name: AlertSubjectListCells :many
+-- The (payer, CPT group) cells with subjects, to match names people type.
+SELECT DISTINCT payer, cpt_group FROM alert_subjects WHERE customer_id = @customer_id ORDER BY payer, cpt_group;

@@ -5,7 +5,10 @@ INSERT INTO api_keys (customer_id, key_sha256, key_prefix) VALUES (@customer_id,
 SELECT * FROM api_keys WHERE key_sha256 = @key_sha256 AND revoked_at IS NULL;
 
 -- name: APIKeyListByCustomer :many
-SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = @customer_id ORDER BY id;
+-- A page of the customer's keys, oldest first, after id @after.
+SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = @customer_id AND id > @after
+ORDER BY id
+LIMIT @max_rows;
 
 -- name: APIKeyRevoke :execrows
 UPDATE api_keys SET revoked_at = now()

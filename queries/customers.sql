@@ -29,6 +29,7 @@ ORDER BY c.id
 LIMIT @max_rows;
 
 -- name: CustomerListWithLatestRun :many
+-- A page of customers by name, after @after_name ('' for the first).
 -- A customer without runs has run_id 0 (LEFT JOIN columns made non-null).
 SELECT c.id, c.name,
        coalesce(r.id, 0)::bigint AS run_id, coalesce(r.run_type, '')::text AS run_type,
@@ -39,7 +40,9 @@ FROM customers c
 LEFT JOIN LATERAL (
     SELECT * FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
-ORDER BY c.name;
+WHERE c.name > @after_name::text
+ORDER BY c.name
+LIMIT @max_rows;
 
 -- name: CustomerGetByNameFold :many
 -- Case-insensitive lookup; an exact match first when names differ only in

@@ -66,6 +66,30 @@ SELECT * FROM drift_events
 WHERE customer_id = @customer_id AND report_run_id = @report_run_id
 ORDER BY alert DESC, dollars_at_stake DESC NULLS LAST, severity DESC, payer, cpt_group, drift_type;
 
+-- name: DriftEventPageByRun :many
+-- A page of a run's events in DriftEventListByRun's order, filtered like
+-- the API's parameters (NULL: any). A run's events never change, so an
+-- offset names the same place on every request.
+SELECT * FROM drift_events
+WHERE customer_id = @customer_id AND report_run_id = @report_run_id
+  AND (sqlc.narg(payer)::text IS NULL OR lower(payer) = lower(sqlc.narg(payer)::text))
+  AND (sqlc.narg(drift_type)::text IS NULL OR drift_type = sqlc.narg(drift_type)::text)
+  AND severity >= @min_severity
+  AND (sqlc.narg(alert)::boolean IS NULL OR alert = sqlc.narg(alert)::boolean)
+ORDER BY alert DESC, dollars_at_stake DESC NULLS LAST, severity DESC, payer, cpt_group, drift_type
+LIMIT @max_rows OFFSET @skip;
+
+-- name: DriftEventCountByRun :one
+-- How many of a run's events pass the filters of DriftEventPageByRun, and
+-- how many of them are alerts.
+SELECT count(*)::int AS events, count(*) FILTER (WHERE alert)::int AS alerts
+FROM drift_events
+WHERE customer_id = @customer_id AND report_run_id = @report_run_id
+  AND (sqlc.narg(payer)::text IS NULL OR lower(payer) = lower(sqlc.narg(payer)::text))
+  AND (sqlc.narg(drift_type)::text IS NULL OR drift_type = sqlc.narg(drift_type)::text)
+  AND severity >= @min_severity
+  AND (sqlc.narg(alert)::boolean IS NULL OR alert = sqlc.narg(alert)::boolean);
+
 -- name: DriftEventMarkSuppressed :exec
 -- An alert of an acknowledged or snoozed subject: recorded, not delivered.
 UPDATE drift_events SET suppressed = true

@@ -67,3 +67,28 @@ WHERE customer_id = @customer_id AND id = @id;
 -- name: WebhookEndpointDelete :execrows
 -- Its deliveries and their attempts go with it (ON DELETE CASCADE).
 DELETE FROM webhook_endpoints WHERE customer_id = @customer_id AND id = @id;
+
+-- name: WebhookEndpointLease :one
+-- Takes the endpoint's sending lease for job @job_id until @seconds from
+-- now: free, expired, or the job's own (a retry of a killed attempt).
+-- Returns whether it was taken and until when it is held. Racing takers
+-- serialize on the row lock, and each reads the lease as the one before
+-- it left it.
+WITH cur AS (
+    SELECT e.id, e.sending_job_id, e.sending_until FROM webhook_endpoints e
+    WHERE e.customer_id = @customer_id AND e.id = @id
+    FOR UPDATE
+), took AS (
+    UPDATE webhook_endpoints w
+    SET sending_job_id = @job_id::bigint, sending_until = now() + make_interval(secs => @seconds::float8)
+    FROM cur
+    WHERE w.customer_id = @customer_id AND w.id = cur.id
+      AND (cur.sending_job_id IS NULL OR cur.sending_job_id = @job_id::bigint OR cur.sending_until < now())
+    RETURNING w.sending_until
+)
+SELECT EXISTS (SELECT 1 FROM took)::boolean AS taken,
+       coalesce((SELECT sending_until FROM took), (SELECT sending_until FROM cur), now())::timestamptz AS held_until;
+
+-- name: WebhookEndpointRelease :exec
+UPDATE webhook_endpoints SET sending_job_id = NULL, sending_until = NULL
+WHERE customer_id = @customer_id AND id = @id AND sending_job_id = @job_id::bigint;

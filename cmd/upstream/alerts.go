@@ -81,7 +81,9 @@ func (c *AlertsListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	subjects, err := alerts.List(ctx, store.New(pool), cust.ID)
+	subjects, err := allPages(func(after *alerts.SubjectView) ([]alerts.SubjectView, error) {
+		return alerts.List(ctx, store.New(pool), cust.ID, after, cliPageSize)
+	})
 	if err != nil {
 		return err
 	}

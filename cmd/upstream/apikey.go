@@ -31,7 +31,13 @@ func (c *APIKeyListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	keys, err := customers.ListAPIKeys(ctx, store.New(pool), cust.ID)
+	keys, err := allPages(func(after *customers.APIKeyView) ([]customers.APIKeyView, error) {
+		var id int64
+		if after != nil {
+			id = after.ID
+		}
+		return customers.ListAPIKeys(ctx, store.New(pool), cust.ID, id, cliPageSize)
+	})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
 
@@ -28,7 +29,13 @@ func (c *CustomerListCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	rows, err := store.New(pool).CustomerListWithLatestRun(ctx)
+	rows, err := allPages(func(after *db.CustomerListWithLatestRunRow) ([]db.CustomerListWithLatestRunRow, error) {
+		p := db.CustomerListWithLatestRunParams{MaxRows: cliPageSize}
+		if after != nil {
+			p.AfterName = after.Name
+		}
+		return store.New(pool).CustomerListWithLatestRun(ctx, p)
+	})
 	if err != nil {
 		return err
 	}
@@ -79,4 +86,25 @@ func (c *CustomerCreateCmd) Run(ctx context.Context, e *env) error {
 	}
 	fmt.Printf("created customer %d %q\n", cust.ID, cust.Name)
 	return nil
+}
+
+// cliPageSize is the page a command reads its lists in.
+const cliPageSize = 1000
+
+// allPages reads a list page by page: read returns the page after the
+// item after (nil: the first); a page shorter than cliPageSize is the last.
+func allPages[T any](read func(after *T) ([]T, error)) ([]T, error) {
+	var all []T
+	var after *T
+	for {
+		page, err := read(after)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < cliPageSize {
+			return all, nil
+		}
+		after = &page[len(page)-1]
+	}
 }

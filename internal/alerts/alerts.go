@@ -481,7 +481,7 @@ type Notify func(ctx context.Context, tx pgx.Tx, ts []Transition) error
 // resolveSubject matches the payer and CPT group a person typed against
 // the customer's subjects, as drift.MatchName does.
 func resolveSubject(ctx context.Context, q *db.Queries, customerID int64, s Subject) (Subject, error) {
-	subjects, err := q.AlertSubjectListByCustomer(ctx, customerID)
+	subjects, err := q.AlertSubjectListCells(ctx, customerID)
 	if err != nil {
 		return s, fmt.Errorf("list alert subjects: %w", err)
 	}
@@ -530,9 +530,15 @@ func ViewSubject(s db.AlertSubject) SubjectView {
 	return v
 }
 
-// List returns the customer's subjects, most recently changed first.
-func List(ctx context.Context, q *db.Queries, customerID int64) ([]SubjectView, error) {
-	rows, err := q.AlertSubjectListByCustomer(ctx, customerID)
+// List returns a page of the customer's subjects, most recently changed
+// first: at most limit, after the subject after (nil: from the first).
+func List(ctx context.Context, q *db.Queries, customerID int64, after *SubjectView, limit int) ([]SubjectView, error) {
+	p := db.AlertSubjectListByCustomerParams{CustomerID: customerID, MaxRows: int32(limit)}
+	if after != nil {
+		p.HasAfter, p.AfterUpdatedAt, p.AfterPayer, p.AfterCPTGroup, p.AfterDriftType =
+			true, after.UpdatedAt, after.Payer, after.CPTGroup, string(after.DriftType)
+	}
+	rows, err := q.AlertSubjectListByCustomer(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list alert subjects: %w", err)
 	}

@@ -198,20 +198,22 @@ func CustomerForAPIKey(ctx context.Context, q *db.Queries, key string) (int64, e
 
 // APIKeyView is a key as it may be shown: its prefix, never the key.
 type APIKeyView struct {
+	ID        int64      `json:"-"` // the page cursor's
 	Prefix    string     `json:"prefix"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
 }
 
-// ListAPIKeys returns the customer's keys by prefix.
-func ListAPIKeys(ctx context.Context, q *db.Queries, customerID int64) ([]APIKeyView, error) {
-	rows, err := q.APIKeyListByCustomer(ctx, customerID)
+// ListAPIKeys returns a page of the customer's keys, oldest first: at
+// most limit, after the key with id after (0: from the first).
+func ListAPIKeys(ctx context.Context, q *db.Queries, customerID, after int64, limit int) ([]APIKeyView, error) {
+	rows, err := q.APIKeyListByCustomer(ctx, db.APIKeyListByCustomerParams{CustomerID: customerID, After: after, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list API keys: %w", err)
 	}
 	out := make([]APIKeyView, len(rows))
 	for i, r := range rows {
-		out[i] = APIKeyView{Prefix: r.KeyPrefix, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
+		out[i] = APIKeyView{ID: r.ID, Prefix: r.KeyPrefix, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt}
 	}
 	return out, nil
 }

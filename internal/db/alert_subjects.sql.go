@@ -131,11 +131,37 @@ func (q *Queries) AlertSubjectGetForUpdate(ctx context.Context, arg AlertSubject
 }
 
 const AlertSubjectListByCustomer = `-- name: AlertSubjectListByCustomer :many
-SELECT customer_id, payer, cpt_group, drift_type, state, note, snoozed_until, last_alert_run_id, updated_at, updated_by FROM alert_subjects WHERE customer_id = $1 ORDER BY updated_at DESC, payer, cpt_group, drift_type
+SELECT customer_id, payer, cpt_group, drift_type, state, note, snoozed_until, last_alert_run_id, updated_at, updated_by FROM alert_subjects
+WHERE customer_id = $1
+  AND (NOT $2::boolean OR updated_at < $3::timestamptz
+       OR (updated_at = $3::timestamptz
+           AND (payer, cpt_group, drift_type) > ($4::text, $5::text, $6::text)))
+ORDER BY updated_at DESC, payer, cpt_group, drift_type
+LIMIT $7
 `
 
-func (q *Queries) AlertSubjectListByCustomer(ctx context.Context, customerID int64) ([]AlertSubject, error) {
-	rows, err := q.db.Query(ctx, AlertSubjectListByCustomer, customerID)
+type AlertSubjectListByCustomerParams struct {
+	CustomerID     int64
+	HasAfter       bool
+	AfterUpdatedAt time.Time
+	AfterPayer     string
+	AfterCPTGroup  string
+	AfterDriftType string
+	MaxRows        int32
+}
+
+// A page of the customer's subjects, most recently changed first, after
+// the subject the cursor names (none: the first page).
+func (q *Queries) AlertSubjectListByCustomer(ctx context.Context, arg AlertSubjectListByCustomerParams) ([]AlertSubject, error) {
+	rows, err := q.db.Query(ctx, AlertSubjectListByCustomer,
+		arg.CustomerID,
+		arg.HasAfter,
+		arg.AfterUpdatedAt,
+		arg.AfterPayer,
+		arg.AfterCPTGroup,
+		arg.AfterDriftType,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +181,36 @@ func (q *Queries) AlertSubjectListByCustomer(ctx context.Context, customerID int
 			&i.UpdatedAt,
 			&i.UpdatedBy,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const AlertSubjectListCells = `-- name: AlertSubjectListCells :many
+SELECT DISTINCT payer, cpt_group FROM alert_subjects WHERE customer_id = $1 ORDER BY payer, cpt_group
+`
+
+type AlertSubjectListCellsRow struct {
+	Payer    string
+	CPTGroup string
+}
+
+// The (payer, CPT group) cells with subjects, to match names people type.
+func (q *Queries) AlertSubjectListCells(ctx context.Context, customerID int64) ([]AlertSubjectListCellsRow, error) {
+	rows, err := q.db.Query(ctx, AlertSubjectListCells, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AlertSubjectListCellsRow{}
+	for rows.Next() {
+		var i AlertSubjectListCellsRow
+		if err := rows.Scan(&i.Payer, &i.CPTGroup); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -71,8 +71,16 @@ func (q *Queries) APIKeyGetByHash(ctx context.Context, keySha256 []byte) (APIKey
 }
 
 const APIKeyListByCustomer = `-- name: APIKeyListByCustomer :many
-SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = $1 ORDER BY id
+SELECT id, key_prefix, created_at, revoked_at FROM api_keys WHERE customer_id = $1 AND id > $2
+ORDER BY id
+LIMIT $3
 `
+
+type APIKeyListByCustomerParams struct {
+	CustomerID int64
+	After      int64
+	MaxRows    int32
+}
 
 type APIKeyListByCustomerRow struct {
 	ID        int64
@@ -81,8 +89,9 @@ type APIKeyListByCustomerRow struct {
 	RevokedAt *time.Time
 }
 
-func (q *Queries) APIKeyListByCustomer(ctx context.Context, customerID int64) ([]APIKeyListByCustomerRow, error) {
-	rows, err := q.db.Query(ctx, APIKeyListByCustomer, customerID)
+// A page of the customer's keys, oldest first, after id @after.
+func (q *Queries) APIKeyListByCustomer(ctx context.Context, arg APIKeyListByCustomerParams) ([]APIKeyListByCustomerRow, error) {
+	rows, err := q.db.Query(ctx, APIKeyListByCustomer, arg.CustomerID, arg.After, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}

@@ -155,8 +155,15 @@ FROM customers c
 LEFT JOIN LATERAL (
     SELECT id, customer_id, run_type, as_of, baseline_days, current_days, min_volume, status, attempt, job_id, started_at, finished_at, error, baseline_start, baseline_end, current_start, current_end, groups_considered, events_created, claims_read, duration_ms, fdr, tests_run, alerts_created, groups_skipped, skipped_groups, overturns FROM report_runs r WHERE r.customer_id = c.id ORDER BY r.id DESC LIMIT 1
 ) r ON true
+WHERE c.name > $1::text
 ORDER BY c.name
+LIMIT $2
 `
+
+type CustomerListWithLatestRunParams struct {
+	AfterName string
+	MaxRows   int32
+}
 
 type CustomerListWithLatestRunRow struct {
 	ID            int64
@@ -169,9 +176,10 @@ type CustomerListWithLatestRunRow struct {
 	Uploads       int32
 }
 
+// A page of customers by name, after @after_name (” for the first).
 // A customer without runs has run_id 0 (LEFT JOIN columns made non-null).
-func (q *Queries) CustomerListWithLatestRun(ctx context.Context) ([]CustomerListWithLatestRunRow, error) {
-	rows, err := q.db.Query(ctx, CustomerListWithLatestRun)
+func (q *Queries) CustomerListWithLatestRun(ctx context.Context, arg CustomerListWithLatestRunParams) ([]CustomerListWithLatestRunRow, error) {
+	rows, err := q.db.Query(ctx, CustomerListWithLatestRun, arg.AfterName, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}

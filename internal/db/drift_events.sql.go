@@ -10,6 +10,46 @@ import (
 	"time"
 )
 
+const DriftEventCountByRun = `-- name: DriftEventCountByRun :one
+SELECT count(*)::int AS events, count(*) FILTER (WHERE alert)::int AS alerts
+FROM drift_events
+WHERE customer_id = $1 AND report_run_id = $2
+  AND ($3::text IS NULL OR lower(payer) = lower($3::text))
+  AND ($4::text IS NULL OR drift_type = $4::text)
+  AND severity >= $5
+  AND ($6::boolean IS NULL OR alert = $6::boolean)
+`
+
+type DriftEventCountByRunParams struct {
+	CustomerID  int64
+	ReportRunID int64
+	Payer       *string
+	DriftType   *string
+	MinSeverity float64
+	Alert       *bool
+}
+
+type DriftEventCountByRunRow struct {
+	Events int32
+	Alerts int32
+}
+
+// How many of a run's events pass the filters of DriftEventPageByRun, and
+// how many of them are alerts.
+func (q *Queries) DriftEventCountByRun(ctx context.Context, arg DriftEventCountByRunParams) (DriftEventCountByRunRow, error) {
+	row := q.db.QueryRow(ctx, DriftEventCountByRun,
+		arg.CustomerID,
+		arg.ReportRunID,
+		arg.Payer,
+		arg.DriftType,
+		arg.MinSeverity,
+		arg.Alert,
+	)
+	var i DriftEventCountByRunRow
+	err := row.Scan(&i.Events, &i.Alerts)
+	return i, err
+}
+
 const DriftEventDollarsByRuns = `-- name: DriftEventDollarsByRuns :many
 SELECT report_run_id, sum(dollars_at_stake)::float8 AS dollars
 FROM drift_events
@@ -363,4 +403,103 @@ func (q *Queries) DriftEventMarkSuppressed(ctx context.Context, arg DriftEventMa
 		arg.DriftType,
 	)
 	return err
+}
+
+const DriftEventPageByRun = `-- name: DriftEventPageByRun :many
+SELECT id, customer_id, report_run_id, payer, cpt_group, drift_type, baseline_value, current_value, delta_value, severity, confidence, baseline_start, baseline_end, current_start, current_end, baseline_sample_size, current_sample_size, created_at, seed_rule, alert, method, p_value, q_value, delta_low, delta_high, test_baseline_value, test_current_value, test_baseline_size, test_current_size, suppressed, drivers, seed_baseline_value, seed_current_value, seed_delta_value, seed_severity, seed_confidence, seed_baseline_sample_size, seed_current_sample_size, margin, dispersion, windows_tested, dollars_at_stake, dollars_low, dollars_high FROM drift_events
+WHERE customer_id = $1 AND report_run_id = $2
+  AND ($3::text IS NULL OR lower(payer) = lower($3::text))
+  AND ($4::text IS NULL OR drift_type = $4::text)
+  AND severity >= $5
+  AND ($6::boolean IS NULL OR alert = $6::boolean)
+ORDER BY alert DESC, dollars_at_stake DESC NULLS LAST, severity DESC, payer, cpt_group, drift_type
+LIMIT $8 OFFSET $7
+`
+
+type DriftEventPageByRunParams struct {
+	CustomerID  int64
+	ReportRunID int64
+	Payer       *string
+	DriftType   *string
+	MinSeverity float64
+	Alert       *bool
+	Skip        int32
+	MaxRows     int32
+}
+
+// A page of a run's events in DriftEventListByRun's order, filtered like
+// the API's parameters (NULL: any). A run's events never change, so an
+// offset names the same place on every request.
+func (q *Queries) DriftEventPageByRun(ctx context.Context, arg DriftEventPageByRunParams) ([]DriftEvent, error) {
+	rows, err := q.db.Query(ctx, DriftEventPageByRun,
+		arg.CustomerID,
+		arg.ReportRunID,
+		arg.Payer,
+		arg.DriftType,
+		arg.MinSeverity,
+		arg.Alert,
+		arg.Skip,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DriftEvent{}
+	for rows.Next() {
+		var i DriftEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.ReportRunID,
+			&i.Payer,
+			&i.CPTGroup,
+			&i.DriftType,
+			&i.BaselineValue,
+			&i.CurrentValue,
+			&i.DeltaValue,
+			&i.Severity,
+			&i.Confidence,
+			&i.BaselineStart,
+			&i.BaselineEnd,
+			&i.CurrentStart,
+			&i.CurrentEnd,
+			&i.BaselineSampleSize,
+			&i.CurrentSampleSize,
+			&i.CreatedAt,
+			&i.SeedRule,
+			&i.Alert,
+			&i.Method,
+			&i.PValue,
+			&i.QValue,
+			&i.DeltaLow,
+			&i.DeltaHigh,
+			&i.TestBaselineValue,
+			&i.TestCurrentValue,
+			&i.TestBaselineSize,
+			&i.TestCurrentSize,
+			&i.Suppressed,
+			&i.Drivers,
+			&i.SeedBaselineValue,
+			&i.SeedCurrentValue,
+			&i.SeedDeltaValue,
+			&i.SeedSeverity,
+			&i.SeedConfidence,
+			&i.SeedBaselineSampleSize,
+			&i.SeedCurrentSampleSize,
+			&i.Margin,
+			&i.Dispersion,
+			&i.WindowsTested,
+			&i.DollarsAtStake,
+			&i.DollarsLow,
+			&i.DollarsHigh,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

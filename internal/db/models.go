@@ -316,4 +316,6 @@ type WebhookEndpoint struct {
 	SecretSealed            []byte
 	PreviousSecretKeyID     *string
 	PreviousSecretSealed    []byte
+	SendingJobID            *int64
+	SendingUntil            *time.Time
 }

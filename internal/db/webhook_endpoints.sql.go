@@ -13,7 +13,7 @@ import (
 const WebhookEndpointCreate = `-- name: WebhookEndpointCreate :one
 INSERT INTO webhook_endpoints (customer_id, url, format, min_severity, secret_key_id, secret_sealed, repeat_after_days, digest)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until
 `
 
 type WebhookEndpointCreateParams struct {
@@ -57,6 +57,8 @@ func (q *Queries) WebhookEndpointCreate(ctx context.Context, arg WebhookEndpoint
 		&i.SecretSealed,
 		&i.PreviousSecretKeyID,
 		&i.PreviousSecretSealed,
+		&i.SendingJobID,
+		&i.SendingUntil,
 	)
 	return i, err
 }
@@ -80,7 +82,7 @@ func (q *Queries) WebhookEndpointDelete(ctx context.Context, arg WebhookEndpoint
 }
 
 const WebhookEndpointGetByID = `-- name: WebhookEndpointGetByID :one
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until FROM webhook_endpoints WHERE customer_id = $1 AND id = $2
 `
 
 type WebhookEndpointGetByIDParams struct {
@@ -108,12 +110,60 @@ func (q *Queries) WebhookEndpointGetByID(ctx context.Context, arg WebhookEndpoin
 		&i.SecretSealed,
 		&i.PreviousSecretKeyID,
 		&i.PreviousSecretSealed,
+		&i.SendingJobID,
+		&i.SendingUntil,
 	)
 	return i, err
 }
 
+const WebhookEndpointLease = `-- name: WebhookEndpointLease :one
+WITH cur AS (
+    SELECT e.id, e.sending_job_id, e.sending_until FROM webhook_endpoints e
+    WHERE e.customer_id = $1 AND e.id = $2
+    FOR UPDATE
+), took AS (
+    UPDATE webhook_endpoints w
+    SET sending_job_id = $3::bigint, sending_until = now() + make_interval(secs => $4::float8)
+    FROM cur
+    WHERE w.customer_id = $1 AND w.id = cur.id
+      AND (cur.sending_job_id IS NULL OR cur.sending_job_id = $3::bigint OR cur.sending_until < now())
+    RETURNING w.sending_until
+)
+SELECT EXISTS (SELECT 1 FROM took)::boolean AS taken,
+       coalesce((SELECT sending_until FROM took), (SELECT sending_until FROM cur), now())::timestamptz AS held_until
+`
+
+type WebhookEndpointLeaseParams struct {
+	CustomerID int64
+	ID         int64
+	JobID      int64
+	Seconds    float64
+}
+
+type WebhookEndpointLeaseRow struct {
+	Taken     bool
+	HeldUntil time.Time
+}
+
+// Takes the endpoint's sending lease for job @job_id until @seconds from
+// now: free, expired, or the job's own (a retry of a killed attempt).
+// Returns whether it was taken and until when it is held. Racing takers
+// serialize on the row lock, and each reads the lease as the one before
+// it left it.
+func (q *Queries) WebhookEndpointLease(ctx context.Context, arg WebhookEndpointLeaseParams) (WebhookEndpointLeaseRow, error) {
+	row := q.db.QueryRow(ctx, WebhookEndpointLease,
+		arg.CustomerID,
+		arg.ID,
+		arg.JobID,
+		arg.Seconds,
+	)
+	var i WebhookEndpointLeaseRow
+	err := row.Scan(&i.Taken, &i.HeldUntil)
+	return i, err
+}
+
 const WebhookEndpointListByCustomer = `-- name: WebhookEndpointListByCustomer :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until FROM webhook_endpoints WHERE customer_id = $1 ORDER BY id
 `
 
 func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID int64) ([]WebhookEndpoint, error) {
@@ -142,6 +192,8 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 			&i.SecretSealed,
 			&i.PreviousSecretKeyID,
 			&i.PreviousSecretSealed,
+			&i.SendingJobID,
+			&i.SendingUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -154,7 +206,7 @@ func (q *Queries) WebhookEndpointListByCustomer(ctx context.Context, customerID 
 }
 
 const WebhookEndpointListDeliverable = `-- name: WebhookEndpointListDeliverable :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until FROM webhook_endpoints
 WHERE customer_id = $1 AND enabled AND min_severity <= $2 AND digest IS NULL
 ORDER BY id
 `
@@ -192,6 +244,8 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 			&i.SecretSealed,
 			&i.PreviousSecretKeyID,
 			&i.PreviousSecretSealed,
+			&i.SendingJobID,
+			&i.SendingUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -204,7 +258,7 @@ func (q *Queries) WebhookEndpointListDeliverable(ctx context.Context, arg Webhoo
 }
 
 const WebhookEndpointListDigests = `-- name: WebhookEndpointListDigests :many
-SELECT e.id, e.customer_id, e.url, e.format, e.min_severity, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled, e.created_at, e.repeat_after_days, e.digest, e.secret_key_id, e.secret_sealed, e.previous_secret_key_id, e.previous_secret_sealed, c.name AS customer_name FROM webhook_endpoints e
+SELECT e.id, e.customer_id, e.url, e.format, e.min_severity, e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled, e.created_at, e.repeat_after_days, e.digest, e.secret_key_id, e.secret_sealed, e.previous_secret_key_id, e.previous_secret_sealed, e.sending_job_id, e.sending_until, c.name AS customer_name FROM webhook_endpoints e
 JOIN customers c ON c.id = e.customer_id
 WHERE e.digest IS NOT NULL AND e.enabled AND e.id > $1
 ORDER BY e.id
@@ -233,6 +287,8 @@ type WebhookEndpointListDigestsRow struct {
 	SecretSealed            []byte
 	PreviousSecretKeyID     *string
 	PreviousSecretSealed    []byte
+	SendingJobID            *int64
+	SendingUntil            *time.Time
 	CustomerName            string
 }
 
@@ -264,6 +320,8 @@ func (q *Queries) WebhookEndpointListDigests(ctx context.Context, arg WebhookEnd
 			&i.SecretSealed,
 			&i.PreviousSecretKeyID,
 			&i.PreviousSecretSealed,
+			&i.SendingJobID,
+			&i.SendingUntil,
 			&i.CustomerName,
 		); err != nil {
 			return nil, err
@@ -277,7 +335,7 @@ func (q *Queries) WebhookEndpointListDigests(ctx context.Context, arg WebhookEnd
 }
 
 const WebhookEndpointListToSeal = `-- name: WebhookEndpointListToSeal :many
-SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed FROM webhook_endpoints
+SELECT id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until FROM webhook_endpoints
 WHERE id > $1
   AND (secret IS NOT NULL OR previous_secret IS NOT NULL
        OR ($2::boolean AND (secret_key_id <> $3::text OR previous_secret_key_id <> $3::text)))
@@ -327,6 +385,8 @@ func (q *Queries) WebhookEndpointListToSeal(ctx context.Context, arg WebhookEndp
 			&i.SecretSealed,
 			&i.PreviousSecretKeyID,
 			&i.PreviousSecretSealed,
+			&i.SendingJobID,
+			&i.SendingUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -338,13 +398,29 @@ func (q *Queries) WebhookEndpointListToSeal(ctx context.Context, arg WebhookEndp
 	return items, nil
 }
 
+const WebhookEndpointRelease = `-- name: WebhookEndpointRelease :exec
+UPDATE webhook_endpoints SET sending_job_id = NULL, sending_until = NULL
+WHERE customer_id = $1 AND id = $2 AND sending_job_id = $3::bigint
+`
+
+type WebhookEndpointReleaseParams struct {
+	CustomerID int64
+	ID         int64
+	JobID      int64
+}
+
+func (q *Queries) WebhookEndpointRelease(ctx context.Context, arg WebhookEndpointReleaseParams) error {
+	_, err := q.db.Exec(ctx, WebhookEndpointRelease, arg.CustomerID, arg.ID, arg.JobID)
+	return err
+}
+
 const WebhookEndpointRotateSecret = `-- name: WebhookEndpointRotateSecret :one
 UPDATE webhook_endpoints
 SET previous_secret = secret, previous_secret_key_id = secret_key_id, previous_secret_sealed = secret_sealed,
     previous_secret_expires_at = $1,
     secret = NULL, secret_key_id = $2, secret_sealed = $3
 WHERE customer_id = $4 AND id = $5
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until
 `
 
 type WebhookEndpointRotateSecretParams struct {
@@ -385,6 +461,8 @@ func (q *Queries) WebhookEndpointRotateSecret(ctx context.Context, arg WebhookEn
 		&i.SecretSealed,
 		&i.PreviousSecretKeyID,
 		&i.PreviousSecretSealed,
+		&i.SendingJobID,
+		&i.SendingUntil,
 	)
 	return i, err
 }
@@ -423,7 +501,7 @@ func (q *Queries) WebhookEndpointSeal(ctx context.Context, arg WebhookEndpointSe
 const WebhookEndpointSetEnabled = `-- name: WebhookEndpointSetEnabled :one
 UPDATE webhook_endpoints SET enabled = $1
 WHERE customer_id = $2 AND id = $3
-RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed
+RETURNING id, customer_id, url, format, min_severity, secret, previous_secret, previous_secret_expires_at, enabled, created_at, repeat_after_days, digest, secret_key_id, secret_sealed, previous_secret_key_id, previous_secret_sealed, sending_job_id, sending_until
 `
 
 type WebhookEndpointSetEnabledParams struct {
@@ -452,6 +530,8 @@ func (q *Queries) WebhookEndpointSetEnabled(ctx context.Context, arg WebhookEndp
 		&i.SecretSealed,
 		&i.PreviousSecretKeyID,
 		&i.PreviousSecretSealed,
+		&i.SendingJobID,
+		&i.SendingUntil,
 	)
 	return i, err
 }

@@ -22,12 +22,33 @@ func (s *Server) routesAlerts() {
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, cust db.Customer) {
-	subjects, err := alerts.List(r.Context(), store.New(s.cfg.Pool), cust.ID)
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	var after *alerts.SubjectView
+	if cursor != nil {
+		p, err := decodeCursor(*cursor, 4)
+		t, terr := time.Parse(time.RFC3339Nano, p[0])
+		if err != nil || terr != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			return
+		}
+		after = &alerts.SubjectView{Subject: alerts.Subject{Payer: p[1], CPTGroup: p[2], DriftType: drift.Type(p[3])}, UpdatedAt: t}
+	}
+	subjects, err := alerts.List(r.Context(), store.New(s.cfg.Pool), cust.ID, after, limit+1)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": subjects})
+	var next *string
+	if len(subjects) > limit {
+		subjects = subjects[:limit]
+		last := subjects[limit-1]
+		c := encodeCursor(last.UpdatedAt.Format(time.RFC3339Nano), last.Payer, last.CPTGroup, string(last.DriftType))
+		next = &c
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": subjects, "next_cursor": next})
 }
 
 // alertHistory is a subject's episodes with their transitions.

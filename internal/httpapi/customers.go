@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/upstream-rcm/upstream/internal/customers"
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/store"
 )
 
@@ -70,16 +71,35 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
-	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	after := ""
+	if cursor != nil {
+		p, err := decodeCursor(*cursor, 1)
+		if err != nil || p[0] == "" {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			return
+		}
+		after = p[0]
+	}
+	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context(), db.CustomerListWithLatestRunParams{AfterName: after, MaxRows: int32(limit + 1)})
 	if err != nil {
 		s.internalError(w, r, err)
 		return
+	}
+	var next *string
+	if len(rows) > limit {
+		rows = rows[:limit]
+		c := encodeCursor(rows[limit-1].Name)
+		next = &c
 	}
 	out := make([]map[string]any, len(rows))
 	for i, c := range rows {
 		out[i] = map[string]any{"id": c.ID, "name": c.Name, "uploads": c.Uploads}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"customers": out})
+	writeJSON(w, http.StatusOK, map[string]any{"customers": out, "next_cursor": next})
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
@@ -87,12 +107,32 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	keys, err := customers.ListAPIKeys(r.Context(), store.New(s.cfg.Pool), id)
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	var after int64
+	if cursor != nil {
+		p, err := decodeCursor(*cursor, 1)
+		n, perr := strconv.ParseInt(p[0], 10, 64)
+		if err != nil || perr != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			return
+		}
+		after = n
+	}
+	keys, err := customers.ListAPIKeys(r.Context(), store.New(s.cfg.Pool), id, after, limit+1)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys})
+	var next *string
+	if len(keys) > limit {
+		keys = keys[:limit]
+		c := encodeCursor(strconv.FormatInt(keys[limit-1].ID, 10))
+		next = &c
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys, "next_cursor": next})
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -268,10 +268,17 @@ func (s *Server) customersPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, fmt.Sprintf("/customers/%d", v.customerID), http.StatusSeeOther)
 		return
 	}
-	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context())
+	// A page of them, from ?after (a name): the page is bounded like the API.
+	after := r.URL.Query().Get("after")
+	rows, err := store.New(s.cfg.Pool).CustomerListWithLatestRun(r.Context(), db.CustomerListWithLatestRunParams{AfterName: after, MaxRows: MaxPageSize + 1})
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "customers.html", map[string]any{"Title": "Customers", "Customers": rows})
+	next := ""
+	if len(rows) > MaxPageSize {
+		rows = rows[:MaxPageSize]
+		next = rows[MaxPageSize-1].Name
+	}
+	s.render(w, r, http.StatusOK, "customers.html", map[string]any{"Title": "Customers", "Customers": rows, "Next": next})
 }

@@ -93,7 +93,9 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 			}
 			return out
 		}
-		subjects, err := alertsdomain.List(r.Context(), q, id)
+		// The states of the run's alerts: their subjects changed with the
+		// run, so they lead the most recently changed.
+		subjects, err := alertsdomain.List(r.Context(), q, id, nil, MaxPageSize)
 		if err != nil {
 			s.internalError(w, r, err)
 			return
@@ -112,7 +114,10 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		data["Selected"] = selected.ReportRun
 		data["Alerts"] = alertRows
 		data["SnoozeDefault"] = time.Now().UTC().AddDate(0, 0, 14).Format(time.DateOnly)
-		data["Events"] = rows(others)
+		// Alerts in full; of the rest, a summary and the first rows (the
+		// CSV has them all).
+		data["EventsTotal"] = len(others)
+		data["Events"] = rows(others[:min(len(others), maxOtherEventsShown)])
 	}
 	endpoints, err := q.WebhookEndpointListByCustomer(r.Context(), id)
 	if err != nil {
@@ -165,6 +170,10 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "customer.html", data)
 }
+
+// maxOtherEventsShown bounds the page's list of events that are not
+// alerts (a stationary customer has hundreds).
+const maxOtherEventsShown = 50
 
 // alertAction acknowledges, snoozes or resolves an alert's subject from the
 // page's buttons, as the viewer.

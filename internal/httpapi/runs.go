@@ -99,95 +99,75 @@ func (s *Server) getReportRun(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
 		return
 	}
-	run, err := drift.LoadRun(r.Context(), store.New(s.cfg.Pool), cust.ID, id)
-	if errors.Is(err, drift.ErrRunNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	f, ok := alertFilter(w, r)
+	f, ok := eventFilters(w, r)
 	if !ok {
 		return
 	}
-	s.writeRun(w, r, run, f)
+	s.writeRun(w, r, cust, id, f)
 }
 
-type eventFilter struct {
-	payer       string
-	driftType   drift.Type
-	minSeverity float64
-	alert       *bool
-}
-
-func (f eventFilter) keep(e drift.EventView) bool {
-	return (f.payer == "" || strings.EqualFold(e.Payer, f.payer)) &&
-		(f.driftType == "" || e.DriftType == f.driftType) && e.Severity >= f.minSeverity &&
-		(f.alert == nil || e.Alert == *f.alert)
-}
-
-// alertFilter reads ?alert=true|false; ok is false (and a 400 written) when
-// it is not a boolean.
-func alertFilter(w http.ResponseWriter, r *http.Request) (eventFilter, bool) {
-	var f eventFilter
-	if v := r.URL.Query().Get("alert"); v != "" {
+// eventFilters reads the event filters: alert=true|false, payer,
+// drift_type, min_severity; ok is false (and a 400 written) when one is
+// invalid.
+func eventFilters(w http.ResponseWriter, r *http.Request) (drift.EventFilter, bool) {
+	q := r.URL.Query()
+	f := drift.EventFilter{Payer: q.Get("payer")}
+	if v := q.Get("alert"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", "alert must be true or false", nil)
 			return f, false
 		}
-		f.alert = &b
+		f.Alert = &b
 	}
-	return f, true
-}
-
-func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db.Customer) {
-	q := r.URL.Query()
-	f, ok := alertFilter(w, r)
-	if !ok {
-		return
-	}
-	f.payer = q.Get("payer")
 	if v := q.Get("drift_type"); v != "" {
 		t, err := drift.ParseType(v)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", "drift_type: "+err.Error(), nil)
-			return
+			return f, false
 		}
-		f.driftType = t
+		f.DriftType = t
 	}
 	if v := q.Get("min_severity"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(n >= 0 && n <= 1) { // also refuses NaN
 			writeError(w, http.StatusBadRequest, "invalid_request", "min_severity must be a number from 0 to 1", nil)
-			return
+			return f, false
 		}
-		f.minSeverity = n
+		f.MinSeverity = n
 	}
-	run, err := drift.LoadRun(r.Context(), store.New(s.cfg.Pool), cust.ID, 0)
-	if errors.Is(err, drift.ErrNoSuccessfulRun) {
-		writeError(w, http.StatusNotFound, "no_report_run", "no successful report run yet for this customer", nil)
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	s.writeRun(w, r, run, f)
+	return f, true
 }
 
-// writeRun writes a run with its (filtered) events as JSON, or the events
-// as CSV when asked with ?format=csv or Accept: text/csv.
-func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, run drift.RunWithEvents, f eventFilter) {
-	events := []drift.EventView{}
-	for _, e := range run.Events {
-		if f.keep(e) {
-			events = append(events, e)
-		}
+// listDriftEvents is the latest successful run's events; a cursor keeps
+// reading the run it started on, even after a newer one.
+func (s *Server) listDriftEvents(w http.ResponseWriter, r *http.Request, cust db.Customer) {
+	f, ok := eventFilters(w, r)
+	if !ok {
+		return
 	}
+	s.writeRun(w, r, cust, 0, f)
+}
+
+// writeRun writes a run (runID, or the latest successful one for 0) with
+// a page of its filtered events as JSON, alerts first: ?limit (default
+// DefaultPageSize, at most MaxPageSize) and the next_cursor of the
+// previous page. Asked with ?format=csv or Accept: text/csv, it writes all
+// the run's filtered events as CSV (a download: bounded by the run, which
+// holds at most two events per payer and CPT group).
+func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, cust db.Customer, runID int64, f drift.EventFilter) {
+	q := store.New(s.cfg.Pool)
 	if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		run, err := drift.LoadRun(r.Context(), q, cust.ID, runID)
+		if !s.runFound(w, r, err) {
+			return
+		}
+		events := []drift.EventView{}
+		for _, e := range run.Events {
+			if f.Keep(e) {
+				events = append(events, e)
+			}
+		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="drift-events-run-%d.csv"`, run.ReportRun.ID))
 		if err := drift.WriteEventsCSV(w, events); err != nil {
@@ -195,5 +175,48 @@ func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, run drift.RunW
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, drift.RunWithEvents{ReportRun: run.ReportRun, Events: events})
+	limit, cursor, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	offset := 0
+	if cursor != nil {
+		parts, err := decodeCursor(*cursor, 2)
+		cursorRun, err1 := strconv.ParseInt(parts[0], 10, 64)
+		off, err2 := strconv.Atoi(parts[1])
+		if err != nil || err1 != nil || err2 != nil || off < 0 || (runID != 0 && cursorRun != runID) {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			return
+		}
+		runID, offset = cursorRun, off
+	}
+	page, err := drift.LoadRunPage(r.Context(), q, cust.ID, runID, f, offset, limit)
+	if !s.runFound(w, r, err) {
+		return
+	}
+	var next *string
+	if page.Next >= 0 {
+		c := encodeCursor(strconv.FormatInt(page.ReportRun.ID, 10), strconv.Itoa(page.Next))
+		next = &c
+	}
+	writeJSON(w, http.StatusOK, struct {
+		drift.RunPage
+		NextCursor *string `json:"next_cursor"`
+	}{page, next})
+}
+
+// runFound writes the response for a failed run lookup and reports
+// whether there was none to write.
+func (s *Server) runFound(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, drift.ErrRunNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "report run not found", nil)
+	case errors.Is(err, drift.ErrNoSuccessfulRun):
+		writeError(w, http.StatusNotFound, "no_report_run", "no successful report run yet for this customer", nil)
+	default:
+		s.internalError(w, r, err)
+	}
+	return false
 }

@@ -54,12 +54,12 @@ func ResolveCell(ctx context.Context, q *db.Queries, customerID int64, payer, cp
 		return "", "", fmt.Errorf("list payers and CPT groups: %w", err)
 	}
 	// A cell that alerted keeps its trend after its claims are gone.
-	subjects, err := q.AlertSubjectListByCustomer(ctx, customerID)
+	subjects, err := q.AlertSubjectListCells(ctx, customerID)
 	if err != nil {
 		return "", "", fmt.Errorf("list alert subjects: %w", err)
 	}
 	for _, s := range subjects {
-		cells = append(cells, db.ClaimStatsListCellsRow{Payer: s.Payer, CPTGroup: s.CPTGroup})
+		cells = append(cells, db.ClaimStatsListCellsRow(s))
 	}
 	var payers []string
 	seen := map[string]bool{}
