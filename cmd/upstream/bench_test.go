@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,4 +157,123 @@ func loadFloor(b *testing.B, ctx context.Context, conn *pgx.Conn, dsn, file stri
 		b.Fatal(err)
 	}
 	return time.Since(start), "text COPY into staging from this process (no psql here)"
+}
+
+// BenchmarkPrivateClusterBulkLoad uploads the same exports (a history
+// export of UPSTREAM_BENCH_ROWS rows, 2M by default, all new claims, then a
+// weekly export of as many, 90% known) into two private clusters started by
+// upstream as a user's would be (fsync on), one set back to PostgreSQL's
+// checkpoint defaults (max_wal_size 1GB, checkpoint_timeout 5min) and one
+// with pgcluster.BulkLoadSettings. It reports each upload's rows/s, the
+// ratio, and the checkpoints each forced.
+func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
+	n := 2_000_000
+	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
+		}
+	}
+	bin := buildBinary(b)
+	ctx := context.Background()
+	// Readable by the PostgreSQL user when upstream runs as root.
+	dir, err := os.MkdirTemp("", "upstream-bulkload-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	history, weekly := filepath.Join(dir, "history.csv"), filepath.Join(dir, "weekly.csv")
+	if err := testfactory.WriteExportFile(history, n); err != nil {
+		b.Fatal(err)
+	}
+	if err := testfactory.WriteWeeklyExportFile(weekly, n); err != nil {
+		b.Fatal(err)
+	}
+	payers, groups := testfactory.ExportMappings()
+	for name, body := range map[string]string{"payers.csv": payers, "groups.csv": groups} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	type result struct {
+		rate        [2]float64
+		checkpoints [2]int64
+	}
+	measure := func(name string, postgresDefaults bool) result {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		env := []string{"UPSTREAM_PGDATA=" + filepath.Join(dir, name, "pgdata"), "UPSTREAM_PGPORT=" + strconv.Itoa(port), "UPSTREAM_LOG_LEVEL=warn"}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "UPSTREAM_") {
+				env = append(env, kv)
+			}
+		}
+		run := func(args ...string) time.Duration {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = env
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("upstream %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return time.Since(start)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		run("customer", "create", "bench")
+		defer run("db", "stop")
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/upstream?sslmode=disable", port))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if postgresDefaults {
+			for _, stmt := range []string{"ALTER SYSTEM RESET max_wal_size", "ALTER SYSTEM RESET min_wal_size",
+				"ALTER SYSTEM RESET checkpoint_timeout", "SELECT pg_reload_conf()"} {
+				if _, err := conn.Exec(ctx, stmt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(time.Second) // the reload reaches the checkpointer
+		}
+		var maxWAL string
+		if err := conn.QueryRow(ctx, "SHOW max_wal_size").Scan(&maxWAL); err != nil {
+			b.Fatal(err)
+		}
+		run("mappings", "load", "--customer", "bench", "--payers", filepath.Join(dir, "payers.csv"), "--cpt-groups", filepath.Join(dir, "groups.csv"))
+		var r result
+		for i, file := range []string{history, weekly} {
+			var before int64
+			if err := conn.QueryRow(ctx, "SELECT checkpoints_req + checkpoints_timed FROM pg_stat_bgwriter").Scan(&before); err != nil {
+				b.Fatal(err)
+			}
+			st, err := os.Stat(file)
+			if err != nil {
+				b.Fatal(err)
+			}
+			elapsed := run("upload", "--customer", "bench", "--json", "--max-bytes", strconv.FormatInt(st.Size()+1, 10), file)
+			var after int64
+			if err := conn.QueryRow(ctx, "SELECT checkpoints_req + checkpoints_timed FROM pg_stat_bgwriter").Scan(&after); err != nil {
+				b.Fatal(err)
+			}
+			r.rate[i], r.checkpoints[i] = float64(n)/elapsed.Seconds(), after-before
+			b.Logf("%s (max_wal_size %s): upload %d: %.0f rows/s, %d checkpoints in %.0f s", name, maxWAL, i+1, r.rate[i], r.checkpoints[i], elapsed.Seconds())
+		}
+		return r
+	}
+	for range b.N {
+		before := measure("postgres-defaults", true)
+		after := measure("bulk-load-settings", false)
+		for i, c := range []string{"all claims new", "weekly export, 90% of claims known"} {
+			b.Logf("BENCHTABLE|private cluster, `upstream upload` of %d rows, %s, with bulk-load settings, rows/s (checkpoints)|%.0f (%d)|PostgreSQL's checkpoint defaults: %.0f rows/s (%d checkpoints)|%.2fx",
+				n, c, after.rate[i], after.checkpoints[i], before.rate[i], before.checkpoints[i], after.rate[i]/before.rate[i])
+		}
+	}
 }

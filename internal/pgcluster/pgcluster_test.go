@@ -162,3 +162,60 @@ func TestFindBinDirOrClearError(t *testing.T) {
 	}
 	t.Logf("found PostgreSQL binaries in %s", dir)
 }
+
+// The private cluster gets the bulk-load settings where they have
+// PostgreSQL's defaults, and keeps a value its operator set.
+func TestBulkLoadSettingsApplyUnlessConfigured(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tc, err := StartTemporary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Stop()
+	// A reload reaches new sessions once the postmaster has processed it.
+	show := func(name, want string) {
+		t.Helper()
+		var got string
+		for range 100 {
+			conn, err := pgx.Connect(ctx, tc.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&got)
+			conn.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == want {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s = %s, want %s", name, got, want)
+	}
+	show("max_wal_size", "4GB")
+	show("checkpoint_timeout", "15min")
+	conn, err := pgx.Connect(ctx, tc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET max_wal_size = '2GB'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+	show("max_wal_size", "2GB")
+	fresh, err := pgx.Connect(ctx, tc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close(ctx)
+	if err := applyBulkLoadSettings(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	show("max_wal_size", "2GB")
+}
