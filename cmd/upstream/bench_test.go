@@ -3,13 +3,17 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -249,9 +253,20 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 		}
 		run("mappings", "load", "--customer", "bench", "--payers", filepath.Join(dir, "payers.csv"), "--cpt-groups", filepath.Join(dir, "groups.csv"))
 		var r result
+		// Checkpoints as the server logs them (log_checkpoints is on by
+		// default): "checkpoint starting: wal" is one that WAL volume forced.
+		logFile := filepath.Join(dir, name, "pgdata", "server.log")
+		checkpoints := func() int64 {
+			out, err := os.ReadFile(logFile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return int64(strings.Count(string(out), "checkpoint starting:"))
+		}
 		for i, file := range []string{history, weekly} {
-			var before int64
-			if err := conn.QueryRow(ctx, "SELECT checkpoints_req + checkpoints_timed FROM pg_stat_bgwriter").Scan(&before); err != nil {
+			before := checkpoints()
+			var walBefore string
+			if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&walBefore); err != nil {
 				b.Fatal(err)
 			}
 			st, err := os.Stat(file)
@@ -259,12 +274,13 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 				b.Fatal(err)
 			}
 			elapsed := run("upload", "--customer", "bench", "--json", "--max-bytes", strconv.FormatInt(st.Size()+1, 10), file)
-			var after int64
-			if err := conn.QueryRow(ctx, "SELECT checkpoints_req + checkpoints_timed FROM pg_stat_bgwriter").Scan(&after); err != nil {
+			var walMB float64
+			if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) / 1048576", walBefore).Scan(&walMB); err != nil {
 				b.Fatal(err)
 			}
-			r.rate[i], r.checkpoints[i] = float64(n)/elapsed.Seconds(), after-before
-			b.Logf("%s (max_wal_size %s): upload %d: %.0f rows/s, %d checkpoints in %.0f s", name, maxWAL, i+1, r.rate[i], r.checkpoints[i], elapsed.Seconds())
+			r.rate[i], r.checkpoints[i] = float64(n)/elapsed.Seconds(), checkpoints()-before
+			b.Logf("%s (max_wal_size %s): upload %d: %.0f rows/s, %d checkpoints, %.0f MB of WAL in %.0f s", name, maxWAL, i+1, r.rate[i],
+				r.checkpoints[i], walMB, elapsed.Seconds())
 		}
 		return r
 	}
@@ -275,5 +291,123 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 			b.Logf("BENCHTABLE|private cluster, `upstream upload` of %d rows, %s, with bulk-load settings, rows/s (checkpoints)|%.0f (%d)|PostgreSQL's checkpoint defaults: %.0f rows/s (%d checkpoints)|%.2fx",
 				n, c, after.rate[i], after.checkpoints[i], before.rate[i], before.checkpoints[i], after.rate[i]/before.rate[i])
 		}
+	}
+}
+
+// BenchmarkServeConcurrentUploads measures the peak RSS of `upstream
+// serve` while it takes uploads of UPSTREAM_BENCH_ROWS rows (1M by
+// default, claim ids, all new) through the API: one upload alone in one
+// server, then --max-uploads (4) at once, for four customers, in a second
+// server with the same settings. It reports both peaks, their ratio, and
+// the 4-upload peak against the server's soft memory limit
+// (UPSTREAM_BENCH_MEMORY_LIMIT_MB, 1024 by default).
+func BenchmarkServeConcurrentUploads(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
+		}
+	}
+	limitMB := "1024"
+	if s := os.Getenv("UPSTREAM_BENCH_MEMORY_LIMIT_MB"); s != "" {
+		limitMB = s
+	}
+	bin := buildBinary(b)
+	file := filepath.Join(b.TempDir(), "export.csv")
+	if err := testfactory.WriteExportFile(file, n); err != nil {
+		b.Fatal(err)
+	}
+	const admin = "bench-admin-key-0123456789"
+	// serveAndUpload starts a server, uploads the export for uploads
+	// customers at once and returns the server's peak RSS in MB and the
+	// uploads' rows/s in all.
+	serveAndUpload := func(uploads int) (float64, float64) {
+		dsn := testdb.URL(b)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn", testSecretKeyEnv, "UPSTREAM_ADMIN_KEY="+admin)
+		ids := make([]int64, uploads)
+		for i := range ids {
+			cmd := exec.Command(bin, "customer", "create", fmt.Sprintf("bench%d", i), "--json")
+			cmd.Env = env
+			out, err := cmd.Output()
+			if err != nil {
+				b.Fatalf("customer create: %v", err)
+			}
+			var c struct {
+				ID int64 `json:"id"`
+			}
+			if err := json.Unmarshal(out, &c); err != nil {
+				b.Fatalf("customer create: %v: %s", err, out)
+			}
+			ids[i] = c.ID
+		}
+		serve := exec.Command(bin, "serve", "--addr", addr, "--memory-limit-mb", limitMB, "--drift-workers", "1",
+			"--max-upload-bytes", "1000000000")
+		serve.Env = env
+		if err := serve.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = serve.Process.Signal(syscall.SIGTERM); _ = serve.Wait() }()
+		for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatal("serve did not become ready")
+			}
+		}
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, id := range ids {
+			wg.Go(func() {
+				f, err := os.Open(file)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer f.Close()
+				req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/api/v1/customers/%d/uploads?filename=export.csv", addr, id), f)
+				req.Header.Set("Authorization", "Bearer "+admin)
+				req.Header.Set("Content-Type", "text/csv")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					body, _ := io.ReadAll(resp.Body)
+					b.Errorf("upload for customer %d: %d %s", id, resp.StatusCode, body)
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", serve.Process.Pid))
+		if err != nil {
+			b.Skipf("peak RSS unavailable: %v", err)
+		}
+		var hwmKB float64
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				hwmKB, _ = strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			}
+		}
+		return hwmKB / 1024, float64(uploads*n) / elapsed.Seconds()
+	}
+	for range b.N {
+		one, oneRate := serveAndUpload(1)
+		four, fourRate := serveAndUpload(4)
+		b.Logf("BENCHTABLE|`upstream serve` peak RSS, 4 concurrent API uploads of %d rows each (memory limit %s MiB), MB|%.0f|one upload alone: %.0f MB|%.2fx", n, limitMB, four, one, four/one)
+		b.Logf("BENCHTABLE|the same 4 uploads, rows/s in all|%.0f|one upload alone: %.0f rows/s|%.2fx", fourRate, oneRate, fourRate/oneRate)
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/upstream-rcm/upstream/internal/claimstats"
 	"github.com/upstream-rcm/upstream/internal/httpapi"
 	"github.com/upstream-rcm/upstream/internal/metrics"
 	"github.com/upstream-rcm/upstream/jobs"
@@ -65,6 +68,7 @@ type ServeCmd struct {
 	StallTimeout   time.Duration `name:"upload-stall-timeout" env:"UPSTREAM_UPLOAD_STALL_TIMEOUT" default:"30s" help:"Abort an upload whose body sends nothing for this long."`
 	MaxUploads     int           `name:"max-uploads" env:"UPSTREAM_MAX_UPLOADS" default:"4" help:"Uploads in flight at once (each holds a database connection while it streams); more get 429."`
 	MaxCustUploads int           `name:"max-uploads-per-customer" env:"UPSTREAM_MAX_UPLOADS_PER_CUSTOMER" default:"2" help:"Uploads in flight at once for one customer; more get 429."`
+	MemoryLimitMB  int64         `name:"memory-limit-mb" env:"UPSTREAM_MEMORY_LIMIT_MB" default:"1024" help:"Soft memory limit of the process in MiB (Go's runtime limit; GOMEMLIMIT, when set, wins). Half of it bounds the statistics the uploads in flight hold in memory."`
 	WorkOpts
 }
 
@@ -82,6 +86,9 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.MaxUploadBytes < 1 {
 		return usage(fmt.Errorf("--max-upload-bytes (UPSTREAM_MAX_UPLOAD_BYTES) must be positive, got %d", c.MaxUploadBytes))
+	}
+	if c.MemoryLimitMB < 128 {
+		return usage(fmt.Errorf("--memory-limit-mb (UPSTREAM_MEMORY_LIMIT_MB) must be at least 128, got %d", c.MemoryLimitMB))
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		return usage(errors.New("UPSTREAM_ADMIN_KEY must be at least 16 characters"))
@@ -113,9 +120,12 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	limit := memoryLimit(c.MemoryLimitMB)
+	maxStatRows := claimstats.MaxRowsFor(limit/2, max(c.MaxUploads, 1))
+	e.logger.Info("memory", "soft_limit_mb", limit>>20, "upload_stat_rows", maxStatRows, "max_uploads", c.MaxUploads)
 	srv, err := httpapi.New(httpapi.Config{Pool: pool, River: client, Logger: e.logger, AdminKey: c.AdminKey, Keyring: kr,
 		MaxUploadBytes: c.MaxUploadBytes, UploadTimeout: c.UploadTimeout, UploadStallTimeout: c.StallTimeout,
-		MaxUploads: c.MaxUploads, MaxUploadsPerCustomer: c.MaxCustUploads, WebhookGuard: e.webhookGuard()})
+		MaxUploads: c.MaxUploads, MaxUploadsPerCustomer: c.MaxCustUploads, MaxStatRows: maxStatRows, WebhookGuard: e.webhookGuard()})
 	if err != nil {
 		return err
 	}
@@ -156,4 +166,15 @@ func (c *ServeCmd) Run(ctx context.Context, e *env) error {
 	}
 	e.logger.Info("stopped")
 	return nil
+}
+
+// memoryLimit sets the runtime's soft memory limit to mb MiB, unless
+// GOMEMLIMIT set one already, and returns the limit in force. Near it the
+// garbage collector works harder rather than let the heap grow.
+func memoryLimit(mb int64) int64 {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1)
+	}
+	debug.SetMemoryLimit(mb << 20)
+	return mb << 20
 }

@@ -16,6 +16,22 @@ import (
 // upload` stays under 100 MB RSS (BenchmarkCLIUploadVersusPsqlCopy).
 const DefaultMaxRows = 1_500_000
 
+// BytesPerRow is what one claim costs the accumulator: four 8-byte
+// records. A process bounds its uploads' memory with maxRows = its share
+// of memory / BytesPerRow (see MaxRowsFor).
+const BytesPerRow = 32
+
+// MaxRowsFor returns the bound that keeps the accumulators of uploads
+// concurrent uploads within budget bytes in all: at most DefaultMaxRows,
+// at least 10,000 (below that the read-back path costs more than it
+// saves).
+func MaxRowsFor(budget int64, uploads int) int {
+	if uploads < 1 {
+		uploads = 1
+	}
+	return int(min(max(budget/int64(uploads)/BytesPerRow, 10_000), DefaultMaxRows))
+}
+
 // Claim is what the statistics need of a PAID or DENIED claim.
 type Claim struct {
 	SubmittedDate, DecidedDate time.Time // UTC calendar dates

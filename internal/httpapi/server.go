@@ -47,6 +47,9 @@ type Config struct {
 	// pooled connection while its body streams: keep MaxUploads well below
 	// the pool's size so that reads and /readyz keep theirs.
 	MaxUploads, MaxUploadsPerCustomer int
+	// MaxStatRows bounds each upload's in-memory statistics
+	// (claimstats.DefaultMaxRows if 0); serve ties it to its memory limit.
+	MaxStatRows int
 	// WebhookGuard decides which webhook URLs may be registered.
 	WebhookGuard webhooks.Guard
 	// Keyring seals new webhook secrets; without it creating an endpoint

@@ -62,7 +62,8 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, cust db.Cu
 	}
 
 	var err error
-	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column"), Format: format}
+	opts := &ingest.UploadOptions{MaxBytes: maxBytes, ClaimIDColumn: r.URL.Query().Get("claim_id_column"), Format: format,
+		MaxStatRows: s.cfg.MaxStatRows}
 	if opts.Overlap, err = ingest.ParseOverlapMode(r.URL.Query().Get("overlap")); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), nil)
 		return
