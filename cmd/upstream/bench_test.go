@@ -300,7 +300,7 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 // server, then --max-uploads (4) at once, for four customers, in a second
 // server with the same settings. It reports both peaks, their ratio, and
 // the 4-upload peak against the server's soft memory limit
-// (UPSTREAM_BENCH_MEMORY_LIMIT_MB, 1024 by default).
+// (UPSTREAM_BENCH_MEMORY_LIMIT_MB, 512 by default, as serve's).
 func BenchmarkServeConcurrentUploads(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
@@ -309,7 +309,7 @@ func BenchmarkServeConcurrentUploads(b *testing.B) {
 			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
 		}
 	}
-	limitMB := "1024"
+	limitMB := "512"
 	if s := os.Getenv("UPSTREAM_BENCH_MEMORY_LIMIT_MB"); s != "" {
 		limitMB = s
 	}

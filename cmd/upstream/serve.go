@@ -68,7 +68,7 @@ type ServeCmd struct {
 	StallTimeout   time.Duration `name:"upload-stall-timeout" env:"UPSTREAM_UPLOAD_STALL_TIMEOUT" default:"30s" help:"Abort an upload whose body sends nothing for this long."`
 	MaxUploads     int           `name:"max-uploads" env:"UPSTREAM_MAX_UPLOADS" default:"4" help:"Uploads in flight at once (each holds a database connection while it streams); more get 429."`
 	MaxCustUploads int           `name:"max-uploads-per-customer" env:"UPSTREAM_MAX_UPLOADS_PER_CUSTOMER" default:"2" help:"Uploads in flight at once for one customer; more get 429."`
-	MemoryLimitMB  int64         `name:"memory-limit-mb" env:"UPSTREAM_MEMORY_LIMIT_MB" default:"1024" help:"Soft memory limit of the process in MiB (Go's runtime limit; GOMEMLIMIT, when set, wins). Half of it bounds the statistics the uploads in flight hold in memory."`
+	MemoryLimitMB  int64         `name:"memory-limit-mb" env:"UPSTREAM_MEMORY_LIMIT_MB" default:"512" help:"Soft memory limit of the process in MiB (Go's runtime limit; GOMEMLIMIT, when set, wins). Half of it bounds the statistics the uploads in flight hold in memory."`
 	WorkOpts
 }
 
