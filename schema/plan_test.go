@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/testdb"
@@ -18,16 +19,8 @@ import (
 // trigger) are checked through the statements they run.
 func TestClaimRecordQueriesUseThePrimaryKey(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool := testdb.New(t)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	tx := seqScansOff(t, pool)
 	for name, q := range map[string]struct {
 		sql  string
 		args []any
@@ -41,14 +34,7 @@ func TestClaimRecordQueriesUseThePrimaryKey(t *testing.T) {
 		"statistics read-back": {`SELECT count(*) FROM claim_records c WHERE c.customer_id = $1 AND c.upload_id BETWEEN $2 AND $2`, []any{int64(1), int64(2)}},
 		"delete with uploads":  {`DELETE FROM claim_records c USING (SELECT 1::bigint AS customer_id, 2::bigint AS id) g WHERE c.customer_id = g.customer_id AND c.upload_id = g.id`, nil},
 	} {
-		rows, err := tx.Query(ctx, "EXPLAIN "+q.sql, q.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		lines := explain(t, tx, q.sql, q.args...)
 		plan := strings.Join(lines, "\n")
 		if !strings.Contains(plan, "claim_records_pkey") || strings.Contains(plan, "Seq Scan on claim_records") {
 			t.Errorf("%s does not use claim_records_pkey:\n%s", name, plan)
@@ -63,16 +49,8 @@ func TestClaimRecordQueriesUseThePrimaryKey(t *testing.T) {
 // upload for each of its claims: minutes for 300k rows.
 func TestClaimIdentityQueriesLookVersionsUpByKey(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool := testdb.New(t)
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	tx := seqScansOff(t, pool)
 	for name, q := range map[string]struct {
 		sql     string
 		args    []any
@@ -86,14 +64,7 @@ func TestClaimIdentityQueriesLookVersionsUpByKey(t *testing.T) {
 		"ClaimUncountedOfUpload":             {db.ClaimUncountedOfUpload, []any{int64(1), int64(2), int32(0), int32(10)}, 1},
 		"ClaimNextVersionsWithoutUpload":     {db.ClaimNextVersionsWithoutUpload, []any{int64(2), int64(1)}, 1},
 	} {
-		rows, err := tx.Query(ctx, "EXPLAIN "+q.sql, q.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		lines := explain(t, tx, q.sql, q.args...)
 		partial, unkeyedClaims := 0, 0
 		for i, line := range lines {
 			// The customer's claims are read by claim id, or (overturns)
@@ -157,23 +128,9 @@ func TestClaimRevisionLooksClaimsUpByKeyWithStaleStatistics(t *testing.T) {
 			}
 		}
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	tx := seqScansOff(t, pool)
 	for _, unique := range []bool{true, false} {
-		rows, err := tx.Query(ctx, "EXPLAIN "+db.ClaimReviseFromUpload, unique, customerID, int64(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
+		lines := explain(t, tx, db.ClaimReviseFromUpload, unique, customerID, int64(2))
 		for i, line := range lines {
 			if !strings.Contains(line, "on claims") || strings.Contains(line, "Bitmap") {
 				continue
@@ -188,4 +145,35 @@ func TestClaimRevisionLooksClaimsUpByKeyWithStaleStatistics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// explain returns the plan of sql with args, a line each.
+func explain(t *testing.T, tx pgx.Tx, sql string, args ...any) []string {
+	t.Helper()
+	rows, err := tx.Query(context.Background(), "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %.60s: %v", sql, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("EXPLAIN %.60s: %v", sql, err)
+	}
+	return lines
+}
+
+// seqScansOff begins a transaction, rolled back when the test ends, with
+// sequential scans priced out: the plans left show which index each
+// statement can use.
+func seqScansOff(t *testing.T, pool *pgxpool.Pool) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

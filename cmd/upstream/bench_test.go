@@ -36,13 +36,7 @@ import (
 // the ratio to the floor, upload-to-results (the upload, then until its
 // drift job finished) against the floor, and the upload process's peak RSS.
 func BenchmarkCLIUploadVersusPsqlCopy(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
-		}
-	}
+	n := benchRows(b, 1_000_000)
 	bin := buildBinary(b)
 	ctx := context.Background()
 	for range b.N {
@@ -50,19 +44,7 @@ func BenchmarkCLIUploadVersusPsqlCopy(b *testing.B) {
 		dsn := testdb.URL(b)
 		env := append(os.Environ(), "DATABASE_URL="+dsn, "UPSTREAM_LOG_LEVEL=warn")
 		dir := b.TempDir()
-		history, weekly := filepath.Join(dir, "history.csv"), filepath.Join(dir, "weekly.csv")
-		if err := testfactory.WriteExportFile(history, n); err != nil {
-			b.Fatal(err)
-		}
-		if err := testfactory.WriteWeeklyExportFile(weekly, n); err != nil {
-			b.Fatal(err)
-		}
-		payers, groups := testfactory.ExportMappings()
-		for name, body := range map[string]string{"payers.csv": payers, "groups.csv": groups} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
+		history, weekly := writeBenchExports(b, dir, n)
 		run := func(args ...string) (time.Duration, *syscall.Rusage) {
 			cmd := exec.Command(bin, args...)
 			cmd.Env = env
@@ -171,13 +153,7 @@ func loadFloor(b *testing.B, ctx context.Context, conn *pgx.Conn, dsn, file stri
 // with pgcluster.BulkLoadSettings. It reports each upload's rows/s, the
 // ratio, and the checkpoints each forced.
 func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
-	n := 2_000_000
-	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
-		}
-	}
+	n := benchRows(b, 2_000_000)
 	bin := buildBinary(b)
 	ctx := context.Background()
 	// Readable by the PostgreSQL user when upstream runs as root.
@@ -189,19 +165,7 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	history, weekly := filepath.Join(dir, "history.csv"), filepath.Join(dir, "weekly.csv")
-	if err := testfactory.WriteExportFile(history, n); err != nil {
-		b.Fatal(err)
-	}
-	if err := testfactory.WriteWeeklyExportFile(weekly, n); err != nil {
-		b.Fatal(err)
-	}
-	payers, groups := testfactory.ExportMappings()
-	for name, body := range map[string]string{"payers.csv": payers, "groups.csv": groups} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	history, weekly := writeBenchExports(b, dir, n)
 	type result struct {
 		rate        [2]float64
 		checkpoints [2]int64
@@ -302,13 +266,7 @@ func BenchmarkPrivateClusterBulkLoad(b *testing.B) {
 // the 4-upload peak against the server's soft memory limit
 // (UPSTREAM_BENCH_MEMORY_LIMIT_MB, 512 by default, as serve's).
 func BenchmarkServeConcurrentUploads(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("UPSTREAM_BENCH_ROWS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatalf("UPSTREAM_BENCH_ROWS: %v", err)
-		}
-	}
+	n := benchRows(b, 1_000_000)
 	limitMB := "512"
 	if s := os.Getenv("UPSTREAM_BENCH_MEMORY_LIMIT_MB"); s != "" {
 		limitMB = s
@@ -410,4 +368,36 @@ func BenchmarkServeConcurrentUploads(b *testing.B) {
 		b.Logf("BENCHTABLE|`upstream serve` peak RSS, 4 concurrent API uploads of %d rows each (memory limit %s MiB), MB|%.0f|one upload alone: %.0f MB|%.2fx", n, limitMB, four, one, four/one)
 		b.Logf("BENCHTABLE|the same 4 uploads, rows/s in all|%.0f|one upload alone: %.0f rows/s|%.2fx", fourRate, oneRate, fourRate/oneRate)
 	}
+}
+
+// benchRows is UPSTREAM_BENCH_ROWS, or def.
+func benchRows(b *testing.B, def int) int {
+	s := os.Getenv("UPSTREAM_BENCH_ROWS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("UPSTREAM_BENCH_ROWS: %q is not a row count", s)
+	}
+	return n
+}
+
+// writeBenchExports writes a history export and a weekly export of n rows
+// each, and the mappings (payers.csv, groups.csv), into dir.
+func writeBenchExports(b *testing.B, dir string, n int) (history, weekly string) {
+	history, weekly = filepath.Join(dir, "history.csv"), filepath.Join(dir, "weekly.csv")
+	if err := testfactory.WriteExportFile(history, n); err != nil {
+		b.Fatal(err)
+	}
+	if err := testfactory.WriteWeeklyExportFile(weekly, n); err != nil {
+		b.Fatal(err)
+	}
+	payers, groups := testfactory.ExportMappings()
+	for name, body := range map[string]string{"payers.csv": payers, "groups.csv": groups} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return history, weekly
 }
