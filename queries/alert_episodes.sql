@@ -26,8 +26,11 @@ SET last_alert_run_id = @last_alert_run_id, last_alert_as_of = @last_alert_as_of
 WHERE customer_id = @customer_id AND id = @id;
 
 -- name: AlertEpisodeListBySubject :many
+-- A page of the subject's episodes, newest first, before id @before_id
+-- (0: from the newest).
 SELECT * FROM alert_episodes
 WHERE customer_id = @customer_id AND payer = @payer AND cpt_group = @cpt_group AND drift_type = @drift_type
+  AND (@before_id::bigint = 0 OR id < @before_id::bigint)
 ORDER BY id DESC
 LIMIT @max_rows;
 

@@ -28,8 +28,10 @@ UPDATE webhook_deliveries SET status = 'cancelled', status_reason = @reason WHER
 UPDATE webhook_deliveries SET status = 'failed' WHERE id = @id AND status = 'pending';
 
 -- name: WebhookDeliveryListByEndpoint :many
+-- A page of the endpoint's deliveries, newest first, before id @before_id
+-- (0: from the newest).
 SELECT * FROM webhook_deliveries
-WHERE customer_id = @customer_id AND endpoint_id = @endpoint_id
+WHERE customer_id = @customer_id AND endpoint_id = @endpoint_id AND (@before_id::bigint = 0 OR id < @before_id::bigint)
 ORDER BY id DESC
 LIMIT @max_rows;
 

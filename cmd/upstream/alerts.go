@@ -44,7 +44,7 @@ func (c *AlertsHistoryCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	episodes, err := alerts.History(ctx, store.New(pool), cust.ID, alerts.Subject{Payer: c.Payer, CPTGroup: c.CPTGroup, DriftType: typ})
+	episodes, _, err := alerts.History(ctx, store.New(pool), cust.ID, alerts.Subject{Payer: c.Payer, CPTGroup: c.CPTGroup, DriftType: typ}, 0)
 	if err != nil {
 		return err
 	}

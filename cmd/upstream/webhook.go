@@ -205,7 +205,7 @@ func (c *WebhookDeliveriesCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer pool.Close()
-	deliveries, err := webhooks.ListDeliveries(ctx, store.New(pool), cust.ID, c.ID, c.Limit)
+	deliveries, err := webhooks.ListDeliveries(ctx, store.New(pool), cust.ID, c.ID, 0, c.Limit)
 	if err != nil {
 		return err
 	}

@@ -609,21 +609,28 @@ func directionName(d int16) string {
 	return "up"
 }
 
-// History returns a subject's latest episodes, newest first, each with
-// its transitions in order. A subject that never alerted is
+// History returns a page of a subject's episodes, newest first, before
+// the episode beforeID (0: the newest), MaxEpisodesListed at most, each
+// with its transitions in order, and the id to pass as beforeID for the
+// next page (0 after the last). A subject that never alerted is
 // ErrSubjectNotFound.
-func History(ctx context.Context, q *db.Queries, customerID int64, s Subject) ([]EpisodeView, error) {
+func History(ctx context.Context, q *db.Queries, customerID int64, s Subject, beforeID int64) ([]EpisodeView, int64, error) {
 	s, err := resolveSubject(ctx, q, customerID, s)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	eps, err := q.AlertEpisodeListBySubject(ctx, db.AlertEpisodeListBySubjectParams{CustomerID: customerID, Payer: s.Payer,
-		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType), MaxRows: MaxEpisodesListed})
+		CPTGroup: s.CPTGroup, DriftType: string(s.DriftType), BeforeID: beforeID, MaxRows: MaxEpisodesListed + 1})
 	if err != nil {
-		return nil, fmt.Errorf("list alert episodes: %w", err)
+		return nil, 0, fmt.Errorf("list alert episodes: %w", err)
 	}
-	if len(eps) == 0 {
-		return nil, ErrSubjectNotFound
+	if len(eps) == 0 && beforeID == 0 {
+		return nil, 0, ErrSubjectNotFound
+	}
+	var next int64
+	if len(eps) > MaxEpisodesListed {
+		eps = eps[:MaxEpisodesListed]
+		next = eps[MaxEpisodesListed-1].ID
 	}
 	ids := make([]int64, len(eps))
 	out := make([]EpisodeView, len(eps))
@@ -638,12 +645,12 @@ func History(ctx context.Context, q *db.Queries, customerID int64, s Subject) ([
 	ts, err := q.AlertTransitionListByEpisodes(ctx, db.AlertTransitionListByEpisodesParams{CustomerID: customerID, EpisodeIds: ids,
 		MaxRows: MaxTransitionsListed})
 	if err != nil {
-		return nil, fmt.Errorf("list alert transitions: %w", err)
+		return nil, 0, fmt.Errorf("list alert transitions: %w", err)
 	}
 	for _, t := range ts {
 		e := byID[t.EpisodeID]
 		e.Transitions = append(e.Transitions, TransitionView{Seq: int(t.Seq), Kind: Kind(t.Kind), Actor: t.Actor, Note: t.Note,
 			Severity: t.Severity, Direction: directionName(t.Direction), RunID: t.ReportRunID, At: t.CreatedAt})
 	}
-	return out, nil
+	return out, next, nil
 }

@@ -185,9 +185,9 @@ func TestPeoplesChangesAreEpisodeHistory(t *testing.T) {
 		t.Fatalf("history %q, want %q", history, want)
 	}
 	// History shows the same, newest episode first, typed names matched.
-	eps, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "aetna", CPTGroup: "other", DriftType: drift.TypeDenialRate})
-	if err != nil {
-		t.Fatal(err)
+	eps, next, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "aetna", CPTGroup: "other", DriftType: drift.TypeDenialRate}, 0)
+	if err != nil || next != 0 {
+		t.Fatalf("History: next page %d, %v; want one page", next, err)
 	}
 	var shown []string
 	for i := range eps {
@@ -199,8 +199,8 @@ func TestPeoplesChangesAreEpisodeHistory(t *testing.T) {
 	if !slices.Equal(shown, want) || eps[0].ResolvedAt != nil || eps[1].ResolvedBy == nil || *eps[1].ResolvedBy != "system (data withdrawn)" {
 		t.Fatalf("History = %q (latest resolved %v), want %q, the latest open", shown, eps[0].ResolvedAt, want)
 	}
-	if _, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "Aetna", CPTGroup: "OTHER",
-		DriftType: drift.TypeDecisionTime}); !errors.Is(err, alerts.ErrSubjectNotFound) {
+	if _, _, err := alerts.History(context.Background(), store.New(l.db), l.cust, alerts.Subject{Payer: "Aetna", CPTGroup: "OTHER",
+		DriftType: drift.TypeDecisionTime}, 0); !errors.Is(err, alerts.ErrSubjectNotFound) {
 		t.Fatalf("History of a subject that never alerted: %v, want ErrSubjectNotFound", err)
 	}
 }

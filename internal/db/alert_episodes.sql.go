@@ -122,8 +122,9 @@ func (q *Queries) AlertEpisodeGet(ctx context.Context, arg AlertEpisodeGetParams
 const AlertEpisodeListBySubject = `-- name: AlertEpisodeListBySubject :many
 SELECT id, customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of, last_alert_run_id, last_alert_as_of, severity, direction, quiet_runs, last_quiet_as_of, transitions, resolved_at, resolved_by FROM alert_episodes
 WHERE customer_id = $1 AND payer = $2 AND cpt_group = $3 AND drift_type = $4
+  AND ($5::bigint = 0 OR id < $5::bigint)
 ORDER BY id DESC
-LIMIT $5
+LIMIT $6
 `
 
 type AlertEpisodeListBySubjectParams struct {
@@ -131,15 +132,19 @@ type AlertEpisodeListBySubjectParams struct {
 	Payer      string
 	CPTGroup   string
 	DriftType  string
+	BeforeID   int64
 	MaxRows    int32
 }
 
+// A page of the subject's episodes, newest first, before id @before_id
+// (0: from the newest).
 func (q *Queries) AlertEpisodeListBySubject(ctx context.Context, arg AlertEpisodeListBySubjectParams) ([]AlertEpisode, error) {
 	rows, err := q.db.Query(ctx, AlertEpisodeListBySubject,
 		arg.CustomerID,
 		arg.Payer,
 		arg.CPTGroup,
 		arg.DriftType,
+		arg.BeforeID,
 		arg.MaxRows,
 	)
 	if err != nil {

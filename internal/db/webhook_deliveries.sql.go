@@ -212,19 +212,27 @@ func (q *Queries) WebhookDeliveryGetForSend(ctx context.Context, id int64) (Webh
 
 const WebhookDeliveryListByEndpoint = `-- name: WebhookDeliveryListByEndpoint :many
 SELECT id, customer_id, endpoint_id, report_run_id, message_id, payload, status, attempts, created_at, delivered_at, transition_id, status_reason, episode_id, reminder_seq, digest_period FROM webhook_deliveries
-WHERE customer_id = $1 AND endpoint_id = $2
+WHERE customer_id = $1 AND endpoint_id = $2 AND ($3::bigint = 0 OR id < $3::bigint)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $4
 `
 
 type WebhookDeliveryListByEndpointParams struct {
 	CustomerID int64
 	EndpointID int64
+	BeforeID   int64
 	MaxRows    int32
 }
 
+// A page of the endpoint's deliveries, newest first, before id @before_id
+// (0: from the newest).
 func (q *Queries) WebhookDeliveryListByEndpoint(ctx context.Context, arg WebhookDeliveryListByEndpointParams) ([]WebhookDelivery, error) {
-	rows, err := q.db.Query(ctx, WebhookDeliveryListByEndpoint, arg.CustomerID, arg.EndpointID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, WebhookDeliveryListByEndpoint,
+		arg.CustomerID,
+		arg.EndpointID,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

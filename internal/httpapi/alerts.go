@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
@@ -59,15 +60,30 @@ func (s *Server) alertHistory(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusBadRequest, "invalid_request", "payer, cpt_group and drift_type (DENIAL_RATE or DECISION_TIME) are required", nil)
 		return
 	}
-	episodes, err := alerts.History(r.Context(), store.New(s.cfg.Pool), cust.ID,
-		alerts.Subject{Payer: q.Get("payer"), CPTGroup: q.Get("cpt_group"), DriftType: typ})
+	var before int64
+	if q.Has("cursor") {
+		p, err := decodeCursor(q.Get("cursor"), 1)
+		n, perr := strconv.ParseInt(p[0], 10, 64)
+		if err != nil || perr != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			return
+		}
+		before = n
+	}
+	episodes, next, err := alerts.History(r.Context(), store.New(s.cfg.Pool), cust.ID,
+		alerts.Subject{Payer: q.Get("payer"), CPTGroup: q.Get("cpt_group"), DriftType: typ}, before)
 	switch {
 	case errors.Is(err, names.ErrUnknown), errors.Is(err, alerts.ErrSubjectNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no alert for this payer, CPT group and drift type", nil)
 	case err != nil:
 		s.internalError(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"episodes": episodes})
+		var cursor *string
+		if next != 0 {
+			c := encodeCursor(strconv.FormatInt(next, 10))
+			cursor = &c
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"episodes": episodes, "next_cursor": cursor})
 	}
 }
 

@@ -130,7 +130,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	}
 	var hooks []endpointRow
 	for _, ep := range endpoints {
-		deliveries, err := webhooks.ListDeliveries(r.Context(), q, id, ep.ID, 5)
+		deliveries, err := webhooks.ListDeliveries(r.Context(), q, id, ep.ID, 0, 5)
 		if err != nil {
 			s.internalError(w, r, err)
 			return

@@ -1,15 +1,23 @@
 package httpapi_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	alertsdomain "github.com/upstream-rcm/upstream/internal/alerts"
+	"github.com/upstream-rcm/upstream/internal/db"
 	"github.com/upstream-rcm/upstream/internal/drift"
 	"github.com/upstream-rcm/upstream/internal/httpapi"
+	"github.com/upstream-rcm/upstream/internal/store"
 	"github.com/upstream-rcm/upstream/internal/testfactory"
+	"github.com/upstream-rcm/upstream/internal/webhooks"
 )
 
 // walk follows a list's next_cursor from path until the last page and
@@ -153,13 +161,50 @@ func TestEveryListIsBoundedAndPaginated(t *testing.T) {
 	}
 	assertEachOnce(t, "API keys", e.walk(t, fmt.Sprintf("/api/v1/customers/%d/api-keys", id), adminKey, "api_keys", "prefix", 100), 151)
 
+	// A subject's episodes, newest first, in pages of 20.
+	if _, err := e.pool.Exec(ctx, `INSERT INTO alert_episodes (customer_id, payer, cpt_group, drift_type, opened_run_id, opened_as_of,
+			last_alert_run_id, last_alert_as_of, severity, direction, resolved_at, resolved_by)
+		SELECT $1, 'P1', 'G0', 'DENIAL_RATE', $2, '2026-01-01', $2, '2026-01-01', 0.5, 1, now(), 'system'
+		FROM generate_series(1, 45)`, id, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	episodes := e.walk(t, base+"/alerts/history?payer=P1&cpt_group=G0&drift_type=DENIAL_RATE", key, "episodes", "id", alertsdomain.MaxEpisodesListed)
+	assertEachOnce(t, "episodes", episodes, 45)
+
+	// Deliveries of an endpoint, newest first.
+	ep, _, err := webhooks.CreateEndpoint(ctx, store.New(e.pool), testfactory.Keyring(t), webhooks.Guard{AllowPrivate: true}, id,
+		webhooks.EndpointSpec{URL: "http://127.0.0.1:9/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 130 {
+		if _, err := webhooks.CreateTestDelivery(ctx, store.New(e.pool), db.Customer{ID: id, Name: "acme"}, ep, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliveriesPath := fmt.Sprintf("%s/webhooks/%d/deliveries", base, ep.ID)
+	deliveries := e.walk(t, deliveriesPath, key, "deliveries", "id", 50)
+	assertEachOnce(t, "deliveries", deliveries, 130)
+	if !slices.IsSortedFunc(deliveries, func(a, b string) int { return cmp.Compare(atoi(t, b), atoi(t, a)) }) {
+		t.Fatalf("deliveries not newest first: %v", deliveries[:5])
+	}
+
 	// Every other list takes a limit with a bound of its own.
 	for _, path := range []string{base + "/alerts", "/api/v1/customers", fmt.Sprintf("/api/v1/customers/%d/api-keys", id),
-		base + "/uploads", base + "/report-runs", base + "/drift-events", runPath} {
+		base + "/uploads", base + "/report-runs", base + "/drift-events", runPath, deliveriesPath} {
 		k := key
-		if !strings.Contains(path, "/alerts") && !strings.Contains(path, "/uploads") && !strings.Contains(path, "runs") && !strings.Contains(path, "drift") {
+		if strings.HasSuffix(path, "/customers") || strings.HasSuffix(path, "/api-keys") {
 			k = adminKey
 		}
 		e.expect(e.do("GET", path+"?limit=100000", k, "", nil), 400, "unbounded limit on "+path)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

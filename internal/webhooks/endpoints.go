@@ -213,14 +213,16 @@ type AttemptView struct {
 // MaxDeliveriesListed bounds a deliveries listing.
 const MaxDeliveriesListed = 200
 
-// ListDeliveries returns an endpoint's latest deliveries with their
-// attempts.
-func ListDeliveries(ctx context.Context, q *db.Queries, customerID, endpointID int64, limit int) ([]DeliveryView, error) {
+// ListDeliveries returns a page of an endpoint's deliveries with their
+// attempts, newest first, before the delivery beforeID (0: the newest):
+// at most limit, and never more than MaxDeliveriesListed+1 (a caller asks
+// one more than it shows to know whether a next page exists).
+func ListDeliveries(ctx context.Context, q *db.Queries, customerID, endpointID, beforeID int64, limit int) ([]DeliveryView, error) {
 	if _, err := GetEndpoint(ctx, q, customerID, endpointID); err != nil {
 		return nil, err
 	}
 	rows, err := q.WebhookDeliveryListByEndpoint(ctx, db.WebhookDeliveryListByEndpointParams{CustomerID: customerID, EndpointID: endpointID,
-		MaxRows: int32(min(max(limit, 1), MaxDeliveriesListed))})
+		BeforeID: beforeID, MaxRows: int32(min(max(limit, 1), MaxDeliveriesListed+1))})
 	if err != nil {
 		return nil, fmt.Errorf("list webhook deliveries: %w", err)
 	}
