@@ -99,7 +99,8 @@ func (a *Accumulator) add(ctx context.Context, q *db.Queries, customerID, upload
 	}
 	err := a.each(func(k *keyStats) error {
 		a.appendKey(&p, k, &literal)
-		if n++; n == storeBatch {
+		n++
+		if n == storeBatch || len(p.SubmittedBins)+len(p.DecidedBins)+len(p.CPTCounts)+len(p.ReasonCounts) >= storeBatchValues {
 			return flush()
 		}
 		return nil
@@ -110,8 +111,14 @@ func (a *Accumulator) add(ctx context.Context, q *db.Queries, customerID, upload
 	return flush()
 }
 
-// storeBatch is how many keys one statement of Store writes.
-const storeBatch = 10_000
+// storeBatch is how many keys one statement of Store writes, and
+// storeBatchValues how many histogram bins and code counts: a year of a
+// busy export's keys carry tens of values each, and 10,000 of them encoded
+// as one statement's parameters held 45 MB (half an upload's peak heap).
+const (
+	storeBatch       = 10_000
+	storeBatchValues = 50_000
+)
 
 // Versions names stored claim rows (claim_records' primary key within a
 // customer): Versions{UploadIDs[i], SourceRows[i]}.
