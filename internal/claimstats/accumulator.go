@@ -70,11 +70,13 @@ type Accumulator struct {
 	removed       records
 	cells         interner[[2]string]
 	codes         interner[string]
-	// amounts sums the claims' amounts per decision day and cell (cell id
-	// before ranking, rank after): a map, as sums do not pack into records.
-	amounts  map[dayCell]Amounts
-	overflow bool
-	ranked   bool
+	// amounts sums the claims' amounts per decision day and cell id: a
+	// map, as sums do not pack into records. cellOfRank maps a cell's rank
+	// back to its id once the records are ranked.
+	amounts    map[dayCell]Amounts
+	cellOfRank []int32
+	overflow   bool
+	ranked     bool
 }
 
 // dayCell keys amounts: days since the Unix epoch, and a cell.
@@ -289,11 +291,12 @@ func (a *Accumulator) rank() {
 	codeRank := ranks(a.codes.values, cmp.Compare[string])
 	a.cells.values = permute(a.cells.values, cellRank)
 	a.codes.values = permute(a.codes.values, codeRank)
-	ranked := make(map[dayCell]Amounts, len(a.amounts))
-	for k, m := range a.amounts {
-		ranked[dayCell{k.day, cellRank[k.cell]}] = m
+	// amounts stay keyed by cell id (a second map keyed by rank would
+	// double them at the peak); each looks them up through cellOfRank.
+	a.cellOfRank = make([]int32, len(cellRank))
+	for id, r := range cellRank {
+		a.cellOfRank[r] = int32(id)
 	}
-	a.amounts = ranked
 	const cellMask, valueMask = 1<<cellBits - 1, 1<<valueBits - 1
 	for _, rs := range []*records{&a.added, &a.removed} {
 		for _, chunk := range rs.chunks {
@@ -406,7 +409,7 @@ func (a *Accumulator) each(fn func(k *keyStats) error) error {
 	started := false
 	flush := func() error {
 		if started && (k.submitted.claims > 0 || k.decided.claims > 0) {
-			k.amounts = a.amounts[dayCell{k.day, k.cell}]
+			k.amounts = a.amounts[dayCell{k.day, a.cellOfRank[k.cell]}]
 			return fn(&k)
 		}
 		return nil
