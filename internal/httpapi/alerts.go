@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/upstream-rcm/upstream/internal/alerts"
@@ -32,7 +31,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, cust db.Cust
 		p, err := decodeCursor(*cursor, 4)
 		t, terr := time.Parse(time.RFC3339Nano, p[0])
 		if err != nil || terr != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			badCursor(w)
 			return
 		}
 		after = &alerts.SubjectView{Subject: alerts.Subject{Payer: p[1], CPTGroup: p[2], DriftType: drift.Type(p[3])}, UpdatedAt: t}
@@ -60,15 +59,9 @@ func (s *Server) alertHistory(w http.ResponseWriter, r *http.Request, cust db.Cu
 		writeError(w, http.StatusBadRequest, "invalid_request", "payer, cpt_group and drift_type (DENIAL_RATE or DECISION_TIME) are required", nil)
 		return
 	}
-	var before int64
-	if q.Has("cursor") {
-		p, err := decodeCursor(q.Get("cursor"), 1)
-		n, perr := strconv.ParseInt(p[0], 10, 64)
-		if err != nil || perr != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
-			return
-		}
-		before = n
+	before, ok := idCursor(w, r)
+	if !ok {
+		return
 	}
 	episodes, next, err := alerts.History(r.Context(), store.New(s.cfg.Pool), cust.ID,
 		alerts.Subject{Payer: q.Get("payer"), CPTGroup: q.Get("cpt_group"), DriftType: typ}, before)
@@ -78,12 +71,7 @@ func (s *Server) alertHistory(w http.ResponseWriter, r *http.Request, cust db.Cu
 	case err != nil:
 		s.internalError(w, r, err)
 	default:
-		var cursor *string
-		if next != 0 {
-			c := encodeCursor(strconv.FormatInt(next, 10))
-			cursor = &c
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"episodes": episodes, "next_cursor": cursor})
+		writeJSON(w, http.StatusOK, map[string]any{"episodes": episodes, "next_cursor": nextIDCursor(next)})
 	}
 }
 

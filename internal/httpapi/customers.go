@@ -79,7 +79,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	if cursor != nil {
 		p, err := decodeCursor(*cursor, 1)
 		if err != nil || p[0] == "" {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			badCursor(w)
 			return
 		}
 		after = p[0]
@@ -107,32 +107,25 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit, cursor, ok := pageParams(w, r)
+	limit, _, ok := pageParams(w, r)
 	if !ok {
 		return
 	}
-	var after int64
-	if cursor != nil {
-		p, err := decodeCursor(*cursor, 1)
-		n, perr := strconv.ParseInt(p[0], 10, 64)
-		if err != nil || perr != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
-			return
-		}
-		after = n
+	after, ok := idCursor(w, r)
+	if !ok {
+		return
 	}
 	keys, err := customers.ListAPIKeys(r.Context(), store.New(s.cfg.Pool), id, after, limit+1)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	var next *string
+	var next int64
 	if len(keys) > limit {
 		keys = keys[:limit]
-		c := encodeCursor(strconv.FormatInt(keys[limit-1].ID, 10))
-		next = &c
+		next = keys[limit-1].ID
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": keys, "next_cursor": nextIDCursor(next)})
 }
 
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -35,7 +35,7 @@ func pageParams(w http.ResponseWriter, r *http.Request) (limit int, cursor *stri
 	if q.Has("cursor") {
 		c := q.Get("cursor")
 		if c == "" || len(c) > maxCursorBytes {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			badCursor(w)
 			return 0, nil, false
 		}
 		cursor = &c
@@ -58,4 +58,35 @@ func decodeCursor(c string, n int) ([]string, error) {
 		return make([]string, n), errors.New("invalid cursor")
 	}
 	return parts, nil
+}
+
+// idCursor reads ?cursor as a cursor naming an id (0 when there is none);
+// ok is false (and a 400 written) when it is not one.
+func idCursor(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	q := r.URL.Query()
+	if !q.Has("cursor") {
+		return 0, true
+	}
+	p, err := decodeCursor(q.Get("cursor"), 1)
+	n, perr := strconv.ParseInt(p[0], 10, 64)
+	if err != nil || perr != nil || n < 1 {
+		badCursor(w)
+		return 0, false
+	}
+	return n, true
+}
+
+// nextIDCursor is the cursor of the page after the item with id; nil for
+// 0, the last page.
+func nextIDCursor(id int64) *string {
+	if id == 0 {
+		return nil
+	}
+	c := encodeCursor(strconv.FormatInt(id, 10))
+	return &c
+}
+
+// badCursor answers a cursor this list did not give.
+func badCursor(w http.ResponseWriter) {
+	writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
 }

@@ -185,7 +185,7 @@ func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, cust db.Custom
 		cursorRun, err1 := strconv.ParseInt(parts[0], 10, 64)
 		off, err2 := strconv.Atoi(parts[1])
 		if err != nil || err1 != nil || err2 != nil || off < 0 || (runID != 0 && cursorRun != runID) {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
+			badCursor(w)
 			return
 		}
 		runID, offset = cursorRun, off

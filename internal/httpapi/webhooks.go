@@ -167,28 +167,21 @@ func (s *Server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, c
 		}
 		limit = n
 	}
-	var before int64
-	if q := r.URL.Query(); q.Has("cursor") {
-		p, err := decodeCursor(q.Get("cursor"), 1)
-		n, perr := strconv.ParseInt(p[0], 10, 64)
-		if err != nil || perr != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid_request", "cursor is not a next_cursor of this list", nil)
-			return
-		}
-		before = n
+	before, ok := idCursor(w, r)
+	if !ok {
+		return
 	}
 	deliveries, err := webhooks.ListDeliveries(r.Context(), store.New(s.cfg.Pool), cust.ID, id, before, limit+1)
 	if err != nil {
 		s.webhookError(w, r, err)
 		return
 	}
-	var next *string
+	var next int64
 	if len(deliveries) > limit {
 		deliveries = deliveries[:limit]
-		c := encodeCursor(strconv.FormatInt(deliveries[limit-1].ID, 10))
-		next = &c
+		next = deliveries[limit-1].ID
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": deliveries, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": deliveries, "next_cursor": nextIDCursor(next)})
 }
 
 // noSecretKey answers a request that needs the server key when the
